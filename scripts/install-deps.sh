@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Colony builds with, and only those that are missing.
+# Idempotent and non-interactive: safe to run on every build.
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libboost-dev        # Boost.Interprocess (segments on Windows, message_queue as a benchmark peer)
+  libcereal-dev       # message serialization
+  libcli11-dev        # the colony command line
+  catch2              # tests (Catch2 2.13)
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

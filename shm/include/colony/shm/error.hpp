@@ -1,0 +1,82 @@
+#pragma once
+// One error convention for the whole project: operations that can fail for a
+// reason the caller must see return Expected<T>; an Error carries a code to
+// branch on and a message that names the reason for a person.
+// Full, empty and timeout are not errors: they are ordinary results of the
+// operations that can meet them (see ring.hpp).
+
+#include <cassert>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace colony::shm {
+
+enum class Errc {
+  invalid_name,      // a session, kind or object name breaks the naming rules
+  invalid_argument,  // a size, offset or option outside what the object allows
+  already_exists,    // create found an object of that name
+  not_found,         // open found no object of that name
+  foreign_owner,     // the object belongs to another user: never adopted
+  bad_mode,          // permissions other than 0600: never adopted
+  bad_magic,         // not a Colony segment
+  bad_version,       // a Colony segment of another layout version
+  wrong_kind,        // a Colony segment of another kind (a ring opened as bytes...)
+  bad_size,          // the size recorded in the header disagrees with the object
+  creator_died,      // the creator died before the segment became ready
+  not_ready,         // the segment did not become ready before the deadline
+  busy,              // the single reader or writer slot is held by a live process
+  corrupt,           // a field read from shared memory is out of range
+  os_error,          // a system call failed; the message carries errno's text
+};
+
+std::string_view to_string(Errc code) noexcept;
+
+struct Error {
+  Errc code;
+  std::string message;
+};
+
+// A value or an Error. Deliberately small: C++20 has no std::expected.
+template <class T>
+class [[nodiscard]] Expected {
+ public:
+  Expected(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Expected(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+
+  bool has_value() const noexcept { return state_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  T& value() & { assert(has_value()); return std::get<0>(state_); }
+  const T& value() const& { assert(has_value()); return std::get<0>(state_); }
+  T&& value() && { assert(has_value()); return std::get<0>(std::move(state_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+  const Error& error() const { assert(!has_value()); return std::get<1>(state_); }
+
+ private:
+  std::variant<T, Error> state_;
+};
+
+template <>
+class [[nodiscard]] Expected<void> {
+ public:
+  Expected() = default;
+  Expected(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT
+  bool has_value() const noexcept { return !failed_; }
+  explicit operator bool() const noexcept { return !failed_; }
+  const Error& error() const { assert(failed_); return error_; }
+
+ private:
+  Error error_{Errc::os_error, {}};
+  bool failed_ = false;
+};
+
+// Builds an Error whose message is "<what>: <strerror(errno_value)>".
+Error os_error(std::string_view what, int errno_value);
+
+}  // namespace colony::shm

@@ -1,0 +1,186 @@
+#pragma once
+// The shared-memory contract of Colony, in one place.
+//
+// Every segment is one OS shared-memory object laid out as
+//
+//   offset 0       SegmentHeader   (128 bytes: magic, version, kind, sizes, READY)
+//   offset 128     control block   (RingControl | ByteArrayControl | MutexCell | ConditionCell)
+//   offset 4096    data            (ring records or byte-array bytes; page aligned)
+//
+// Rules every struct here follows, because separately built processes map them:
+// - plain structs of fixed-width integers and lock-free std::atomic, no pointers
+//   (a mapping's address differs per process), no virtual functions;
+// - hot words written by different sides sit on different 128-byte lines
+//   (two cache lines: the adjacent-line prefetcher pulls pairs), a fixed
+//   constant rather than std::hardware_destructive_interference_size, which
+//   may differ between builds;
+// - offsets and sizes are pinned by static_assert, so a layout change is a
+//   compile error until kLayoutVersion is bumped;
+// - every value read back is treated as untrusted input and checked before use.
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace colony::shm {
+
+inline constexpr std::size_t kLineSize = 128;
+inline constexpr std::size_t kDataOffset = 4096;  // documented: foreign mappers rely on it
+inline constexpr std::uint64_t kSegmentMagic = 0x31594e4f4c4f4323ULL;  // "#COLONY1" little endian
+inline constexpr std::uint32_t kLayoutVersion = 1;
+
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::int32_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+// ---------------------------------------------------------------------------
+// SegmentHeader: the first 128 bytes of every segment.
+// The creator fills every field, then release-stores ready = 1 (and wakes the
+// futex on it). An opener that sees ready == 0 waits with a deadline and gives
+// up early when creator_pid is dead, so a creator killed before READY leaves a
+// segment that is refused, never adopted half-made.
+struct SegmentHeader {
+  std::uint64_t magic;            // kSegmentMagic
+  std::uint32_t layout_version;   // kLayoutVersion
+  std::uint32_t kind;             // SegmentKind
+  std::uint64_t total_size;       // bytes of the OS object, checked against fstat
+  std::uint64_t data_offset;      // kDataOffset where the kind has data, else 0
+  std::uint64_t data_size;        // bytes of data at data_offset
+  std::int32_t creator_pid;
+  std::atomic<std::uint32_t> ready;  // 0 while being built, 1 once usable; futex word
+  std::uint64_t created_unix_ns;
+  std::uint8_t reserved[kLineSize - 56];
+};
+static_assert(sizeof(SegmentHeader) == kLineSize);
+static_assert(offsetof(SegmentHeader, magic) == 0, "magic must stay first: foreign tools read it there");
+static_assert(offsetof(SegmentHeader, ready) == 44);
+inline constexpr std::size_t kControlOffset = sizeof(SegmentHeader);
+
+// ---------------------------------------------------------------------------
+// MutexCell: a robust, process-shared pthread mutex plus who holds it.
+// Used by the Mutex segment and, inside RingControl, as the claim lock of a
+// many-writer ring. owner_pid is written right after the lock is taken and
+// cleared right before it is released; if the owner dies in between, the next
+// locker gets EOWNERDEAD from the kernel-maintained robust list and can read
+// owner_pid to report who died.
+struct MutexCell {
+  pthread_mutex_t native;
+  std::atomic<std::int32_t> owner_pid;       // 0 when free
+  std::atomic<std::uint32_t> owner_died_count;  // times a dead owner was recovered
+  std::atomic<std::uint64_t> acquisitions;   // for introspection (colony ps/top)
+  std::uint8_t reserved[kLineSize - sizeof(pthread_mutex_t) - 16];
+};
+static_assert(sizeof(pthread_mutex_t) <= 64, "pthread_mutex_t grew: revisit MutexCell");
+static_assert(sizeof(MutexCell) == kLineSize);
+
+// ---------------------------------------------------------------------------
+// ConditionCell: a condition variable built on a futex sequence word, not on
+// pthread_cond_t (glibc's process-shared condvar keeps waiter state that a
+// killed waiter leaves inconsistent). Notifiers bump `sequence` and wake the
+// futex; a waiter sleeps only while `sequence` is still the value it read
+// before releasing the mutex, so no wakeup is lost and a dead waiter holds
+// nothing: the kernel drops it from the futex queue.
+struct ConditionCell {
+  std::atomic<std::uint32_t> sequence;  // futex word
+  std::atomic<std::uint32_t> waiters;   // over-counts if a waiter died: costs a syscall, never a hang
+  std::atomic<std::uint64_t> notifications;
+  std::uint8_t reserved[kLineSize - 16];
+};
+static_assert(sizeof(ConditionCell) == kLineSize);
+
+// ---------------------------------------------------------------------------
+// ByteArrayControl: capacity fixed at creation, length atomic within it.
+// The bytes themselves start at kDataOffset, page aligned, so another
+// language's shared-memory API can map the OS object and index from there.
+struct ByteArrayControl {
+  std::uint64_t capacity;               // bytes at kDataOffset; never changes
+  std::atomic<std::uint64_t> length;    // 0..capacity, compare-and-swap to change
+  std::uint8_t reserved[kLineSize - 16];
+};
+static_assert(sizeof(ByteArrayControl) == kLineSize);
+
+// ---------------------------------------------------------------------------
+// Ring: variable-size framed records in a power-of-two data area.
+//
+//   RingControl at kControlOffset:
+//     line 0  config (fixed at creation) and the closed flag
+//     line 1  writer side: tail, next_sequence, writer_pid, data_signal, writers_waiting
+//     line 2  reader side: head, last_sequence, reader_pid, space_signal, readers_waiting
+//     line 3  claim lock of the many-writer variant
+//   data at kDataOffset: capacity bytes of records
+//
+// Positions (head, tail) are byte counts that only grow; the offset in the
+// data area is position & (capacity - 1). A record is a RecordHeader followed
+// by its payload, the whole rounded up to kRecordAlign, so a record never
+// straddles the end: a writer that does not fit before the end first writes a
+// padding record that fills it.
+//
+// Publication, single writer: header (length > 0) and payload are written
+// beyond tail, then tail is release-stored. A writer that dies mid-record
+// published nothing.
+// Publication, many writers: under the claim lock a writer writes the header
+// with length = -payload (claimed, in progress) and its pid, then release-stores
+// tail and unlocks; it copies the payload without the lock and finally
+// release-stores length = +payload. The reader acquire-loads tail, then the
+// length: negative means "in progress"; if the writer named in the header is
+// dead, the reader turns the record into padding and goes on.
+inline constexpr std::size_t kRecordAlign = 32;
+inline constexpr std::uint32_t kPaddingTag = 0;  // type tag of padding records
+
+struct RecordHeader {
+  std::atomic<std::int32_t> length;  // payload bytes; < 0 while being written; published last
+  std::uint32_t type_tag;            // kPaddingTag or the payload's registered type tag
+  std::uint64_t sequence;            // per ring, strictly increasing over data records
+  std::int32_t writer_pid;
+  std::uint32_t reserved0;
+  std::uint64_t reserved1;
+};
+static_assert(sizeof(RecordHeader) == kRecordAlign, "records are aligned to their header size");
+static_assert(offsetof(RecordHeader, length) == 0);
+static_assert(offsetof(RecordHeader, type_tag) == 4);
+static_assert(offsetof(RecordHeader, sequence) == 8);
+static_assert(offsetof(RecordHeader, writer_pid) == 16);
+
+enum class RingVariant : std::uint32_t { single_writer = 1, many_writers = 2 };
+
+struct RingControl {
+  // line 0: config, written once before READY
+  std::uint64_t capacity;       // power of two, bytes of the data area
+  std::uint64_t max_message;    // largest payload accepted; <= capacity / 2 - sizeof(RecordHeader)
+  std::uint32_t variant;        // RingVariant
+  std::atomic<std::uint32_t> closed;  // set once by close(); receivers drain, then see closed
+  std::uint8_t pad0[kLineSize - 24];
+
+  // line 1: written by writers
+  std::atomic<std::uint64_t> tail;            // end of the last claimed record
+  std::atomic<std::uint64_t> next_sequence;   // sequence of the next data record
+  std::atomic<std::int32_t> writer_pid;       // single-writer variant: the attached writer
+  std::atomic<std::uint32_t> data_signal;     // futex word: bumped after each publish
+  std::atomic<std::uint32_t> writers_waiting; // writers asleep on space_signal (may over-count)
+  std::atomic<std::uint32_t> pad1a;
+  std::atomic<std::uint64_t> records_written;
+  std::uint8_t pad1[kLineSize - 40];
+
+  // line 2: written by the reader
+  std::atomic<std::uint64_t> head;            // start of the oldest record not yet committed
+  std::atomic<std::uint64_t> last_sequence;   // sequence of the last committed data record
+  std::atomic<std::int32_t> reader_pid;       // the attached reader
+  std::atomic<std::uint32_t> space_signal;    // futex word: bumped after each commit
+  std::atomic<std::uint32_t> readers_waiting; // 0 or 1; reset when a new reader attaches
+  std::atomic<std::uint32_t> pad2a;
+  std::atomic<std::uint64_t> records_read;
+  std::uint8_t pad2[kLineSize - 40];
+
+  // line 3: claim lock of the many-writer variant
+  MutexCell claim_lock;
+};
+static_assert(offsetof(RingControl, tail) == kLineSize, "writer line starts on its own 128-byte line");
+static_assert(offsetof(RingControl, head) == 2 * kLineSize, "reader line starts on its own 128-byte line");
+static_assert(offsetof(RingControl, claim_lock) == 3 * kLineSize);
+static_assert(sizeof(RingControl) == 4 * kLineSize);
+static_assert(kControlOffset + sizeof(RingControl) <= kDataOffset);
+static_assert(kControlOffset + sizeof(ByteArrayControl) <= kDataOffset);
+
+}  // namespace colony::shm

@@ -1,0 +1,58 @@
+#pragma once
+// Lock operations on a MutexCell: a robust, process-shared pthread mutex.
+//
+// Why pthread and not Boost.Interprocess: Boost 1.74's interprocess_mutex is
+// not robust; when its owner is SIGKILLed, lock() hangs forever. A robust
+// pthread mutex sits on the kernel's robust list of the owning thread, and the
+// kernel hands it to the next locker with EOWNERDEAD when the owner dies.
+// We then mark it consistent at once, so a dead owner never poisons the mutex
+// (no ENOTRECOVERABLE), and report the death to the caller, who may need to
+// repair the data the mutex protects.
+
+#include <cstdint>
+
+#include "colony/shm/deadline.hpp"
+#include "colony/shm/error.hpp"
+#include "colony/shm/layout.hpp"
+
+namespace colony::shm {
+
+enum class LockStatus {
+  acquired,
+  acquired_owner_died,  // acquired; the previous owner died holding it: repair the protected data
+  timed_out,            // lock(deadline) only
+  would_block,          // try_lock only: held by a live owner
+};
+
+struct [[nodiscard]] LockResult {
+  LockStatus status;
+  int dead_owner_pid = 0;  // with acquired_owner_died: who died holding it, if known
+  bool acquired() const noexcept {
+    return status == LockStatus::acquired || status == LockStatus::acquired_owner_died;
+  }
+  bool owner_died() const noexcept { return status == LockStatus::acquired_owner_died; }
+};
+
+class RobustMutexCell {
+ public:
+  // Initializes a zero-filled cell in a segment that is not yet READY.
+  static Expected<void> initialize(MutexCell& cell);
+
+  explicit RobustMutexCell(MutexCell& cell) noexcept : cell_(&cell) {}
+
+  LockResult lock() noexcept { return lock_until(Deadline::never()); }
+  LockResult lock_until(Deadline deadline) noexcept;
+  LockResult try_lock() noexcept;
+  void unlock() noexcept;
+
+  // The pid holding the mutex now, or 0. For introspection; racy by nature.
+  int holder_pid() const noexcept { return cell_->owner_pid.load(std::memory_order_relaxed); }
+  std::uint32_t owner_died_count() const noexcept { return cell_->owner_died_count.load(std::memory_order_relaxed); }
+  std::uint64_t acquisitions() const noexcept { return cell_->acquisitions.load(std::memory_order_relaxed); }
+
+ private:
+  LockResult on_acquired(int rc) noexcept;
+  MutexCell* cell_;
+};
+
+}  // namespace colony::shm

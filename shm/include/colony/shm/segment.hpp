@@ -1,0 +1,65 @@
+#pragma once
+// A named segment: one OS shared-memory object, mapped, starting with a
+// SegmentHeader. Segments are created exclusively with mode 0600 and are
+// never adopted unless owner, mode, magic, version, kind and size all match.
+
+#include <cstddef>
+#include <memory>
+
+#include "colony/shm/deadline.hpp"
+#include "colony/shm/error.hpp"
+#include "colony/shm/layout.hpp"
+#include "colony/shm/names.hpp"
+
+namespace colony::shm {
+
+namespace platform {
+class SharedMemoryObject;
+}
+
+class Segment {
+ public:
+  // Creates the OS object exclusively (fails with already_exists), sizes it to
+  // hold the header, a control block and data_size bytes at kDataOffset (or
+  // just the header and control block when data_size is 0), and fills the
+  // header. The segment is not READY: the creator initializes its control
+  // block, then calls mark_ready(). If the creator dies first, openers get
+  // creator_died and the segment is never used.
+  static Expected<Segment> create(const SegmentName& name, std::size_t data_size);
+
+  // Opens and validates. Waits up to ready_deadline for READY.
+  static Expected<Segment> open(const SegmentName& name, Deadline ready_deadline);
+
+  // Unlinks the OS object. The mapping of every process stays valid until it
+  // unmaps. Returns false when there was nothing to remove; never throws.
+  static bool remove(const SegmentName& name) noexcept;
+  static bool remove_os_name(const char* os_name) noexcept;
+
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  ~Segment();
+
+  void mark_ready() noexcept;
+
+  const SegmentName& name() const noexcept { return name_; }
+  SegmentHeader& header() const noexcept { return *static_cast<SegmentHeader*>(base_); }
+  std::byte* base() const noexcept { return static_cast<std::byte*>(base_); }
+  std::size_t size() const noexcept { return size_; }
+  std::byte* control() const noexcept { return base() + kControlOffset; }
+  std::byte* data() const noexcept { return base() + kDataOffset; }
+  std::size_t data_size() const noexcept { return data_size_; }
+
+  // Bytes the OS object of a segment with data_size bytes of data occupies.
+  static std::size_t total_size_for(std::size_t data_size) noexcept;
+
+ private:
+  Segment(SegmentName name, std::unique_ptr<platform::SharedMemoryObject> object, std::size_t data_size);
+
+  SegmentName name_;
+  std::unique_ptr<platform::SharedMemoryObject> object_;
+  void* base_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t data_size_ = 0;
+};
+
+}  // namespace colony::shm

@@ -1,0 +1,56 @@
+#include "colony/shm/futex.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
+namespace colony::shm {
+namespace {
+
+// libstdc++'s steady_clock is CLOCK_MONOTONIC, the clock FUTEX_WAIT_BITSET
+// measures an absolute timeout against when FUTEX_CLOCK_REALTIME is not set.
+timespec to_monotonic_timespec(Deadline deadline) noexcept {
+  const auto since_epoch = deadline.when().time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds);
+  return timespec{static_cast<time_t>(seconds.count()), static_cast<long>(nanos.count())};
+}
+
+std::uint32_t* word_address(const std::atomic<std::uint32_t>& word) noexcept {
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  // The futex syscall takes the word's address; the kernel only reads it.
+  return const_cast<std::uint32_t*>(reinterpret_cast<const std::uint32_t*>(&word));
+}
+
+}  // namespace
+
+WaitResult futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
+  if (deadline.passed()) return WaitResult::timed_out;
+  timespec timeout{};
+  const timespec* timeout_ptr = nullptr;
+  if (!deadline.is_never()) {
+    timeout = to_monotonic_timespec(deadline);
+    timeout_ptr = &timeout;
+  }
+  // Shared futex (no FUTEX_PRIVATE_FLAG): the kernel keys it by the physical
+  // page, so processes mapping the segment at different addresses meet.
+  const long rc = syscall(SYS_futex, word_address(word), FUTEX_WAIT_BITSET, expected, timeout_ptr, nullptr,
+                          FUTEX_BITSET_MATCH_ANY);
+  if (rc == 0) return WaitResult::woken;
+  switch (errno) {
+    case EAGAIN: return WaitResult::value_changed;
+    case ETIMEDOUT: return WaitResult::timed_out;
+    default: return WaitResult::woken;  // EINTR: callers re-check and wait again
+  }
+}
+
+int futex_wake(const std::atomic<std::uint32_t>& word, int count) noexcept {
+  const long woken = syscall(SYS_futex, word_address(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
+  return woken < 0 ? 0 : static_cast<int>(woken);
+}
+
+}  // namespace colony::shm

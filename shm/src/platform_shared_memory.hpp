@@ -1,0 +1,29 @@
+#pragma once
+// The OS layer behind Segment: one implementation per platform, chosen by
+// CMake (posix/ or windows/), so no #ifdef reaches the segment logic.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "colony/shm/error.hpp"
+
+namespace colony::shm::platform {
+
+class SharedMemoryObject {
+ public:
+  // Creates the object exclusively, owner-only (0600 whatever the umask),
+  // sized and mapped read-write. Fails with already_exists if the name is taken.
+  static Expected<std::unique_ptr<SharedMemoryObject>> create_exclusive(const std::string& os_name,
+                                                                        std::size_t size);
+  // Opens and maps an existing object after checking that it belongs to this
+  // user and has mode 0600; the mapping covers the object's current size.
+  static Expected<std::unique_ptr<SharedMemoryObject>> open_existing(const std::string& os_name);
+  static bool remove(const std::string& os_name) noexcept;
+
+  virtual ~SharedMemoryObject() = default;
+  virtual void* address() const noexcept = 0;
+  virtual std::size_t size() const noexcept = 0;
+};
+
+}  // namespace colony::shm::platform

@@ -1,0 +1,97 @@
+// POSIX shared memory: shm_open + mmap.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "platform_shared_memory.hpp"
+
+namespace colony::shm::platform {
+namespace {
+
+constexpr mode_t kOwnerOnly = 0600;
+
+class PosixSharedMemory final : public SharedMemoryObject {
+ public:
+  PosixSharedMemory(void* address, std::size_t size) : address_(address), size_(size) {}
+  ~PosixSharedMemory() override { ::munmap(address_, size_); }
+  PosixSharedMemory(const PosixSharedMemory&) = delete;
+  PosixSharedMemory& operator=(const PosixSharedMemory&) = delete;
+
+  void* address() const noexcept override { return address_; }
+  std::size_t size() const noexcept override { return size_; }
+
+ private:
+  void* address_;
+  std::size_t size_;
+};
+
+// Closes the descriptor on every path: the mapping keeps the object alive.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Expected<std::unique_ptr<SharedMemoryObject>> map(int fd, std::size_t size, const std::string& os_name) {
+  void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (address == MAP_FAILED) return os_error("mmap " + os_name, errno);
+  return std::unique_ptr<SharedMemoryObject>(new PosixSharedMemory(address, size));
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::create_exclusive(const std::string& os_name,
+                                                                                   std::size_t size) {
+  const FileDescriptor fd(::shm_open(os_name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, kOwnerOnly));
+  if (fd.get() < 0) {
+    if (errno == EEXIST) return Error{Errc::already_exists, "segment " + os_name + " already exists"};
+    return os_error("shm_open " + os_name, errno);
+  }
+  // The umask may have cleared bits of kOwnerOnly; set the mode exactly.
+  if (::fchmod(fd.get(), kOwnerOnly) != 0 || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    const int saved = errno;
+    ::shm_unlink(os_name.c_str());
+    return os_error("sizing " + os_name, saved);
+  }
+  auto mapped = map(fd.get(), size, os_name);
+  if (!mapped) ::shm_unlink(os_name.c_str());
+  return mapped;
+}
+
+Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::open_existing(const std::string& os_name) {
+  const FileDescriptor fd(::shm_open(os_name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return Error{Errc::not_found, "segment " + os_name + " does not exist"};
+    if (errno == EACCES) return Error{Errc::foreign_owner, "segment " + os_name + " is not accessible to this user"};
+    return os_error("shm_open " + os_name, errno);
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) return os_error("fstat " + os_name, errno);
+  if (info.st_uid != ::geteuid()) {
+    return Error{Errc::foreign_owner, "segment " + os_name + " belongs to uid " + std::to_string(info.st_uid) +
+                                          ", not to this user (uid " + std::to_string(::geteuid()) + ")"};
+  }
+  if ((info.st_mode & 07777) != kOwnerOnly) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    return Error{Errc::bad_mode, "segment " + os_name + " has mode " + mode + ", expected 0600"};
+  }
+  if (info.st_size <= 0) return Error{Errc::bad_size, "segment " + os_name + " is empty"};
+  return map(fd.get(), static_cast<std::size_t>(info.st_size), os_name);
+}
+
+bool SharedMemoryObject::remove(const std::string& os_name) noexcept { return ::shm_unlink(os_name.c_str()) == 0; }
+
+}  // namespace colony::shm::platform

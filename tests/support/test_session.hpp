@@ -1,0 +1,28 @@
+#pragma once
+// A unique session name per test, and the guarantee that every segment of it
+// is removed when the test ends, whether it passed, failed or threw.
+
+#include <string>
+#include <vector>
+
+#include "colony/shm/names.hpp"
+
+namespace colony::test {
+
+class TestSession {
+ public:
+  TestSession();
+  ~TestSession();
+  TestSession(const TestSession&) = delete;
+  TestSession& operator=(const TestSession&) = delete;
+
+  const std::string& name() const noexcept { return name_; }
+  shm::SegmentName segment(shm::SegmentKind kind, const std::string& object) const;
+  // Entries of /dev/shm that belong to this session.
+  std::vector<std::string> leftover_segments() const;
+
+ private:
+  std::string name_;
+};
+
+}  // namespace colony::test
