@@ -106,8 +106,8 @@ static_assert(sizeof(ByteArrayControl) == kLineSize);
 //
 //   RingControl at kControlOffset:
 //     line 0  config (fixed at creation) and the closed flag
-//     line 1  writer side: tail, next_sequence, writer_pid, data_signal, writers_waiting
-//     line 2  reader side: head, last_sequence, reader_pid, space_signal, readers_waiting
+//     line 1  writer side: tail, next_sequence, writer_pid, data_signal, readers_waiting
+//     line 2  reader side: head, last_sequence, reader_pid, space_signal, writers_waiting
 //     line 3  claim lock of the many-writer variant
 //   data at kDataOffset: capacity bytes of records
 //
@@ -153,22 +153,23 @@ struct RingControl {
   std::atomic<std::uint32_t> closed;  // set once by close(); receivers drain, then see closed
   std::uint8_t pad0[kLineSize - 24];
 
-  // line 1: written by writers
+  // line 1: hot for writers. Each send writes tail and reads readers_waiting,
+  // so the flag the reader sets before sleeping lives here, not on its own line.
   std::atomic<std::uint64_t> tail;            // end of the last claimed record
   std::atomic<std::uint64_t> next_sequence;   // sequence of the next data record
   std::atomic<std::int32_t> writer_pid;       // single-writer variant: the attached writer
-  std::atomic<std::uint32_t> data_signal;     // futex word: bumped after each publish
-  std::atomic<std::uint32_t> writers_waiting; // writers asleep on space_signal (may over-count)
+  std::atomic<std::uint32_t> data_signal;     // futex word the reader sleeps on; bumped when it waits
+  std::atomic<std::uint32_t> readers_waiting; // 1 while the reader sleeps; reset when a reader attaches
   std::atomic<std::uint32_t> pad1a;
   std::atomic<std::uint64_t> records_written;
   std::uint8_t pad1[kLineSize - 40];
 
-  // line 2: written by the reader
+  // line 2: hot for the reader. Each commit writes head and reads writers_waiting.
   std::atomic<std::uint64_t> head;            // start of the oldest record not yet committed
   std::atomic<std::uint64_t> last_sequence;   // sequence of the last committed data record
   std::atomic<std::int32_t> reader_pid;       // the attached reader
-  std::atomic<std::uint32_t> space_signal;    // futex word: bumped after each commit
-  std::atomic<std::uint32_t> readers_waiting; // 0 or 1; reset when a new reader attaches
+  std::atomic<std::uint32_t> space_signal;    // futex word writers sleep on; bumped when they wait
+  std::atomic<std::uint32_t> writers_waiting; // writers asleep on space_signal (over-counts if one died)
   std::atomic<std::uint32_t> pad2a;
   std::atomic<std::uint64_t> records_read;
   std::uint8_t pad2[kLineSize - 40];

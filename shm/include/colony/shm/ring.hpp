@@ -1,0 +1,186 @@
+#pragma once
+// Ring channels: variable-size framed records in a named segment, one reader,
+// one writer (RingVariant::single_writer) or many (RingVariant::many_writers).
+// The layout and the publication protocol are described in layout.hpp.
+//
+// Design in brief
+// - Writers claim space, fill the payload in place, then commit. Nothing is
+//   visible to the reader before commit, and a claim that is dropped without
+//   commit leaves nothing behind (single writer) or padding (many writers).
+// - The reader receives records and commits them later: a reader killed
+//   between the two leaves every uncommitted record to the next reader.
+// - Full, empty and timed out are ordinary results, not errors.
+// - Blocking calls sleep on a futex word in the segment; the other side skips
+//   the wake syscall when nobody sleeps. A spin budget, off by default, trades
+//   a core for latency.
+// - Every index, length and sequence read back from the segment is checked;
+//   a ring that fails a check reports corrupt from then on and is never read
+//   out of bounds.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "colony/shm/deadline.hpp"
+#include "colony/shm/error.hpp"
+#include "colony/shm/layout.hpp"
+#include "colony/shm/segment.hpp"
+
+namespace colony::shm {
+
+enum class RingStatus {
+  ok,          // sent, claimed or received
+  full,        // try_*: no space now
+  empty,       // try_*: no committed record now
+  too_large,   // the payload exceeds the ring's max_message: nothing was written
+  timed_out,   // the deadline passed
+  closed,      // send: the ring is closed; receive: closed and drained
+  corrupt,     // a value read from the segment failed validation
+};
+
+std::string_view to_string(RingStatus status) noexcept;
+
+struct RingOptions {
+  std::size_t capacity = 1 << 20;      // bytes of records; rounded up to a power of two
+  std::size_t max_message = 64 << 10;  // largest payload; at most capacity / 2 - sizeof(RecordHeader)
+  RingVariant variant = RingVariant::single_writer;
+};
+
+// How a blocking call waits: spin this many times (re-checking, with a CPU
+// pause) before sleeping in the kernel. 0, the default, never spins.
+struct WaitPolicy {
+  std::uint32_t spin_iterations = 0;
+};
+
+// One process's mapping of a ring segment. Readers and writers borrow it.
+class Ring {
+ public:
+  static Expected<Ring> create(const SegmentName& name, const RingOptions& options);
+  static Expected<Ring> open(const SegmentName& name, Deadline ready_deadline);
+
+  const SegmentName& name() const noexcept { return segment_.name(); }
+  std::size_t capacity() const noexcept { return capacity_; }
+  std::size_t max_message() const noexcept { return max_message_; }
+  RingVariant variant() const noexcept { return variant_; }
+
+  // Stops sends; the reader drains what was committed, then sees closed.
+  void close() noexcept;
+  bool is_closed() const noexcept;
+
+  // Introspection, racy by nature: bytes and records between head and tail.
+  std::size_t bytes_used() const noexcept;
+  std::uint64_t records_written() const noexcept;
+  std::uint64_t records_read() const noexcept;
+
+  RingControl& control() const noexcept { return *reinterpret_cast<RingControl*>(segment_.control()); }
+  std::byte* data() const noexcept { return segment_.data(); }
+
+ private:
+  Ring(Segment segment, std::size_t capacity, std::size_t max_message, RingVariant variant)
+      : segment_(std::move(segment)), capacity_(capacity), max_message_(max_message), variant_(variant) {}
+  Segment segment_;
+  // Config copied out of the segment once, after validation: later reads of
+  // the (writable, untrusted) control block cannot change them under us.
+  std::size_t capacity_;
+  std::size_t max_message_;
+  RingVariant variant_;
+};
+
+// Space claimed by a writer: fill payload, then commit it (or drop it).
+struct Claim {
+  RingStatus status = RingStatus::ok;
+  std::span<std::byte> payload;
+  std::uint64_t position = 0;  // where the record header starts
+  std::uint64_t end = 0;       // position after the record
+  bool ok() const noexcept { return status == RingStatus::ok; }
+};
+
+class RingWriter {
+ public:
+  // Single-writer rings admit one writer at a time: busy while another live
+  // process is attached. A writer of a dead process is replaced.
+  static Expected<RingWriter> attach(Ring& ring, WaitPolicy policy = {});
+  RingWriter(RingWriter&& other) noexcept;
+  RingWriter& operator=(RingWriter&&) = delete;
+  ~RingWriter();
+
+  // Copies payload in as one record tagged type_tag (non-zero). try_send
+  // reports full at once; send waits for space until the deadline.
+  RingStatus try_send(std::uint32_t type_tag, std::span<const std::byte> payload);
+  RingStatus send(std::uint32_t type_tag, std::span<const std::byte> payload, Deadline deadline);
+
+  // Zero-copy: claim, write into claim.payload, commit. A claim must be
+  // committed or dropped before the next one.
+  Claim try_claim(std::uint32_t type_tag, std::size_t payload_size);
+  Claim claim(std::uint32_t type_tag, std::size_t payload_size, Deadline deadline);
+  void commit(const Claim& claim) noexcept;
+  void drop(const Claim& claim) noexcept;
+
+  Ring& ring() const noexcept { return *ring_; }
+
+ private:
+  RingWriter(Ring& ring, WaitPolicy policy);
+  Claim claim_single(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size);
+  Claim claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size);
+  RingStatus fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept;
+  bool has_space(std::uint64_t tail, std::size_t needed, RingStatus& failure);
+  void wake_reader() noexcept;
+
+  Ring* ring_;
+  WaitPolicy policy_;
+  bool attached_single_ = false;
+  std::uint64_t tail_ = 0;         // single writer: our own tail, published on commit
+  std::uint64_t cached_head_ = 0;  // last head seen; refreshed only when space looks short
+};
+
+// A committed record, valid until the reader commits it.
+struct RecordView {
+  std::uint32_t type_tag = 0;
+  std::uint64_t sequence = 0;
+  std::span<const std::byte> payload;
+};
+
+struct Received {
+  RingStatus status = RingStatus::empty;
+  RecordView record;
+  bool ok() const noexcept { return status == RingStatus::ok; }
+};
+
+class RingReader {
+ public:
+  // One reader at a time: busy while another live process is attached.
+  static Expected<RingReader> attach(Ring& ring, WaitPolicy policy = {});
+  RingReader(RingReader&& other) noexcept;
+  RingReader& operator=(RingReader&&) = delete;
+  ~RingReader();
+
+  // The next record after those already received. Does not free its space:
+  // commit() does, for every record received so far.
+  Received try_receive();
+  Received receive(Deadline deadline);
+  void commit() noexcept;
+
+  // Records received but not yet committed.
+  std::size_t uncommitted() const noexcept { return uncommitted_; }
+  Ring& ring() const noexcept { return *ring_; }
+
+ private:
+  RingReader(Ring& ring, WaitPolicy policy);
+  enum class Step { record, padding, in_progress, none };
+  Step step(Received& out);
+  Received fail_corrupt();
+
+  Ring* ring_;
+  WaitPolicy policy_;
+  bool attached_ = false;
+  bool corrupt_ = false;
+  std::uint64_t cursor_ = 0;        // position after the last record received
+  std::uint64_t committed_ = 0;     // head as we last published it
+  std::uint64_t cached_tail_ = 0;
+  std::uint64_t last_sequence_ = 0; // of the last data record received
+  std::size_t uncommitted_ = 0;
+  int in_progress_writer_ = 0;      // many writers: pid of the record we wait on
+};
+
+}  // namespace colony::shm

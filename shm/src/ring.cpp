@@ -1,0 +1,569 @@
+#include "colony/shm/ring.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <climits>
+#include <cstring>
+#include <stdexcept>
+
+#include "colony/shm/futex.hpp"
+#include "colony/shm/process.hpp"
+#include "colony/shm/robust_mutex.hpp"
+
+namespace colony::shm {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMinCapacity = 256;
+constexpr std::size_t kMaxCapacity = std::size_t{1} << 40;
+constexpr std::uint64_t kFirstSequence = 1;
+// A reader waiting on a record that a live writer of a many-writer ring is
+// still filling re-checks that writer's liveness this often.
+constexpr auto kWriterLivenessInterval = 5ms;
+
+constexpr std::size_t record_size_for(std::size_t payload) noexcept {
+  return (sizeof(RecordHeader) + payload + kRecordAlign - 1) & ~(kRecordAlign - 1);
+}
+
+// A claimed, uncommitted record of a many-writer ring stores -(payload + 1),
+// so that an empty payload in progress is distinguishable from a committed one.
+constexpr std::int32_t in_progress_length(std::size_t payload) noexcept {
+  return -static_cast<std::int32_t>(payload) - 1;
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+Error corrupt_config(const SegmentName& name, const std::string& detail) {
+  return Error{Errc::corrupt, "ring " + name.os_name() + " is corrupt: " + detail};
+}
+
+// Claims a pid slot (writer_pid of a single-writer ring, reader_pid) for this
+// process, taking it over from a dead holder.
+Expected<void> claim_slot(std::atomic<std::int32_t>& slot, const SegmentName& name, const char* role) {
+  const int self = current_pid();
+  std::int32_t holder = slot.load(std::memory_order_acquire);
+  for (;;) {
+    if (holder != 0 && (holder == self || process_is_alive(holder))) {
+      return Error{Errc::busy, "ring " + name.os_name() + " already has a " + role + " (pid " +
+                                   std::to_string(holder) + ")"};
+    }
+    if (slot.compare_exchange_weak(holder, self, std::memory_order_acq_rel)) return {};
+  }
+}
+
+void release_slot(std::atomic<std::int32_t>& slot) noexcept {
+  std::int32_t self = current_pid();
+  slot.compare_exchange_strong(self, 0, std::memory_order_acq_rel);
+}
+
+RecordHeader& header_at(const Ring& ring, std::uint64_t position) noexcept {
+  return *reinterpret_cast<RecordHeader*>(ring.data() + (position & (ring.capacity() - 1)));
+}
+
+Claim claim_failed(RingStatus status) noexcept {
+  Claim claim;
+  claim.status = status;
+  return claim;
+}
+
+Received receive_status(RingStatus status) noexcept {
+  Received received;
+  received.status = status;
+  return received;
+}
+
+}  // namespace
+
+std::string_view to_string(RingStatus status) noexcept {
+  switch (status) {
+    case RingStatus::ok: return "ok";
+    case RingStatus::full: return "full";
+    case RingStatus::empty: return "empty";
+    case RingStatus::too_large: return "too large";
+    case RingStatus::timed_out: return "timed out";
+    case RingStatus::closed: return "closed";
+    case RingStatus::corrupt: return "corrupt";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------
+// Ring
+
+Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options) {
+  if (options.capacity == 0 || options.capacity > kMaxCapacity) {
+    return Error{Errc::invalid_argument, "ring capacity must be between 1 and 2^40 bytes"};
+  }
+  const std::size_t capacity = std::max(kMinCapacity, std::bit_ceil(options.capacity));
+  const std::size_t largest = capacity / 2 - sizeof(RecordHeader);
+  if (options.max_message == 0 || options.max_message > largest ||
+      options.max_message > static_cast<std::size_t>(INT32_MAX) - kRecordAlign) {
+    return Error{Errc::invalid_argument, "ring max_message " + std::to_string(options.max_message) +
+                                             " must be between 1 and " + std::to_string(largest) +
+                                             " for a capacity of " + std::to_string(capacity)};
+  }
+  if (options.variant != RingVariant::single_writer && options.variant != RingVariant::many_writers) {
+    return Error{Errc::invalid_argument, "unknown ring variant"};
+  }
+  auto segment = Segment::create(name, capacity);
+  if (!segment) return segment.error();
+  auto& control = *reinterpret_cast<RingControl*>(segment->control());
+  control.capacity = capacity;
+  control.max_message = options.max_message;
+  control.variant = static_cast<std::uint32_t>(options.variant);
+  control.next_sequence.store(kFirstSequence, std::memory_order_relaxed);
+  if (options.variant == RingVariant::many_writers) {
+    if (auto ok = RobustMutexCell::initialize(control.claim_lock); !ok) {
+      Segment::remove(name);
+      return ok.error();
+    }
+  }
+  // If we die before this line, openers see a segment that never became READY.
+  segment->mark_ready();
+  return Ring(std::move(segment).value(), capacity, options.max_message, options.variant);
+}
+
+Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
+  auto segment = Segment::open(name, ready_deadline);
+  if (!segment) return segment.error();
+  const auto& control = *reinterpret_cast<const RingControl*>(segment->control());
+  const std::uint64_t capacity = control.capacity;
+  const std::uint64_t max_message = control.max_message;
+  const std::uint32_t variant = control.variant;
+  if (capacity < kMinCapacity || !std::has_single_bit(capacity) || capacity != segment->data_size()) {
+    return corrupt_config(name, "capacity " + std::to_string(capacity) + " does not match its data area");
+  }
+  if (max_message == 0 || max_message > capacity / 2 - sizeof(RecordHeader)) {
+    return corrupt_config(name, "max_message " + std::to_string(max_message) + " is out of range");
+  }
+  if (variant != static_cast<std::uint32_t>(RingVariant::single_writer) &&
+      variant != static_cast<std::uint32_t>(RingVariant::many_writers)) {
+    return corrupt_config(name, "unknown variant " + std::to_string(variant));
+  }
+  return Ring(std::move(segment).value(), capacity, max_message, static_cast<RingVariant>(variant));
+}
+
+void Ring::close() noexcept {
+  RingControl& c = control();
+  c.closed.store(1, std::memory_order_release);
+  // Wake every sleeper so that it sees closed; unconditional because close is rare.
+  c.data_signal.fetch_add(1, std::memory_order_release);
+  futex_wake(c.data_signal, kWakeAll);
+  c.space_signal.fetch_add(1, std::memory_order_release);
+  futex_wake(c.space_signal, kWakeAll);
+}
+
+bool Ring::is_closed() const noexcept { return control().closed.load(std::memory_order_acquire) != 0; }
+
+std::size_t Ring::bytes_used() const noexcept {
+  const std::uint64_t head = control().head.load(std::memory_order_acquire);
+  const std::uint64_t tail = control().tail.load(std::memory_order_acquire);
+  return tail >= head && tail - head <= capacity_ ? static_cast<std::size_t>(tail - head) : capacity_;
+}
+
+std::uint64_t Ring::records_written() const noexcept {
+  return control().records_written.load(std::memory_order_relaxed);
+}
+std::uint64_t Ring::records_read() const noexcept { return control().records_read.load(std::memory_order_relaxed); }
+
+// ---------------------------------------------------------------------------
+// RingWriter
+
+RingWriter::RingWriter(Ring& ring, WaitPolicy policy) : ring_(&ring), policy_(policy) {}
+
+RingWriter::RingWriter(RingWriter&& other) noexcept
+    : ring_(other.ring_),
+      policy_(other.policy_),
+      attached_single_(other.attached_single_),
+      tail_(other.tail_),
+      cached_head_(other.cached_head_) {
+  other.attached_single_ = false;
+}
+
+RingWriter::~RingWriter() {
+  if (attached_single_) release_slot(ring_->control().writer_pid);
+}
+
+Expected<RingWriter> RingWriter::attach(Ring& ring, WaitPolicy policy) {
+  RingWriter writer(ring, policy);
+  RingControl& c = ring.control();
+  if (ring.variant() == RingVariant::single_writer) {
+    if (auto ok = claim_slot(c.writer_pid, ring.name(), "writer"); !ok) return ok.error();
+    writer.attached_single_ = true;
+  }
+  const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
+  const std::uint64_t head = c.head.load(std::memory_order_acquire);
+  if (tail < head || tail - head > ring.capacity() || tail % kRecordAlign != 0) {
+    return corrupt_config(ring.name(), "head " + std::to_string(head) + " and tail " + std::to_string(tail) +
+                                           " are inconsistent");
+  }
+  // A single writer that replaces a dead one starts at the published tail:
+  // whatever its predecessor wrote beyond it was never visible.
+  writer.tail_ = tail;
+  writer.cached_head_ = head;
+  return writer;
+}
+
+bool RingWriter::has_space(std::uint64_t tail, std::size_t needed, RingStatus& failure) {
+  const std::size_t capacity = ring_->capacity();
+  if (cached_head_ <= tail && tail + needed - cached_head_ <= capacity) return true;
+  cached_head_ = ring_->control().head.load(std::memory_order_acquire);
+  if (cached_head_ > tail || tail - cached_head_ > capacity || cached_head_ % kRecordAlign != 0) {
+    failure = RingStatus::corrupt;
+    return false;
+  }
+  if (tail + needed - cached_head_ <= capacity) return true;
+  failure = RingStatus::full;
+  return false;
+}
+
+Claim RingWriter::try_claim(std::uint32_t type_tag, std::size_t payload_size) {
+  if (type_tag == kPaddingTag) throw std::invalid_argument("ring records need a non-zero type tag");
+  if (payload_size > ring_->max_message()) return claim_failed(RingStatus::too_large);
+  if (ring_->is_closed()) return claim_failed(RingStatus::closed);
+  const std::size_t record_size = record_size_for(payload_size);
+  return ring_->variant() == RingVariant::single_writer ? claim_single(type_tag, payload_size, record_size)
+                                                        : claim_many(type_tag, payload_size, record_size);
+}
+
+Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size) {
+  const std::size_t capacity = ring_->capacity();
+  std::uint64_t position = tail_;
+  const std::size_t to_end = capacity - (position & (capacity - 1));
+  const bool wraps = to_end < record_size;
+  RingStatus failure = RingStatus::full;
+  if (!has_space(position, record_size + (wraps ? to_end : 0), failure)) return claim_failed(failure);
+
+  if (wraps) {
+    // Unpublished until commit stores tail past it.
+    RecordHeader& padding = header_at(*ring_, position);
+    padding.type_tag = kPaddingTag;
+    padding.sequence = 0;
+    padding.writer_pid = current_pid();
+    padding.length.store(static_cast<std::int32_t>(to_end - sizeof(RecordHeader)), std::memory_order_relaxed);
+    position += to_end;
+  }
+  RecordHeader& header = header_at(*ring_, position);
+  header.type_tag = type_tag;
+  header.sequence = ring_->control().next_sequence.load(std::memory_order_relaxed);
+  header.writer_pid = current_pid();
+  header.length.store(static_cast<std::int32_t>(payload_size), std::memory_order_relaxed);
+  auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
+  return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size};
+}
+
+Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size) {
+  RingControl& c = ring_->control();
+  RobustMutexCell lock(c.claim_lock);
+  // A writer that died holding the lock published nothing past tail, or a
+  // whole claimed header: either way the state is consistent, so an
+  // owner-died report needs no repair here.
+  (void)lock.lock();
+  const std::size_t capacity = ring_->capacity();
+  std::uint64_t position = c.tail.load(std::memory_order_relaxed);
+  if (position % kRecordAlign != 0) {
+    lock.unlock();
+    return claim_failed(RingStatus::corrupt);
+  }
+  const std::size_t to_end = capacity - (position & (capacity - 1));
+  const bool wraps = to_end < record_size;
+  RingStatus failure = RingStatus::full;
+  if (!has_space(position, record_size + (wraps ? to_end : 0), failure)) {
+    lock.unlock();
+    return claim_failed(failure);
+  }
+  if (wraps) {
+    RecordHeader& padding = header_at(*ring_, position);
+    padding.type_tag = kPaddingTag;
+    padding.sequence = 0;
+    padding.writer_pid = current_pid();
+    padding.length.store(static_cast<std::int32_t>(to_end - sizeof(RecordHeader)), std::memory_order_relaxed);
+    position += to_end;
+  }
+  RecordHeader& header = header_at(*ring_, position);
+  const std::uint64_t sequence = c.next_sequence.load(std::memory_order_relaxed);
+  header.type_tag = type_tag;
+  header.sequence = sequence;
+  header.writer_pid = current_pid();
+  header.length.store(in_progress_length(payload_size), std::memory_order_relaxed);
+  c.next_sequence.store(sequence + 1, std::memory_order_relaxed);
+  // Publishes the header (and any padding) with our pid. If we die after
+  // this line, the reader finds a record in progress whose writer is dead and
+  // turns it into padding; later records are unaffected.
+  c.tail.store(position + record_size, std::memory_order_release);
+  lock.unlock();
+  auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
+  return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size};
+}
+
+Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadline deadline) {
+  RingControl& c = ring_->control();
+  for (;;) {
+    Claim claimed = try_claim(type_tag, payload_size);
+    if (claimed.status != RingStatus::full) return claimed;
+    for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
+      cpu_relax();
+      if (spin % 64 == 63) {
+        claimed = try_claim(type_tag, payload_size);
+        if (claimed.status != RingStatus::full) return claimed;
+      }
+    }
+    // Announce that we sleep, then re-check: the reader's commit either ran
+    // before our announcement (and the re-check sees its space) or after it
+    // (and it bumps space_signal and wakes us). See wake in RingReader::commit.
+    c.writers_waiting.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const std::uint32_t signal = c.space_signal.load(std::memory_order_acquire);
+    claimed = try_claim(type_tag, payload_size);
+    if (claimed.status != RingStatus::full || deadline.passed()) {
+      c.writers_waiting.fetch_sub(1, std::memory_order_relaxed);
+      return claimed.status == RingStatus::full ? claim_failed(RingStatus::timed_out) : claimed;
+    }
+    futex_wait(c.space_signal, signal, deadline);
+    c.writers_waiting.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void RingWriter::commit(const Claim& claimed) noexcept {
+  RingControl& c = ring_->control();
+  RecordHeader& header = header_at(*ring_, claimed.position);
+  if (ring_->variant() == RingVariant::single_writer) {
+    c.next_sequence.store(header.sequence + 1, std::memory_order_relaxed);
+    c.records_written.store(c.records_written.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    tail_ = claimed.end;
+    // Publishes padding, header and payload at once. If we die before this
+    // line, nothing of the record is visible and the next writer overwrites it.
+    c.tail.store(tail_, std::memory_order_release);
+  } else {
+    c.records_written.fetch_add(1, std::memory_order_relaxed);
+    // The length is published last: the reader sees the whole payload or waits.
+    header.length.store(static_cast<std::int32_t>(claimed.payload.size()), std::memory_order_release);
+  }
+  wake_reader();
+}
+
+void RingWriter::drop(const Claim& claimed) noexcept {
+  if (ring_->variant() == RingVariant::single_writer) return;  // unpublished: nothing to undo
+  // The claim is already visible as a record in progress: turn it into padding.
+  RecordHeader& header = header_at(*ring_, claimed.position);
+  header.type_tag = kPaddingTag;
+  header.length.store(static_cast<std::int32_t>(claimed.payload.size()), std::memory_order_release);
+  wake_reader();
+}
+
+void RingWriter::wake_reader() noexcept {
+  RingControl& c = ring_->control();
+  // Pairs with the reader's announcement in RingReader::receive: either the
+  // reader's re-check sees what we published, or we see readers_waiting.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (c.readers_waiting.load(std::memory_order_relaxed) != 0) {
+    c.data_signal.fetch_add(1, std::memory_order_release);
+    futex_wake(c.data_signal, 1);
+  }
+}
+
+RingStatus RingWriter::try_send(std::uint32_t type_tag, std::span<const std::byte> payload) {
+  return fill_and_commit(try_claim(type_tag, payload.size()), payload);
+}
+
+RingStatus RingWriter::send(std::uint32_t type_tag, std::span<const std::byte> payload, Deadline deadline) {
+  return fill_and_commit(claim(type_tag, payload.size(), deadline), payload);
+}
+
+RingStatus RingWriter::fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept {
+  if (!claimed.ok()) return claimed.status;
+  if (!payload.empty()) std::memcpy(claimed.payload.data(), payload.data(), payload.size());
+  commit(claimed);
+  return RingStatus::ok;
+}
+
+// ---------------------------------------------------------------------------
+// RingReader
+
+RingReader::RingReader(Ring& ring, WaitPolicy policy) : ring_(&ring), policy_(policy) {}
+
+RingReader::RingReader(RingReader&& other) noexcept
+    : ring_(other.ring_),
+      policy_(other.policy_),
+      attached_(other.attached_),
+      corrupt_(other.corrupt_),
+      cursor_(other.cursor_),
+      committed_(other.committed_),
+      cached_tail_(other.cached_tail_),
+      last_sequence_(other.last_sequence_),
+      uncommitted_(other.uncommitted_),
+      in_progress_writer_(other.in_progress_writer_) {
+  other.attached_ = false;
+}
+
+RingReader::~RingReader() {
+  // Uncommitted records stay in the ring for the next reader, exactly as if
+  // this process had been killed.
+  if (attached_) release_slot(ring_->control().reader_pid);
+}
+
+Expected<RingReader> RingReader::attach(Ring& ring, WaitPolicy policy) {
+  RingControl& c = ring.control();
+  if (auto ok = claim_slot(c.reader_pid, ring.name(), "reader"); !ok) return ok.error();
+  RingReader reader(ring, policy);
+  reader.attached_ = true;
+  const std::uint64_t head = c.head.load(std::memory_order_acquire);
+  const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
+  if (tail < head || tail - head > ring.capacity() || head % kRecordAlign != 0) {
+    return corrupt_config(ring.name(), "head " + std::to_string(head) + " and tail " + std::to_string(tail) +
+                                           " are inconsistent");
+  }
+  reader.cursor_ = reader.committed_ = head;
+  reader.cached_tail_ = head;
+  reader.last_sequence_ = c.last_sequence.load(std::memory_order_relaxed);
+  // A reader that died asleep left the flag set; only one reader exists.
+  c.readers_waiting.store(0, std::memory_order_relaxed);
+  return reader;
+}
+
+Received RingReader::fail_corrupt() {
+  corrupt_ = true;
+  return receive_status(RingStatus::corrupt);
+}
+
+RingReader::Step RingReader::step(Received& out) {
+  in_progress_writer_ = 0;
+  const std::size_t capacity = ring_->capacity();
+  if (cursor_ == cached_tail_) {
+    cached_tail_ = ring_->control().tail.load(std::memory_order_acquire);
+    if (cached_tail_ < cursor_ || cached_tail_ - committed_ > capacity || cached_tail_ % kRecordAlign != 0) {
+      out = fail_corrupt();
+      return Step::none;
+    }
+    if (cursor_ == cached_tail_) return Step::none;
+  }
+  RecordHeader& header = header_at(*ring_, cursor_);
+  const std::size_t offset = cursor_ & (capacity - 1);
+  std::int32_t length = header.length.load(std::memory_order_acquire);
+  if (length < 0) {
+    if (ring_->variant() == RingVariant::single_writer) {
+      out = fail_corrupt();
+      return Step::none;
+    }
+    const int writer = header.writer_pid;
+    if (process_is_alive(writer)) {
+      in_progress_writer_ = writer;
+      return Step::in_progress;
+    }
+    // Its writer died inside the record: make it padding. Only the reader
+    // does this, so no live process races us; if we die on the next line,
+    // the next reader finds the same dead writer and does the same.
+    length = -(length + 1);
+    header.type_tag = kPaddingTag;
+    header.length.store(length, std::memory_order_release);
+  }
+  const auto payload_size = static_cast<std::size_t>(length);
+  if (payload_size > capacity) {
+    out = fail_corrupt();
+    return Step::none;
+  }
+  const std::size_t record_size = record_size_for(payload_size);
+  if (offset + record_size > capacity || record_size > cached_tail_ - cursor_) {
+    out = fail_corrupt();
+    return Step::none;
+  }
+  const std::uint32_t type_tag = header.type_tag;
+  if (type_tag == kPaddingTag) {
+    cursor_ += record_size;
+    return Step::padding;
+  }
+  const std::uint64_t sequence = header.sequence;
+  if (payload_size > ring_->max_message() || sequence <= last_sequence_) {
+    out = fail_corrupt();
+    return Step::none;
+  }
+  out = Received{RingStatus::ok,
+                 RecordView{type_tag, sequence,
+                            {reinterpret_cast<const std::byte*>(&header) + sizeof(RecordHeader), payload_size}}};
+  cursor_ += record_size;
+  last_sequence_ = sequence;
+  ++uncommitted_;
+  return Step::record;
+}
+
+Received RingReader::try_receive() {
+  if (corrupt_) return receive_status(RingStatus::corrupt);
+  for (;;) {
+    Received out;
+    switch (step(out)) {
+      case Step::record: return out;
+      case Step::padding:
+        // Padding alone before any pending record is freed at once.
+        if (uncommitted_ == 0) commit();
+        continue;
+      case Step::in_progress: return receive_status(RingStatus::empty);
+      case Step::none:
+        if (out.status == RingStatus::corrupt) return out;
+        if (ring_->is_closed()) {
+          // close() is ordered after the last send: re-read tail once more.
+          cached_tail_ = ring_->control().tail.load(std::memory_order_acquire);
+          if (cursor_ != cached_tail_) continue;
+          return receive_status(RingStatus::closed);
+        }
+        return receive_status(RingStatus::empty);
+    }
+  }
+}
+
+Received RingReader::receive(Deadline deadline) {
+  RingControl& c = ring_->control();
+  for (;;) {
+    Received received = try_receive();
+    if (received.status != RingStatus::empty) return received;
+    for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
+      cpu_relax();
+      if (spin % 16 == 15) {
+        received = try_receive();
+        if (received.status != RingStatus::empty) return received;
+      }
+    }
+    // Announce, then re-check: a writer either published before our
+    // announcement (the re-check sees it) or sees readers_waiting and wakes us.
+    c.readers_waiting.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const std::uint32_t signal = c.data_signal.load(std::memory_order_acquire);
+    received = try_receive();
+    if (received.status != RingStatus::empty || deadline.passed()) {
+      c.readers_waiting.store(0, std::memory_order_relaxed);
+      return received.status == RingStatus::empty ? receive_status(RingStatus::timed_out) : received;
+    }
+    // While a live writer fills the record at our cursor, wake up now and
+    // then to notice if it dies; otherwise sleep until woken or the deadline.
+    futex_wait(c.data_signal, signal, in_progress_writer_ != 0 ? deadline.capped(kWriterLivenessInterval) : deadline);
+    c.readers_waiting.store(0, std::memory_order_relaxed);
+  }
+}
+
+void RingReader::commit() noexcept {
+  if (cursor_ == committed_) return;
+  RingControl& c = ring_->control();
+  c.records_read.store(c.records_read.load(std::memory_order_relaxed) + uncommitted_, std::memory_order_relaxed);
+  committed_ = cursor_;
+  uncommitted_ = 0;
+  // Frees the space. If we die before this line, every record received since
+  // the last commit is delivered again to the next reader.
+  c.head.store(committed_, std::memory_order_release);
+  // After head, never before: a reader that dies between the two leaves a
+  // last_sequence that is merely older, which weakens the next reader's
+  // sequence check but never makes a good record look replayed.
+  c.last_sequence.store(last_sequence_, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (c.writers_waiting.load(std::memory_order_relaxed) != 0) {
+    c.space_signal.fetch_add(1, std::memory_order_release);
+    futex_wake(c.space_signal, kWakeAll);
+  }
+}
+
+}  // namespace colony::shm
