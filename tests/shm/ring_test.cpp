@@ -1,0 +1,367 @@
+// In-process behaviour of rings: framing, wrap-around, full/empty/closed,
+// receive-then-commit, single-attachment, and validation of corrupt state.
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <thread>
+
+#include "child_process.hpp"
+#include "colony/shm/ring.hpp"
+#include "test_session.hpp"
+
+using namespace colony;
+using namespace std::chrono_literals;
+using shm::RingStatus;
+
+namespace {
+
+std::vector<std::byte> bytes_of(std::string_view text) {
+  std::vector<std::byte> out(text.size());
+  std::memcpy(out.data(), text.data(), text.size());
+  return out;
+}
+
+std::string text_of(std::span<const std::byte> bytes) {
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+shm::Ring make_ring(const test::TestSession& session, std::size_t capacity, std::size_t max_message,
+                    shm::RingVariant variant = shm::RingVariant::single_writer) {
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "r"), {capacity, max_message, variant});
+  REQUIRE(ring);
+  return std::move(ring).value();
+}
+
+constexpr std::uint32_t kTag = 7;
+
+}  // namespace
+
+TEST_CASE("a ring delivers whole records in order, then reports empty", "[unit][ring]") {
+  test::TestSession session;
+  for (auto variant : {shm::RingVariant::single_writer, shm::RingVariant::many_writers}) {
+    shm::Ring ring = make_ring(session, 4096, 1024, variant);
+    auto writer = shm::RingWriter::attach(ring);
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(writer);
+    REQUIRE(reader);
+    CHECK(reader->try_receive().status == RingStatus::empty);
+    CHECK(writer->try_send(kTag, bytes_of("first")) == RingStatus::ok);
+    CHECK(writer->try_send(kTag + 1, bytes_of("")) == RingStatus::ok);
+    CHECK(writer->try_send(kTag, bytes_of("third")) == RingStatus::ok);
+
+    auto first = reader->try_receive();
+    REQUIRE(first.ok());
+    CHECK(first.record.type_tag == kTag);
+    CHECK(text_of(first.record.payload) == "first");
+    auto second = reader->try_receive();
+    REQUIRE(second.ok());
+    CHECK(second.record.type_tag == kTag + 1);
+    CHECK(second.record.payload.empty());
+    CHECK(second.record.sequence > first.record.sequence);
+    auto third = reader->try_receive();
+    REQUIRE(third.ok());
+    CHECK(text_of(third.record.payload) == "third");
+    reader->commit();
+    CHECK(reader->try_receive().status == RingStatus::empty);
+    CHECK(ring.records_read() == 3);
+    CHECK(ring.bytes_used() == 0);
+    shm::Segment::remove(ring.name());
+  }
+}
+
+TEST_CASE("records of every size wrap around the end through padding", "[unit][ring]") {
+  test::TestSession session;
+  for (auto variant : {shm::RingVariant::single_writer, shm::RingVariant::many_writers}) {
+    shm::Ring ring = make_ring(session, 1024, 400, variant);
+    auto writer = shm::RingWriter::attach(ring);
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(writer);
+    REQUIRE(reader);
+    // Sizes that do not divide the capacity walk the records across the end.
+    std::size_t sent = 0;
+    for (std::size_t round = 0; round < 2000; ++round) {
+      const std::size_t size = (round * 37) % 401;
+      std::vector<std::byte> payload(size, std::byte(round & 0xff));
+      REQUIRE(writer->try_send(kTag, payload) == RingStatus::ok);
+      ++sent;
+      auto got = reader->try_receive();
+      REQUIRE(got.ok());
+      REQUIRE(got.record.payload.size() == size);
+      for (auto b : got.record.payload) REQUIRE(b == std::byte(round & 0xff));
+      reader->commit();
+    }
+    CHECK(ring.records_read() == sent);
+    shm::Segment::remove(ring.name());
+  }
+}
+
+TEST_CASE("a full ring refuses with full, and accepts again after the reader commits", "[unit][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 1024, 100);
+  auto writer = shm::RingWriter::attach(ring);
+  auto reader = shm::RingReader::attach(ring);
+  REQUIRE(writer);
+  REQUIRE(reader);
+  const std::vector<std::byte> payload(96 - sizeof(shm::RecordHeader));  // one record = 96 bytes
+  int accepted = 0;
+  while (writer->try_send(kTag, payload) == RingStatus::ok) ++accepted;
+  CHECK(accepted == 1024 / 96);
+  CHECK(writer->try_send(kTag, payload) == RingStatus::full);
+  CHECK(writer->send(kTag, payload, shm::Deadline::after(20ms)) == RingStatus::timed_out);
+
+  REQUIRE(reader->try_receive().ok());
+  CHECK(writer->try_send(kTag, payload) == RingStatus::full);  // received but not committed: still held
+  reader->commit();
+  CHECK(writer->try_send(kTag, payload) == RingStatus::ok);
+}
+
+TEST_CASE("a message larger than max_message is refused with nothing written", "[unit][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100);
+  auto writer = shm::RingWriter::attach(ring);
+  REQUIRE(writer);
+  const std::vector<std::byte> big(101);
+  CHECK(writer->try_send(kTag, big) == RingStatus::too_large);
+  CHECK(ring.bytes_used() == 0);
+  CHECK(ring.records_written() == 0);
+}
+
+TEST_CASE("ring options outside what the layout allows are refused", "[unit][ring]") {
+  test::TestSession session;
+  const auto name = session.segment(shm::SegmentKind::ring, "bad");
+  auto too_big_message = shm::Ring::create(name, {1024, 1024, shm::RingVariant::single_writer});
+  REQUIRE_FALSE(too_big_message);
+  CHECK(too_big_message.error().code == shm::Errc::invalid_argument);
+  CHECK_THAT(too_big_message.error().message, Catch::Contains("max_message"));
+  auto zero = shm::Ring::create(name, {0, 10, shm::RingVariant::single_writer});
+  REQUIRE_FALSE(zero);
+  CHECK(session.leftover_segments().empty());
+}
+
+TEST_CASE("close lets the reader drain what was sent, then reports closed", "[unit][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100);
+  auto writer = shm::RingWriter::attach(ring);
+  auto reader = shm::RingReader::attach(ring);
+  REQUIRE(writer);
+  REQUIRE(reader);
+  REQUIRE(writer->try_send(kTag, bytes_of("last words")) == RingStatus::ok);
+  ring.close();
+  CHECK(writer->try_send(kTag, bytes_of("too late")) == RingStatus::closed);
+  auto got = reader->receive(shm::Deadline::after(1s));
+  REQUIRE(got.ok());
+  CHECK(text_of(got.record.payload) == "last words");
+  reader->commit();
+  CHECK(reader->receive(shm::Deadline::after(1s)).status == RingStatus::closed);
+}
+
+TEST_CASE("a blocked receiver is woken by close and by a send from another thread", "[unit][threads][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100);
+  auto writer = shm::RingWriter::attach(ring);
+  auto reader = shm::RingReader::attach(ring);
+  REQUIRE(writer);
+  REQUIRE(reader);
+  std::thread sender([&] {
+    std::this_thread::sleep_for(20ms);
+    (void)writer->try_send(kTag, bytes_of("wake"));
+    std::this_thread::sleep_for(20ms);
+    ring.close();
+  });
+  auto got = reader->receive(shm::Deadline::after(5s));
+  auto after_close = got.ok() ? (reader->commit(), reader->receive(shm::Deadline::after(5s))) : got;
+  sender.join();
+  REQUIRE(got.ok());
+  CHECK(text_of(got.record.payload) == "wake");
+  CHECK(after_close.status == RingStatus::closed);
+}
+
+TEST_CASE("a receive with a deadline and nothing sent times out", "[unit][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100);
+  auto reader = shm::RingReader::attach(ring);
+  REQUIRE(reader);
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(reader->receive(shm::Deadline::after(50ms)).status == RingStatus::timed_out);
+  CHECK(std::chrono::steady_clock::now() - started >= 50ms);
+}
+
+TEST_CASE("records received but not committed are delivered again to the next reader", "[unit][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100);
+  auto writer = shm::RingWriter::attach(ring);
+  REQUIRE(writer);
+  for (const char* text : {"a", "b", "c"}) REQUIRE(writer->try_send(kTag, bytes_of(text)) == RingStatus::ok);
+  {
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(reader);
+    REQUIRE(reader->try_receive().ok());  // "a"
+    reader->commit();
+    REQUIRE(reader->try_receive().ok());  // "b", never committed
+    CHECK(reader->uncommitted() == 1);
+  }
+  auto successor = shm::RingReader::attach(ring);
+  REQUIRE(successor);
+  auto again = successor->try_receive();
+  REQUIRE(again.ok());
+  CHECK(text_of(again.record.payload) == "b");
+}
+
+TEST_CASE("a ring admits one reader and one single writer at a time", "[unit][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100);
+  auto reader = shm::RingReader::attach(ring);
+  auto writer = shm::RingWriter::attach(ring);
+  REQUIRE(reader);
+  REQUIRE(writer);
+  auto second_reader = shm::RingReader::attach(ring);
+  REQUIRE_FALSE(second_reader);
+  CHECK(second_reader.error().code == shm::Errc::busy);
+  auto second_writer = shm::RingWriter::attach(ring);
+  REQUIRE_FALSE(second_writer);
+  CHECK(second_writer.error().code == shm::Errc::busy);
+}
+
+TEST_CASE("a many-writer claim that is dropped becomes padding the reader skips", "[unit][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100, shm::RingVariant::many_writers);
+  auto writer = shm::RingWriter::attach(ring);
+  auto reader = shm::RingReader::attach(ring);
+  REQUIRE(writer);
+  REQUIRE(reader);
+  const auto claimed = writer->try_claim(kTag, 50);
+  REQUIRE(claimed.ok());
+  REQUIRE(writer->try_send(kTag, bytes_of("after")) == RingStatus::ok);
+  CHECK(reader->try_receive().status == RingStatus::empty);  // blocked behind a live claim
+  writer->drop(claimed);
+  auto got = reader->try_receive();
+  REQUIRE(got.ok());
+  CHECK(text_of(got.record.payload) == "after");
+}
+
+TEST_CASE("a many-writer record whose writer is dead is turned into padding", "[unit][ring]") {
+  // The crash is simulated, as Aeron's tests do: a claimed record is written
+  // with the pid of a process that has exited. The crash suite does it for real.
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100, shm::RingVariant::many_writers);
+  auto writer = shm::RingWriter::attach(ring);
+  auto reader = shm::RingReader::attach(ring);
+  REQUIRE(writer);
+  REQUIRE(reader);
+  auto dead = test::ChildProcess::start("exit-at-once");
+  const int dead_pid = dead.pid();
+  REQUIRE(dead.wait_for(5s));
+
+  const auto claimed = writer->try_claim(kTag, 40);
+  REQUIRE(claimed.ok());
+  auto& header = *reinterpret_cast<shm::RecordHeader*>(claimed.payload.data() - sizeof(shm::RecordHeader));
+  header.writer_pid = dead_pid;
+  std::memset(claimed.payload.data(), 0xEE, 20);  // half a payload, never committed
+  REQUIRE(writer->try_send(kTag, bytes_of("survivor")) == RingStatus::ok);
+
+  auto got = reader->receive(shm::Deadline::after(2s));
+  REQUIRE(got.ok());
+  CHECK(text_of(got.record.payload) == "survivor");
+}
+
+COLONY_CHILD_SCENARIO("exit-at-once") { return 0; }
+
+TEST_CASE("garbage in a ring's indices and lengths is reported as corrupt, never read out of bounds",
+          "[unit][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 1024, 200);
+  auto writer = shm::RingWriter::attach(ring);
+  REQUIRE(writer);
+  REQUIRE(writer->try_send(kTag, bytes_of("fine")) == RingStatus::ok);
+  auto& control = ring.control();
+  auto& first = *reinterpret_cast<shm::RecordHeader*>(ring.data());
+
+  SECTION("tail far beyond head") {
+    control.tail.store(1u << 30);
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE_FALSE(reader);
+    CHECK(reader.error().code == shm::Errc::corrupt);
+  }
+  SECTION("tail moved after the reader attached") {
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(reader);
+    control.tail.store(control.tail.load() + 4096);
+    CHECK(reader->try_receive().status == RingStatus::corrupt);
+    CHECK(reader->try_receive().status == RingStatus::corrupt);  // and stays so
+  }
+  SECTION("a length larger than the ring") {
+    first.length.store(0x7fffff00);
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(reader);
+    CHECK(reader->try_receive().status == RingStatus::corrupt);
+  }
+  SECTION("a length that runs past the published tail") {
+    first.length.store(300);
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(reader);
+    CHECK(reader->try_receive().status == RingStatus::corrupt);
+  }
+  SECTION("a negative length in a single-writer ring") {
+    first.length.store(-5);
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(reader);
+    CHECK(reader->try_receive().status == RingStatus::corrupt);
+  }
+  SECTION("a sequence that goes backwards") {
+    REQUIRE(writer->try_send(kTag, bytes_of("second")) == RingStatus::ok);
+    auto& second = *reinterpret_cast<shm::RecordHeader*>(ring.data() + 64);
+    second.sequence = 0;
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(reader);
+    REQUIRE(reader->try_receive().ok());
+    CHECK(reader->try_receive().status == RingStatus::corrupt);
+  }
+  SECTION("a head the writer sees ahead of its tail") {
+    control.head.store(control.tail.load() + (1u << 20));
+    // The writer trusts its cached head while that leaves room; once it must
+    // look again, it finds the impossible head.
+    RingStatus status = RingStatus::ok;
+    for (int i = 0; i < 20 && status == RingStatus::ok; ++i) status = writer->try_send(kTag, std::vector<std::byte>(150));
+    CHECK(status == RingStatus::corrupt);
+  }
+  SECTION("a config block with a capacity that is not a power of two") {
+    control.capacity = 1000;
+    auto reopened = shm::Ring::open(ring.name(), shm::Deadline::after(1s));
+    REQUIRE_FALSE(reopened);
+    CHECK(reopened.error().code == shm::Errc::corrupt);
+  }
+}
+
+TEST_CASE("a writer thread and a reader thread pass 200,000 records in order", "[threads][ring]") {
+  test::TestSession session;
+  for (auto variant : {shm::RingVariant::single_writer, shm::RingVariant::many_writers}) {
+    shm::Ring ring = make_ring(session, 1 << 14, 256, variant);
+    auto reader = shm::RingReader::attach(ring);
+    REQUIRE(reader);
+    constexpr std::uint64_t kCount = 200'000;
+    std::thread producer([&] {
+      auto writer = shm::RingWriter::attach(ring);
+      if (!writer) return;
+      for (std::uint64_t i = 0; i < kCount; ++i) {
+        std::array<std::byte, 8 + 64> payload{};
+        std::memcpy(payload.data(), &i, sizeof i);
+        const auto size = 8 + (i % 64);
+        if (writer->send(kTag, {payload.data(), size}, shm::Deadline::after(10s)) != RingStatus::ok) return;
+      }
+    });
+    std::uint64_t expected = 0;
+    bool in_order = true;
+    while (expected < kCount) {
+      auto got = reader->receive(shm::Deadline::after(10s));
+      if (!got.ok()) break;
+      std::uint64_t value = 0;
+      std::memcpy(&value, got.record.payload.data(), sizeof value);
+      in_order = in_order && value == expected && got.record.payload.size() == 8 + (expected % 64);
+      ++expected;
+      reader->commit();
+    }
+    producer.join();
+    CHECK(in_order);
+    CHECK(expected == kCount);
+    shm::Segment::remove(ring.name());
+  }
+}

@@ -1,0 +1,165 @@
+// The typed layer: registered types in and out, and every way a record can
+// fail to be the value the receiver asked for, none of which may crash it.
+#include <catch2/catch.hpp>
+#include <cereal/types/map.hpp>
+#include <cstring>
+#include <map>
+
+#include "colony/shm/typed.hpp"
+#include "test_session.hpp"
+
+using namespace colony;
+using namespace std::chrono_literals;
+using shm::ReceiveStatus;
+using shm::RingStatus;
+
+namespace typed_test {
+
+struct Reading {
+  std::string sensor;
+  std::vector<double> samples;
+  std::map<std::string, std::int64_t> counters;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(sensor, samples, counters);
+  }
+  bool operator==(const Reading&) const = default;
+};
+
+}  // namespace typed_test
+
+COLONY_REGISTER_TYPE(typed_test::Reading, "test.reading")
+
+TEST_CASE("a registered type arrives as an equal copy", "[unit][typed]") {
+  test::TestSession session;
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 4096});
+  REQUIRE(ring);
+  shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
+  shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
+
+  const typed_test::Reading sent{"thermo-7", {1.5, -2.25, 1e300}, {{"errors", 3}, {"ok", 1'000'000'000'000}}};
+  REQUIRE(writer.send(sent, shm::Deadline::after(1s)) == RingStatus::ok);
+  REQUIRE(writer.send(std::string("plain string"), shm::Deadline::after(1s)) == RingStatus::ok);
+
+  auto got = reader.receive<typed_test::Reading>(shm::Deadline::after(1s));
+  REQUIRE(got.ok());
+  CHECK(*got.value == sent);
+  auto text = reader.receive<std::string>(shm::Deadline::after(1s));
+  REQUIRE(text.ok());
+  CHECK(*text.value == "plain string");
+}
+
+TEST_CASE("a value larger than the channel's max_message is refused at send with nothing written", "[unit][typed]") {
+  test::TestSession session;
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 1000});
+  REQUIRE(ring);
+  shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
+  CHECK(writer.send(std::string(1000, 'x'), shm::Deadline::now()) == RingStatus::too_large);  // + 8-byte size
+  CHECK(ring->bytes_used() == 0);
+  CHECK(writer.send(std::string(992, 'x'), shm::Deadline::now()) == RingStatus::ok);
+}
+
+TEST_CASE("a record of another type is reported as wrong_type and the reader goes on", "[unit][typed]") {
+  test::TestSession session;
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 4096});
+  REQUIRE(ring);
+  shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
+  shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
+  REQUIRE(writer.send(std::int64_t{42}, shm::Deadline::now()) == RingStatus::ok);
+  REQUIRE(writer.send(std::string("next"), shm::Deadline::now()) == RingStatus::ok);
+
+  auto wrong = reader.receive<std::string>(shm::Deadline::after(1s));
+  CHECK(wrong.status == ReceiveStatus::wrong_type);
+  CHECK_THAT(wrong.error, Catch::Contains("colony.i64") && Catch::Contains("colony.string"));
+  auto next = reader.receive<std::string>(shm::Deadline::after(1s));
+  REQUIRE(next.ok());
+  CHECK(*next.value == "next");
+}
+
+TEST_CASE("a record with an unregistered type tag is reported as unknown_type", "[unit][typed]") {
+  test::TestSession session;
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 4096});
+  REQUIRE(ring);
+  auto raw = shm::RingWriter::attach(*ring);
+  REQUIRE(raw);
+  REQUIRE(raw->try_send(0x5eedf00d, std::vector<std::byte>(12)) == RingStatus::ok);
+  shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
+  auto got = reader.receive<std::string>(shm::Deadline::after(1s));
+  CHECK(got.status == ReceiveStatus::unknown_type);
+  CHECK_THAT(got.error, Catch::Contains("0x5eedf00d"));
+  CHECK(reader.try_receive<std::string>().status == ReceiveStatus::empty);  // consumed, not stuck
+}
+
+TEST_CASE("undecodable bytes and forged size fields are reported, never allocated or crashed on",
+          "[unit][typed]") {
+  test::TestSession session;
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 4096});
+  REQUIRE(ring);
+  auto raw = shm::RingWriter::attach(*ring);
+  REQUIRE(raw);
+  shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
+  const auto string_tag = shm::TypeAlias<std::string>::tag;
+
+  SECTION("a string whose size field claims an exabyte") {
+    std::vector<std::byte> forged(16);
+    const std::uint64_t huge = 1ull << 60;
+    std::memcpy(forged.data(), &huge, sizeof huge);
+    REQUIRE(raw->try_send(string_tag, forged) == RingStatus::ok);
+    auto got = reader.receive<std::string>(shm::Deadline::after(1s));
+    CHECK(got.status == ReceiveStatus::undecodable);
+    CHECK_THAT(got.error, Catch::Contains("exceeds"));
+  }
+  SECTION("a nested container whose inner size is forged") {
+    typed_test::Reading reading{"s", {1.0, 2.0}, {}};
+    std::vector<std::byte> bytes(shm::serialized_size(reading));
+    shm::SpanOutputArchive archive(bytes);
+    archive(reading);
+    // The samples vector's size field follows the 8-byte sensor size and 1 byte of text.
+    const std::uint64_t forged = 1ull << 40;
+    std::memcpy(bytes.data() + 9, &forged, sizeof forged);
+    REQUIRE(raw->try_send(shm::TypeAlias<typed_test::Reading>::tag, bytes) == RingStatus::ok);
+    auto got = reader.receive<typed_test::Reading>(shm::Deadline::after(1s));
+    CHECK(got.status == ReceiveStatus::undecodable);
+  }
+  SECTION("a truncated message") {
+    REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(3)) == RingStatus::ok);
+    auto got = reader.receive<std::int64_t>(shm::Deadline::after(1s));
+    CHECK(got.status == ReceiveStatus::undecodable);
+    CHECK_THAT(got.error, Catch::Contains("truncated"));
+  }
+  SECTION("trailing bytes after a whole value") {
+    REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(9)) == RingStatus::ok);
+    auto got = reader.receive<std::int64_t>(shm::Deadline::after(1s));
+    CHECK(got.status == ReceiveStatus::undecodable);
+    CHECK_THAT(got.error, Catch::Contains("left over"));
+  }
+  // In every case the bad record was consumed and the ring still works.
+  REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(8)) == RingStatus::ok);
+  auto after = reader.receive<std::int64_t>(shm::Deadline::after(1s));
+  REQUIRE(after.ok());
+  CHECK(*after.value == 0);
+}
+
+TEST_CASE("with CommitMode::later a typed record stays until the caller commits", "[unit][typed]") {
+  test::TestSession session;
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 4096});
+  REQUIRE(ring);
+  shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
+  REQUIRE(writer.send(std::string("hold me"), shm::Deadline::now()) == RingStatus::ok);
+  {
+    shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
+    auto got = reader.receive<std::string>(shm::Deadline::after(1s), shm::CommitMode::later);
+    REQUIRE(got.ok());
+  }
+  shm::TypedReader successor(std::move(shm::RingReader::attach(*ring)).value());
+  auto again = successor.receive<std::string>(shm::Deadline::after(1s));
+  REQUIRE(again.ok());
+  CHECK(*again.value == "hold me");
+}
+
+TEST_CASE("type tags are stable hashes of the alias, and 0 is reserved for padding", "[unit][typed]") {
+  CHECK(shm::type_tag_for("colony.string") == shm::TypeAlias<std::string>::tag);
+  CHECK(shm::TypeAlias<typed_test::Reading>::tag != shm::TypeAlias<std::string>::tag);
+  CHECK(shm::TypeRegistry::alias_of(shm::TypeAlias<typed_test::Reading>::tag) == "test.reading");
+  CHECK(shm::type_tag_for("") != 0);
+}
