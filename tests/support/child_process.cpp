@@ -90,11 +90,25 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept : pid_(other.pid_), re
   other.reaped_ = true;
 }
 
-ChildProcess::~ChildProcess() {
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    end_if_running();
+    pid_ = other.pid_;
+    reaped_ = other.reaped_;
+    other.pid_ = -1;
+    other.reaped_ = true;
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() { end_if_running(); }
+
+void ChildProcess::end_if_running() noexcept {
   if (pid_ > 0 && !reaped_) {
     ::kill(pid_, SIGKILL);
     int status = 0;
     ::waitpid(pid_, &status, 0);
+    reaped_ = true;
   }
 }
 

@@ -40,7 +40,8 @@ class ChildProcess {
   static ChildProcess start(const std::string& scenario, const std::vector<std::string>& args = {});
 
   ChildProcess(ChildProcess&& other) noexcept;
-  ChildProcess& operator=(ChildProcess&&) = delete;
+  // Kills and reaps the process this one held, if it still runs.
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
   ~ChildProcess();
 
   pid_t pid() const noexcept { return pid_; }
@@ -52,6 +53,7 @@ class ChildProcess {
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  void end_if_running() noexcept;
   pid_t pid_ = -1;
   bool reaped_ = false;
 };
