@@ -39,32 +39,59 @@ LockResult RobustMutexCell::on_acquired(int rc) noexcept {
   return result;
 }
 
+namespace {
+
+timespec to_timespec(std::chrono::nanoseconds since_epoch) noexcept {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  return timespec{static_cast<time_t>(seconds.count()), static_cast<long>((since_epoch - seconds).count())};
+}
+
+int timed_lock(pthread_mutex_t& mutex, Deadline deadline) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  // g++ 12's TSan does not intercept pthread_mutex_clocklock and would then
+  // report every unlock as "unlock of an unlocked mutex": under TSan take the
+  // realtime variant, which it does intercept. Only the clock differs.
+  const auto realtime_deadline = std::chrono::system_clock::now() + deadline.remaining();
+  const timespec until = to_timespec(realtime_deadline.time_since_epoch());
+  return pthread_mutex_timedlock(&mutex, &until);
+#else
+  const timespec until = to_timespec(deadline.when().time_since_epoch());
+  return pthread_mutex_clocklock(&mutex, CLOCK_MONOTONIC, &until);
+#endif
+}
+
+}  // namespace
+
 LockResult RobustMutexCell::lock_until(Deadline deadline) noexcept {
-  int rc = 0;
-  if (deadline.is_never()) {
-    rc = pthread_mutex_lock(&cell_->native);
-  } else {
-    const auto since_epoch = deadline.when().time_since_epoch();
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-    const timespec until{static_cast<time_t>(seconds.count()),
-                         static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count())};
-    rc = pthread_mutex_clocklock(&cell_->native, CLOCK_MONOTONIC, &until);
-  }
+  const int rc = deadline.is_never() ? pthread_mutex_lock(&cell_->native) : timed_lock(cell_->native, deadline);
   if (rc == 0 || rc == EOWNERDEAD) return on_acquired(rc);
-  return LockResult{LockStatus::timed_out};  // ETIMEDOUT; EDEADLK cannot reach here with a correct caller
+  if (rc == ETIMEDOUT) return LockResult{LockStatus::timed_out};
+  // EDEADLK (this thread holds it already), ENOTRECOVERABLE or EINVAL (a cell
+  // overwritten by someone): not acquired, and not a timeout either.
+  return LockResult{LockStatus::failed, 0, rc};
 }
 
 LockResult RobustMutexCell::try_lock() noexcept {
   const int rc = pthread_mutex_trylock(&cell_->native);
   if (rc == 0 || rc == EOWNERDEAD) return on_acquired(rc);
-  return LockResult{LockStatus::would_block};
+  // EDEADLK: the calling thread holds it, which for a try is simply "held".
+  if (rc == EBUSY || rc == EDEADLK) return LockResult{LockStatus::would_block};
+  return LockResult{LockStatus::failed, 0, rc};
 }
 
-void RobustMutexCell::unlock() noexcept {
-  // If we die after this store but before the unlock, the next locker gets
-  // EOWNERDEAD with owner_pid 0: "an owner died", without a name.
-  cell_->owner_pid.store(0, std::memory_order_relaxed);
-  pthread_mutex_unlock(&cell_->native);
+bool RobustMutexCell::unlock() noexcept {
+  // Only the holder clears owner_pid: a stray unlock from another process
+  // must not erase the name of the process that really holds the lock.
+  // (Threads of one process share a pid; pthread's error check below still
+  // refuses a wrong-thread unlock.)
+  const int self = current_pid();
+  int expected = self;
+  // If we die after this exchange but before the unlock, the next locker
+  // gets EOWNERDEAD with owner_pid 0: "an owner died", without a name.
+  const bool was_ours = cell_->owner_pid.compare_exchange_strong(expected, 0, std::memory_order_relaxed);
+  if (pthread_mutex_unlock(&cell_->native) == 0) return true;
+  if (was_ours) cell_->owner_pid.store(self, std::memory_order_relaxed);  // EPERM: not this thread's lock after all
+  return false;
 }
 
 }  // namespace colony::shm

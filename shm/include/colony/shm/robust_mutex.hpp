@@ -22,11 +22,13 @@ enum class LockStatus {
   acquired_owner_died,  // acquired; the previous owner died holding it: repair the protected data
   timed_out,            // lock(deadline) only
   would_block,          // try_lock only: held by a live owner
+  failed,               // not acquired: relocking from the holding thread, or a corrupt cell (error_number says which)
 };
 
 struct [[nodiscard]] LockResult {
   LockStatus status;
   int dead_owner_pid = 0;  // with acquired_owner_died: who died holding it, if known
+  int error_number = 0;    // with failed: the errno pthread returned
   bool acquired() const noexcept {
     return status == LockStatus::acquired || status == LockStatus::acquired_owner_died;
   }
@@ -43,7 +45,8 @@ class RobustMutexCell {
   LockResult lock() noexcept { return lock_until(Deadline::never()); }
   LockResult lock_until(Deadline deadline) noexcept;
   LockResult try_lock() noexcept;
-  void unlock() noexcept;
+  // Returns false (and changes nothing) when the calling thread does not hold it.
+  bool unlock() noexcept;
 
   // The pid holding the mutex now, or 0. For introspection; racy by nature.
   int holder_pid() const noexcept { return cell_->owner_pid.load(std::memory_order_relaxed); }
