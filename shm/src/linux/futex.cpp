@@ -44,7 +44,8 @@ WaitResult futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expe
   switch (errno) {
     case EAGAIN: return WaitResult::value_changed;
     case ETIMEDOUT: return WaitResult::timed_out;
-    default: return WaitResult::woken;  // EINTR: callers re-check and wait again
+    case EINTR: return WaitResult::interrupted;
+    default: return WaitResult::woken;  // not expected from FUTEX_WAIT; callers re-check
   }
 }
 

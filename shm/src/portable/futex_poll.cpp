@@ -1,5 +1,7 @@
 // Fallback for platforms without a cross-process futex: waiters poll the word.
-// Correct but not sleeping in the kernel; Linux builds use linux/futex.cpp.
+// Correct for waits on a value change (rings, conditions), but a notify that
+// leaves the value unchanged wakes nobody and futex_wake always reports 0, so
+// the byte array's exact wait/notify counts need a real futex (Linux builds).
 #include <algorithm>
 #include <thread>
 

@@ -10,10 +10,14 @@
 
 namespace colony::shm {
 
-enum class WaitResult { woken, value_changed, timed_out };
+enum class WaitResult {
+  woken,          // by a futex_wake (or, rarely, spuriously: callers re-check their condition)
+  interrupted,    // a signal handler ran (EINTR); nothing was woken
+  value_changed,  // *word was not expected on entry
+  timed_out,
+};
 
 // Sleeps while *word == expected, until woken or the deadline passes.
-// woken may be spurious: callers re-check their condition.
 WaitResult futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
 
 // Wakes up to count sleepers (INT32_MAX for all); returns how many woke.
