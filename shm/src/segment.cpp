@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <utility>
 
 #include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
@@ -47,8 +48,25 @@ Segment::Segment(SegmentName name, std::unique_ptr<platform::SharedMemoryObject>
       size_(object_->size()),
       data_size_(data_size) {}
 
-Segment::Segment(Segment&&) noexcept = default;
-Segment& Segment::operator=(Segment&&) noexcept = default;
+// A moved-from segment maps nothing: its base is null, not a pointer into
+// the mapping it gave away.
+Segment::Segment(Segment&& other) noexcept
+    : name_(std::move(other.name_)),
+      object_(std::move(other.object_)),
+      base_(std::exchange(other.base_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      data_size_(std::exchange(other.data_size_, 0)) {}
+
+Segment& Segment::operator=(Segment&& other) noexcept {
+  if (this != &other) {
+    name_ = std::move(other.name_);
+    object_ = std::move(other.object_);
+    base_ = std::exchange(other.base_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    data_size_ = std::exchange(other.data_size_, 0);
+  }
+  return *this;
+}
 Segment::~Segment() = default;
 
 Expected<Segment> Segment::create(const SegmentName& name, std::size_t data_size) {
