@@ -57,7 +57,11 @@ Expected<void> validate_name(std::string_view name, std::string_view what, std::
 
 SegmentName::SegmentName(std::string session, SegmentKind kind, std::string name)
     : session_(std::move(session)), kind_(kind), name_(std::move(name)) {
-  os_name_ = "/" + session_prefix(session_) + std::string(kind_name(kind_)) + "." + name_;
+  // Built with append: g++ 12 at -O3 flags operator+ chains with a bogus
+  // -Wrestrict (GCC bug 105651).
+  std::string os_name(1, '/');
+  os_name.append(session_prefix(session_)).append(kind_name(kind_)).append(1, '.').append(name_);
+  os_name_ = std::move(os_name);
 }
 
 std::string SegmentName::session_prefix(std::string_view session) {
