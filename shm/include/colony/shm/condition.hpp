@@ -1,0 +1,90 @@
+#pragma once
+// A named condition variable shared between processes: a segment of kind
+// condition whose control block is a ConditionCell (see layout.hpp).
+//
+// Why not pthread_cond_t: glibc's process-shared condvar keeps waiter state in
+// the shared object, and a waiter killed at the wrong moment leaves it
+// inconsistent, so later waits or signals hang. Here the only shared state is
+// a futex sequence word and a waiter count: a dead waiter is dropped from the
+// futex queue by the kernel and at worst leaves the count too high, which
+// costs later notifiers one syscall each, never a hang.
+//
+// It works with any Mutex, from any segment. As with std::condition_variable,
+// change the waited-for state while holding that mutex (notifying may happen
+// after unlocking), and re-check the state after every wait: a wait may return
+// notified for a notification meant for another waiter.
+//
+// A notifier that dies between changing the state and notifying leaves the
+// sleeping waiters asleep until another notification or their deadline, which
+// is why long waits should carry a deadline and re-check.
+
+#include <cstdint>
+
+#include "colony/shm/deadline.hpp"
+#include "colony/shm/error.hpp"
+#include "colony/shm/mutex.hpp"
+#include "colony/shm/names.hpp"
+#include "colony/shm/robust_mutex.hpp"
+#include "colony/shm/segment.hpp"
+
+namespace colony::shm {
+
+enum class ConditionStatus {
+  notified,   // a notification arrived since the wait began (possibly for another waiter)
+  timed_out,  // the deadline passed with no notification
+};
+
+// What a wait returns. The mutex is held again in both cases; relock says how
+// it was retaken, and relock.owner_died() means its previous holder died while
+// we waited: repair the data it protects, as after Mutex::lock.
+struct [[nodiscard]] ConditionWait {
+  ConditionStatus status;
+  LockResult relock;
+  bool notified() const noexcept { return status == ConditionStatus::notified; }
+  bool timed_out() const noexcept { return status == ConditionStatus::timed_out; }
+  bool owner_died() const noexcept { return relock.owner_died(); }
+};
+
+class Condition {
+ public:
+  // Creates the segment exclusively (already_exists if the name is taken).
+  // The name's kind must be SegmentKind::condition.
+  static Expected<Condition> create(const SegmentName& name);
+  // Opens a condition made by create, waiting up to ready_deadline for its creator.
+  static Expected<Condition> open(const SegmentName& name, Deadline ready_deadline);
+  // Unlinks the name; handles already open keep working. False if nothing was there.
+  static bool remove(const SegmentName& name) noexcept { return Segment::remove(name); }
+
+  Condition(Condition&&) noexcept = default;
+  Condition& operator=(Condition&&) noexcept = default;
+  ~Condition() = default;
+
+  // The caller holds mutex. Releases it, sleeps until notified, and retakes it
+  // before returning. The retake has no deadline, like std::condition_variable:
+  // a dead holder cannot block it (the mutex is robust), only a live one can.
+  ConditionWait wait(Mutex& mutex) noexcept { return wait(mutex, Deadline::never()); }
+  // As wait(mutex), but stops sleeping once the deadline passes; the mutex is
+  // retaken in both cases.
+  ConditionWait wait(Mutex& mutex, Deadline deadline) noexcept;
+
+  // Wakes one sleeping waiter (waiters that have not fallen asleep yet also
+  // return). If the woken waiter dies before acting, the notification is lost
+  // with it: use notify_all when waiters may be killed.
+  void notify_one() noexcept { notify(1); }
+  void notify_all() noexcept;
+
+  // Waiters now, for introspection; over-counts after a waiter died while waiting.
+  std::uint32_t waiters() const noexcept;
+  std::uint64_t notifications() const noexcept;
+  const SegmentName& name() const noexcept { return segment_.name(); }
+
+ private:
+  explicit Condition(Segment segment) noexcept;
+  void notify(int count) noexcept;
+  ConditionCell& cell() const noexcept { return *cell_; }
+
+  Segment segment_;
+  ConditionCell* cell_;  // into segment_'s mapping, which a move does not change
+};
+
+}  // namespace colony::shm
