@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds Colony (Release, preset `release`, in build/release) and runs the main
+# demo: two processes passing 100,000 typed messages through a shared-memory
+# ring. Installs missing Debian packages first. Arguments go to the demo
+# (e.g. scripts/demo.sh --messages 1000000).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+echo "==> installing missing build dependencies (scripts/install-deps.sh)"
+bash "$root/scripts/install-deps.sh"
+
+echo "==> configuring the Release build in build/release (cmake --preset release)"
+cmake --preset release
+
+echo "==> building the demo (cmake --build --preset release --target colony_demo_shm)"
+cmake --build --preset release -j"$(nproc)" --target colony_demo_shm
+
+demo="$root/build/release/demos/colony_demo_shm"
+echo "==> running the demo: $demo $*"
+"$demo" "$@"
+echo "colony: demo succeeded"
