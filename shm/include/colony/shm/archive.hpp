@@ -29,6 +29,7 @@ class SpanOutputArchive : public cereal::OutputArchive<SpanOutputArchive, cereal
   explicit SpanOutputArchive(std::span<std::byte> out) : OutputArchive(this), out_(out), counting_(false) {}
 
   void saveBinary(const void* data, std::size_t size) {
+    if (size == 0) return;  // an empty container's data() may be null: no memcpy
     if (!counting_) {
       if (size > out_.size() - written_) {
         throw cereal::Exception("message grew while it was being serialized");
@@ -54,6 +55,7 @@ class BoundedInputArchive : public cereal::InputArchive<BoundedInputArchive, cer
       throw cereal::Exception("message truncated: " + std::to_string(size) + " bytes wanted, " +
                               std::to_string(remaining()) + " left");
     }
+    if (size == 0) return;
     std::memcpy(data, in_.data() + read_, size);
     read_ += size;
   }
