@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Builds Colony and runs the whole test suite twice: a Debug build (preset
-# `debug`, in build/debug), then an ASan+UBSan build (preset `asan`, in
-# build/asan). Installs missing Debian packages first. Fails on the first
-# build error or failing test.
+# Builds Colony and runs the whole test suite: a Debug build (preset `debug`,
+# in build/debug), then an ASan+UBSan build of the whole suite (preset `asan`,
+# in build/asan), then a TSan build of the in-process concurrency tests
+# (preset `tsan`, label `threads`). Installs missing Debian packages first.
+# Fails on the first build error or failing test.
 #
 #   scripts/test.sh [--no-asan]
 #
-# --no-asan skips the sanitizer pass for a quicker local run; it is ignored
-# when CI=true: CI always runs both passes.
+# --no-asan skips the sanitizer passes for a quicker local run; it is ignored
+# when CI=true: CI always runs every pass.
 set -euo pipefail
 
 usage() {
   echo "usage: scripts/test.sh [--no-asan]"
-  echo "  builds and runs the test suite with the debug preset, then with the asan preset (ASan+UBSan)"
-  echo "  --no-asan   skip the ASan+UBSan pass (ignored when CI=true)"
+  echo "  builds and runs the test suite with the debug preset, then the asan preset (ASan+UBSan),"
+  echo "  then the tsan preset (the in-process concurrency tests)"
+  echo "  --no-asan   skip the sanitizer passes (ignored when CI=true)"
 }
 
 run_asan=1
@@ -25,7 +27,7 @@ for arg in "$@"; do
   esac
 done
 if [ "${CI:-}" = "true" ] && [ "$run_asan" -eq 0 ]; then
-  echo "test.sh: CI=true: ignoring --no-asan, the ASan+UBSan pass always runs in CI"
+  echo "test.sh: CI=true: ignoring --no-asan, the sanitizer passes always run in CI"
   run_asan=1
 fi
 
@@ -33,7 +35,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 
 passes=(debug)
-if [ "$run_asan" -eq 1 ]; then passes+=(asan); fi
+if [ "$run_asan" -eq 1 ]; then passes+=(asan tsan); fi
 
 current="dependencies"
 finished=0
@@ -66,7 +68,7 @@ done
 
 finished=1
 if [ "$run_asan" -eq 1 ]; then
-  echo "colony: all test passes succeeded (debug, asan)"
+  echo "colony: all test passes succeeded (debug, asan, tsan)"
 else
-  echo "colony: all test passes succeeded (debug; asan skipped by --no-asan)"
+  echo "colony: all test passes succeeded (debug; asan and tsan skipped by --no-asan)"
 fi
