@@ -176,11 +176,12 @@ std::uint64_t Ring::records_read() const noexcept { return control().records_rea
 // ---------------------------------------------------------------------------
 // RingWriter
 
-RingWriter::RingWriter(Ring& ring, WaitPolicy policy) : ring_(&ring), policy_(policy) {}
+RingWriter::RingWriter(Ring& ring, WaitPolicy policy) : ring_(&ring), policy_(policy), pid_(current_pid()) {}
 
 RingWriter::RingWriter(RingWriter&& other) noexcept
     : ring_(other.ring_),
       policy_(other.policy_),
+      pid_(other.pid_),
       attached_single_(other.attached_single_),
       tail_(other.tail_),
       cached_head_(other.cached_head_) {
@@ -246,14 +247,14 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
     RecordHeader& padding = header_at(*ring_, position);
     padding.type_tag = kPaddingTag;
     padding.sequence = 0;
-    padding.writer_pid = current_pid();
+    padding.writer_pid = pid_;
     padding.length.store(static_cast<std::int32_t>(to_end - sizeof(RecordHeader)), std::memory_order_relaxed);
     position += to_end;
   }
   RecordHeader& header = header_at(*ring_, position);
   header.type_tag = type_tag;
   header.sequence = ring_->control().next_sequence.load(std::memory_order_relaxed);
-  header.writer_pid = current_pid();
+  header.writer_pid = pid_;
   header.length.store(static_cast<std::int32_t>(payload_size), std::memory_order_relaxed);
   auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
   return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size};
@@ -283,7 +284,7 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
     RecordHeader& padding = header_at(*ring_, position);
     padding.type_tag = kPaddingTag;
     padding.sequence = 0;
-    padding.writer_pid = current_pid();
+    padding.writer_pid = pid_;
     padding.length.store(static_cast<std::int32_t>(to_end - sizeof(RecordHeader)), std::memory_order_relaxed);
     position += to_end;
   }
@@ -291,7 +292,7 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
   const std::uint64_t sequence = c.next_sequence.load(std::memory_order_relaxed);
   header.type_tag = type_tag;
   header.sequence = sequence;
-  header.writer_pid = current_pid();
+  header.writer_pid = pid_;
   header.length.store(in_progress_length(payload_size), std::memory_order_relaxed);
   c.next_sequence.store(sequence + 1, std::memory_order_relaxed);
   // Publishes the header (and any padding) with our pid. If we die after
@@ -308,9 +309,10 @@ Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadli
   for (;;) {
     Claim claimed = try_claim(type_tag, payload_size);
     if (claimed.status != RingStatus::full) return claimed;
+    // Spin: one load per pause; claim again only once the reader moved.
     for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
       cpu_relax();
-      if (spin % 64 == 63) {
+      if (c.head.load(std::memory_order_relaxed) != cached_head_ || ring_->is_closed()) {
         claimed = try_claim(type_tag, payload_size);
         if (claimed.status != RingStatus::full) return claimed;
       }
@@ -399,7 +401,9 @@ RingReader::RingReader(RingReader&& other) noexcept
       cached_tail_(other.cached_tail_),
       last_sequence_(other.last_sequence_),
       uncommitted_(other.uncommitted_),
-      in_progress_writer_(other.in_progress_writer_) {
+      in_progress_writer_(other.in_progress_writer_),
+      liveness_position_(other.liveness_position_),
+      liveness_checked_at_(other.liveness_checked_at_) {
   other.attached_ = false;
 }
 
@@ -452,7 +456,16 @@ RingReader::Step RingReader::step(Received& out) {
       out = fail_corrupt();
       return Step::none;
     }
+    // Liveness costs a syscall and a /proc read: ask at most once per
+    // interval for the same record, however often the caller polls.
     const int writer = header.writer_pid;
+    const auto now = Clock::now();
+    if (cursor_ == liveness_position_ && now - liveness_checked_at_ < kWriterLivenessInterval) {
+      in_progress_writer_ = writer;
+      return Step::in_progress;
+    }
+    liveness_position_ = cursor_;
+    liveness_checked_at_ = now;
     if (process_is_alive(writer)) {
       in_progress_writer_ = writer;
       return Step::in_progress;
@@ -522,9 +535,14 @@ Received RingReader::receive(Deadline deadline) {
   for (;;) {
     Received received = try_receive();
     if (received.status != RingStatus::empty) return received;
+    // Spin: one load per pause; look at the record only once tail moved (or,
+    // behind a claim still being filled, every pause).
     for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
       cpu_relax();
-      if (spin % 16 == 15) {
+      const bool moved = in_progress_writer_ != 0
+                             ? header_at(*ring_, cursor_).length.load(std::memory_order_relaxed) >= 0
+                             : c.tail.load(std::memory_order_relaxed) != cursor_;
+      if (moved || ring_->is_closed()) {
         received = try_receive();
         if (received.status != RingStatus::empty) return received;
       }

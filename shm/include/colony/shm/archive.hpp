@@ -19,6 +19,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace colony::shm {
 
@@ -101,6 +102,23 @@ inline void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::SizeTag<T
     throw cereal::Exception("size field " + std::to_string(static_cast<std::size_t>(tag.size)) +
                             " exceeds the " + std::to_string(ar.remaining()) + " bytes left in the message");
   }
+}
+
+// -- raw bytes --------------------------------------------------------------
+// std::byte is an enum, so cereal's vector support would move a
+// std::vector<std::byte> one element per call; it is the common payload, so
+// it goes as one block. Same encoding: a size, then the bytes.
+template <class Allocator>
+inline void CEREAL_SAVE_FUNCTION_NAME(SpanOutputArchive& ar, const std::vector<std::byte, Allocator>& bytes) {
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(bytes.size())));
+  ar.saveBinary(bytes.data(), bytes.size());
+}
+template <class Allocator>
+inline void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::vector<std::byte, Allocator>& bytes) {
+  cereal::size_type size = 0;
+  ar(cereal::make_size_tag(size));  // capped by the bytes left, before resize
+  bytes.resize(static_cast<std::size_t>(size));
+  ar.loadBinary(bytes.data(), bytes.size());
 }
 
 }  // namespace colony::shm

@@ -129,6 +129,7 @@ class RingWriter {
 
   Ring* ring_;
   WaitPolicy policy_;
+  int pid_;  // stamped into each record; a writer belongs to the process that attached it
   bool attached_single_ = false;
   std::uint64_t tail_ = 0;         // single writer: our own tail, published on commit
   std::uint64_t cached_head_ = 0;  // last head seen; refreshed only when space looks short
@@ -181,6 +182,8 @@ class RingReader {
   std::uint64_t last_sequence_ = 0; // of the last data record received
   std::size_t uncommitted_ = 0;
   int in_progress_writer_ = 0;      // many writers: pid of the record we wait on
+  std::uint64_t liveness_position_ = ~std::uint64_t{0};  // record whose writer we last checked
+  Clock::time_point liveness_checked_at_{};
 };
 
 }  // namespace colony::shm
