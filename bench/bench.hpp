@@ -1,0 +1,122 @@
+#pragma once
+// Shared vocabulary of colony_bench: options, the case list, results and the
+// per-run context every case receives.
+//
+// A case is one row of the table: (kind, transport, message size) plus the
+// function that measures it. Rows are listed in cases_colony.cpp and
+// cases_peers.cpp, one line each; drivers.hpp turns a transport class into a
+// row.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "colony/shm/deadline.hpp"
+
+namespace bench {
+
+using Clock = std::chrono::steady_clock;
+
+// Any failure of a case: setup, a peer's error, a timeout, bad data.
+struct BenchError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline std::int64_t to_ns(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+inline std::int64_t now_ns() { return to_ns(Clock::now()); }
+
+enum class CaseKind {
+  latency_spin,   // round trip, both sides busy-wait
+  latency_block,  // round trip, both sides sleep in the kernel
+  throughput,     // one way, sender to receiver
+};
+std::string_view kind_name(CaseKind kind) noexcept;
+
+struct Options {
+  bool json = false;
+  bool quick = false;
+  bool list = false;
+  bool diagnostics = false;  // also run the rows marked diagnostic
+  int repeat = 1;            // passes over every row; the table shows each row's median pass
+  std::string filter;        // substring of "<case> <transport>"; empty: every case
+};
+
+// What a case measured; a field left empty does not apply to the case.
+struct Measurement {
+  std::optional<double> p50_ns;
+  std::optional<double> p99_ns;
+  std::optional<double> msgs_per_s;
+  std::optional<double> bytes_per_s;
+};
+
+// CPUs the two processes are pinned to, when the machine allows it.
+struct Placement {
+  std::optional<int> bench_cpu;
+  std::optional<int> peer_cpu;
+};
+
+// Everything a case needs from the run: names, counts, the deadline.
+class RunContext {
+ public:
+  RunContext(const Options& options, Placement placement, std::string session);
+
+  const std::string& session() const noexcept { return session_; }
+  const Placement& placement() const noexcept { return placement_; }
+
+  // A name unique in this run: stem followed by a counter ("lat3").
+  std::string unique(std::string_view stem);
+
+  // Every wait of a case ends by its deadline, set when the case starts.
+  void start_case();
+  Clock::time_point deadline() const noexcept { return deadline_; }
+  colony::shm::Deadline shm_deadline() const noexcept { return colony::shm::Deadline::at(deadline_); }
+
+  std::size_t latency_warmup() const noexcept { return quick_ ? 200 : 2'000; }
+  std::size_t latency_iterations() const noexcept { return quick_ ? 2'000 : 20'000; }
+  // Target duration of the timed part of a throughput case.
+  double throughput_seconds() const noexcept { return quick_ ? 0.05 : 0.5; }
+  // Messages of the calibration (and warm-up) pass of a throughput case.
+  std::size_t pilot_messages(std::size_t message_size) const noexcept;
+
+ private:
+  std::string session_;
+  Placement placement_;
+  bool quick_;
+  std::size_t counter_ = 0;
+  Clock::time_point deadline_{};
+};
+
+inline constexpr std::chrono::seconds kCaseTimeout{30};
+
+struct Case {
+  CaseKind kind;
+  std::string transport;
+  std::size_t size_bytes;
+  std::function<Measurement(RunContext&)> run;
+  bool diagnostic = false;  // explains a Colony row; runs only with --diagnostics
+
+  std::string label() const;  // "latency-block boost-mq 64 B"
+};
+
+// The rows each file contributes, in table order within a kind.
+std::vector<Case> colony_cases();
+std::vector<Case> peer_cases();
+
+// Sizes of the one-way throughput rows.
+inline constexpr std::size_t kSmall = 64;
+inline constexpr std::size_t kMedium = 1024;
+inline constexpr std::size_t kLarge = 64 * 1024;
+// Message size of the round-trip rows.
+inline constexpr std::size_t kPingSize = 64;
+
+std::string format_size(std::size_t bytes);
+
+}  // namespace bench

@@ -1,0 +1,233 @@
+// Colony's rows: rings through the typed layer, a std::vector<std::byte> per
+// message (the alias "colony.bytes" every process knows).
+//
+// Diagnostic rows (--diagnostics) take the same rings apart:
+//   colony-u8    the typed layer with std::vector<std::uint8_t> ("colony.u8s"),
+//                which cereal serializes as one block instead of byte by byte;
+//   colony-raw   the ring API without the typed layer: RingWriter::send of a
+//                span, RingReader::receive checked in place, then commit;
+//   colony-poll  colony-raw, but spinning in the bench's own loop around
+//                try_receive (one check per pause) instead of the ring's spin;
+//   *-spin       throughput with WaitPolicy{1 << 20} on both sides instead of
+//                the default (sleep as soon as the ring is empty or full).
+
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "colony/shm/ring.hpp"
+#include "colony/shm/typed.hpp"
+#include "drivers.hpp"
+#include "shm_objects.hpp"
+
+namespace bench {
+namespace {
+
+using colony::shm::Received;
+using colony::shm::Ring;
+using colony::shm::RingOptions;
+using colony::shm::RingReader;
+using colony::shm::RingStatus;
+using colony::shm::RingWriter;
+using colony::shm::TypedReader;
+using colony::shm::TypedWriter;
+using colony::shm::WaitPolicy;
+using Bytes = std::vector<std::byte>;
+using U8s = std::vector<std::uint8_t>;
+
+constexpr std::uint32_t kNoSpin = 0;
+constexpr std::uint32_t kSpinBudget = std::uint32_t{1} << 20;
+
+// Room for the largest message plus the 8-byte size cereal writes before a vector.
+constexpr RingOptions kPingRing{.capacity = 64 << 10, .max_message = kPingSize + 64};
+constexpr RingOptions kStreamRing{.capacity = 4 << 20, .max_message = kLarge + 64};
+
+// How a message crosses the ring.
+struct Typed {};       // TypedWriter/TypedReader, Message = the vector type below
+struct Raw {};         // RingWriter::send(span) / RingReader::receive + commit
+struct RawOwnPoll {};  // Raw, spinning on try_receive in our own loop
+
+template <class Mode, class Vector = Bytes>
+class RingEnd {
+  static constexpr bool kTyped = std::is_same_v<Mode, Typed>;
+  using Writer = std::conditional_t<kTyped, TypedWriter, RingWriter>;
+  using Reader = std::conditional_t<kTyped, TypedReader, RingReader>;
+
+ public:
+  using Message = Vector;
+
+  RingEnd(RunContext& context, std::string_view stem, const RingOptions& options, WaitPolicy policy)
+      : context_(context), owned_(context, stem, options), policy_(policy) {}
+
+  void attach_writer(bool in_bench) {
+    writer_.emplace(must(RingWriter::attach(ring_for(in_bench), policy_), "attaching a ring writer"));
+  }
+  void attach_reader(bool in_bench) {
+    reader_.emplace(must(RingReader::attach(ring_for(in_bench), policy_), "attaching a ring reader"));
+  }
+
+  void send(const Message& message) {
+    RingStatus status;
+    if constexpr (kTyped) {
+      status = writer_->send(message, context_.shm_deadline());
+    } else {
+      status =
+          writer_->send(colony::shm::TypeAlias<Bytes>::tag, std::as_bytes(std::span(message)), context_.shm_deadline());
+    }
+    if (status != RingStatus::ok) throw BenchError("colony send: " + std::string(to_string(status)));
+  }
+
+  // Receives the next message and hands its bytes to use() while they are valid.
+  template <class Use>
+  void receive(Use&& use) {
+    if constexpr (kTyped) {
+      auto received = reader_->template receive<Message>(context_.shm_deadline());
+      if (!received.ok()) {
+        throw BenchError("colony receive: " + std::string(to_string(received.status)) + " " + received.error);
+      }
+      use(std::as_bytes(std::span(*received.value)));
+    } else {
+      const Received received = raw_receive();
+      if (!received.ok()) throw BenchError("colony receive: " + std::string(to_string(received.status)));
+      use(received.record.payload);
+      reader_->commit();
+    }
+  }
+
+ private:
+  // The bench uses the ring it created; the peer maps it again by name.
+  Ring& ring_for(bool in_bench) {
+    if (in_bench) return owned_.ring();
+    if (!opened_) opened_.emplace(must(Ring::open(owned_.name(), context_.shm_deadline()), "opening ring"));
+    return *opened_;
+  }
+
+  Received raw_receive() {
+    if constexpr (std::is_same_v<Mode, RawOwnPoll>) {
+      for (std::uint32_t spins = 0;; ++spins) {
+        Received received = reader_->try_receive();
+        if (received.status != RingStatus::empty) return received;
+        cpu_relax();
+        if (spins % 4096 == 4095 && Clock::now() > context_.deadline()) {
+          return Received{RingStatus::timed_out, {}};
+        }
+      }
+    } else {
+      return reader_->receive(context_.shm_deadline());
+    }
+  }
+
+  RunContext& context_;
+  OwnedRing owned_;
+  WaitPolicy policy_;
+  std::optional<Ring> opened_;
+  std::optional<Writer> writer_;
+  std::optional<Reader> reader_;
+};
+
+template <class Vector>
+void copy_into(Vector& out, std::span<const std::byte> bytes) {
+  out.resize(bytes.size());
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+}
+
+// Two single-writer rings, one per direction.
+template <class Mode, class Vector = Bytes>
+class ColonyPingPong {
+ public:
+  ColonyPingPong(RunContext& context, std::uint32_t spin_iterations)
+      : down_(context, "ping", kPingRing, WaitPolicy{spin_iterations}),
+        up_(context, "pong", kPingRing, WaitPolicy{spin_iterations}),
+        message_(kPingSize) {
+    fill_message(std::as_writable_bytes(std::span(message_)));
+  }
+
+  void bench_side() {
+    down_.attach_writer(true);
+    up_.attach_reader(true);
+  }
+  void peer_side() {
+    down_.attach_reader(false);
+    up_.attach_writer(false);
+  }
+  void ping(std::uint64_t seq) {
+    stamp(std::as_writable_bytes(std::span(message_)), seq);
+    down_.send(message_);
+  }
+  void await_pong(std::uint64_t seq) {
+    up_.receive([&](std::span<const std::byte> bytes) { check_message(bytes, kPingSize, seq, false); });
+  }
+  void echo(std::uint64_t seq) {
+    down_.receive([&](std::span<const std::byte> bytes) {
+      check_message(bytes, kPingSize, seq, false);
+      copy_into(message_, bytes);
+    });
+    up_.send(message_);
+  }
+
+ private:
+  RingEnd<Mode, Vector> down_;
+  RingEnd<Mode, Vector> up_;
+  Vector message_;
+};
+
+template <class Mode, class Vector = Bytes>
+class ColonyStream {
+ public:
+  ColonyStream(RunContext& context, std::size_t size, std::uint32_t spin_iterations = kNoSpin)
+      : ring_(context, "stream", kStreamRing, WaitPolicy{spin_iterations}), message_(size) {
+    fill_message(std::as_writable_bytes(std::span(message_)));
+  }
+
+  void sender_side() { ring_.attach_writer(true); }
+  void receiver_side() { ring_.attach_reader(false); }
+  void send(std::uint64_t seq) {
+    stamp(std::as_writable_bytes(std::span(message_)), seq);
+    ring_.send(message_);
+  }
+  void receive(std::uint64_t seq, bool every_byte) {
+    ring_.receive([&](std::span<const std::byte> bytes) { check_message(bytes, message_.size(), seq, every_byte); });
+  }
+
+ private:
+  RingEnd<Mode, Vector> ring_;
+  Vector message_;
+};
+
+Case diagnostic(Case row) {
+  row.diagnostic = true;
+  return row;
+}
+
+}  // namespace
+
+std::vector<Case> colony_cases() {
+  return {
+      latency_case<ColonyPingPong<Typed>>(CaseKind::latency_spin, "colony", kSpinBudget),
+      latency_case<ColonyPingPong<Typed>>(CaseKind::latency_block, "colony", kNoSpin),
+      throughput_case<ColonyStream<Typed>>("colony", kSmall),
+      throughput_case<ColonyStream<Typed>>("colony", kMedium),
+      throughput_case<ColonyStream<Typed>>("colony", kLarge),
+
+      diagnostic(latency_case<ColonyPingPong<Typed, U8s>>(CaseKind::latency_spin, "colony-u8", kSpinBudget)),
+      diagnostic(latency_case<ColonyPingPong<Raw>>(CaseKind::latency_spin, "colony-raw", kSpinBudget)),
+      diagnostic(latency_case<ColonyPingPong<RawOwnPoll>>(CaseKind::latency_spin, "colony-poll", kNoSpin)),
+      diagnostic(latency_case<ColonyPingPong<Typed, U8s>>(CaseKind::latency_block, "colony-u8", kNoSpin)),
+      diagnostic(latency_case<ColonyPingPong<Raw>>(CaseKind::latency_block, "colony-raw", kNoSpin)),
+      diagnostic(throughput_case<ColonyStream<Typed, U8s>>("colony-u8", kSmall)),
+      diagnostic(throughput_case<ColonyStream<Typed, U8s>>("colony-u8", kMedium)),
+      diagnostic(throughput_case<ColonyStream<Typed, U8s>>("colony-u8", kLarge)),
+      diagnostic(throughput_case<ColonyStream<Raw>>("colony-raw", kSmall)),
+      diagnostic(throughput_case<ColonyStream<Raw>>("colony-raw", kMedium)),
+      diagnostic(throughput_case<ColonyStream<Raw>>("colony-raw", kLarge)),
+      diagnostic(throughput_case<ColonyStream<Typed>>("colony-spin", kSmall, kSpinBudget)),
+      diagnostic(throughput_case<ColonyStream<Typed, U8s>>("colony-u8-spin", kSmall, kSpinBudget)),
+      diagnostic(throughput_case<ColonyStream<Typed, U8s>>("colony-u8-spin", kLarge, kSpinBudget)),
+  };
+}
+
+}  // namespace bench

@@ -1,0 +1,44 @@
+// RunContext and the small naming helpers of bench.hpp.
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "bench.hpp"
+
+namespace bench {
+
+std::string_view kind_name(CaseKind kind) noexcept {
+  switch (kind) {
+    case CaseKind::latency_spin:
+      return "latency-spin";
+    case CaseKind::latency_block:
+      return "latency-block";
+    case CaseKind::throughput:
+      return "throughput";
+  }
+  return "unknown";
+}
+
+std::string format_size(std::size_t bytes) {
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes / 1024) + " KiB";
+  return std::to_string(bytes) + " B";
+}
+
+std::string Case::label() const {
+  return std::string(kind_name(kind)) + " " + transport + " " + format_size(size_bytes);
+}
+
+RunContext::RunContext(const Options& options, Placement placement, std::string session)
+    : session_(std::move(session)), placement_(placement), quick_(options.quick) {}
+
+std::string RunContext::unique(std::string_view stem) { return std::string(stem) + std::to_string(++counter_); }
+
+void RunContext::start_case() { deadline_ = Clock::now() + kCaseTimeout; }
+
+std::size_t RunContext::pilot_messages(std::size_t message_size) const noexcept {
+  const std::size_t full = std::clamp<std::size_t>((std::size_t{8} << 20) / message_size, 256, 100'000);
+  return quick_ ? std::max<std::size_t>(full / 8, 64) : full;
+}
+
+}  // namespace bench

@@ -1,0 +1,194 @@
+// colony_bench: Colony's rings against their peers, two processes, one run.
+//
+//   colony_bench [--quick] [--json] [--case FILTER] [--repeat N] [--diagnostics] [--list]
+//
+// Prints the machine, a table and the target ratios of the issue. With
+// --json, stdout carries one JSON object per row and the human-readable
+// report goes to stderr. Exits non-zero when a case failed.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "bench.hpp"
+#include "colony/shm/names.hpp"
+#include "report.hpp"
+#include "two_process.hpp"
+
+namespace {
+
+using namespace bench;
+
+constexpr const char* kUsage =
+    "usage: colony_bench [--quick] [--json] [--case FILTER] [--repeat N] [--diagnostics] [--list]\n"
+    "  --quick        short run (fewer round trips, ~0.05 s per throughput row)\n"
+    "  --json         one JSON object per row on stdout; the report goes to stderr\n"
+    "  --case FILTER  only rows whose \"<case> <transport> <size>\" contains FILTER\n"
+    "  --repeat N     N interleaved passes over the rows; each row shows its median pass\n"
+    "  --diagnostics  also run rows that take Colony's numbers apart (typed layer, ring, polling)\n"
+    "  --list         list the rows and exit\n";
+
+bool parse(int argc, char** argv, Options& options) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "--quick") {
+      options.quick = true;
+    } else if (arg == "--diagnostics") {
+      options.diagnostics = true;
+    } else if (arg == "--list") {
+      options.list = true;
+    } else if (arg == "--repeat" && i + 1 < argc) {
+      options.repeat = std::atoi(argv[++i]);
+      if (options.repeat < 1 || options.repeat > 100) {
+        std::fprintf(stderr, "colony_bench: --repeat takes 1..100\n");
+        return false;
+      }
+    } else if (arg == "--case" && i + 1 < argc) {
+      options.filter = argv[++i];
+    } else if (arg.rfind("--case=", 0) == 0) {
+      options.filter = arg.substr(7);
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "colony_bench: unknown argument '%s'\n%s", arg.c_str(), kUsage);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Every row, grouped by case kind then size; within a group Colony first,
+// then the peers in the order their file lists them.
+std::vector<Case> selected_cases(const Options& options) {
+  std::vector<Case> cases = colony_cases();
+  for (Case& row : peer_cases()) cases.push_back(std::move(row));
+  std::stable_sort(cases.begin(), cases.end(), [](const Case& a, const Case& b) {
+    if (a.kind != b.kind) return a.kind < b.kind;
+    return a.size_bytes < b.size_bytes;
+  });
+  std::erase_if(cases, [&](const Case& row) {
+    return (row.diagnostic && !options.diagnostics) || row.label().find(options.filter) == std::string::npos;
+  });
+  return cases;
+}
+
+RowResult run_case(const Case& row, RunContext& context) {
+  RowResult result{&row, std::nullopt, {}};
+  context.start_case();
+  arm_watchdog(context.deadline());
+  try {
+    result.measured = row.run(context);
+  } catch (const std::exception& e) {
+    result.error = e.what();
+  } catch (...) {
+    result.error = "unknown exception";
+  }
+  disarm_watchdog();
+  return result;
+}
+
+// The pass with the median p50 (round trips) or median rate (throughput),
+// whole, so that its p99 or bytes/s stay consistent with it.
+Measurement median_pass(std::vector<Measurement> passes) {
+  const auto key = [](const Measurement& m) { return m.p50_ns ? *m.p50_ns : m.msgs_per_s.value_or(0.0); };
+  std::sort(passes.begin(), passes.end(), [&](const Measurement& a, const Measurement& b) { return key(a) < key(b); });
+  return passes[(passes.size() - 1) / 2];
+}
+
+// Runs every row options.repeat times. Passes are interleaved (every row,
+// then every row again) so that a slow phase of a noisy machine hits all rows
+// alike; a row that fails is not run again.
+std::vector<RowResult> run_all(const std::vector<Case>& cases, const Options& options, RunContext& context) {
+  const bool progress = ::isatty(STDERR_FILENO) != 0;
+  std::vector<std::vector<Measurement>> passes(cases.size());
+  std::vector<std::string> errors(cases.size());
+  for (int pass = 1; pass <= options.repeat; ++pass) {
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      if (!errors[i].empty()) continue;
+      if (progress) {
+        std::fprintf(stderr, "\r\033[K[pass %d/%d, %zu/%zu] %s", pass, options.repeat, i + 1, cases.size(),
+                     cases[i].label().c_str());
+      }
+      RowResult result = run_case(cases[i], context);
+      if (progress) std::fprintf(stderr, "\r\033[K");
+      if (result.measured) {
+        passes[i].push_back(*result.measured);
+      } else {
+        std::fprintf(stderr, "colony_bench: FAILED %s: %s\n", cases[i].label().c_str(), result.error.c_str());
+        errors[i] = result.error;
+      }
+    }
+  }
+  std::vector<RowResult> results;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (errors[i].empty()) {
+      results.push_back(RowResult{&cases[i], median_pass(passes[i]), {}});
+    } else {
+      results.push_back(RowResult{&cases[i], std::nullopt, errors[i]});
+    }
+  }
+  return results;
+}
+
+// Objects of this run still in /dev/shm: a bug in the bench; removed and reported.
+std::vector<std::string> remove_leftovers(const std::string& session) {
+  std::vector<std::string> left;
+  const std::string colony_prefix = colony::shm::SegmentName::session_prefix(session);
+  const std::string queue_prefix = "colony_" + session + "_";
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(colony_prefix, 0) == 0 || name.rfind(queue_prefix, 0) == 0) {
+      left.push_back(name);
+      std::filesystem::remove(entry.path(), error);
+    }
+  }
+  return left;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (!parse(argc, argv, options)) return 2;
+  const std::vector<Case> cases = selected_cases(options);
+  if (options.list) {
+    for (const Case& row : cases) std::printf("%s\n", row.label().c_str());
+    return 0;
+  }
+  if (cases.empty()) {
+    std::fprintf(stderr, "colony_bench: no case matches '%s' (see --list)\n", options.filter.c_str());
+    return 2;
+  }
+
+  install_signal_handlers();
+  const Placement placement = pin_bench_process();
+  const std::string session = "bench" + std::to_string(::getpid());
+  RunContext context(options, placement, session);
+  std::FILE* report = options.json ? stderr : stdout;
+  print_machine(report, placement);
+  std::fflush(report);
+
+  std::vector<RowResult> results = run_all(cases, options, context);
+  const bool failed = std::any_of(results.begin(), results.end(), [](const RowResult& r) { return !r.measured; });
+  if (options.repeat > 1) std::fprintf(report, "each row: the median of %d passes\n", options.repeat);
+  print_table(report, results);
+  print_targets(report, results);
+  if (options.json) print_json(stdout, results);
+
+  const std::vector<std::string> left = remove_leftovers(session);
+  for (const std::string& name : left)
+    std::fprintf(stderr, "colony_bench: FAILED: /dev/shm/%s was left behind (now removed)\n", name.c_str());
+  return failed || !left.empty() ? 1 : 0;
+}

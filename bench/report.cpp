@@ -1,0 +1,197 @@
+#include "report.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string_view>
+
+namespace bench {
+namespace {
+
+std::string printf_string(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), format, value);
+  return buffer;
+}
+
+std::string format_time(const std::optional<double>& ns) {
+  if (!ns) return "-";
+  if (*ns < 1e3) return printf_string("%.0f ns", *ns);
+  if (*ns < 1e6) return printf_string("%.2f us", *ns / 1e3);
+  return printf_string("%.2f ms", *ns / 1e6);
+}
+
+// Decimal prefixes, as throughput is usually quoted.
+std::string format_rate(const std::optional<double>& value, const char* unit) {
+  if (!value) return "-";
+  const double v = *value;
+  std::string number;
+  if (v >= 1e9) {
+    number = printf_string("%.2f G", v / 1e9);
+  } else if (v >= 1e6) {
+    number = printf_string("%.2f M", v / 1e6);
+  } else if (v >= 1e3) {
+    number = printf_string("%.1f k", v / 1e3);
+  } else {
+    number = printf_string("%.0f ", v);
+  }
+  return number + unit;
+}
+
+std::string cpu_model() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
+    }
+  }
+  return "unknown CPU";
+}
+
+std::string compiler() {
+#if defined(__clang__)
+  return std::string("clang ") + __VERSION__;
+#elif defined(__GNUC__)
+  return std::string("g++ ") + __VERSION__;
+#else
+  return "unknown compiler";
+#endif
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// ---------------------------------------------------------------------------
+// The targets of the issue, as data: Colony's row against a peer's row.
+
+enum class Metric { p50, msgs_per_s, bytes_per_s };
+
+struct Target {
+  const char* what;
+  CaseKind kind;
+  std::size_t size;
+  const char* peer;
+  Metric metric;
+  bool at_most;  // ratio must be <= limit (times), else >= limit (rates)
+  double limit;
+};
+
+constexpr Target kTargets[] = {
+    {"spinning round trip p50", CaseKind::latency_spin, kPingSize, "raw-atomic", Metric::p50, true, 3.0},
+    {"blocking round trip p50", CaseKind::latency_block, kPingSize, "raw-futex", Metric::p50, true, 1.1},
+    {"64 B throughput msgs/s", CaseKind::throughput, kSmall, "boost-mq", Metric::msgs_per_s, false, 4.0},
+    {"64 KiB throughput bytes/s", CaseKind::throughput, kLarge, "memcpy", Metric::bytes_per_s, false, 0.5},
+};
+
+std::optional<double> metric_of(const std::vector<RowResult>& results, CaseKind kind, std::size_t size,
+                                std::string_view transport, Metric metric) {
+  for (const RowResult& result : results) {
+    const Case& row = *result.row;
+    if (row.kind != kind || row.size_bytes != size || row.transport != transport || !result.measured) continue;
+    switch (metric) {
+      case Metric::p50:
+        return result.measured->p50_ns;
+      case Metric::msgs_per_s:
+        return result.measured->msgs_per_s;
+      case Metric::bytes_per_s:
+        return result.measured->bytes_per_s;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void print_machine(std::FILE* out, const Placement& placement) {
+  utsname system{};
+  const std::string kernel = ::uname(&system) == 0 ? system.release : "unknown";
+  std::fprintf(out, "machine:  %s, %ld cores online\n", cpu_model().c_str(), ::sysconf(_SC_NPROCESSORS_ONLN));
+  std::fprintf(out, "kernel:   %s\n", kernel.c_str());
+  std::fprintf(out, "compiler: %s\n", compiler().c_str());
+  if (placement.bench_cpu && placement.peer_cpu) {
+    std::fprintf(out, "pinning:  bench on cpu %d, peer on cpu %d\n", *placement.bench_cpu, *placement.peer_cpu);
+  } else {
+    std::fprintf(out, "pinning:  off (fewer than two usable CPUs)\n");
+  }
+  std::fprintf(out, "\n");
+}
+
+void print_table(std::FILE* out, const std::vector<RowResult>& results) {
+  const char* format = "%-14s %-15s %7s %10s %10s %12s %12s\n";
+  std::fprintf(out, format, "case", "transport", "size", "p50", "p99", "msgs/s", "bytes/s");
+  std::fprintf(out, "%s\n", std::string(87, '-').c_str());
+  for (const RowResult& result : results) {
+    const Case& row = *result.row;
+    const std::string kind(kind_name(row.kind));
+    const std::string size = format_size(row.size_bytes);
+    if (!result.measured) {
+      std::fprintf(out, "%-14s %-15s %7s   FAILED: %s\n", kind.c_str(), row.transport.c_str(), size.c_str(),
+                   result.error.c_str());
+      continue;
+    }
+    const Measurement& m = *result.measured;
+    std::fprintf(out, format, kind.c_str(), row.transport.c_str(), size.c_str(), format_time(m.p50_ns).c_str(),
+                 format_time(m.p99_ns).c_str(), format_rate(m.msgs_per_s, "/s").c_str(),
+                 format_rate(m.bytes_per_s, "B/s").c_str());
+  }
+  std::fprintf(out, "\n");
+}
+
+void print_targets(std::FILE* out, const std::vector<RowResult>& results) {
+  std::fprintf(out, "targets (colony / peer, as measured in this run):\n");
+  for (const Target& target : kTargets) {
+    const auto colony = metric_of(results, target.kind, target.size, "colony", target.metric);
+    const auto peer = metric_of(results, target.kind, target.size, target.peer, target.metric);
+    const std::string versus = std::string("colony / ") + target.peer;
+    const std::string limit = std::string(target.at_most ? "<= " : ">= ") + printf_string("%.1fx", target.limit);
+    if (!colony || !peer || *peer <= 0) {
+      std::fprintf(out, "  %-26s %-20s %8s   target %-8s  not measured\n", target.what, versus.c_str(), "-",
+                   limit.c_str());
+      continue;
+    }
+    const double ratio = *colony / *peer;
+    const bool pass = target.at_most ? ratio <= target.limit : ratio >= target.limit;
+    std::fprintf(out, "  %-26s %-20s %7.2fx   target %-8s  %s\n", target.what, versus.c_str(), ratio, limit.c_str(),
+                 pass ? "PASS" : "MISS");
+  }
+}
+
+void print_json(std::FILE* out, const std::vector<RowResult>& results) {
+  for (const RowResult& result : results) {
+    const Case& row = *result.row;
+    std::string line = "{\"case\":" + json_string(kind_name(row.kind)) +
+                       ",\"transport\":" + json_string(row.transport) +
+                       ",\"size_bytes\":" + std::to_string(row.size_bytes);
+    if (result.measured) {
+      const auto field = [&line](const char* name, const std::optional<double>& value) {
+        if (value) line += ",\"" + std::string(name) + "\":" + printf_string("%.0f", *value);
+      };
+      field("p50_ns", result.measured->p50_ns);
+      field("p99_ns", result.measured->p99_ns);
+      field("msgs_per_s", result.measured->msgs_per_s);
+      field("bytes_per_s", result.measured->bytes_per_s);
+    } else {
+      line += ",\"error\":" + json_string(result.error);
+    }
+    std::fprintf(out, "%s}\n", line.c_str());
+  }
+}
+
+}  // namespace bench

@@ -1,0 +1,435 @@
+#include "two_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <utility>
+#include <vector>
+
+namespace bench {
+namespace {
+
+// ---------------------------------------------------------------------------
+// State the signal handlers read: lock-free atomics and fixed buffers only.
+
+std::atomic<int> g_watchdog_fired{0};
+std::atomic<pid_t> g_peer_pid{-1};
+
+constexpr int kNameSlots = 64;
+struct NameSlot {
+  std::atomic<bool> used{false};
+  char os_name[256] = {};
+};
+std::array<NameSlot, kNameSlots> g_names;
+
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<pid_t>::is_always_lock_free &&
+              std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_alarm(int) {
+  g_watchdog_fired.store(1);
+  const pid_t peer = g_peer_pid.load();
+  if (peer > 0) ::kill(peer, SIGKILL);
+}
+
+// SIGINT/SIGTERM/SIGHUP: kill the peer, unlink every named object, then die
+// of the same signal.
+extern "C" void on_terminate(int signal_number) {
+  const pid_t peer = g_peer_pid.load();
+  if (peer > 0) ::kill(peer, SIGKILL);
+  for (NameSlot& slot : g_names) {
+    if (slot.used.load()) ::shm_unlink(slot.os_name);
+  }
+  static const char message[] = "colony_bench: interrupted; removed its shared-memory objects\n";
+  [[maybe_unused]] const ssize_t ignored = ::write(STDERR_FILENO, message, sizeof(message) - 1);
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+constexpr std::array kTerminationSignals{SIGINT, SIGTERM, SIGHUP};
+
+enum class Io { ok, eof, interrupted };
+
+// Reads exactly bytes.size() bytes unless EOF or the watchdog comes first.
+Io read_exact(int fd, std::span<std::byte> bytes, const char* what) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+    } else if (n == 0) {
+      return Io::eof;
+    } else if (errno == EINTR) {
+      if (watchdog_fired()) return Io::interrupted;
+    } else {
+      throw BenchError(std::string("reading ") + what + ": " + std::strerror(errno));
+    }
+  }
+  return Io::ok;
+}
+
+std::string timeout_message(const char* what) {
+  return std::string(what) + " timed out after " + std::to_string(kCaseTimeout.count()) + " s";
+}
+
+// The CPU's (package, core) from sysfs, to keep the two processes off SMT siblings.
+std::pair<int, int> core_of(int cpu) {
+  const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+  int package = -1;
+  int core = -1;
+  std::ifstream(base + "physical_package_id") >> package;
+  std::ifstream(base + "core_id") >> core;
+  return {package, core};
+}
+
+[[noreturn]] void run_peer(const RunContext& context, pid_t bench_pid, int from_bench, int to_bench,
+                           const std::function<void(ControlLink&)>& body) {
+  for (const int signal_number : {SIGALRM, SIGINT, SIGTERM, SIGHUP}) ::signal(signal_number, SIG_DFL);
+  // Die with the bench, even if it is killed before it reaps us.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != bench_pid) ::_exit(1);
+  // Our own watchdog, in case the bench hangs without dying.
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(context.deadline() - Clock::now());
+  ::alarm(static_cast<unsigned>(std::max<std::int64_t>(left.count(), 0) + 5));
+  pin_to(context.placement().peer_cpu);
+
+  ControlLink link(from_bench, to_bench);
+  int code = 0;
+  try {
+    body(link);
+  } catch (const std::exception& e) {
+    link.send_error(e.what());
+    code = 1;
+  } catch (...) {
+    link.send_error("unknown exception");
+    code = 1;
+  }
+  // Never run the bench's destructors or atexit handlers in the peer.
+  ::_exit(code);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Fd and I/O
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+void Fd::reset() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+FdPair make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw BenchError(std::string("pipe: ") + std::strerror(errno));
+  return FdPair{Fd(fds[0]), Fd(fds[1])};
+}
+
+FdPair make_socket_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    throw BenchError(std::string("socketpair: ") + std::strerror(errno));
+  }
+  return FdPair{Fd(fds[0]), Fd(fds[1])};
+}
+
+void write_all(int fd, std::span<const std::byte> bytes, const char* what) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+    } else if (errno == EINTR) {
+      check_watchdog(what);
+    } else {
+      throw BenchError(std::string("writing ") + what + ": " + std::strerror(errno));
+    }
+  }
+}
+
+void read_all(int fd, std::span<std::byte> bytes, const char* what) {
+  switch (read_exact(fd, bytes, what)) {
+    case Io::ok:
+      return;
+    case Io::eof:
+      throw BenchError(std::string("reading ") + what + ": the other side closed it");
+    case Io::interrupted:
+      throw BenchError(timeout_message(what));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Placement
+
+void pin_to(std::optional<int> cpu) noexcept {
+  if (!cpu) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(static_cast<std::size_t>(*cpu), &set);
+  ::sched_setaffinity(0, sizeof(set), &set);  // best effort
+}
+
+Placement pin_bench_process() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return {};
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(static_cast<std::size_t>(cpu), &allowed)) cpus.push_back(cpu);
+  }
+  if (cpus.size() < 2) return {};
+  const int first = cpus.front();
+  int second = cpus[1];
+  const auto [package, core] = core_of(first);
+  for (std::size_t i = 1; i < cpus.size(); ++i) {
+    const auto [other_package, other_core] = core_of(cpus[i]);
+    if (other_package == package && other_core != core) {
+      second = cpus[i];
+      break;
+    }
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(static_cast<std::size_t>(first), &set);
+  if (::sched_setaffinity(0, sizeof(set), &set) != 0) return {};
+  return Placement{first, second};
+}
+
+// ---------------------------------------------------------------------------
+// Watchdog and cleanup
+
+void install_signal_handlers() {
+  struct sigaction alarm_action {};
+  alarm_action.sa_handler = on_alarm;
+  sigemptyset(&alarm_action.sa_mask);
+  alarm_action.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR
+  ::sigaction(SIGALRM, &alarm_action, nullptr);
+
+  struct sigaction terminate_action {};
+  terminate_action.sa_handler = on_terminate;
+  sigemptyset(&terminate_action.sa_mask);
+  for (const int signal_number : kTerminationSignals) ::sigaddset(&terminate_action.sa_mask, signal_number);
+  for (const int signal_number : kTerminationSignals) ::sigaction(signal_number, &terminate_action, nullptr);
+
+  // A peer that died makes writes fail with EPIPE instead of killing us.
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+void arm_watchdog(Clock::time_point deadline) {
+  g_watchdog_fired.store(0);
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
+  // Fires after the deadline that Colony, futex and Boost waits use, so those
+  // report their own timeout first; it catches the waits that have none.
+  ::alarm(static_cast<unsigned>(std::max<std::int64_t>(left.count(), 0) + 2));
+}
+
+void disarm_watchdog() noexcept { ::alarm(0); }
+
+bool watchdog_fired() noexcept { return g_watchdog_fired.load(std::memory_order_relaxed) != 0; }
+
+void check_watchdog(const char* what) {
+  if (watchdog_fired()) throw BenchError(timeout_message(what));
+}
+
+ScopedName::ScopedName(std::string os_name, std::function<void()> remove) : slot_(-1), remove_(std::move(remove)) {
+  if (os_name.size() >= sizeof(NameSlot::os_name)) throw BenchError("object name too long: " + os_name);
+  for (int i = 0; i < kNameSlots; ++i) {
+    NameSlot& slot = g_names[static_cast<std::size_t>(i)];
+    if (slot.used.load()) continue;
+    std::memcpy(slot.os_name, os_name.c_str(), os_name.size() + 1);
+    slot.used.store(true);
+    slot_ = i;
+    return;
+  }
+  throw BenchError("too many named objects at once");
+}
+
+ScopedName::~ScopedName() {
+  try {
+    if (remove_) remove_();
+  } catch (...) {
+    // Removal is best effort; the signal path covers the same name.
+  }
+  if (slot_ >= 0) g_names[static_cast<std::size_t>(slot_)].used.store(false);
+}
+
+// ---------------------------------------------------------------------------
+// ControlLink (peer side)
+
+void ControlLink::send(ControlKind kind, std::uint64_t value, std::int64_t time_ns) {
+  ControlMessage message;
+  message.kind = kind;
+  message.value = value;
+  message.time_ns = time_ns;
+  write_all(out_, std::as_bytes(std::span(&message, 1)), "control pipe");
+}
+
+void ControlLink::send_error(const char* text) noexcept {
+  ControlMessage message;
+  message.kind = ControlKind::error;
+  std::snprintf(message.text, sizeof(message.text), "%s", text);
+  try {
+    write_all(out_, std::as_bytes(std::span(&message, 1)), "control pipe");
+  } catch (...) {
+    // The bench is gone or not listening: the exit status still tells.
+  }
+}
+
+std::uint64_t ControlLink::receive_count() {
+  ControlMessage message;
+  read_all(in_, std::as_writable_bytes(std::span(&message, 1)), "control pipe");
+  if (message.kind != ControlKind::count) throw BenchError("control pipe: expected a count");
+  return message.value;
+}
+
+// ---------------------------------------------------------------------------
+// Peer (bench side)
+
+Peer::Peer(pid_t pid, Fd to_peer, Fd from_peer) noexcept
+    : pid_(pid), to_peer_(std::move(to_peer)), from_peer_(std::move(from_peer)) {}
+
+Peer::Peer(Peer&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      to_peer_(std::move(other.to_peer_)),
+      from_peer_(std::move(other.from_peer_)) {}
+
+Peer::~Peer() { kill_and_reap(); }
+
+Peer Peer::spawn(RunContext& context, const std::function<void(ControlLink&)>& body) {
+  FdPair down = make_pipe();  // bench -> peer
+  FdPair up = make_pipe();    // peer -> bench
+  std::fflush(nullptr);       // nothing buffered is printed twice
+  const pid_t bench_pid = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw BenchError(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The bench's ends stay open in the bench only, so that each side sees
+    // EOF when the other dies.
+    down.second.reset();
+    up.first.reset();
+    run_peer(context, bench_pid, down.first.get(), up.second.get(), body);
+  }
+  g_peer_pid.store(pid);
+  return Peer(pid, std::move(down.second), std::move(up.first));
+}
+
+void Peer::send_count(std::uint64_t value) {
+  ControlMessage message;
+  message.kind = ControlKind::count;
+  message.value = value;
+  write_all(to_peer_.get(), std::as_bytes(std::span(&message, 1)), "control pipe");
+}
+
+ControlMessage Peer::expect(ControlKind kind) {
+  ControlMessage message;
+  switch (read_exact(from_peer_.get(), std::as_writable_bytes(std::span(&message, 1)), "control pipe")) {
+    case Io::ok:
+      break;
+    case Io::eof:
+      throw BenchError("the peer process " + exit_description() + " before reporting");
+    case Io::interrupted:
+      kill_and_reap();
+      throw BenchError(timeout_message("waiting for the peer process") + "; it was killed");
+  }
+  if (message.kind == ControlKind::error) {
+    message.text[sizeof(message.text) - 1] = '\0';
+    throw BenchError(std::string("peer process: ") + message.text);
+  }
+  if (message.kind != kind)
+    throw BenchError("control pipe: unexpected message kind " +
+                     std::to_string(static_cast<std::uint32_t>(message.kind)));
+  return message;
+}
+
+void Peer::finish() {
+  if (pid_ < 0) return;
+  const std::string how = exit_description();
+  if (how != "exited with status 0") throw BenchError("the peer process " + how);
+}
+
+std::string Peer::post_mortem() noexcept {
+  try {
+    std::string out;
+    pollfd readable{from_peer_.get(), POLLIN, 0};
+    if (::poll(&readable, 1, 200) == 1) {
+      ControlMessage message;
+      if (read_exact(from_peer_.get(), std::as_writable_bytes(std::span(&message, 1)), "control pipe") == Io::ok &&
+          message.kind == ControlKind::error) {
+        message.text[sizeof(message.text) - 1] = '\0';
+        out += std::string("; peer process: ") + message.text;
+      }
+    }
+    if (pid_ > 0) {
+      for (int i = 0; i < 20; ++i) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          g_peer_pid.store(-1);
+          if (WIFSIGNALED(status)) {
+            out += "; the peer process was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                   ::strsignal(WTERMSIG(status)) + ")";
+          } else if (WIFEXITED(status)) {
+            out += "; the peer process exited with status " + std::to_string(WEXITSTATUS(status));
+          }
+          break;
+        }
+        ::usleep(10'000);
+      }
+    }
+    return out;
+  } catch (...) {
+    return {};
+  }
+}
+
+// Reaps the peer and says how it ended. Waits at most until the watchdog.
+std::string Peer::exit_description() {
+  if (pid_ < 0) return "was already reaped";
+  int status = 0;
+  for (;;) {
+    if (::waitpid(pid_, &status, 0) == pid_) break;
+    if (errno != EINTR) return std::string("could not be reaped: ") + std::strerror(errno);
+    // The watchdog killed it (or is about to): the next waitpid returns.
+    if (watchdog_fired()) ::kill(pid_, SIGKILL);
+  }
+  pid_ = -1;
+  g_peer_pid.store(-1);
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int signal_number = WTERMSIG(status);
+    return "was killed by signal " + std::to_string(signal_number) + " (" + ::strsignal(signal_number) + ")";
+  }
+  return "ended with wait status " + std::to_string(status);
+}
+
+void Peer::kill_and_reap() noexcept {
+  if (pid_ < 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  g_peer_pid.store(-1);
+}
+
+}  // namespace bench

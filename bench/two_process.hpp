@@ -1,0 +1,152 @@
+#pragma once
+// The process plumbing of colony_bench: the forked peer, the control pipes
+// between the two processes, CPU pinning, the per-case watchdog and the
+// cleanup of named objects.
+//
+// Robustness rules, in one place:
+// - every case runs under a watchdog (alarm): when it expires the peer is
+//   killed, blocking system calls of the bench return EINTR and busy loops see
+//   watchdog_fired(); the case fails with a timeout;
+// - the peer dies with the bench (PR_SET_PDEATHSIG) and by its own alarm, so
+//   it never outlives a hung or killed bench;
+// - every named object (Colony segment, Boost queue) is held by a ScopedName,
+//   removed when the case ends, and also from SIGINT/SIGTERM/SIGHUP handlers;
+// - a Peer that goes out of scope is killed if still running and always reaped.
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "bench.hpp"
+
+namespace bench {
+
+// ---------------------------------------------------------------------------
+// File descriptors and exact-size I/O
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  void reset() noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+struct FdPair {
+  Fd first;
+  Fd second;
+};
+FdPair make_pipe();         // first: read end, second: write end
+FdPair make_socket_pair();  // AF_UNIX SOCK_STREAM
+
+// Writes/reads exactly bytes.size() bytes. Throw BenchError on EOF, on an
+// error, or when the watchdog interrupts the call.
+void write_all(int fd, std::span<const std::byte> bytes, const char* what);
+void read_all(int fd, std::span<std::byte> bytes, const char* what);
+
+// ---------------------------------------------------------------------------
+// CPU placement
+
+// Picks two allowed CPUs and pins this process to the first; quietly returns
+// an empty placement when fewer than two CPUs are allowed or pinning fails.
+Placement pin_bench_process();
+void pin_to(std::optional<int> cpu) noexcept;
+
+// ---------------------------------------------------------------------------
+// Watchdog and cleanup
+
+// Installs the SIGALRM watchdog and the SIGINT/SIGTERM/SIGHUP cleanup handlers.
+void install_signal_handlers();
+
+// Arms the watchdog for the current case: it fires a little after deadline.
+void arm_watchdog(Clock::time_point deadline);
+void disarm_watchdog() noexcept;
+bool watchdog_fired() noexcept;
+// Throws BenchError("... timed out") when the watchdog fired.
+void check_watchdog(const char* what);
+
+// Holds a named OS object: remove() runs when the holder goes out of scope;
+// the OS name (what shm_unlink takes) is also unlinked from a signal handler.
+class ScopedName {
+ public:
+  ScopedName(std::string os_name, std::function<void()> remove);
+  ScopedName(ScopedName&&) = delete;
+  ScopedName& operator=(ScopedName&&) = delete;
+  ~ScopedName();
+
+ private:
+  int slot_;
+  std::function<void()> remove_;
+};
+
+// ---------------------------------------------------------------------------
+// The peer process and its control pipes
+
+// What travels on the control pipes: small, fixed size, written atomically.
+enum class ControlKind : std::uint32_t { ready = 1, count = 2, done = 3, error = 4 };
+
+struct ControlMessage {
+  ControlKind kind{};
+  std::uint32_t reserved = 0;
+  std::uint64_t value = 0;   // count: messages to handle; done: messages handled
+  std::int64_t time_ns = 0;  // done: steady_clock time of the last receive
+  char text[232] = {};       // error: what went wrong
+};
+static_assert(sizeof(ControlMessage) == 256);
+
+// The peer's end of the control pipes.
+class ControlLink {
+ public:
+  ControlLink(int from_bench, int to_bench) noexcept : in_(from_bench), out_(to_bench) {}
+  void send(ControlKind kind, std::uint64_t value = 0, std::int64_t time_ns = 0);
+  void send_error(const char* text) noexcept;
+  std::uint64_t receive_count();
+
+ private:
+  int in_;
+  int out_;
+};
+
+class Peer {
+ public:
+  // Forks the peer: it pins itself to the peer CPU, runs body and exits 0, or
+  // reports the exception body threw and exits 1. It never returns here.
+  static Peer spawn(RunContext& context, const std::function<void(ControlLink&)>& body);
+
+  Peer(Peer&& other) noexcept;
+  Peer& operator=(Peer&&) = delete;
+  ~Peer();  // kills the peer if it still runs; always reaps it
+
+  void send_count(std::uint64_t count);
+  // Waits for a message of this kind; throws on a peer error, exit or timeout.
+  ControlMessage expect(ControlKind kind);
+  // Waits for the peer to exit; throws unless it exited 0.
+  void finish();
+  // After a failure on the bench's side: what the peer reported or how it
+  // ended, if it did within a moment ("; peer process: ..."), else "".
+  std::string post_mortem() noexcept;
+
+ private:
+  Peer(pid_t pid, Fd to_peer, Fd from_peer) noexcept;
+  std::string exit_description();
+  void kill_and_reap() noexcept;
+
+  pid_t pid_ = -1;
+  Fd to_peer_;
+  Fd from_peer_;
+};
+
+}  // namespace bench
