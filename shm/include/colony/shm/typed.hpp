@@ -37,14 +37,18 @@ enum class ReceiveStatus {
 
 std::string_view to_string(ReceiveStatus status) noexcept;
 
-template <class T>
-struct TypedReceived {
+// What a receive found, without the value.
+struct ReceiveInfo {
   ReceiveStatus status = ReceiveStatus::empty;
-  std::optional<T> value;
   std::uint32_t type_tag = 0;
   std::uint64_t sequence = 0;
   std::string error;  // set for every status but ok, empty and timed_out
   bool ok() const noexcept { return status == ReceiveStatus::ok; }
+};
+
+template <class T>
+struct TypedReceived : ReceiveInfo {
+  std::optional<T> value;
 };
 
 template <RegisteredType T>
@@ -54,34 +58,41 @@ std::size_t serialized_size(const T& value) {
   return counter.bytes_written();
 }
 
-// Decodes a record's payload as T. Never throws.
+// Decodes a record's payload into value, reusing what value already holds
+// (a vector's capacity, say); on any status but ok, value is unspecified.
+// Never throws.
 template <RegisteredType T>
-TypedReceived<T> decode_record(const RecordView& record) {
-  TypedReceived<T> result;
-  result.type_tag = record.type_tag;
-  result.sequence = record.sequence;
+ReceiveInfo decode_record_into(const RecordView& record, T& value) {
+  ReceiveInfo info{ReceiveStatus::ok, record.type_tag, record.sequence, {}};
   if (record.type_tag != TypeAlias<T>::tag) {
     const bool known = TypeRegistry::alias_of(record.type_tag).has_value();
-    result.status = known ? ReceiveStatus::wrong_type : ReceiveStatus::unknown_type;
-    result.error = "expected '" + std::string(TypeAlias<T>::name) + "', got " + TypeRegistry::describe(record.type_tag);
-    return result;
+    info.status = known ? ReceiveStatus::wrong_type : ReceiveStatus::unknown_type;
+    info.error = "expected '" + std::string(TypeAlias<T>::name) + "', got " + TypeRegistry::describe(record.type_tag);
+    return info;
   }
   try {
     BoundedInputArchive archive(record.payload);
-    T value{};
     archive(value);
     if (archive.remaining() != 0) {
       throw cereal::Exception(std::to_string(archive.remaining()) + " bytes left over after decoding");
     }
-    result.value = std::move(value);
-    result.status = ReceiveStatus::ok;
   } catch (const std::exception& e) {
-    result.status = ReceiveStatus::undecodable;
-    result.error = "cannot decode '" + std::string(TypeAlias<T>::name) + "': " + e.what();
+    info.status = ReceiveStatus::undecodable;
+    info.error = "cannot decode '" + std::string(TypeAlias<T>::name) + "': " + e.what();
   } catch (...) {
-    result.status = ReceiveStatus::undecodable;
-    result.error = "cannot decode '" + std::string(TypeAlias<T>::name) + "': unknown exception";
+    info.status = ReceiveStatus::undecodable;
+    info.error = "cannot decode '" + std::string(TypeAlias<T>::name) + "': unknown exception";
   }
+  return info;
+}
+
+// Decodes a record's payload as a new T. Never throws.
+template <RegisteredType T>
+TypedReceived<T> decode_record(const RecordView& record) {
+  TypedReceived<T> result;
+  T value{};
+  static_cast<ReceiveInfo&>(result) = decode_record_into(record, value);
+  if (result.ok()) result.value = std::move(value);
   return result;
 }
 
@@ -132,26 +143,43 @@ class TypedReader {
   TypedReceived<T> try_receive(CommitMode mode = CommitMode::immediately) {
     return finish<T>(reader_.try_receive(), mode);
   }
+  // Like receive, but decodes into value, reusing its storage: no allocation
+  // per message for a value whose buffers are already large enough.
+  template <RegisteredType T>
+  ReceiveInfo receive_into(T& value, Deadline deadline, CommitMode mode = CommitMode::immediately) {
+    const Received received = reader_.receive(deadline);
+    ReceiveInfo info;
+    if (!ring_status_into(received.status, info)) return info;
+    info = decode_record_into(received.record, value);
+    if (mode == CommitMode::immediately || !info.ok()) reader_.commit();
+    return info;
+  }
+
   void commit() noexcept { reader_.commit(); }
   RingReader& raw() noexcept { return reader_; }
 
  private:
+  // Maps a ring status that carries no record onto info; true when there is a record.
+  bool ring_status_into(RingStatus status, ReceiveInfo& info) const {
+    switch (status) {
+      case RingStatus::ok: return true;
+      case RingStatus::empty: info.status = ReceiveStatus::empty; return false;
+      case RingStatus::timed_out: info.status = ReceiveStatus::timed_out; return false;
+      case RingStatus::closed:
+        info.status = ReceiveStatus::closed;
+        info.error = "ring " + reader_.ring().name().os_name() + " is closed";
+        return false;
+      default:
+        info.status = ReceiveStatus::corrupt;
+        info.error = "ring " + reader_.ring().name().os_name() + " is corrupt";
+        return false;
+    }
+  }
+
   template <RegisteredType T>
   TypedReceived<T> finish(const Received& received, CommitMode mode) {
     TypedReceived<T> result;
-    switch (received.status) {
-      case RingStatus::ok: break;
-      case RingStatus::empty: result.status = ReceiveStatus::empty; return result;
-      case RingStatus::timed_out: result.status = ReceiveStatus::timed_out; return result;
-      case RingStatus::closed:
-        result.status = ReceiveStatus::closed;
-        result.error = "ring " + reader_.ring().name().os_name() + " is closed";
-        return result;
-      default:
-        result.status = ReceiveStatus::corrupt;
-        result.error = "ring " + reader_.ring().name().os_name() + " is corrupt";
-        return result;
-    }
+    if (!ring_status_into(received.status, result)) return result;
     result = decode_record<T>(received.record);
     // A record that cannot be decoded is consumed: leaving it would block the
     // ring forever. The caller has its status and message.
