@@ -320,16 +320,15 @@ Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadli
     // Announce that we sleep, then re-check: the reader's commit either ran
     // before our announcement (and the re-check sees its space) or after it
     // (and it bumps space_signal and wakes us). See wake in RingReader::commit.
-    c.writers_waiting.fetch_add(1, std::memory_order_seq_cst);
+    // The flag stays set if we leave without sleeping: the reader's next
+    // commit then clears it with one wake that finds nobody.
+    c.writers_waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     const std::uint32_t signal = c.space_signal.load(std::memory_order_acquire);
     claimed = try_claim(type_tag, payload_size);
-    if (claimed.status != RingStatus::full || deadline.passed()) {
-      c.writers_waiting.fetch_sub(1, std::memory_order_relaxed);
-      return claimed.status == RingStatus::full ? claim_failed(RingStatus::timed_out) : claimed;
-    }
+    if (claimed.status != RingStatus::full) return claimed;
+    if (deadline.passed()) return claim_failed(RingStatus::timed_out);
     futex_wait(c.space_signal, signal, deadline);
-    c.writers_waiting.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
@@ -364,8 +363,13 @@ void RingWriter::wake_reader() noexcept {
   RingControl& c = ring_->control();
   // Pairs with the reader's announcement in RingReader::receive: either the
   // reader's re-check sees what we published, or we see readers_waiting.
+  // Whoever wakes the reader also clears its flag, so the writes that follow,
+  // until the reader has run and announced itself again, make no syscall.
+  // A losing writer of a many-writer ring need not wake: see the comment in
+  // RingReader::receive on why its record is seen all the same.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (c.readers_waiting.load(std::memory_order_relaxed) != 0) {
+  if (c.readers_waiting.load(std::memory_order_relaxed) != 0 &&
+      c.readers_waiting.exchange(0, std::memory_order_acq_rel) != 0) {
     c.data_signal.fetch_add(1, std::memory_order_release);
     futex_wake(c.data_signal, 1);
   }
@@ -549,6 +553,10 @@ Received RingReader::receive(Deadline deadline) {
     }
     // Announce, then re-check: a writer either published before our
     // announcement (the re-check sees it) or sees readers_waiting and wakes us.
+    // Two writers may both see the flag and only one win the exchange that
+    // clears it; the loser's fence then precedes ours in the single total
+    // order (its exchange is coherence-ordered before our next store of the
+    // flag), so our next re-check sees its record.
     c.readers_waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     const std::uint32_t signal = c.data_signal.load(std::memory_order_acquire);
@@ -578,9 +586,10 @@ void RingReader::commit() noexcept {
   // sequence check but never makes a good record look replayed.
   c.last_sequence.store(last_sequence_, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (c.writers_waiting.load(std::memory_order_relaxed) != 0) {
+  if (c.writers_waiting.load(std::memory_order_relaxed) != 0 &&
+      c.writers_waiting.exchange(0, std::memory_order_acq_rel) != 0) {
     c.space_signal.fetch_add(1, std::memory_order_release);
-    futex_wake(c.space_signal, kWakeAll);
+    futex_wake(c.space_signal, kWakeAll);  // each writer re-announces before sleeping again
   }
 }
 

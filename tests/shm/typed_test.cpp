@@ -163,3 +163,25 @@ TEST_CASE("type tags are stable hashes of the alias, and 0 is reserved for paddi
   CHECK(shm::TypeRegistry::alias_of(shm::TypeAlias<typed_test::Reading>::tag) == "test.reading");
   CHECK(shm::type_tag_for("") != 0);
 }
+
+TEST_CASE("receive_into decodes into an existing value and keeps its storage", "[unit][typed]") {
+  test::TestSession session;
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 4096});
+  REQUIRE(ring);
+  shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
+  shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
+  std::vector<std::byte> inbox;
+  inbox.reserve(1024);
+  const auto* storage = inbox.data();
+  for (std::size_t size : {100u, 10u, 1000u}) {
+    REQUIRE(writer.send(std::vector<std::byte>(size, std::byte{7}), shm::Deadline::now()) == RingStatus::ok);
+    const auto info = reader.receive_into(inbox, shm::Deadline::after(1s));
+    REQUIRE(info.ok());
+    CHECK(inbox.size() == size);
+    CHECK(inbox.data() == storage);  // no reallocation within the reserved capacity
+  }
+  REQUIRE(writer.send(std::string("not bytes"), shm::Deadline::now()) == RingStatus::ok);
+  const auto wrong = reader.receive_into(inbox, shm::Deadline::after(1s));
+  CHECK(wrong.status == ReceiveStatus::wrong_type);
+  CHECK(reader.receive_into(inbox, shm::Deadline::after(10ms)).status == ReceiveStatus::timed_out);
+}

@@ -159,7 +159,7 @@ struct RingControl {
   std::atomic<std::uint64_t> next_sequence;   // sequence of the next data record
   std::atomic<std::int32_t> writer_pid;       // single-writer variant: the attached writer
   std::atomic<std::uint32_t> data_signal;     // futex word the reader sleeps on; bumped when it waits
-  std::atomic<std::uint32_t> readers_waiting; // 1 while the reader sleeps; reset when a reader attaches
+  std::atomic<std::uint32_t> readers_waiting; // 1: the reader sleeps; the writer that wakes it clears it
   std::atomic<std::uint32_t> pad1a;
   std::atomic<std::uint64_t> records_written;
   std::uint8_t pad1[kLineSize - 40];
@@ -169,7 +169,7 @@ struct RingControl {
   std::atomic<std::uint64_t> last_sequence;   // sequence of the last committed data record
   std::atomic<std::int32_t> reader_pid;       // the attached reader
   std::atomic<std::uint32_t> space_signal;    // futex word writers sleep on; bumped when they wait
-  std::atomic<std::uint32_t> writers_waiting; // writers asleep on space_signal (over-counts if one died)
+  std::atomic<std::uint32_t> writers_waiting; // 1: some writer sleeps; the reader clears it and wakes them all
   std::atomic<std::uint32_t> pad2a;
   std::atomic<std::uint64_t> records_read;
   std::uint8_t pad2[kLineSize - 40];
