@@ -101,10 +101,10 @@ TEST_CASE("a full ring refuses with full, and accepts again after the reader com
   auto reader = shm::RingReader::attach(ring);
   REQUIRE(writer);
   REQUIRE(reader);
-  const std::vector<std::byte> payload(96 - sizeof(shm::RecordHeader));  // one record = 96 bytes
+  const std::vector<std::byte> payload(128 - sizeof(shm::RecordHeader));  // one record = two lines
   int accepted = 0;
   while (writer->try_send(kTag, payload) == RingStatus::ok) ++accepted;
-  CHECK(accepted == 1024 / 96);
+  CHECK(accepted == 1024 / 128);
   CHECK(writer->try_send(kTag, payload) == RingStatus::full);
   CHECK(writer->send(kTag, payload, shm::Deadline::after(20ms)) == RingStatus::timed_out);
 

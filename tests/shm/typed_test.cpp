@@ -185,3 +185,39 @@ TEST_CASE("receive_into decodes into an existing value and keeps its storage", "
   CHECK(wrong.status == ReceiveStatus::wrong_type);
   CHECK(reader.receive_into(inbox, shm::Deadline::after(10ms)).status == ReceiveStatus::timed_out);
 }
+
+namespace {
+
+template <class T>
+void check_flat_matches_cereal(const T& value) {
+  static_assert(shm::FlatCodec<T>::enabled);
+  std::vector<std::byte> by_cereal(1024);
+  shm::SpanOutputArchive archive(by_cereal);
+  archive(value);
+  by_cereal.resize(archive.bytes_written());
+
+  std::vector<std::byte> by_flat(shm::FlatCodec<T>::size(value));
+  shm::FlatCodec<T>::write(value, by_flat.data());
+  CHECK(by_flat == by_cereal);
+
+  T decoded_flat{};
+  shm::FlatCodec<T>::read(by_cereal, decoded_flat);
+  CHECK(decoded_flat == value);
+  T decoded_cereal{};
+  shm::BoundedInputArchive reader(by_flat);
+  reader(decoded_cereal);
+  CHECK(decoded_cereal == value);
+}
+
+}  // namespace
+
+TEST_CASE("the flat fast path writes exactly what cereal writes, both ways", "[unit][typed]") {
+  check_flat_matches_cereal(std::int64_t{-42});
+  check_flat_matches_cereal(3.25);
+  check_flat_matches_cereal(std::string("flat and cereal agree"));
+  check_flat_matches_cereal(std::string());
+  check_flat_matches_cereal(std::vector<std::byte>{std::byte{1}, std::byte{2}, std::byte{255}});
+  check_flat_matches_cereal(std::vector<std::uint8_t>{9, 8, 7});
+  check_flat_matches_cereal(std::vector<double>{1.5, -2.5});
+  check_flat_matches_cereal(std::vector<std::uint32_t>{});
+}

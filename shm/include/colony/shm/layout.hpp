@@ -126,7 +126,9 @@ static_assert(sizeof(ByteArrayControl) == kLineSize);
 // release-stores length = +payload. The reader acquire-loads tail, then the
 // length: negative means "in progress"; if the writer named in the header is
 // dead, the reader turns the record into padding and goes on.
-inline constexpr std::size_t kRecordAlign = 32;
+// Records start on a cache line: a record then spans as few lines as its
+// size allows, and the lines are what moves between the two cores.
+inline constexpr std::size_t kRecordAlign = 64;
 inline constexpr std::uint32_t kPaddingTag = 0;  // type tag of padding records
 
 struct RecordHeader {
@@ -137,7 +139,8 @@ struct RecordHeader {
   std::uint32_t reserved0;
   std::uint64_t reserved1;
 };
-static_assert(sizeof(RecordHeader) == kRecordAlign, "records are aligned to their header size");
+static_assert(sizeof(RecordHeader) == 32);
+static_assert(kRecordAlign % sizeof(RecordHeader) == 0, "padding at the end must hold at least a header");
 static_assert(offsetof(RecordHeader, length) == 0);
 static_assert(offsetof(RecordHeader, type_tag) == 4);
 static_assert(offsetof(RecordHeader, sequence) == 8);

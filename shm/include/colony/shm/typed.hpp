@@ -19,6 +19,7 @@
 #include <string>
 
 #include "colony/shm/archive.hpp"
+#include "colony/shm/flat_codec.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/type_registry.hpp"
 
@@ -53,9 +54,24 @@ struct TypedReceived : ReceiveInfo {
 
 template <RegisteredType T>
 std::size_t serialized_size(const T& value) {
-  SpanOutputArchive counter;
-  counter(value);
-  return counter.bytes_written();
+  if constexpr (FlatCodec<T>::enabled) {
+    return FlatCodec<T>::size(value);
+  } else {
+    SpanOutputArchive counter;
+    counter(value);
+    return counter.bytes_written();
+  }
+}
+
+// Serializes value into exactly serialized_size(value) bytes.
+template <RegisteredType T>
+void serialize_into(const T& value, std::span<std::byte> out) {
+  if constexpr (FlatCodec<T>::enabled) {
+    FlatCodec<T>::write(value, out.data());
+  } else {
+    SpanOutputArchive archive(out);
+    archive(value);
+  }
 }
 
 // Decodes a record's payload into value, reusing what value already holds
@@ -71,10 +87,14 @@ ReceiveInfo decode_record_into(const RecordView& record, T& value) {
     return info;
   }
   try {
-    BoundedInputArchive archive(record.payload);
-    archive(value);
-    if (archive.remaining() != 0) {
-      throw cereal::Exception(std::to_string(archive.remaining()) + " bytes left over after decoding");
+    if constexpr (FlatCodec<T>::enabled) {
+      FlatCodec<T>::read(record.payload, value);
+    } else {
+      BoundedInputArchive archive(record.payload);
+      archive(value);
+      if (archive.remaining() != 0) {
+        throw cereal::Exception(std::to_string(archive.remaining()) + " bytes left over after decoding");
+      }
     }
   } catch (const std::exception& e) {
     info.status = ReceiveStatus::undecodable;
@@ -106,8 +126,7 @@ class TypedWriter {
     const Claim claimed = writer_.claim(TypeAlias<T>::tag, size, deadline);
     if (!claimed.ok()) return claimed.status;
     try {
-      SpanOutputArchive archive(claimed.payload);
-      archive(value);
+      serialize_into(value, claimed.payload);
     } catch (...) {
       writer_.drop(claimed);  // nothing half-written becomes visible
       throw;
