@@ -4,6 +4,7 @@
 #include <bit>
 #include <climits>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 
 #include "colony/shm/futex.hpp"
@@ -63,6 +64,12 @@ void release_slot(std::atomic<std::int32_t>& slot) noexcept {
   slot.compare_exchange_strong(self, 0, std::memory_order_acq_rel);
 }
 
+std::uint64_t random_publication_key() {
+  std::random_device entropy;
+  const std::uint64_t key = (std::uint64_t{entropy()} << 32) ^ entropy();
+  return key == 0 ? 1 : key;  // 0 would match the zero-filled data of a new ring at position 0
+}
+
 RecordHeader& header_at(const Ring& ring, std::uint64_t position) noexcept {
   return *reinterpret_cast<RecordHeader*>(ring.data() + (position & (ring.capacity() - 1)));
 }
@@ -119,6 +126,7 @@ Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options)
   control.max_message = options.max_message;
   control.variant = static_cast<std::uint32_t>(options.variant);
   control.next_sequence.store(kFirstSequence, std::memory_order_relaxed);
+  control.publication_key = random_publication_key();
   if (options.variant == RingVariant::many_writers) {
     if (auto ok = RobustMutexCell::initialize(control.claim_lock); !ok) {
       Segment::remove(name);
@@ -127,7 +135,8 @@ Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options)
   }
   // If we die before this line, openers see a segment that never became READY.
   segment->mark_ready();
-  return Ring(std::move(segment).value(), capacity, options.max_message, options.variant);
+  const std::uint64_t key = control.publication_key;
+  return Ring(std::move(segment).value(), capacity, options.max_message, options.variant, key);
 }
 
 Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
@@ -137,6 +146,8 @@ Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
   const std::uint64_t capacity = control.capacity;
   const std::uint64_t max_message = control.max_message;
   const std::uint32_t variant = control.variant;
+  const std::uint64_t key = control.publication_key;
+  if (key == 0) return corrupt_config(name, "its publication key is zero");
   if (capacity < kMinCapacity || !std::has_single_bit(capacity) || capacity != segment->data_size()) {
     return corrupt_config(name, "capacity " + std::to_string(capacity) + " does not match its data area");
   }
@@ -147,7 +158,7 @@ Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
       variant != static_cast<std::uint32_t>(RingVariant::many_writers)) {
     return corrupt_config(name, "unknown variant " + std::to_string(variant));
   }
-  return Ring(std::move(segment).value(), capacity, max_message, static_cast<RingVariant>(variant));
+  return Ring(std::move(segment).value(), capacity, max_message, static_cast<RingVariant>(variant), key);
 }
 
 void Ring::close() noexcept {
@@ -165,7 +176,8 @@ bool Ring::is_closed() const noexcept { return control().closed.load(std::memory
 std::size_t Ring::bytes_used() const noexcept {
   const std::uint64_t head = control().head.load(std::memory_order_acquire);
   const std::uint64_t tail = control().tail.load(std::memory_order_acquire);
-  return tail >= head && tail - head <= capacity_ ? static_cast<std::size_t>(tail - head) : capacity_;
+  if (tail < head) return 0;  // the reader took a published record before tail moved past it
+  return tail - head <= capacity_ ? static_cast<std::size_t>(tail - head) : capacity_;
 }
 
 std::uint64_t Ring::records_written() const noexcept {
@@ -198,6 +210,7 @@ Expected<RingWriter> RingWriter::attach(Ring& ring, WaitPolicy policy) {
   if (ring.variant() == RingVariant::single_writer) {
     if (auto ok = claim_slot(c.writer_pid, ring.name(), "writer"); !ok) return ok.error();
     writer.attached_single_ = true;
+    writer.recover_published_records();
   }
   const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
   const std::uint64_t head = c.head.load(std::memory_order_acquire);
@@ -210,6 +223,37 @@ Expected<RingWriter> RingWriter::attach(Ring& ring, WaitPolicy policy) {
   writer.tail_ = tail;
   writer.cached_head_ = head;
   return writer;
+}
+
+void RingWriter::recover_published_records() {
+  // A predecessor that died between a record's publication word and its tail
+  // store left that record published, and the reader may have taken it:
+  // resume after every record whose publication word matches. We hold the
+  // writer slot, so nobody else writes here.
+  RingControl& c = ring_->control();
+  const std::size_t capacity = ring_->capacity();
+  const std::uint64_t head = c.head.load(std::memory_order_acquire);
+  const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
+  std::uint64_t end = tail;
+  std::uint64_t last_sequence = 0;
+  // Records between tail and head (the reader took them already) are skipped
+  // like the others; nothing may reach beyond a ring past head.
+  while (end % kRecordAlign == 0 && (end < head || end - head < capacity)) {
+    RecordHeader& header = header_at(*ring_, end);
+    if (header.publication.load(std::memory_order_acquire) != ring_->publication_for(end)) break;
+    const std::int32_t length = header.length.load(std::memory_order_relaxed);
+    if (length < 0) break;
+    const std::size_t size = record_size_for(static_cast<std::size_t>(length));
+    if ((end & (capacity - 1)) + size > capacity) break;
+    if (end + size > head && end + size - head > capacity) break;
+    if (header.type_tag != kPaddingTag) last_sequence = header.sequence;
+    end += size;
+  }
+  if (end == tail) return;
+  if (last_sequence >= c.next_sequence.load(std::memory_order_relaxed)) {
+    c.next_sequence.store(last_sequence + 1, std::memory_order_relaxed);
+  }
+  c.tail.store(end, std::memory_order_release);
 }
 
 bool RingWriter::has_space(std::uint64_t tail, std::size_t needed, RingStatus& failure) {
@@ -242,13 +286,15 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
   RingStatus failure = RingStatus::full;
   if (!has_space(position, record_size + (wraps ? to_end : 0), failure)) return claim_failed(failure);
 
+  std::uint64_t padding_position = ~std::uint64_t{0};
   if (wraps) {
-    // Unpublished until commit stores tail past it.
+    // Unpublished until commit stores its publication word.
     RecordHeader& padding = header_at(*ring_, position);
     padding.type_tag = kPaddingTag;
     padding.sequence = 0;
     padding.writer_pid = pid_;
     padding.length.store(static_cast<std::int32_t>(to_end - sizeof(RecordHeader)), std::memory_order_relaxed);
+    padding_position = position;
     position += to_end;
   }
   RecordHeader& header = header_at(*ring_, position);
@@ -257,7 +303,7 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
   header.writer_pid = pid_;
   header.length.store(static_cast<std::int32_t>(payload_size), std::memory_order_relaxed);
   auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
-  return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size};
+  return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size, padding_position};
 }
 
 Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size) {
@@ -301,7 +347,7 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
   c.tail.store(position + record_size, std::memory_order_release);
   lock.unlock();
   auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
-  return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size};
+  return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size, ~std::uint64_t{0}};
 }
 
 Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadline deadline) {
@@ -317,14 +363,18 @@ Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadli
         if (claimed.status != RingStatus::full) return claimed;
       }
     }
-    // Announce that we sleep, then re-check: the reader's commit either ran
-    // before our announcement (and the re-check sees its space) or after it
-    // (and it bumps space_signal and wakes us). See wake in RingReader::commit.
+    // Read the signal, announce that we sleep, re-check, sleep on the value
+    // read first. A commit that runs before our announcement is seen by the
+    // re-check (the two fences order it); one that runs after it clears the
+    // flag and bumps the signal, so our sleep returns at once and we announce
+    // again. Reading the signal after announcing would lose that: a commit
+    // that freed too little could consume the announcement and leave us
+    // asleep on the bumped value with nobody left to wake us.
     // The flag stays set if we leave without sleeping: the reader's next
     // commit then clears it with one wake that finds nobody.
+    const std::uint32_t signal = c.space_signal.load(std::memory_order_acquire);
     c.writers_waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    const std::uint32_t signal = c.space_signal.load(std::memory_order_acquire);
     claimed = try_claim(type_tag, payload_size);
     if (claimed.status != RingStatus::full) return claimed;
     if (deadline.passed()) return claim_failed(RingStatus::timed_out);
@@ -336,11 +386,18 @@ void RingWriter::commit(const Claim& claimed) noexcept {
   RingControl& c = ring_->control();
   RecordHeader& header = header_at(*ring_, claimed.position);
   if (ring_->variant() == RingVariant::single_writer) {
+    if (claimed.padding != ~std::uint64_t{0}) {
+      header_at(*ring_, claimed.padding)
+          .publication.store(ring_->publication_for(claimed.padding), std::memory_order_release);
+    }
+    // Publishes header and payload. If we die before this line, nothing of
+    // the record is visible and the next writer overwrites it; if we die
+    // after it, the reader may take the record and the next writer's attach
+    // moves tail past it.
+    header.publication.store(ring_->publication_for(claimed.position), std::memory_order_release);
     c.next_sequence.store(header.sequence + 1, std::memory_order_relaxed);
     c.records_written.store(c.records_written.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     tail_ = claimed.end;
-    // Publishes padding, header and payload at once. If we die before this
-    // line, nothing of the record is visible and the next writer overwrites it.
     c.tail.store(tail_, std::memory_order_release);
   } else {
     c.records_written.fetch_add(1, std::memory_order_relaxed);
@@ -424,7 +481,11 @@ Expected<RingReader> RingReader::attach(Ring& ring, WaitPolicy policy) {
   reader.attached_ = true;
   const std::uint64_t head = c.head.load(std::memory_order_acquire);
   const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
-  if (tail < head || tail - head > ring.capacity() || head % kRecordAlign != 0) {
+  // A single writer's tail may lag head by records the previous reader took
+  // on their publication word alone, never by more than a ring.
+  const std::uint64_t spread = tail >= head ? tail - head : head - tail;
+  const bool lag_allowed = tail >= head || ring.variant() == RingVariant::single_writer;
+  if (!lag_allowed || spread > ring.capacity() || head % kRecordAlign != 0) {
     return corrupt_config(ring.name(), "head " + std::to_string(head) + " and tail " + std::to_string(tail) +
                                            " are inconsistent");
   }
@@ -441,16 +502,32 @@ Received RingReader::fail_corrupt() {
   return receive_status(RingStatus::corrupt);
 }
 
+bool RingReader::published_at_cursor() const noexcept {
+  return ring_->variant() == RingVariant::single_writer &&
+         header_at(*ring_, cursor_).publication.load(std::memory_order_acquire) == ring_->publication_for(cursor_);
+}
+
 RingReader::Step RingReader::step(Received& out) {
   in_progress_writer_ = 0;
   const std::size_t capacity = ring_->capacity();
-  if (cursor_ == cached_tail_) {
-    cached_tail_ = ring_->control().tail.load(std::memory_order_acquire);
-    if (cached_tail_ < cursor_ || cached_tail_ - committed_ > capacity || cached_tail_ % kRecordAlign != 0) {
-      out = fail_corrupt();
-      return Step::none;
+  // How far records may reach: tail, or a whole ring past what we committed
+  // when the record at the cursor is known published from its own header.
+  std::uint64_t limit = cached_tail_;
+  if (cursor_ >= cached_tail_) {
+    if (published_at_cursor()) {
+      limit = committed_ + capacity;
+    } else {
+      cached_tail_ = ring_->control().tail.load(std::memory_order_acquire);
+      const bool single = ring_->variant() == RingVariant::single_writer;
+      const bool lagging = cached_tail_ < committed_;  // only a single writer's tail may lag us
+      if ((lagging && (!single || committed_ - cached_tail_ > capacity)) ||
+          (!lagging && cached_tail_ - committed_ > capacity) || cached_tail_ % kRecordAlign != 0) {
+        out = fail_corrupt();
+        return Step::none;
+      }
+      if (cursor_ >= cached_tail_) return Step::none;
+      limit = cached_tail_;
     }
-    if (cursor_ == cached_tail_) return Step::none;
   }
   RecordHeader& header = header_at(*ring_, cursor_);
   const std::size_t offset = cursor_ & (capacity - 1);
@@ -487,7 +564,7 @@ RingReader::Step RingReader::step(Received& out) {
     return Step::none;
   }
   const std::size_t record_size = record_size_for(payload_size);
-  if (offset + record_size > capacity || record_size > cached_tail_ - cursor_) {
+  if (offset + record_size > capacity || record_size > limit - cursor_) {
     out = fail_corrupt();
     return Step::none;
   }
@@ -524,9 +601,9 @@ Received RingReader::try_receive() {
       case Step::none:
         if (out.status == RingStatus::corrupt) return out;
         if (ring_->is_closed()) {
-          // close() is ordered after the last send: re-read tail once more.
+          // close() is ordered after the last send: look once more.
           cached_tail_ = ring_->control().tail.load(std::memory_order_acquire);
-          if (cursor_ != cached_tail_) continue;
+          if (cursor_ < cached_tail_ || published_at_cursor()) continue;
           return receive_status(RingStatus::closed);
         }
         return receive_status(RingStatus::empty);
@@ -543,9 +620,14 @@ Received RingReader::receive(Deadline deadline) {
     // behind a claim still being filled, every pause).
     for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
       cpu_relax();
-      const bool moved = in_progress_writer_ != 0
-                             ? header_at(*ring_, cursor_).length.load(std::memory_order_relaxed) >= 0
-                             : c.tail.load(std::memory_order_relaxed) != cursor_;
+      // A single writer's record shows in its own header line, which we
+      // need anyway: polling it rather than tail moves one line fewer.
+      const bool moved =
+          in_progress_writer_ != 0 ? header_at(*ring_, cursor_).length.load(std::memory_order_relaxed) >= 0
+          : ring_->variant() == RingVariant::single_writer
+              ? header_at(*ring_, cursor_).publication.load(std::memory_order_relaxed) ==
+                    ring_->publication_for(cursor_)
+              : c.tail.load(std::memory_order_relaxed) > cursor_;
       if (moved || ring_->is_closed()) {
         received = try_receive();
         if (received.status != RingStatus::empty) return received;
@@ -557,9 +639,10 @@ Received RingReader::receive(Deadline deadline) {
     // clears it; the loser's fence then precedes ours in the single total
     // order (its exchange is coherence-ordered before our next store of the
     // flag), so our next re-check sees its record.
+    // As in RingWriter::claim: the signal is read before the announcement.
+    const std::uint32_t signal = c.data_signal.load(std::memory_order_acquire);
     c.readers_waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    const std::uint32_t signal = c.data_signal.load(std::memory_order_acquire);
     received = try_receive();
     if (received.status != RingStatus::empty || deadline.passed()) {
       c.readers_waiting.store(0, std::memory_order_relaxed);

@@ -124,6 +124,7 @@ TEST_CASE("1,000,000 messages cross from one process to another whole, in order,
   Tally tally;
   receive_into(reader, tally, kCount, 10s);
   const auto status = child.wait_or_kill(10s);
+  INFO("the writer " << status.describe());
   CHECK(status.ok());
   CHECK(tally.received == kCount);
   CHECK(tally.broken == 0);

@@ -118,8 +118,12 @@ static_assert(sizeof(ByteArrayControl) == kLineSize);
 // padding record that fills it.
 //
 // Publication, single writer: header (length > 0) and payload are written
-// beyond tail, then tail is release-stored. A writer that dies mid-record
-// published nothing.
+// beyond tail, then the header's publication word is release-stored, then
+// tail. The reader takes a record at its cursor as soon as the publication
+// word matches, else it reads tail. A writer that dies before the publication
+// word published nothing; one that dies between it and tail left a record the
+// reader may already have taken, and the next writer's attach moves tail past
+// every record whose publication word matches.
 // Publication, many writers: under the claim lock a writer writes the header
 // with length = -payload (claimed, in progress) and its pid, then release-stores
 // tail and unlocks; it copies the payload without the lock and finally
@@ -137,7 +141,12 @@ struct RecordHeader {
   std::uint64_t sequence;            // per ring, strictly increasing over data records
   std::int32_t writer_pid;
   std::uint32_t reserved0;
-  std::uint64_t reserved1;
+  // Single-writer rings: position ^ RingControl::publication_key, release-
+  // stored last when the record is committed. A reader that finds this value
+  // at its cursor knows the record is whole without reading tail (one cache
+  // line fewer per message). Every position is used once per 2^64 bytes, so
+  // an older record or stale payload bytes at this place cannot match.
+  std::atomic<std::uint64_t> publication;
 };
 static_assert(sizeof(RecordHeader) == 32);
 static_assert(kRecordAlign % sizeof(RecordHeader) == 0, "padding at the end must hold at least a header");
@@ -145,6 +154,7 @@ static_assert(offsetof(RecordHeader, length) == 0);
 static_assert(offsetof(RecordHeader, type_tag) == 4);
 static_assert(offsetof(RecordHeader, sequence) == 8);
 static_assert(offsetof(RecordHeader, writer_pid) == 16);
+static_assert(offsetof(RecordHeader, publication) == 24);
 
 enum class RingVariant : std::uint32_t { single_writer = 1, many_writers = 2 };
 
@@ -154,7 +164,8 @@ struct RingControl {
   std::uint64_t max_message;    // largest payload accepted; <= capacity / 2 - sizeof(RecordHeader)
   std::uint32_t variant;        // RingVariant
   std::atomic<std::uint32_t> closed;  // set once by close(); receivers drain, then see closed
-  std::uint8_t pad0[kLineSize - 24];
+  std::uint64_t publication_key;      // random, non-zero; see RecordHeader::publication
+  std::uint8_t pad0[kLineSize - 32];
 
   // line 1: hot for writers. Each send writes tail and reads readers_waiting,
   // so the flag the reader sets before sleeping lives here, not on its own line.

@@ -75,16 +75,23 @@ class Ring {
 
   RingControl& control() const noexcept { return *reinterpret_cast<RingControl*>(segment_.control()); }
   std::byte* data() const noexcept { return segment_.data(); }
+  // What RecordHeader::publication holds once the record at position is committed.
+  std::uint64_t publication_for(std::uint64_t position) const noexcept { return position ^ publication_key_; }
 
  private:
-  Ring(Segment segment, std::size_t capacity, std::size_t max_message, RingVariant variant)
-      : segment_(std::move(segment)), capacity_(capacity), max_message_(max_message), variant_(variant) {}
+  Ring(Segment segment, std::size_t capacity, std::size_t max_message, RingVariant variant, std::uint64_t key)
+      : segment_(std::move(segment)),
+        capacity_(capacity),
+        max_message_(max_message),
+        variant_(variant),
+        publication_key_(key) {}
   Segment segment_;
   // Config copied out of the segment once, after validation: later reads of
   // the (writable, untrusted) control block cannot change them under us.
   std::size_t capacity_;
   std::size_t max_message_;
   RingVariant variant_;
+  std::uint64_t publication_key_;
 };
 
 // Space claimed by a writer: fill payload, then commit it (or drop it).
@@ -93,6 +100,7 @@ struct Claim {
   std::span<std::byte> payload;
   std::uint64_t position = 0;  // where the record header starts
   std::uint64_t end = 0;       // position after the record
+  std::uint64_t padding = ~std::uint64_t{0};  // where a padding record before it starts, if any
   bool ok() const noexcept { return status == RingStatus::ok; }
 };
 
@@ -126,6 +134,7 @@ class RingWriter {
   RingStatus fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept;
   bool has_space(std::uint64_t tail, std::size_t needed, RingStatus& failure);
   void wake_reader() noexcept;
+  void recover_published_records();
 
   Ring* ring_;
   WaitPolicy policy_;
@@ -170,6 +179,7 @@ class RingReader {
   RingReader(Ring& ring, WaitPolicy policy);
   enum class Step { record, padding, in_progress, none };
   Step step(Received& out);
+  bool published_at_cursor() const noexcept;
   Received fail_corrupt();
 
   Ring* ring_;
