@@ -37,18 +37,13 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "colony/shm/cpu_relax.hpp"
 #include "stats.hpp"
 #include "two_process.hpp"
 
 namespace bench {
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+using colony::shm::cpu_relax;
 
 // ---------------------------------------------------------------------------
 // Message content: the sequence number in the first 8 bytes, a fill pattern

@@ -7,6 +7,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "colony/shm/cpu_relax.hpp"
 #include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/shm/robust_mutex.hpp"
@@ -31,14 +32,6 @@ constexpr std::size_t record_size_for(std::size_t payload) noexcept {
 // so that an empty payload in progress is distinguishable from a committed one.
 constexpr std::int32_t in_progress_length(std::size_t payload) noexcept {
   return -static_cast<std::int32_t>(payload) - 1;
-}
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
 }
 
 Error corrupt_config(const SegmentName& name, const std::string& detail) {
