@@ -14,12 +14,6 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
 
 std::string describe(const SegmentName& name) { return "byte array " + name.os_name() + ": "; }
 
-Expected<void> require_bytes_kind(const SegmentName& name) {
-  if (name.kind() == SegmentKind::bytes) return {};
-  return Error{Errc::invalid_argument,
-               describe(name) + "a byte array needs a name of kind bytes, not " + std::string(kind_name(name.kind()))};
-}
-
 Error corrupt_length(const SegmentName& name, std::uint64_t length, std::size_t capacity) {
   return Error{Errc::corrupt, describe(name) + "its length " + std::to_string(length) + " is beyond its capacity " +
                                   std::to_string(capacity)};
@@ -38,7 +32,7 @@ ByteArray::ByteArray(Segment segment) noexcept
       capacity_(segment_.data_size()) {}
 
 Expected<ByteArray> ByteArray::create(const SegmentName& name, std::size_t capacity, std::size_t initial_length) {
-  if (auto kind = require_bytes_kind(name); !kind) return kind.error();
+  if (auto kind = require_kind(name, SegmentKind::bytes); !kind) return kind.error();
   if (initial_length > capacity) {
     return Error{Errc::invalid_argument, describe(name) + "initial length " + std::to_string(initial_length) +
                                              " is beyond the capacity " + std::to_string(capacity)};
@@ -53,7 +47,7 @@ Expected<ByteArray> ByteArray::create(const SegmentName& name, std::size_t capac
 }
 
 Expected<ByteArray> ByteArray::open(const SegmentName& name, Deadline ready_deadline) {
-  if (auto kind = require_bytes_kind(name); !kind) return kind.error();
+  if (auto kind = require_kind(name, SegmentKind::bytes); !kind) return kind.error();
   auto segment = Segment::open(name, ready_deadline);
   if (!segment) return segment.error();
   // Read once, atomically: another process could be rewriting the field.

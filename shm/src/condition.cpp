@@ -45,18 +45,12 @@ ConditionCell* cell_of(const Segment& segment) noexcept {
   return std::launder(static_cast<ConditionCell*>(static_cast<void*>(segment.control())));
 }
 
-Expected<void> check_kind(const SegmentName& name) {
-  if (name.kind() == SegmentKind::condition) return {};
-  return Error{Errc::invalid_argument, "segment " + name.os_name() + " is not a condition name (kind " +
-                                           std::string(kind_name(name.kind())) + ")"};
-}
-
 }  // namespace
 
 Condition::Condition(Segment segment) noexcept : segment_(std::move(segment)), cell_(cell_of(segment_)) {}
 
 Expected<Condition> Condition::create(const SegmentName& name) {
-  if (auto kind = check_kind(name); !kind) return kind.error();
+  if (auto kind = require_kind(name, SegmentKind::condition); !kind) return kind.error();
   auto segment = Segment::create(name, 0);
   if (!segment) return segment.error();
   // All zero is the initial state: sequence 0, no waiters.
@@ -67,7 +61,7 @@ Expected<Condition> Condition::create(const SegmentName& name) {
 }
 
 Expected<Condition> Condition::open(const SegmentName& name, Deadline ready_deadline) {
-  if (auto kind = check_kind(name); !kind) return kind.error();
+  if (auto kind = require_kind(name, SegmentKind::condition); !kind) return kind.error();
   auto segment = Segment::open(name, ready_deadline);
   if (!segment) return segment.error();
   // Every value of sequence and waiters is valid, so there is nothing to check.

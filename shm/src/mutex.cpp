@@ -13,18 +13,12 @@ MutexCell& cell_of(const Segment& segment) noexcept {
   return *std::launder(static_cast<MutexCell*>(static_cast<void*>(segment.control())));
 }
 
-Expected<void> check_kind(const SegmentName& name) {
-  if (name.kind() == SegmentKind::mutex) return {};
-  return Error{Errc::invalid_argument, "segment " + name.os_name() + " is not a mutex name (kind " +
-                                           std::string(kind_name(name.kind())) + ")"};
-}
-
 }  // namespace
 
 Mutex::Mutex(Segment segment) noexcept : segment_(std::move(segment)), cell_(cell_of(segment_)) {}
 
 Expected<Mutex> Mutex::create(const SegmentName& name) {
-  if (auto kind = check_kind(name); !kind) return kind.error();
+  if (auto kind = require_kind(name, SegmentKind::mutex); !kind) return kind.error();
   auto segment = Segment::create(name, 0);
   if (!segment) return segment.error();
 
@@ -40,7 +34,7 @@ Expected<Mutex> Mutex::create(const SegmentName& name) {
 }
 
 Expected<Mutex> Mutex::open(const SegmentName& name, Deadline ready_deadline) {
-  if (auto kind = check_kind(name); !kind) return kind.error();
+  if (auto kind = require_kind(name, SegmentKind::mutex); !kind) return kind.error();
   auto segment = Segment::open(name, ready_deadline);
   if (!segment) return segment.error();
   // Segment::open checked magic, version, kind and size, and its acquire of

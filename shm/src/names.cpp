@@ -55,6 +55,14 @@ Expected<void> validate_name(std::string_view name, std::string_view what, std::
   return {};
 }
 
+Expected<void> require_kind(const SegmentName& name, SegmentKind kind) {
+  if (name.kind() == kind) return {};
+  const std::string_view noun = kind == SegmentKind::bytes ? "byte array" : kind == SegmentKind::condition ? "condition"
+                                                                                                             : kind_name(kind);
+  return Error{Errc::invalid_argument, "segment " + name.os_name() + " is not a " + std::string(noun) +
+                                           " name (kind " + std::string(kind_name(name.kind())) + ")"};
+}
+
 SegmentName::SegmentName(std::string session, SegmentKind kind, std::string name)
     : session_(std::move(session)), kind_(kind), name_(std::move(name)) {
   // Built with append: g++ 12 at -O3 flags operator+ chains with a bogus

@@ -98,6 +98,7 @@ std::string_view to_string(RingStatus status) noexcept {
 // Ring
 
 Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options) {
+  if (auto kind = require_kind(name, SegmentKind::ring); !kind) return kind.error();
   if (options.capacity == 0 || options.capacity > kMaxCapacity) {
     return Error{Errc::invalid_argument, "ring capacity must be between 1 and 2^40 bytes"};
   }
@@ -133,6 +134,7 @@ Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options)
 }
 
 Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
+  if (auto kind = require_kind(name, SegmentKind::ring); !kind) return kind.error();
   auto segment = Segment::open(name, ready_deadline);
   if (!segment) return segment.error();
   const auto& control = *reinterpret_cast<const RingControl*>(segment->control());

@@ -134,6 +134,11 @@ TEST_CASE("ring options outside what the layout allows are refused", "[unit][rin
   CHECK_THAT(too_big_message.error().message, Catch::Contains("max_message"));
   auto zero = shm::Ring::create(name, {0, 10, shm::RingVariant::single_writer});
   REQUIRE_FALSE(zero);
+  // A ring under a byte array's name would later open as a byte array.
+  auto wrong_kind = shm::Ring::create(session.segment(shm::SegmentKind::bytes, "r"), {1024, 100});
+  REQUIRE_FALSE(wrong_kind);
+  CHECK(wrong_kind.error().code == shm::Errc::invalid_argument);
+  CHECK_THAT(wrong_kind.error().message, Catch::Contains("not a ring name"));
   CHECK(session.leftover_segments().empty());
 }
 

@@ -30,6 +30,11 @@ std::optional<SegmentKind> kind_from_name(std::string_view name) noexcept;
 // Checks a user-supplied session or object name; the error says what is wrong.
 Expected<void> validate_name(std::string_view name, std::string_view what, std::size_t max_length);
 
+class SegmentName;
+// Refuses a name of another kind: a ring created under a bytes name would
+// otherwise be opened later as a byte array, its control block misread.
+Expected<void> require_kind(const SegmentName& name, SegmentKind kind);
+
 class SegmentName {
  public:
   static Expected<SegmentName> make(std::string_view session, SegmentKind kind, std::string_view name);
