@@ -221,3 +221,28 @@ TEST_CASE("the flat fast path writes exactly what cereal writes, both ways", "[u
   check_flat_matches_cereal(std::vector<double>{1.5, -2.5});
   check_flat_matches_cereal(std::vector<std::uint32_t>{});
 }
+
+TEST_CASE("an undecodable record does not free earlier records still awaiting a later commit", "[unit][typed]") {
+  test::TestSession session;
+  auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 4096});
+  REQUIRE(ring);
+  auto raw = shm::RingWriter::attach(*ring);
+  REQUIRE(raw);
+  shm::TypedWriter writer(std::move(raw).value());
+  REQUIRE(writer.send(std::string("act on me"), shm::Deadline::now()) == RingStatus::ok);
+  REQUIRE(writer.raw().try_send(shm::TypeAlias<std::string>::tag, std::vector<std::byte>(3)) == RingStatus::ok);
+  {
+    shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
+    auto pending = reader.receive<std::string>(shm::Deadline::after(1s), shm::CommitMode::later);
+    REQUIRE(pending.ok());
+    auto bad = reader.receive<std::string>(shm::Deadline::after(1s), shm::CommitMode::later);
+    CHECK(bad.status == ReceiveStatus::undecodable);
+    // The reader dies here, before acting on "act on me" and committing it.
+  }
+  shm::TypedReader successor(std::move(shm::RingReader::attach(*ring)).value());
+  auto again = successor.receive<std::string>(shm::Deadline::after(1s));
+  REQUIRE(again.ok());
+  CHECK(*again.value == "act on me");
+  CHECK(successor.receive<std::string>(shm::Deadline::after(1s)).status == ReceiveStatus::undecodable);
+  CHECK(successor.try_receive<std::string>().status == ReceiveStatus::empty);  // freed, not stuck
+}

@@ -146,7 +146,7 @@ class TypedWriter {
 };
 
 enum class CommitMode {
-  immediately,  // the record is freed as soon as it is decoded
+  immediately,  // the record is freed as soon as it is decoded (with any received before it)
   later,        // the caller calls commit() once it has acted on the value
 };
 
@@ -170,7 +170,7 @@ class TypedReader {
     ReceiveInfo info;
     if (!ring_status_into(received.status, info)) return info;
     info = decode_record_into(received.record, value);
-    if (mode == CommitMode::immediately || !info.ok()) reader_.commit();
+    settle(info, mode);
     return info;
   }
 
@@ -178,6 +178,16 @@ class TypedReader {
   RingReader& raw() noexcept { return reader_; }
 
  private:
+  // Frees the record just decoded as the mode asks. One that cannot be decoded
+  // is freed as well (left in place it would block the ring; the caller has
+  // its status and message), but only when nothing else is pending: commit()
+  // frees every record received so far, and with CommitMode::later earlier
+  // records may still await the caller's own commit, which then frees this
+  // one with them. A crash before that delivers it again, reported again.
+  void settle(const ReceiveInfo& info, CommitMode mode) noexcept {
+    if (mode == CommitMode::immediately || (!info.ok() && reader_.uncommitted() == 1)) reader_.commit();
+  }
+
   // Maps a ring status that carries no record onto info; true when there is a record.
   bool ring_status_into(RingStatus status, ReceiveInfo& info) const {
     switch (status) {
@@ -200,9 +210,7 @@ class TypedReader {
     TypedReceived<T> result;
     if (!ring_status_into(received.status, result)) return result;
     result = decode_record<T>(received.record);
-    // A record that cannot be decoded is consumed: leaving it would block the
-    // ring forever. The caller has its status and message.
-    if (mode == CommitMode::immediately || !result.ok()) reader_.commit();
+    settle(result, mode);
     return result;
   }
 
