@@ -142,10 +142,10 @@ struct RecordHeader {
   std::int32_t writer_pid;
   std::uint32_t reserved0;
   // Single-writer rings: position ^ RingControl::publication_key, release-
-  // stored last when the record is committed. A reader that finds this value
-  // at its cursor knows the record is whole without reading tail (one cache
-  // line fewer per message). Every position is used once per 2^64 bytes, so
-  // an older record or stale payload bytes at this place cannot match.
+  // stored after the record's header and payload, before tail. A reader that
+  // finds this value at its cursor knows the record is whole without reading
+  // tail. Every position is used once per 2^64 bytes, so an older record or
+  // stale payload bytes at this place cannot match.
   std::atomic<std::uint64_t> publication;
 };
 static_assert(sizeof(RecordHeader) == 32);
