@@ -12,7 +12,7 @@ if [ -n "$left" ]; then
 fi
 procs=""
 for binary in "$@"; do
-  procs+=$(pgrep -a -f -- "^$binary --child" || true)
+  procs+=$(pgrep -a -f -- "^$binary( |$)" || true)
 done
 if [ -n "$procs" ]; then
   echo "leftover child processes:"; echo "$procs" | sed 's/^/  /'

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "colony/shm/error.hpp"
 
@@ -20,6 +22,7 @@ class SharedMemoryObject {
   // user and has mode 0600; the mapping covers the object's current size.
   static Expected<std::unique_ptr<SharedMemoryObject>> open_existing(const std::string& os_name);
   static bool remove(const std::string& os_name) noexcept;
+  static std::vector<std::string> list(std::string_view prefix);
 
   virtual ~SharedMemoryObject() = default;
   virtual void* address() const noexcept = 0;

@@ -165,4 +165,6 @@ bool Segment::remove_os_name(const char* os_name) noexcept {
   }
 }
 
+std::vector<std::string> Segment::list(std::string_view prefix) { return platform::SharedMemoryObject::list(prefix); }
+
 }  // namespace colony::shm

@@ -1,9 +1,11 @@
 // POSIX shared memory: shm_open + mmap.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -93,5 +95,19 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::open_existing(
 }
 
 bool SharedMemoryObject::remove(const std::string& os_name) noexcept { return ::shm_unlink(os_name.c_str()) == 0; }
+
+std::vector<std::string> SharedMemoryObject::list(std::string_view prefix) {
+  // Linux and the BSDs with a tmpfs mount expose POSIX shared memory as /dev/shm.
+  std::vector<std::string> names;
+  DIR* directory = ::opendir("/dev/shm");
+  if (directory == nullptr) return names;
+  while (const dirent* entry = ::readdir(directory)) {
+    const std::string_view name(entry->d_name);
+    if (name.starts_with(prefix)) names.push_back("/" + std::string(name));
+  }
+  ::closedir(directory);
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 }  // namespace colony::shm::platform

@@ -62,4 +62,6 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::open_existing(
 
 bool SharedMemoryObject::remove(const std::string&) noexcept { return false; }
 
+std::vector<std::string> SharedMemoryObject::list(std::string_view) { return {}; }
+
 }  // namespace colony::shm::platform

@@ -19,6 +19,7 @@ class Deadline {
   static Deadline at(Clock::time_point when) noexcept { return Deadline(when); }
 
   bool is_never() const noexcept { return when_ == Clock::time_point::max(); }
+  bool expired() const noexcept { return !is_never() && Clock::now() >= when_; }
   bool passed() const noexcept { return !is_never() && Clock::now() >= when_; }
   Clock::time_point when() const noexcept { return when_; }
   Clock::duration remaining() const noexcept {

@@ -196,6 +196,14 @@ static_assert(offsetof(RingControl, head) == 2 * kLineSize, "reader line starts 
 static_assert(offsetof(RingControl, claim_lock) == 3 * kLineSize);
 static_assert(sizeof(RingControl) == 4 * kLineSize);
 static_assert(kControlOffset + sizeof(RingControl) <= kDataOffset);
+
+// The layer above rings (libworker's channels) keeps its own per-ring state in
+// the control block's second half. The shm layer never reads or writes it;
+// Segment::create zero-fills it, and it is the only place a ring segment holds
+// state the ring protocol does not define.
+inline constexpr std::size_t kRingUserOffset = 2048;
+inline constexpr std::size_t kRingUserSize = kDataOffset - kRingUserOffset;
+static_assert(kControlOffset + sizeof(RingControl) <= kRingUserOffset);
 static_assert(kControlOffset + sizeof(ByteArrayControl) <= kDataOffset);
 
 }  // namespace colony::shm

@@ -75,6 +75,8 @@ class Ring {
 
   RingControl& control() const noexcept { return *reinterpret_cast<RingControl*>(segment_.control()); }
   std::byte* data() const noexcept { return segment_.data(); }
+  // kRingUserSize bytes reserved for the layer above (see layout.hpp), zero at creation.
+  std::byte* user_area() const noexcept { return segment_.base() + kRingUserOffset; }
   // What RecordHeader::publication holds once the record at position is committed.
   std::uint64_t publication_for(std::uint64_t position) const noexcept { return position ^ publication_key_; }
 

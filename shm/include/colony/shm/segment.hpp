@@ -5,6 +5,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "colony/shm/deadline.hpp"
 #include "colony/shm/error.hpp"
@@ -34,6 +37,11 @@ class Segment {
   // unmaps. Returns false when there was nothing to remove; never throws.
   static bool remove(const SegmentName& name) noexcept;
   static bool remove_os_name(const char* os_name) noexcept;
+
+  // OS names (with the leading slash) of the existing objects whose name,
+  // without the slash, starts with prefix. Empty where the OS cannot list
+  // shared memory (Windows): there, objects vanish with their last handle.
+  static std::vector<std::string> list(std::string_view prefix);
 
   Segment(Segment&&) noexcept;
   Segment& operator=(Segment&&) noexcept;

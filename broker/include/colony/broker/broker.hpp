@@ -1,0 +1,72 @@
+#pragma once
+// The broker: owns a session, launches worker executables as OS processes,
+// learns of their deaths from the kernel, keeps the registry in the session's
+// control segment, and removes every segment of the session when it ends.
+//
+// A Broker runs in the process that constructs it (on its own thread) and
+// makes that process the session's host: Worker::current() there is the host
+// context, slot 0, the parent of the workers it creates.
+//
+//   colony::Broker broker;                           // a session with a random name
+//   auto worker = colony::Worker::current().create("./my_worker");
+//   worker.start();
+//   ...
+//   // ~Broker: stops every worker (SIGTERM, then SIGKILL after the grace
+//   // period) and removes every segment of the session.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "colony/worker/worker.hpp"
+
+namespace colony {
+
+struct BrokerLimits {
+  // Running worker processes. A start() past it waits in a queue, or fails
+  // with WorkerErrc::worker_cap under OverCap::fail.
+  std::uint32_t max_running = 64;
+  enum class OverCap { queue, fail } over_cap = OverCap::queue;
+  std::size_t max_message = 16 << 20;      // bytes, per message
+  std::size_t channel_capacity = 1 << 20;  // bytes of ring per channel, unless a channel asks otherwise
+  // A launched process must attach (call Worker::current()) within this, or it
+  // is killed and reported not_attached.
+  std::chrono::milliseconds attach_timeout{5000};
+  // At the session's end, workers get SIGTERM, then SIGKILL after this.
+  std::chrono::milliseconds stop_grace{2000};
+};
+
+struct BrokerOptions {
+  std::string session;  // empty: a random name
+  BrokerLimits limits;
+};
+
+class Broker {
+ public:
+  // Creates the session; throws WorkerError when the name is refused or a
+  // live broker already owns it. The segments of a dead broker's session of
+  // the same name are removed first.
+  explicit Broker(BrokerOptions options = {});
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  const std::string& session() const noexcept;
+  // This process's worker context (the same as Worker::current()).
+  Worker& host();
+
+  // Stops every worker, children first, and removes every segment of the
+  // session. Idempotent; the destructor calls it.
+  void stop();
+  // Asks the broker to begin stopping, from any thread (a signal-waiting
+  // thread, say). Workers' exit events still reach the host.
+  void request_stop() noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace colony

@@ -1,0 +1,592 @@
+#include "colony/broker/broker.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "colony/broker/clean.hpp"
+#include "colony/shm/process.hpp"
+#include "colony/worker/context.hpp"
+#include "launcher.hpp"
+
+extern char** environ;
+
+namespace colony {
+namespace {
+
+using namespace detail;
+using broker_detail::ProcessEnd;
+using broker_detail::Spawned;
+using Clock = shm::Clock;
+
+constexpr std::size_t kRequestRingCapacity = 1 << 20;
+constexpr std::size_t kRequestMaxMessage = 256 << 10;
+constexpr auto kEventRetry = std::chrono::milliseconds(5);
+constexpr auto kKillWait = std::chrono::seconds(3);
+
+std::string random_session_name() {
+  std::random_device device;
+  std::uniform_int_distribution<unsigned> digit(0, 35);
+  std::string name = "s";
+  for (int i = 0; i < 10; ++i) {
+    const unsigned d = digit(device);
+    name += static_cast<char>(d < 10 ? '0' + d : 'a' + (d - 10));
+  }
+  return name;
+}
+
+std::uint64_t unix_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+// A worker as the broker tracks it, from launch request to finalization.
+struct Managed {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  std::uint32_t parent = 0;  // slot
+  Spawned process;
+  bool alive = false;        // the process runs (spawned, not reaped)
+  bool online = false;
+  bool terminating = false;  // ending with its subtree
+  bool kill_sent = false;
+  bool missed_attach = false;
+  Clock::time_point attach_deadline{};
+  std::vector<std::uint32_t> children;  // slots, removed when they are finalized
+  std::optional<ChildExit> exit;        // set when the process ended (or never ran)
+  LaunchRequest launch;                 // kept while queued
+  std::optional<shm::Ring> events_ring;
+  std::optional<shm::TypedWriter> events;
+  std::deque<BrokerEvent> undelivered;  // the events ring was full
+};
+
+}  // namespace
+
+struct Broker::Impl {
+  BrokerOptions options;
+  std::string session;
+  std::shared_ptr<SessionMap> map;
+  std::optional<shm::Ring> requests_ring;
+  std::optional<shm::RingReader> requests;
+  std::mutex request_writer_mutex;  // request_stop and the reaper share one writer
+  std::optional<shm::TypedWriter> request_writer;
+  std::shared_ptr<Context> host_context;
+  std::unique_ptr<broker_detail::Reaper> reaper;
+  std::thread thread;
+  bool stopped = false;
+
+  // Broker-thread state.
+  std::map<std::uint32_t, Managed> workers;
+  std::unordered_map<int, std::uint32_t> by_pid;
+  std::deque<std::uint32_t> launch_queue;
+  std::uint32_t running = 0;
+  bool ending = false;
+  Clock::time_point grace_deadline{};
+  Clock::time_point hard_deadline{};
+
+  // --- setup --------------------------------------------------------------
+
+  void create_session() {
+    session = options.session.empty() ? random_session_name() : options.session;
+    if (auto valid = shm::validate_name(session, "session", shm::kMaxSessionLength); !valid) {
+      throw WorkerError(WorkerErrc::bad_state, valid.error().message);
+    }
+    if (session_is_live(session)) {
+      throw WorkerError(WorkerErrc::bad_state, "session '" + session + "' is already run by a live broker");
+    }
+    (void)clean_dead_sessions(session);
+
+    auto control_name = shm::SegmentName::make(session, shm::SegmentKind::control, kSessionControl);
+    auto segment = shm::Segment::create(*control_name, sizeof(WorkerSlot) * kMaxWorkerSlots);
+    if (!segment) throw WorkerError(WorkerErrc::os_error, "cannot create the session: " + segment.error().message);
+    auto& header = *reinterpret_cast<SessionHeader*>(segment->control());
+    header.magic = kSessionMagic;
+    header.version = kSessionVersion;
+    header.slot_count = kMaxWorkerSlots;
+    header.broker_pid.store(shm::current_pid());
+    header.state.store(static_cast<std::uint32_t>(SessionState::starting));
+    header.broker_started_unix_ns = unix_ns();
+    header.max_running = options.limits.max_running;
+    header.over_cap_policy = options.limits.over_cap == BrokerLimits::OverCap::fail ? 1 : 0;
+    header.max_message = options.limits.max_message;
+    header.channel_capacity = options.limits.channel_capacity;
+    header.attach_timeout_ms = static_cast<std::uint32_t>(options.limits.attach_timeout.count());
+    header.next_object_id.store(1);
+    header.next_fresh_slot.store(1);
+    // Slot 0 is the host: this process.
+    auto& host = *reinterpret_cast<WorkerSlot*>(segment->data());
+    host.pid.store(shm::current_pid());
+    host.state_word.store(pack_state(1, SlotState::running));
+    segment->mark_ready();
+    map = SessionMap::adopt(std::move(*segment));
+
+    shm::RingOptions ring_options;
+    ring_options.capacity = kRequestRingCapacity;
+    ring_options.max_message = kRequestMaxMessage;
+    ring_options.variant = shm::RingVariant::many_writers;
+    auto ring = shm::Ring::create(map->name(shm::SegmentKind::ring, kBrokerRing), ring_options);
+    if (!ring) throw WorkerError(WorkerErrc::os_error, "cannot create the broker ring: " + ring.error().message);
+    requests_ring.emplace(std::move(*ring));
+    auto reader = shm::RingReader::attach(*requests_ring);
+    if (!reader) throw WorkerError(WorkerErrc::os_error, reader.error().message);
+    requests.emplace(std::move(*reader));
+    auto writer = shm::RingWriter::attach(*requests_ring);
+    if (!writer) throw WorkerError(WorkerErrc::os_error, writer.error().message);
+    request_writer.emplace(std::move(*writer));
+
+    create_worker_segments(*map, kHostSlot, 1);
+    Managed host_entry;
+    host_entry.slot = kHostSlot;
+    host_entry.generation = 1;
+    host_entry.alive = false;  // not a process of ours
+    host_entry.online = true;
+    workers.emplace(kHostSlot, std::move(host_entry));
+    host_context = Context::create_host(map);
+    install_host_context(host_context);
+  }
+
+  void post_internal(const auto& request) {
+    std::lock_guard lock(request_writer_mutex);
+    (void)request_writer->send(request, shm::Deadline::never());
+  }
+
+  // --- events to workers ------------------------------------------------------
+
+  void post_event(std::uint32_t slot, BrokerEvent event) {
+    const auto found = workers.find(slot);
+    if (found == workers.end()) return;  // the addressee is gone: nobody to tell
+    Managed& to = found->second;
+    to.undelivered.push_back(std::move(event));
+    flush_events(to);
+  }
+
+  void flush_events(Managed& to) {
+    if (!to.events) {
+      auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, worker_object(to.slot, to.generation, kEventsSuffix)),
+                                  shm::Deadline::after(std::chrono::seconds(1)));
+      if (!ring) {
+        to.undelivered.clear();
+        return;
+      }
+      to.events_ring.emplace(std::move(*ring));
+      auto writer = shm::RingWriter::attach(*to.events_ring);
+      if (!writer) {
+        to.events_ring.reset();
+        to.undelivered.clear();
+        return;
+      }
+      to.events.emplace(std::move(*writer));
+    }
+    bool sent = false;
+    while (!to.undelivered.empty()) {
+      const auto status = std::visit([&](const auto& e) { return to.events->try_send(e); }, to.undelivered.front());
+      if (status == shm::RingStatus::full) break;  // retried on the next turn of the loop
+      to.undelivered.pop_front();
+      sent = sent || status == shm::RingStatus::ok;
+    }
+    if (sent) map->ring_doorbell(to.slot);
+  }
+
+  // --- launching ----------------------------------------------------------------
+
+  std::vector<std::string> worker_environment(const Managed& worker) const {
+    std::vector<std::string> environment;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+      const std::string_view variable(*entry);
+      if (variable.starts_with("COLONY_SESSION=") || variable.starts_with("COLONY_WORKER=") ||
+          variable.starts_with("COLONY_BROKER_PID=")) {
+        continue;
+      }
+      environment.emplace_back(variable);
+    }
+    environment.push_back(std::string(kSessionEnv) + "=" + session);
+    environment.push_back(std::string(kWorkerEnv) + "=" + std::to_string(worker.slot) + "." +
+                          std::to_string(worker.generation));
+    environment.push_back(std::string(kBrokerPidEnv) + "=" + std::to_string(shm::current_pid()));
+    return environment;
+  }
+
+  void refuse(const LaunchRequest& request, std::uint32_t parent, LaunchRefusal why, const std::string& error) {
+    post_event(parent, LaunchResult{request.slot, request.generation, false, static_cast<std::uint32_t>(why), error});
+  }
+
+  void on_launch(const LaunchRequest& request) {
+    if (request.slot == kHostSlot || request.slot >= kMaxWorkerSlots) return;
+    WorkerSlot& record = map->slot(request.slot);
+    const std::uint32_t parent = record.parent_slot.load();
+    const std::uint64_t word = record.state_word.load(std::memory_order_acquire);
+    if (generation_of(word) != request.generation || state_of(word) != SlotState::created) {
+      refuse(request, parent, LaunchRefusal::bad_state, "the worker is not in state new");
+      return;
+    }
+    const auto parent_entry = workers.find(parent);
+    if (ending || parent_entry == workers.end() || parent_entry->second.terminating ||
+        parent_entry->second.generation != record.parent_generation.load()) {
+      refuse(request, parent, LaunchRefusal::bad_state, ending ? "the session is ending" : "its parent is ending");
+      discard_unlaunched(request.slot, request.generation);
+      return;
+    }
+    if (running >= options.limits.max_running && options.limits.over_cap == BrokerLimits::OverCap::fail) {
+      refuse(request, parent, LaunchRefusal::worker_cap,
+             "the session already runs " + std::to_string(running) + " workers, its cap (max_running " +
+                 std::to_string(options.limits.max_running) + ")");
+      discard_unlaunched(request.slot, request.generation);
+      return;
+    }
+    Managed worker;
+    worker.slot = request.slot;
+    worker.generation = request.generation;
+    worker.parent = parent;
+    worker.launch = request;
+    workers.emplace(request.slot, std::move(worker));
+    parent_entry->second.children.push_back(request.slot);
+    if (running >= options.limits.max_running) {
+      record.state_word.store(pack_state(request.generation, SlotState::queued), std::memory_order_release);
+      launch_queue.push_back(request.slot);
+      post_event(parent, LaunchResult{request.slot, request.generation, true, 0, {}});
+      return;
+    }
+    if (auto error = spawn(workers.at(request.slot))) {
+      const bool missing = error->find("No such file") != std::string::npos ||
+                           error->find("Permission denied") != std::string::npos;
+      refuse(request, parent, missing ? LaunchRefusal::no_such_executable : LaunchRefusal::os_error, *error);
+      forget_unspawned(request.slot);
+      return;
+    }
+    post_event(parent, LaunchResult{request.slot, request.generation, true, 0, {}});
+  }
+
+  // Spawns a tracked worker; returns the error when it could not.
+  std::optional<std::string> spawn(Managed& worker) {
+    WorkerSlot& record = map->slot(worker.slot);
+    // Published before the process exists, so the worker finds its slot
+    // `starting` when it attaches.
+    record.state_word.store(pack_state(worker.generation, SlotState::starting), std::memory_order_release);
+    auto spawned = broker_detail::spawn_process(worker.launch.executable, worker.launch.arguments,
+                                                worker_environment(worker));
+    if (!spawned) {
+      record.state_word.store(pack_state(worker.generation, SlotState::created), std::memory_order_release);
+      return spawned.error().message;
+    }
+    worker.process = *spawned;
+    worker.alive = true;
+    worker.attach_deadline = Clock::now() + options.limits.attach_timeout;
+    record.pid.store(spawned->pid, std::memory_order_release);
+    record.started_unix_ns.store(unix_ns(), std::memory_order_relaxed);
+    by_pid[spawned->pid] = worker.slot;
+    ++running;
+    map->header().running_workers.store(running, std::memory_order_relaxed);
+    reaper->watch(worker.process);
+    return std::nullopt;
+  }
+
+  // A launch that never ran: forget it and its segments; the parent was told.
+  void forget_unspawned(std::uint32_t slot) {
+    const auto found = workers.find(slot);
+    if (found == workers.end()) return;
+    const std::uint32_t generation = found->second.generation;
+    detach_from_parent(found->second);
+    workers.erase(found);
+    discard_unlaunched(slot, generation);
+  }
+
+  void discard_unlaunched(std::uint32_t slot, std::uint32_t generation) {
+    remove_worker_segments(*map, slot, generation);
+    map->slot(slot).exit_kind.store(static_cast<std::uint32_t>(ExitKind::failed_to_start));
+    map->slot(slot).state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
+  }
+
+  void launch_queued() {
+    while (!launch_queue.empty() && running < options.limits.max_running && !ending) {
+      const std::uint32_t slot = launch_queue.front();
+      launch_queue.pop_front();
+      const auto found = workers.find(slot);
+      if (found == workers.end() || found->second.terminating) continue;
+      Managed& worker = found->second;
+      if (auto error = spawn(worker)) {
+        worker.exit = ChildExit{worker.slot, worker.generation, static_cast<std::uint32_t>(ExitKind::failed_to_start),
+                                0, 0, false, *error};
+        try_finalize(slot);
+      }
+    }
+  }
+
+  // --- lifecycle ---------------------------------------------------------------
+
+  void on_online(const OnlineNotice& notice) {
+    const auto found = workers.find(notice.slot);
+    if (found == workers.end() || found->second.generation != notice.generation || !found->second.alive) return;
+    Managed& worker = found->second;
+    worker.online = true;
+    std::uint64_t expected = pack_state(worker.generation, SlotState::starting);
+    map->slot(worker.slot).state_word.compare_exchange_strong(expected, pack_state(worker.generation, SlotState::running));
+    post_event(worker.parent, ChildOnline{worker.slot, worker.generation, notice.pid});
+  }
+
+  void on_terminate(const TerminateRequest& request) {
+    const auto found = workers.find(request.slot);
+    if (found == workers.end()) {
+      // Created but never started: nothing runs; end it here.
+      WorkerSlot& record = map->slot(request.slot);
+      const std::uint64_t word = record.state_word.load(std::memory_order_acquire);
+      if (request.slot != kHostSlot && request.slot < kMaxWorkerSlots && generation_of(word) == request.generation &&
+          state_of(word) == SlotState::created) {
+        const std::uint32_t parent = record.parent_slot.load();
+        discard_unlaunched(request.slot, request.generation);
+        post_event(parent, ChildExit{request.slot, request.generation, static_cast<std::uint32_t>(ExitKind::failed_to_start),
+                                     0, 0, true, "terminated before it started"});
+      }
+      return;
+    }
+    if (found->second.generation != request.generation) return;
+    terminate_subtree(request.slot);
+  }
+
+  void terminate_subtree(std::uint32_t slot) {
+    const auto found = workers.find(slot);
+    if (found == workers.end()) return;
+    Managed& worker = found->second;
+    if (!worker.terminating) {
+      worker.terminating = true;
+      if (worker.alive) {
+        map->slot(slot).state_word.store(pack_state(worker.generation, SlotState::terminating), std::memory_order_release);
+      }
+    }
+    const auto children = worker.children;
+    for (const std::uint32_t child : children) terminate_subtree(child);
+    advance(slot);
+  }
+
+  // Moves a terminating worker on: kill it once its children are gone;
+  // finalize it once it is dead too.
+  void advance(std::uint32_t slot) {
+    const auto found = workers.find(slot);
+    if (found == workers.end() || slot == kHostSlot) return;
+    Managed& worker = found->second;
+    if (worker.terminating && worker.children.empty()) {
+      if (worker.alive && !worker.kill_sent) {
+        worker.kill_sent = broker_detail::signal_process(worker.process, SIGKILL);
+      } else if (!worker.alive && !worker.exit) {
+        // Queued, never spawned.
+        launch_queue.erase(std::remove(launch_queue.begin(), launch_queue.end(), slot), launch_queue.end());
+        worker.exit = ChildExit{worker.slot, worker.generation, static_cast<std::uint32_t>(ExitKind::failed_to_start),
+                                0, 0, true, "terminated before it started"};
+      }
+    }
+    try_finalize(slot);
+  }
+
+  void on_process_end(const ChildEnded& ended) {
+    const auto by = by_pid.find(ended.pid);
+    if (by == by_pid.end()) return;
+    const std::uint32_t slot = by->second;
+    by_pid.erase(by);
+    Managed& worker = workers.at(slot);
+    worker.alive = false;
+    broker_detail::release_process(worker.process);
+    --running;
+    map->header().running_workers.store(running, std::memory_order_relaxed);
+    ChildExit exit{worker.slot, worker.generation, ended.kind, ended.code, ended.signal, worker.terminating, {}};
+    if (worker.missed_attach) {
+      exit.kind = static_cast<std::uint32_t>(ExitKind::not_attached);
+      exit.reason = "did not attach to the session within " + std::to_string(options.limits.attach_timeout.count()) +
+                    " ms (not a Colony worker?)";
+    }
+    worker.exit = exit;
+    WorkerSlot& record = map->slot(slot);
+    record.exit_kind.store(exit.kind);
+    record.exit_code.store(exit.code);
+    record.exit_signal.store(exit.signal);
+    // Its children do not outlive it.
+    if (!worker.children.empty()) terminate_subtree(slot);
+    try_finalize(slot);
+    launch_queued();
+  }
+
+  void detach_from_parent(const Managed& worker) {
+    const auto parent = workers.find(worker.parent);
+    if (parent == workers.end()) return;
+    auto& siblings = parent->second.children;
+    siblings.erase(std::remove(siblings.begin(), siblings.end(), worker.slot), siblings.end());
+  }
+
+  // A worker is terminated when its process has ended and its children are
+  // terminated: only then is its parent told, and its segments removed.
+  void try_finalize(std::uint32_t slot) {
+    const auto found = workers.find(slot);
+    if (found == workers.end() || slot == kHostSlot) return;
+    Managed& worker = found->second;
+    if (worker.alive || !worker.exit || !worker.children.empty()) return;
+    const ChildExit exit = *worker.exit;
+    const std::uint32_t parent = worker.parent;
+    // Children it created but never started go with it.
+    for (std::uint32_t index = 1; index < kMaxWorkerSlots; ++index) {
+      WorkerSlot& record = map->slot(index);
+      const std::uint64_t word = record.state_word.load(std::memory_order_acquire);
+      const SlotState state = state_of(word);
+      if ((state == SlotState::created || state == SlotState::reserved) && record.parent_slot.load() == slot &&
+          record.parent_generation.load() == worker.generation) {
+        discard_unlaunched(index, generation_of(word));
+      }
+    }
+    detach_from_parent(worker);
+    remove_worker_segments(*map, slot, worker.generation);
+    map->slot(slot).state_word.store(pack_state(worker.generation, SlotState::terminated), std::memory_order_release);
+    workers.erase(found);
+    post_event(parent, exit);
+    advance(parent);
+  }
+
+  void check_attach_deadlines(Clock::time_point now) {
+    for (auto& [slot, worker] : workers) {
+      if (worker.alive && !worker.online && !worker.missed_attach && now >= worker.attach_deadline) {
+        worker.missed_attach = true;
+        worker.kill_sent = broker_detail::signal_process(worker.process, SIGKILL);
+      }
+    }
+  }
+
+  // --- the session's end ----------------------------------------------------------
+
+  void begin_stop() {
+    if (ending) return;
+    ending = true;
+    map->header().state.store(static_cast<std::uint32_t>(SessionState::ending));
+    for (const std::uint32_t slot : launch_queue) {
+      if (auto found = workers.find(slot); found != workers.end()) found->second.terminating = true;
+    }
+    for (auto& [slot, worker] : workers) {
+      if (worker.alive) {
+        worker.terminating = true;
+        broker_detail::signal_process(worker.process, SIGTERM);
+      }
+    }
+    grace_deadline = Clock::now() + options.limits.stop_grace;
+    hard_deadline = grace_deadline + kKillWait;
+  }
+
+  bool any_alive() const {
+    for (const auto& [slot, worker] : workers) {
+      if (worker.alive) return true;
+    }
+    return false;
+  }
+
+  // --- the loop ---------------------------------------------------------------------
+
+  void handle(const shm::RecordView& record) {
+    const auto tag = record.type_tag;
+    if (tag == shm::TypeAlias<LaunchRequest>::tag) {
+      if (auto r = shm::decode_record<LaunchRequest>(record); r.ok()) on_launch(*r.value);
+    } else if (tag == shm::TypeAlias<TerminateRequest>::tag) {
+      if (auto r = shm::decode_record<TerminateRequest>(record); r.ok()) on_terminate(*r.value);
+    } else if (tag == shm::TypeAlias<OnlineNotice>::tag) {
+      if (auto r = shm::decode_record<OnlineNotice>(record); r.ok()) on_online(*r.value);
+    } else if (tag == shm::TypeAlias<ChildEnded>::tag) {
+      if (auto r = shm::decode_record<ChildEnded>(record); r.ok()) on_process_end(*r.value);
+    } else if (tag == shm::TypeAlias<StopRequest>::tag) {
+      begin_stop();
+    }
+    // Anything else is not for us: dropped. Requests come from processes of
+    // this user only (segments are 0600), but a bad record must not stop the broker.
+  }
+
+  Clock::time_point next_timer() const {
+    auto next = Clock::time_point::max();
+    for (const auto& [slot, worker] : workers) {
+      if (worker.alive && !worker.online && !worker.missed_attach) next = std::min(next, worker.attach_deadline);
+      if (!worker.undelivered.empty()) next = std::min(next, Clock::now() + kEventRetry);
+    }
+    if (ending) next = std::min(next, any_alive() && Clock::now() < grace_deadline ? grace_deadline : hard_deadline);
+    return next;
+  }
+
+  void loop() {
+    map->header().state.store(static_cast<std::uint32_t>(SessionState::running));
+    for (;;) {
+      const shm::Received received = requests->receive(shm::Deadline::at(next_timer()));
+      if (received.ok()) {
+        try {
+          handle(received.record);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "colony broker: %s\n", e.what());
+        }
+        requests->commit();
+      } else if (received.status == shm::RingStatus::corrupt) {
+        std::fprintf(stderr, "colony broker: the request ring is corrupt; stopping the session\n");
+        begin_stop();
+      }
+      const auto now = Clock::now();
+      check_attach_deadlines(now);
+      for (auto& [slot, worker] : workers) {
+        if (!worker.undelivered.empty()) flush_events(worker);
+      }
+      if (ending) {
+        if (!any_alive()) break;
+        if (now >= grace_deadline) {
+          for (auto& [slot, worker] : workers) {
+            if (worker.alive && !worker.kill_sent) worker.kill_sent = broker_detail::signal_process(worker.process, SIGKILL);
+          }
+        }
+        if (now >= hard_deadline) break;  // unkillable (D state): give up waiting, never hang
+      }
+    }
+  }
+
+  void remove_session_segments() {
+    for (const auto& name : shm::Segment::list(shm::SegmentName::session_prefix(session))) {
+      shm::Segment::remove_os_name(name.c_str());
+    }
+  }
+};
+
+Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  try {
+    impl_->create_session();
+    impl_->reaper = std::make_unique<broker_detail::Reaper>([impl = impl_.get()](const ProcessEnd& end) {
+      ChildEnded ended{end.pid, static_cast<std::uint32_t>(end.signaled ? ExitKind::signaled : ExitKind::exited),
+                       end.code, end.signal};
+      impl->post_internal(ended);
+    });
+    impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
+  } catch (...) {
+    install_host_context(nullptr);
+    impl_->host_context.reset();
+    if (impl_->map) impl_->remove_session_segments();
+    throw;
+  }
+}
+
+Broker::~Broker() { stop(); }
+
+const std::string& Broker::session() const noexcept { return impl_->session; }
+
+Worker& Broker::host() { return impl_->host_context->facade(); }
+
+void Broker::request_stop() noexcept {
+  try {
+    impl_->post_internal(StopRequest{shm::current_pid()});
+  } catch (...) {
+  }
+}
+
+void Broker::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  request_stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->reaper.reset();
+  install_host_context(nullptr);
+  impl_->host_context.reset();
+  impl_->remove_session_segments();
+}
+
+}  // namespace colony

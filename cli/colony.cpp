@@ -1,0 +1,35 @@
+// colony: launch, call, kill and inspect workers.
+#include <cstdio>
+#include <exception>
+
+#include "colony/worker/errors.hpp"
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"colony: a multi-process IPC broker on shared memory", "colony"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show the help of every subcommand");
+  const auto run = colony::cli::add_run_command(app);
+  const auto clean = colony::cli::add_clean_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "colony: %s\nRun 'colony --help' for usage.\n", e.what());
+    return colony::cli::kUsage;
+  }
+  try {
+    if (app.got_subcommand("run")) return run();
+    if (app.got_subcommand("clean")) return clean();
+  } catch (const colony::WorkerError& e) {
+    std::fprintf(stderr, "colony: %s\n", e.what());
+    return colony::cli::kFailure;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "colony: %s\n", e.what());
+    return colony::cli::kFailure;
+  }
+  return colony::cli::kUsage;
+}

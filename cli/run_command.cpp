@@ -1,0 +1,117 @@
+#include <pthread.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "colony/broker/broker.hpp"
+#include "commands.hpp"
+
+namespace colony::cli {
+namespace {
+
+struct RunOptions {
+  std::string session;
+  std::uint32_t max_workers = 64;
+  std::string over_cap = "queue";
+  std::uint32_t attach_timeout_ms = 5000;
+  std::string executable;
+  std::vector<std::string> arguments;
+};
+
+// SIGINT and SIGTERM end the session cleanly: a thread waits for them (they
+// are blocked everywhere else) and asks the broker to stop.
+class StopOnSignals {
+ public:
+  explicit StopOnSignals(Broker& broker) {
+    thread_ = std::thread([this, &broker] {
+      sigset_t signals = stop_signals();
+      const timespec tick{0, 100'000'000};
+      while (!done_.load()) {
+        const int received = ::sigtimedwait(&signals, nullptr, &tick);
+        if (received == SIGINT || received == SIGTERM) {
+          signal_.store(received);
+          broker.request_stop();
+        }
+      }
+    });
+  }
+  ~StopOnSignals() {
+    done_.store(true);
+    thread_.join();
+  }
+  int signal() const { return signal_.load(); }
+  static sigset_t stop_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    return signals;
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::atomic<int> signal_{0};
+  std::thread thread_;
+};
+
+int run(const RunOptions& options) {
+  // Before any thread exists, so every thread inherits the mask.
+  const sigset_t signals = StopOnSignals::stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  BrokerOptions broker_options;
+  broker_options.session = options.session;
+  broker_options.limits.max_running = options.max_workers;
+  broker_options.limits.over_cap = options.over_cap == "fail" ? BrokerLimits::OverCap::fail : BrokerLimits::OverCap::queue;
+  broker_options.limits.attach_timeout = std::chrono::milliseconds(options.attach_timeout_ms);
+  Broker broker(broker_options);
+  StopOnSignals stop_on_signals(broker);
+
+  auto worker = broker.host().create(options.executable, options.arguments);
+  try {
+    worker.start();
+  } catch (const WorkerError& e) {
+    std::fprintf(stderr, "colony: %s\n", e.what());
+    return kCannotRun;
+  }
+  std::optional<ExitStatus> status;
+  while (!(status = worker.join(std::chrono::hours(24)))) {
+  }
+  broker.stop();
+  if (!status->ok()) std::fprintf(stderr, "colony: %s %s\n", options.executable.c_str(), status->describe().c_str());
+  if (stop_on_signals.signal() != 0 && status->kind == ExitStatus::Kind::signaled) {
+    return 128 + stop_on_signals.signal();
+  }
+  return status->shell_code();
+}
+
+}  // namespace
+
+Runner add_run_command(CLI::App& app) {
+  auto options = std::make_shared<RunOptions>();
+  auto* command = app.add_subcommand("run", "Start a session in the foreground and run EXE in it as a worker");
+  command->add_option("--session", options->session, "Session name (default: a random one)");
+  command->add_option("--max-workers", options->max_workers, "Running workers at most")
+      ->check(CLI::Range(1u, 1023u))
+      ->capture_default_str();
+  command->add_option("--over-cap", options->over_cap, "A start past the cap: queue or fail")
+      ->check(CLI::IsMember({"queue", "fail"}))
+      ->capture_default_str();
+  command->add_option("--attach-timeout", options->attach_timeout_ms,
+                      "Milliseconds a worker has to attach before it is killed")
+      ->check(CLI::Range(1u, 3'600'000u))
+      ->capture_default_str();
+  command->add_option("executable", options->executable, "The worker executable")->required();
+  command->add_option("arguments", options->arguments, "Its arguments");
+  command->prefix_command();  // everything after EXE belongs to EXE
+  command->footer(
+      "Exits with the worker's exit code once the session has ended; 128+N when it died\n"
+      "by signal N; 127 when it could not be started. SIGINT/SIGTERM stop the session.");
+  return [options]() { return run(*options); };
+}
+
+}  // namespace colony::cli

@@ -1,0 +1,103 @@
+#pragma once
+// Records between workers and the broker, and the error report a worker sends
+// its parent. All travel as typed records (shm/typed.hpp) with colony.*
+// aliases; all are small, bounded by the caps the typed layer enforces.
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "colony/shm/type_registry.hpp"
+
+namespace colony::detail {
+
+// --- to the broker (ring.broker, many writers) ---------------------------
+
+struct LaunchRequest {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  std::string executable;
+  std::vector<std::string> arguments;
+  template <class A> void serialize(A& a) { a(slot, generation, executable, arguments); }
+};
+
+struct TerminateRequest {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  template <class A> void serialize(A& a) { a(slot, generation); }
+};
+
+// A worker attached: the broker marks it running and tells its parent.
+struct OnlineNotice {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  std::int32_t pid = 0;
+  template <class A> void serialize(A& a) { a(slot, generation, pid); }
+};
+
+// From the broker's own reaper thread: the kernel reported a child's end.
+struct ChildEnded {
+  std::int32_t pid = 0;
+  std::uint32_t kind = 0;  // ExitKind
+  std::int32_t code = 0;
+  std::int32_t signal = 0;
+  template <class A> void serialize(A& a) { a(pid, kind, code, signal); }
+};
+
+struct StopRequest {
+  std::int32_t from_pid = 0;
+  template <class A> void serialize(A& a) { a(from_pid); }
+};
+
+// --- from the broker to a worker (ring.w<S>g<G>-ev, one writer) ----------
+
+enum class LaunchRefusal : std::uint32_t { none = 0, no_such_executable = 1, worker_cap = 2, bad_state = 3, os_error = 4 };
+
+struct LaunchResult {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  bool accepted = false;   // spawned, or queued under the cap
+  std::uint32_t refusal = 0;  // LaunchRefusal, when !accepted
+  std::string error;       // why not, when !accepted
+  template <class A> void serialize(A& a) { a(slot, generation, accepted, refusal, error); }
+};
+
+struct ChildOnline {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  std::int32_t pid = 0;
+  template <class A> void serialize(A& a) { a(slot, generation, pid); }
+};
+
+struct ChildExit {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  std::uint32_t kind = 0;  // ExitKind
+  std::int32_t code = 0;
+  std::int32_t signal = 0;
+  bool terminated = false;
+  std::string reason;
+  template <class A> void serialize(A& a) { a(slot, generation, kind, code, signal, terminated, reason); }
+};
+
+// --- from a worker to its parent, on the worker's -out channel -----------
+
+// An exception escaped one of the worker's handlers; the worker goes on.
+struct ErrorReport {
+  std::string message;
+  template <class A> void serialize(A& a) { a(message); }
+};
+
+}  // namespace colony::detail
+
+COLONY_REGISTER_TYPE(colony::detail::LaunchRequest, "colony.broker.launch")
+COLONY_REGISTER_TYPE(colony::detail::TerminateRequest, "colony.broker.terminate")
+COLONY_REGISTER_TYPE(colony::detail::OnlineNotice, "colony.broker.online")
+COLONY_REGISTER_TYPE(colony::detail::ChildEnded, "colony.broker.child_ended")
+COLONY_REGISTER_TYPE(colony::detail::StopRequest, "colony.broker.stop")
+COLONY_REGISTER_TYPE(colony::detail::LaunchResult, "colony.event.launch")
+COLONY_REGISTER_TYPE(colony::detail::ChildOnline, "colony.event.online")
+COLONY_REGISTER_TYPE(colony::detail::ChildExit, "colony.event.exit")
+COLONY_REGISTER_TYPE(colony::detail::ErrorReport, "colony.event.error")

@@ -1,0 +1,51 @@
+#pragma once
+// One process's mapping of a session's control segment: the worker slots, the
+// limits, the doorbells. Shared by everything in the process that belongs to
+// the session, so a handle that outlives its Worker context still points at
+// mapped memory.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "colony/shm/deadline.hpp"
+#include "colony/shm/names.hpp"
+#include "colony/shm/segment.hpp"
+#include "colony/worker/session_layout.hpp"
+
+namespace colony::detail {
+
+class SessionMap {
+ public:
+  // Opens and validates ctl.session of a running session; throws WorkerError.
+  static std::shared_ptr<SessionMap> open(std::string_view session, shm::Deadline deadline);
+  // Wraps a control segment the broker has just created and filled.
+  static std::shared_ptr<SessionMap> adopt(shm::Segment segment);
+
+  const std::string& session() const noexcept { return segment_.name().session(); }
+  SessionHeader& header() const noexcept { return *reinterpret_cast<SessionHeader*>(segment_.control()); }
+  WorkerSlot& slot(std::uint32_t index) const noexcept {
+    return reinterpret_cast<WorkerSlot*>(segment_.data())[index % kMaxWorkerSlots];
+  }
+  // A name in this session; throws WorkerError on a name the rules refuse.
+  shm::SegmentName name(shm::SegmentKind kind, std::string_view object) const;
+
+  // Wakes worker `index`'s event loop if it sleeps. Call after publishing.
+  void ring_doorbell(std::uint32_t index) const noexcept;
+
+ private:
+  explicit SessionMap(shm::Segment segment) : segment_(std::move(segment)) {}
+  shm::Segment segment_;
+};
+
+// "w<slot>g<generation>-<suffix>": the per-worker object names.
+std::string worker_object(std::uint32_t slot, std::uint32_t generation, std::string_view suffix);
+inline constexpr std::string_view kEventsSuffix = "ev";
+inline constexpr std::string_view kToWorkerSuffix = "in";
+inline constexpr std::string_view kToParentSuffix = "out";
+inline constexpr std::string_view kPropertiesSuffix = "props";
+inline constexpr std::string_view kBrokerRing = "broker";
+inline constexpr std::string_view kSessionControl = "session";
+
+}  // namespace colony::detail

@@ -1,0 +1,214 @@
+#pragma once
+// Workers as OS processes (ArkTS workers, AIR workers), the API a worker
+// executable links.
+//
+// In a worker executable:
+//
+//   int main() {
+//     auto& self = colony::Worker::current();          // attaches to the session
+//     auto greeting = self.get_shared_property<std::string>("greeting");
+//     self.on_message<std::string>([&](std::string text) { self.post_message(greeting + text); });
+//     return self.run();                                // the event loop
+//   }
+//
+// In its parent (another worker, or the process hosting the broker):
+//
+//   auto child = colony::Worker::current().create("./greeter");
+//   child.set_shared_property("greeting", std::string("hello, "));
+//   child.on_message<std::string>([](std::string reply) { ... });
+//   child.on_exit([](const colony::ExitStatus& status) { ... });
+//   child.start();
+//   child.post_message(std::string("world"));
+//
+// A Worker context and its handles belong to the thread that uses them, as a
+// JavaScript worker's objects belong to its thread: call them from one thread.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "colony/worker/channel.hpp"
+#include "colony/worker/errors.hpp"
+#include "colony/worker/exit_status.hpp"
+#include "colony/worker/properties.hpp"
+#include "colony/worker/shared_objects.hpp"
+
+namespace colony {
+
+// new -> (queued) -> starting -> running -> terminating -> terminated
+enum class WorkerState { created, queued, starting, running, terminating, terminated };
+std::string_view to_string(WorkerState state) noexcept;
+
+namespace detail {
+class Context;
+struct HandleCore;
+
+template <shm::RegisteredType T, class F>
+RecordHandler make_handler(F&& handler) {
+  return [h = std::forward<F>(handler)](const shm::RecordView& record) {
+    auto decoded = shm::decode_record<T>(record);
+    if (decoded.ok()) h(std::move(*decoded.value));
+    return static_cast<shm::ReceiveInfo>(decoded);
+  };
+}
+}  // namespace detail
+
+class WorkerHandle {
+ public:
+  WorkerHandle() = default;
+  explicit WorkerHandle(std::shared_ptr<detail::HandleCore> core) : core_(std::move(core)) {}
+
+  bool valid() const noexcept { return core_ != nullptr; }
+  std::uint32_t slot() const;
+  std::uint32_t generation() const;
+  WorkerState state() const;
+  int pid() const;  // 0 before it runs
+  friend bool operator==(const WorkerHandle& a, const WorkerHandle& b) noexcept { return a.core_ == b.core_; }
+
+  // Parent only. Launches the worker; throws WorkerError when the executable
+  // does not exist or is not executable, or the cap is reached under the fail
+  // policy. Returns once the broker has spawned (or queued) it.
+  void start();
+  // Parent only. Ends the worker at once (SIGKILL), its children first; the
+  // exit event follows once all of them are gone.
+  void terminate();
+  // Waits (dispatching this process's events meanwhile) until the worker has
+  // ended; nullopt if the timeout passes first.
+  std::optional<ExitStatus> join(std::chrono::milliseconds timeout);
+  std::optional<ExitStatus> exit_status() const;
+
+  // Parent only: the default channel pair (ArkTS postMessage / onmessage).
+  template <shm::RegisteredType T>
+  void post_message(const T& value) {
+    send_checked(to_worker(), shm::serialized_size(value), [&](detail::ChannelCore& channel, shm::Deadline deadline) {
+      return channel.send(value, deadline);
+    });
+  }
+  template <shm::RegisteredType T, class F>
+  void on_message(F&& handler) {
+    from_worker().handlers[shm::TypeAlias<T>::tag] = detail::make_handler<T>(std::forward<F>(handler));
+  }
+  void on_online(std::function<void()> handler);
+  void on_exit(std::function<void(const ExitStatus&)> handler);
+  // An exception escaped one of the worker's handlers; the worker goes on.
+  void on_error(std::function<void(const std::string&)> handler);
+  // A message between parent and worker could not be handled, on either side.
+  void on_messageerror(std::function<void(const MessageError&)> handler);
+
+  // Shared properties: copies, settable before start, readable and settable by
+  // the worker and by anyone holding a handle.
+  template <shm::RegisteredType T>
+  void set_shared_property(std::string_view key, const T& value) {
+    properties().set(key, shm::TypeAlias<T>::tag, detail::serialize_value(value));
+  }
+  template <shm::RegisteredType T>
+  T get_shared_property(std::string_view key) {
+    return detail::decode_property<T>(key, properties().get(key));
+  }
+  bool has_shared_property(std::string_view key) { return properties().get(key).has_value(); }
+
+  // A worker handle is a reference: it serializes as (slot, generation).
+  template <class A> void save(A& archive) const { archive(slot(), generation()); }
+  template <class A> void load(A& archive) {
+    std::uint32_t s = 0, g = 0;
+    archive(s, g);
+    *this = resolve(s, g);
+  }
+
+  const std::shared_ptr<detail::HandleCore>& core() const noexcept { return core_; }
+
+ private:
+  static WorkerHandle resolve(std::uint32_t slot, std::uint32_t generation);
+  detail::ChannelCore& to_worker();
+  detail::ChannelCore& from_worker();
+  detail::PropertyStore& properties();
+  void send_checked(detail::ChannelCore& channel, std::size_t size,
+                    const std::function<SendStatus(detail::ChannelCore&, shm::Deadline)>& send);
+  std::shared_ptr<detail::HandleCore> core_;
+};
+
+class Worker {
+ public:
+  // This process's worker context: in a process the broker launched, attaches
+  // on first use (from then on the process dies with the broker); in the
+  // process hosting a broker, the host context. Throws WorkerError
+  // (not_a_worker) anywhere else.
+  static Worker& current();
+  // True when current() would succeed.
+  static bool in_session() noexcept;
+
+  const std::string& session() const;
+  std::uint32_t slot() const;
+  std::uint32_t generation() const;
+  bool is_host() const;
+  // A handle to this worker, to pass to others.
+  WorkerHandle self() const;
+
+  // A new worker in state created: set its properties and handlers, then start().
+  WorkerHandle create(const std::string& executable, std::vector<std::string> arguments = {});
+
+  // The default channel pair with the parent.
+  template <shm::RegisteredType T>
+  void post_message(const T& value) {
+    send_checked(to_parent(), shm::serialized_size(value), [&](detail::ChannelCore& channel, shm::Deadline deadline) {
+      return channel.send(value, deadline);
+    });
+  }
+  template <shm::RegisteredType T, class F>
+  void on_message(F&& handler) {
+    from_parent().handlers[shm::TypeAlias<T>::tag] = detail::make_handler<T>(std::forward<F>(handler));
+  }
+  void on_messageerror(std::function<void(const MessageError&)> handler);
+  // Errors raised by this process's handlers. By default a worker reports them
+  // to its parent (the parent's on_error) and the host prints them to stderr.
+  void on_error(std::function<void(const std::string&)> handler);
+
+  template <shm::RegisteredType T>
+  void set_shared_property(std::string_view key, const T& value) {
+    properties().set(key, shm::TypeAlias<T>::tag, detail::serialize_value(value));
+  }
+  template <shm::RegisteredType T>
+  T get_shared_property(std::string_view key) {
+    return detail::decode_property<T>(key, properties().get(key));
+  }
+  bool has_shared_property(std::string_view key) { return properties().get(key).has_value(); }
+
+  // The event loop: waits on all of this worker's channels and events with one
+  // kernel wait and dispatches them, until stop() or close(). Returns 0.
+  int run();
+  // From a handler: run() returns after the current handler.
+  void stop() noexcept;
+  // The worker ends after the current handler (at once outside a handler),
+  // with exit code 0; the parent drains what it posted before, then sees exit.
+  void close();
+  // Dispatches what is ready, waiting up to timeout for the first event;
+  // returns true when something was dispatched. For code that runs its own loop.
+  bool dispatch(std::chrono::milliseconds timeout);
+  // Spin this many times re-checking before sleeping in the kernel (0: never).
+  void set_spin(std::uint32_t iterations) noexcept;
+
+  // The session's limits.
+  std::size_t max_message() const;
+
+  explicit Worker(std::shared_ptr<detail::Context> context) : context_(std::move(context)) {}
+  detail::Context& context() const noexcept { return *context_; }
+  // Installs or clears the host context (used by the broker).
+  static void set_host_context(std::shared_ptr<detail::Context> context);
+
+ private:
+  detail::ChannelCore& to_parent();
+  detail::ChannelCore& from_parent();
+  detail::PropertyStore& properties();
+  void send_checked(detail::ChannelCore& channel, std::size_t size,
+                    const std::function<SendStatus(detail::ChannelCore&, shm::Deadline)>& send);
+  std::shared_ptr<detail::Context> context_;
+};
+
+}  // namespace colony
+
+COLONY_REGISTER_TYPE(colony::WorkerHandle, "colony.ref.worker")

@@ -1,0 +1,268 @@
+#include "colony/worker/channel.hpp"
+
+#include <cstring>
+
+#include "colony/shm/byte_array.hpp"
+#include "colony/shm/process.hpp"
+
+namespace colony {
+
+std::string_view to_string(ChannelState state) noexcept {
+  switch (state) {
+    case ChannelState::open: return "open";
+    case ChannelState::closing: return "closing";
+    case ChannelState::closed: return "closed";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(SendStatus status) noexcept {
+  switch (status) {
+    case SendStatus::ok: return "ok";
+    case SendStatus::full: return "full";
+    case SendStatus::timed_out: return "timed_out";
+    case SendStatus::closed: return "closed";
+    case SendStatus::too_large: return "too_large";
+    case SendStatus::receiver_gone: return "receiver_gone";
+  }
+  return "unknown";
+}
+
+namespace detail {
+namespace {
+
+SendStatus from_ring(shm::RingStatus status) {
+  switch (status) {
+    case shm::RingStatus::ok: return SendStatus::ok;
+    case shm::RingStatus::full: return SendStatus::full;
+    case shm::RingStatus::timed_out: return SendStatus::timed_out;
+    case shm::RingStatus::closed: return SendStatus::closed;
+    case shm::RingStatus::too_large: return SendStatus::too_large;
+    default: return SendStatus::closed;  // a corrupt ring takes nothing more
+  }
+}
+
+}  // namespace
+
+ChannelCore::ChannelCore(std::shared_ptr<SessionMap> session, shm::Ring ring, std::uint64_t id)
+    : session_(std::move(session)), ring_(std::move(ring)), id_(id) {
+  seen_error_count_ = control().error_count.load(std::memory_order_acquire);
+}
+
+ChannelCore::~ChannelCore() = default;
+
+void ChannelCore::set_sender(std::uint32_t slot, std::uint32_t generation) noexcept {
+  control().sender_generation.store(generation, std::memory_order_relaxed);
+  control().sender_slot_plus_one.store(slot + 1, std::memory_order_release);
+}
+
+SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
+                                        const std::function<void(std::span<std::byte>)>& write) {
+  last_send_size = size;
+  if (size > session_->header().max_message) return SendStatus::too_large;
+  if (!writer_) {
+    auto attached = shm::RingWriter::attach(ring_);
+    if (!attached) {
+      throw WorkerError(WorkerErrc::bad_state, "cannot send on channel " + std::to_string(id_) + ": " +
+                                                   attached.error().message);
+    }
+    writer_.emplace(std::move(*attached));
+  }
+  if (size > ring_.max_message()) return send_out_of_line(tag, size, deadline, write);
+  const shm::Claim claimed = writer_->claim(tag, size, deadline);
+  if (!claimed.ok()) return from_ring(claimed.status);
+  try {
+    write(claimed.payload);
+  } catch (...) {
+    writer_->drop(claimed);
+    throw;
+  }
+  // Publishing point: after commit the receiver may take the record; dying
+  // before it leaves nothing visible.
+  writer_->commit(claimed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const std::uint32_t receiver = control().receiver_slot_plus_one.load(std::memory_order_relaxed);
+  if (receiver != 0) session_->ring_doorbell(receiver - 1);
+  return SendStatus::ok;
+}
+
+SendStatus ChannelCore::send_out_of_line(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
+                                         const std::function<void(std::span<std::byte>)>& write) {
+  const std::uint64_t object_id = session_->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
+  OutOfLine record{tag, size, "ol" + std::to_string(object_id)};
+  const auto name = session_->name(shm::SegmentKind::bytes, record.object);
+  auto bytes = shm::ByteArray::create(name, size, size);
+  if (!bytes) throw WorkerError(WorkerErrc::os_error, "out-of-line message: " + bytes.error().message);
+  try {
+    write(bytes->bytes().first(size));
+  } catch (...) {
+    shm::Segment::remove(name);
+    throw;
+  }
+  const SendStatus status = send(record, deadline);
+  if (status != SendStatus::ok) shm::Segment::remove(name);
+  return status;
+}
+
+std::string ChannelCore::describe_failure(SendStatus status, std::size_t size) const {
+  const std::string channel = "channel " + std::to_string(id_);
+  switch (status) {
+    case SendStatus::too_large:
+      return "message of " + std::to_string(size) + " bytes exceeds the session's limit of " +
+             std::to_string(session_->header().max_message) + " bytes (" + channel + ")";
+    case SendStatus::full: return channel + " is full";
+    case SendStatus::timed_out: return channel + " stayed full until the send deadline";
+    case SendStatus::closed: return channel + " is closed";
+    case SendStatus::receiver_gone: return "the receiver of " + channel + " is gone";
+    case SendStatus::ok: break;
+  }
+  return channel + ": sent";
+}
+
+std::optional<MessageError> ChannelCore::take_sent_error() {
+  const std::uint32_t count = control().error_count.load(std::memory_order_acquire);
+  if (count == seen_error_count_) return std::nullopt;
+  const std::uint32_t missed = count - seen_error_count_ - 1;
+  seen_error_count_ = count;
+  const std::size_t length = std::min<std::size_t>(control().error_length.load(std::memory_order_relaxed),
+                                                   sizeof(control().error_text));
+  std::string text(control().error_text, length);
+  if (missed > 0) text += " (and " + std::to_string(missed) + " earlier)";
+  return MessageError{"the receiver could not handle a message: " + text, true};
+}
+
+void ChannelCore::report_to_sender(const std::string& message) noexcept {
+  auto& c = control();
+  const std::size_t length = std::min(message.size(), sizeof(c.error_text));
+  std::memcpy(c.error_text, message.data(), length);
+  c.error_length.store(static_cast<std::uint32_t>(length), std::memory_order_relaxed);
+  // Publishing point: the sender reads the text once it sees the count move.
+  c.error_count.fetch_add(1, std::memory_order_release);
+  const std::uint32_t sender = c.sender_slot_plus_one.load(std::memory_order_acquire);
+  if (sender != 0) session_->ring_doorbell(sender - 1);
+}
+
+void ChannelCore::bind_receiver(std::uint32_t slot, std::uint32_t generation) {
+  if (reader_) return;
+  auto attached = shm::RingReader::attach(ring_);
+  if (!attached) {
+    throw WorkerError(WorkerErrc::bad_state,
+                      "cannot receive on channel " + std::to_string(id_) + ": " + attached.error().message);
+  }
+  reader_.emplace(std::move(*attached));
+  control().receiver_generation.store(generation, std::memory_order_relaxed);
+  control().receiver_slot_plus_one.store(slot + 1, std::memory_order_seq_cst);
+}
+
+bool ChannelCore::wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status) {
+  if (!reader_) throw WorkerError(WorkerErrc::bad_state, "channel " + std::to_string(id_) + " is not bound");
+  // Peek by receiving; deliver_one then takes the same record (it is received,
+  // not committed, so a second look finds it again through the reader's cursor).
+  const shm::Received received = reader_->receive(deadline);
+  switch (received.status) {
+    case shm::RingStatus::ok: pending_ = received.record; has_pending_ = true; return true;
+    case shm::RingStatus::timed_out: status.status = shm::ReceiveStatus::timed_out; return false;
+    case shm::RingStatus::empty: status.status = shm::ReceiveStatus::empty; return false;
+    case shm::RingStatus::closed:
+      status.status = shm::ReceiveStatus::closed;
+      status.error = "channel " + std::to_string(id_) + " is closed";
+      return false;
+    default:
+      status.status = shm::ReceiveStatus::corrupt;
+      status.error = "channel " + std::to_string(id_) + " is corrupt";
+      return false;
+  }
+}
+
+bool ChannelCore::deliver_one(const std::function<void(const shm::RecordView&)>& handle,
+                              const std::function<void(const MessageError&)>& report) {
+  if (!reader_) return false;
+  shm::RecordView record;
+  if (has_pending_) {
+    record = pending_;
+    has_pending_ = false;
+  } else {
+    const shm::Received received = reader_->try_receive();
+    if (!received.ok()) return false;
+    record = received.record;
+  }
+  // Frees the record (and an out-of-line segment) whatever the handler does.
+  struct Release {
+    ChannelCore& channel;
+    std::optional<shm::SegmentName> out_of_line;
+    ~Release() {
+      channel.reader_->commit();
+      if (out_of_line) shm::Segment::remove(*out_of_line);
+    }
+  } release{*this, std::nullopt};
+
+  const auto fail = [&](const std::string& message) {
+    report_to_sender(message);
+    MessageError error{message, false};
+    if (report) report(error);
+  };
+
+  std::optional<shm::ByteArray> large;
+  if (record.type_tag == shm::TypeAlias<OutOfLine>::tag) {
+    auto decoded = shm::decode_record<OutOfLine>(record);
+    if (!decoded.ok()) {
+      fail(decoded.error);
+      return true;
+    }
+    auto name = shm::SegmentName::make(session_->session(), shm::SegmentKind::bytes, decoded.value->object);
+    if (!name) {
+      fail("out-of-line message: " + name.error().message);
+      return true;
+    }
+    release.out_of_line = *name;
+    auto opened = shm::ByteArray::open(*name, shm::Deadline::after(std::chrono::seconds(1)));
+    if (!opened || opened->capacity() < decoded.value->size) {
+      fail("out-of-line message " + name->os_name() + " is missing or short");
+      return true;
+    }
+    large.emplace(std::move(*opened));
+    record = shm::RecordView{decoded.value->type_tag, record.sequence,
+                             std::span<const std::byte>(large->bytes().data(), decoded.value->size)};
+  }
+  try {
+    handle(record);
+  } catch (const MessageError& error) {
+    fail(error.message);
+  }
+  return true;
+}
+
+bool ChannelCore::dispatch_one(const std::function<void(const MessageError&)>& report_error) {
+  return deliver_one(
+      [this](const shm::RecordView& record) {
+        const auto found = handlers.find(record.type_tag);
+        if (found == handlers.end()) {
+          throw MessageError{"no handler for messages of type " + shm::TypeRegistry::describe(record.type_tag) +
+                                 " on channel " + std::to_string(id_),
+                             false};
+        }
+        const shm::ReceiveInfo info = found->second(record);
+        if (!info.ok()) throw MessageError{info.error, false};
+      },
+      report_error);
+}
+
+ChannelState ChannelCore::state() const noexcept {
+  if (!ring_.is_closed()) return ChannelState::open;
+  return available() == 0 ? ChannelState::closed : ChannelState::closing;
+}
+
+std::size_t ChannelCore::available() const noexcept {
+  const std::uint64_t written = ring_.records_written();
+  const std::uint64_t read = ring_.records_read();
+  return written > read ? static_cast<std::size_t>(written - read) : 0;
+}
+
+void ChannelCore::close() noexcept {
+  ring_.close();
+  const std::uint32_t receiver = control().receiver_slot_plus_one.load(std::memory_order_acquire);
+  if (receiver != 0) session_->ring_doorbell(receiver - 1);
+}
+
+}  // namespace detail
+}  // namespace colony

@@ -1,0 +1,643 @@
+#include "colony/worker/context.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "colony/shm/futex.hpp"
+#include "colony/shm/process.hpp"
+#include "parent_death.hpp"
+
+namespace colony::detail {
+namespace {
+
+std::mutex g_context_mutex;
+std::shared_ptr<Context> g_context;
+
+constexpr auto kOpenDeadline = std::chrono::seconds(2);
+constexpr auto kBrokerAnswerDeadline = std::chrono::seconds(10);
+constexpr int kBatch = 64;  // records taken from one source before looking at the next
+
+std::uint64_t handle_key(std::uint32_t slot, std::uint32_t generation) {
+  return (std::uint64_t{slot} << 32) | generation;
+}
+
+void print_unhandled(const std::string& what) { std::fprintf(stderr, "colony: %s\n", what.c_str()); }
+
+// "not found" / "not executable" for a path, the way execve would see it.
+std::optional<std::string> executable_problem(const std::string& executable) {
+  const auto check = [](const std::string& path) -> std::optional<std::string> {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return "no such file";
+    if (!S_ISREG(info.st_mode)) return "not a regular file";
+    if (::access(path.c_str(), X_OK) != 0) return "not executable";
+    return std::nullopt;
+  };
+  if (executable.empty()) return "empty executable name";
+  if (executable.find('/') != std::string::npos) return check(executable);
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const std::string dir(dirs.substr(0, colon));
+    if (!check((dir.empty() ? "." : dir) + "/" + executable)) return std::nullopt;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return "not found in PATH";
+}
+
+template <class Function>
+void run_handler(Context& context, Function&& function) {
+  try {
+    function();
+  } catch (const std::exception& e) {
+    context.report_error(e.what());
+  } catch (...) {
+    context.report_error("unknown exception");
+  }
+}
+
+}  // namespace
+
+// --- HandleCore ---------------------------------------------------------
+
+WorkerState HandleCore::state() const {
+  if (exit) return WorkerState::terminated;
+  const std::uint64_t word = session->slot(slot).state_word.load(std::memory_order_acquire);
+  if (generation_of(word) != generation) return WorkerState::terminated;
+  switch (state_of(word)) {
+    case SlotState::reserved:
+    case SlotState::created: return WorkerState::created;
+    case SlotState::queued: return WorkerState::queued;
+    case SlotState::starting: return WorkerState::starting;
+    case SlotState::running: return WorkerState::running;
+    case SlotState::terminating: return WorkerState::terminating;
+    default: return WorkerState::terminated;
+  }
+}
+
+PropertyStore& HandleCore::property_store() {
+  if (!properties) {
+    if (state() == WorkerState::terminated && !parent_view) {
+      throw WorkerError(WorkerErrc::not_found, "worker " + std::to_string(slot) + " is terminated");
+    }
+    const std::string object = worker_object(slot, generation, kPropertiesSuffix);
+    properties.emplace(PropertyStore::open(session->name(shm::SegmentKind::bytes, object),
+                                           session->name(shm::SegmentKind::mutex, object)));
+  }
+  return *properties;
+}
+
+// --- the process's context ------------------------------------------------
+
+std::shared_ptr<Context> Context::current_or_null() noexcept {
+  std::lock_guard lock(g_context_mutex);
+  return g_context;
+}
+
+std::shared_ptr<Context> Context::current() {
+  std::lock_guard lock(g_context_mutex);
+  if (!g_context) g_context = attach_from_environment();
+  return g_context;
+}
+
+void install_host_context(std::shared_ptr<Context> context) {
+  std::lock_guard lock(g_context_mutex);
+  g_context = std::move(context);
+}
+
+Context::Context(std::shared_ptr<SessionMap> session, std::uint32_t slot, std::uint32_t generation)
+    : session_(std::move(session)), slot_(slot), generation_(generation) {}
+
+Context::~Context() = default;
+
+std::shared_ptr<Context> Context::attach_from_environment() {
+  const char* session = std::getenv(kSessionEnv);
+  const char* worker = std::getenv(kWorkerEnv);
+  const char* broker = std::getenv(kBrokerPidEnv);
+  if (session == nullptr || worker == nullptr || broker == nullptr) {
+    throw WorkerError(WorkerErrc::not_a_worker,
+                      "this process was not started by a Colony broker (COLONY_SESSION is not set); "
+                      "start it with `colony run` or from a worker");
+  }
+  unsigned slot = 0, generation = 0;
+  int broker_pid = 0;
+  if (std::sscanf(worker, "%u.%u", &slot, &generation) != 2 || slot == kHostSlot || slot >= kMaxWorkerSlots ||
+      std::sscanf(broker, "%d", &broker_pid) != 1) {
+    throw WorkerError(WorkerErrc::not_a_worker, std::string("malformed ") + kWorkerEnv + " '" + worker + "'");
+  }
+  // From here on this process dies with the broker. Checked after arming: a
+  // broker that died before this line is caught by the parent-pid check.
+  die_with_parent(broker_pid);
+
+  auto map = SessionMap::open(session, shm::Deadline::after(kOpenDeadline));
+  const std::uint64_t word = map->slot(slot).state_word.load(std::memory_order_acquire);
+  if (generation_of(word) != generation || state_of(word) != SlotState::starting) {
+    throw WorkerError(WorkerErrc::not_a_worker, "worker slot " + std::to_string(slot) + " of session '" + session +
+                                                    "' is not waiting for this process");
+  }
+  auto context = std::shared_ptr<Context>(new Context(std::move(map), slot, generation));
+  context->open_broker_ring();
+  context->open_own_segments(false);
+  context->post_request(OnlineNotice{slot, generation, shm::current_pid()});
+  return context;
+}
+
+std::shared_ptr<Context> Context::create_host(std::shared_ptr<SessionMap> session) {
+  auto context = std::shared_ptr<Context>(new Context(std::move(session), kHostSlot, 1));
+  context->open_broker_ring();
+  context->open_own_segments(true);
+  return context;
+}
+
+void Context::open_broker_ring() {
+  auto ring = shm::Ring::open(session_->name(shm::SegmentKind::ring, kBrokerRing), shm::Deadline::after(kOpenDeadline));
+  if (!ring) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + ring.error().message);
+  broker_ring_.emplace(std::move(*ring));
+  auto writer = shm::RingWriter::attach(*broker_ring_);
+  if (!writer) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + writer.error().message);
+  broker_writer_.emplace(std::move(*writer));
+}
+
+std::shared_ptr<ChannelCore> Context::open_channel_ring(const shm::SegmentName& name, std::uint64_t id) {
+  auto ring = shm::Ring::open(name, shm::Deadline::after(kOpenDeadline));
+  if (!ring) throw WorkerError(WorkerErrc::not_found, "cannot open channel: " + ring.error().message);
+  return std::make_shared<ChannelCore>(session_, std::move(*ring), id);
+}
+
+void Context::open_own_segments(bool host) {
+  auto events = shm::Ring::open(session_->name(shm::SegmentKind::ring, worker_object(slot_, generation_, kEventsSuffix)),
+                                shm::Deadline::after(kOpenDeadline));
+  if (!events) throw WorkerError(WorkerErrc::session_gone, "cannot open the events ring: " + events.error().message);
+  events_ring_.emplace(std::move(*events));
+  auto reader = shm::RingReader::attach(*events_ring_);
+  if (!reader) throw WorkerError(WorkerErrc::session_gone, "cannot read the events ring: " + reader.error().message);
+  events_reader_.emplace(std::move(*reader));
+
+  const std::string props = worker_object(slot_, generation_, kPropertiesSuffix);
+  own_properties_.emplace(PropertyStore::open(session_->name(shm::SegmentKind::bytes, props),
+                                              session_->name(shm::SegmentKind::mutex, props)));
+  if (host) return;
+  from_parent_ = open_channel_ring(
+      session_->name(shm::SegmentKind::ring, worker_object(slot_, generation_, kToWorkerSuffix)), 0);
+  from_parent_->bind_receiver(slot_, generation_);
+  to_parent_ = open_channel_ring(
+      session_->name(shm::SegmentKind::ring, worker_object(slot_, generation_, kToParentSuffix)), 0);
+  to_parent_->set_sender(slot_, generation_);
+  // Both directions of the default pair report to the worker's own handler.
+  const auto forward = [this](const MessageError& error) {
+    if (on_messageerror) {
+      on_messageerror(error);
+    } else {
+      print_unhandled("messageerror: " + error.message);
+    }
+  };
+  from_parent_->on_messageerror = forward;
+  to_parent_->on_messageerror = forward;
+}
+
+void Context::post_request(const auto& request) {
+  const auto status = broker_writer_->send(request, shm::Deadline::after(kBrokerAnswerDeadline));
+  if (status != shm::RingStatus::ok) {
+    throw WorkerError(WorkerErrc::session_gone,
+                      "the broker does not take requests: " + std::string(shm::to_string(status)));
+  }
+}
+
+ChannelCore& Context::to_parent() {
+  if (!to_parent_) throw WorkerError(WorkerErrc::bad_state, "the host process has no parent to post to");
+  return *to_parent_;
+}
+
+ChannelCore& Context::from_parent() {
+  if (!from_parent_) throw WorkerError(WorkerErrc::bad_state, "the host process has no parent to hear from");
+  return *from_parent_;
+}
+
+WorkerHandle Context::self() { return resolve_worker(slot_, generation_); }
+
+// --- children ---------------------------------------------------------------
+
+WorkerHandle Context::create_child(const std::string& executable, std::vector<std::string> arguments) {
+  auto& header = session_->header();
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  // Claim a slot: a never-used one first, then the oldest terminated ones.
+  for (std::uint32_t fresh = header.next_fresh_slot.load(); fresh < kMaxWorkerSlots;
+       fresh = header.next_fresh_slot.load()) {
+    if (!header.next_fresh_slot.compare_exchange_weak(fresh, fresh + 1)) continue;
+    std::uint64_t expected = pack_state(0, SlotState::free);
+    if (session_->slot(fresh).state_word.compare_exchange_strong(expected, pack_state(1, SlotState::reserved))) {
+      slot = fresh;
+      generation = 1;
+      break;
+    }
+  }
+  for (std::uint32_t index = 1; slot == 0 && index < kMaxWorkerSlots; ++index) {
+    auto& word = session_->slot(index).state_word;
+    std::uint64_t seen = word.load(std::memory_order_acquire);
+    if (state_of(seen) != SlotState::terminated) continue;
+    const std::uint32_t next = generation_of(seen) + 1 == 0 ? 1 : generation_of(seen) + 1;
+    if (word.compare_exchange_strong(seen, pack_state(next, SlotState::reserved))) {
+      slot = index;
+      generation = next;
+    }
+  }
+  if (slot == 0) {
+    throw WorkerError(WorkerErrc::worker_cap, "all " + std::to_string(kMaxWorkerSlots - 1) +
+                                                  " worker slots of the session are in use");
+  }
+  // A creator that dies from here to `created` leaves a reserved slot; the
+  // broker frees it when it sees this process end.
+  auto& record = session_->slot(slot);
+  record.parent_slot.store(slot_, std::memory_order_relaxed);
+  record.parent_generation.store(generation_, std::memory_order_relaxed);
+  record.creator_pid.store(shm::current_pid(), std::memory_order_relaxed);
+  record.pid.store(0, std::memory_order_relaxed);
+  record.exit_kind.store(0, std::memory_order_relaxed);
+  record.exit_code.store(0, std::memory_order_relaxed);
+  record.exit_signal.store(0, std::memory_order_relaxed);
+  record.messages_in.store(0, std::memory_order_relaxed);
+  record.messages_out.store(0, std::memory_order_relaxed);
+  std::memset(record.executable, 0, sizeof(record.executable));
+  std::memcpy(record.executable, executable.data(), std::min(executable.size(), sizeof(record.executable) - 1));
+  try {
+    create_worker_segments(*session_, slot, generation);
+  } catch (...) {
+    record.state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
+    throw;
+  }
+  record.state_word.store(pack_state(generation, SlotState::created), std::memory_order_release);
+
+  auto core = std::make_shared<HandleCore>();
+  core->context = weak_from_this();
+  core->session = session_;
+  core->slot = slot;
+  core->generation = generation;
+  core->parent_view = true;
+  core->executable = executable;
+  core->arguments = std::move(arguments);
+  wire_parent_view(*core);
+  children_[slot] = core;
+  handles_[handle_key(slot, generation)] = core;
+  return WorkerHandle(core);
+}
+
+void Context::wire_parent_view(HandleCore& core) {
+  core.to_worker = open_channel_ring(
+      session_->name(shm::SegmentKind::ring, worker_object(core.slot, core.generation, kToWorkerSuffix)), 0);
+  core.to_worker->set_sender(slot_, generation_);
+  core.from_worker = open_channel_ring(
+      session_->name(shm::SegmentKind::ring, worker_object(core.slot, core.generation, kToParentSuffix)), 0);
+  core.from_worker->bind_receiver(slot_, generation_);
+  HandleCore* raw = &core;  // the channels live inside core: the pointer cannot outlive it
+  core.from_worker->handlers[shm::TypeAlias<ErrorReport>::tag] = [raw](const shm::RecordView& record) {
+    auto decoded = shm::decode_record<ErrorReport>(record);
+    if (decoded.ok()) {
+      if (raw->on_error) {
+        raw->on_error(decoded.value->message);
+      } else {
+        print_unhandled("worker " + std::to_string(raw->slot) + " (" + raw->executable +
+                        ") reported an error: " + decoded.value->message);
+      }
+    }
+    return static_cast<shm::ReceiveInfo>(decoded);
+  };
+  const auto forward = [raw](const MessageError& error) {
+    if (raw->on_messageerror) {
+      raw->on_messageerror(error);
+    } else {
+      print_unhandled("messageerror with worker " + std::to_string(raw->slot) + ": " + error.message);
+    }
+  };
+  core.from_worker->on_messageerror = forward;
+  core.to_worker->on_messageerror = forward;
+}
+
+std::shared_ptr<HandleCore> Context::child_core(std::uint32_t slot, std::uint32_t generation) {
+  const auto found = children_.find(slot);
+  if (found == children_.end() || found->second->generation != generation) return nullptr;
+  return found->second;
+}
+
+void Context::start(HandleCore& child) {
+  if (!child.parent_view) throw WorkerError(WorkerErrc::bad_state, "only a worker's parent can start it");
+  if (child.start_requested) {
+    throw WorkerError(WorkerErrc::bad_state, "worker " + std::to_string(child.slot) + " was already started");
+  }
+  if (auto problem = executable_problem(child.executable)) {
+    throw WorkerError(WorkerErrc::no_such_executable, "cannot start '" + child.executable + "': " + *problem);
+  }
+  child.start_requested = true;
+  post_request(LaunchRequest{child.slot, child.generation, child.executable, child.arguments});
+  const auto deadline = shm::Deadline::after(kBrokerAnswerDeadline);
+  for (;;) {
+    BrokerEvent event;
+    if (read_broker_event(event)) {
+      const auto* result = std::get_if<LaunchResult>(&event);
+      if (result == nullptr || result->slot != child.slot || result->generation != child.generation) {
+        stashed_.push_back(std::move(event));
+        continue;
+      }
+      if (result->accepted) return;
+      ExitStatus failed;
+      failed.kind = ExitStatus::Kind::failed_to_start;
+      failed.reason = result->error;
+      child.exit = failed;
+      children_.erase(child.slot);
+      const auto refusal = static_cast<LaunchRefusal>(result->refusal);
+      const WorkerErrc code = refusal == LaunchRefusal::worker_cap           ? WorkerErrc::worker_cap
+                              : refusal == LaunchRefusal::no_such_executable ? WorkerErrc::no_such_executable
+                              : refusal == LaunchRefusal::bad_state          ? WorkerErrc::bad_state
+                                                                             : WorkerErrc::os_error;
+      throw WorkerError(code, "cannot start '" + child.executable + "': " + result->error);
+    }
+    if (deadline.expired()) throw WorkerError(WorkerErrc::session_gone, "the broker did not answer a launch request");
+    sleep_until_doorbell(deadline);
+  }
+}
+
+void Context::terminate(HandleCore& child) {
+  if (!child.parent_view) throw WorkerError(WorkerErrc::bad_state, "only a worker's parent can terminate it");
+  if (child.exit) return;
+  post_request(TerminateRequest{child.slot, child.generation});
+}
+
+std::optional<ExitStatus> Context::join(HandleCore& child, shm::Deadline deadline) {
+  if (!child.parent_view) {
+    // Not ours: no exit event comes here; watch the slot.
+    while (child.state() != WorkerState::terminated) {
+      if (deadline.expired()) return std::nullopt;
+      ::usleep(1000);
+    }
+    const auto& record = session_->slot(child.slot);
+    ChildExit exit{child.slot, child.generation, record.exit_kind.load(), record.exit_code.load(),
+                   record.exit_signal.load(), false, {}};
+    child.exit = exit_status_from(exit);
+    return child.exit;
+  }
+  while (!child.exit) {
+    if (!dispatch(deadline) && deadline.expired()) return std::nullopt;
+  }
+  return child.exit;
+}
+
+// --- the event loop ---------------------------------------------------------
+
+bool Context::read_broker_event(BrokerEvent& event) {
+  const shm::Received received = events_reader_->raw().try_receive();
+  if (!received.ok()) return false;
+  const auto& record = received.record;
+  bool decoded = false;
+  if (record.type_tag == shm::TypeAlias<LaunchResult>::tag) {
+    auto value = shm::decode_record<LaunchResult>(record);
+    if ((decoded = value.ok())) event = std::move(*value.value);
+  } else if (record.type_tag == shm::TypeAlias<ChildOnline>::tag) {
+    auto value = shm::decode_record<ChildOnline>(record);
+    if ((decoded = value.ok())) event = std::move(*value.value);
+  } else if (record.type_tag == shm::TypeAlias<ChildExit>::tag) {
+    auto value = shm::decode_record<ChildExit>(record);
+    if ((decoded = value.ok())) event = std::move(*value.value);
+  }
+  events_reader_->commit();
+  if (!decoded) {
+    print_unhandled("ignored an undecodable broker event of type " + shm::TypeRegistry::describe(record.type_tag));
+    return read_broker_event(event);
+  }
+  return true;
+}
+
+void Context::drain_children_output(HandleCore& child) {
+  if (!child.from_worker) return;
+  const auto report = child.from_worker->on_messageerror;
+  for (;;) {
+    bool delivered = false;
+    run_handler(*this, [&] { delivered = child.from_worker->dispatch_one(report); });
+    if (!delivered) break;
+  }
+}
+
+void Context::handle_event(const BrokerEvent& event) {
+  if (const auto* online = std::get_if<ChildOnline>(&event)) {
+    if (auto child = child_core(online->slot, online->generation)) {
+      child->online = true;
+      if (child->on_online) run_handler(*this, [&] { child->on_online(); });
+    }
+  } else if (const auto* exit = std::get_if<ChildExit>(&event)) {
+    if (auto child = child_core(exit->slot, exit->generation)) {
+      // What the worker posted before it ended comes before its exit event.
+      drain_children_output(*child);
+      child->exit = exit_status_from(*exit);
+      children_.erase(exit->slot);
+      if (child->on_exit) run_handler(*this, [&] { child->on_exit(*child->exit); });
+    }
+  } else if (const auto* result = std::get_if<LaunchResult>(&event)) {
+    // A queued launch that failed later arrives as an exit; a stray result
+    // (start() gave up waiting) needs nothing more.
+    (void)result;
+  }
+}
+
+bool Context::dispatch_ready() {
+  bool progress = false;
+  const auto stopping = [this] { return stop_requested_ || close_requested_; };
+  const auto handle_one = [&](ChannelCore& channel) {
+    bool delivered = false;
+    ++handler_depth_;
+    run_handler(*this, [&] { delivered = channel.dispatch_one(channel.on_messageerror); });
+    --handler_depth_;
+    return delivered;
+  };
+
+  while (!stashed_.empty() && !stopping()) {
+    BrokerEvent event = std::move(stashed_.front());
+    stashed_.pop_front();
+    handle_event(event);
+    progress = true;
+  }
+  BrokerEvent event;
+  for (int n = 0; n < kBatch && !stopping() && read_broker_event(event); ++n) {
+    handle_event(event);
+    progress = true;
+  }
+  if (from_parent_) {
+    for (int n = 0; n < kBatch && !stopping() && handle_one(*from_parent_); ++n) progress = true;
+  }
+  if (!children_.empty()) {
+    std::vector<std::shared_ptr<HandleCore>> children;
+    children.reserve(children_.size());
+    for (auto& [slot, child] : children_) children.push_back(child);
+    for (auto& child : children) {
+      for (int n = 0; n < kBatch && !stopping() && handle_one(*child->from_worker); ++n) progress = true;
+      if (auto error = child->to_worker->take_sent_error()) {
+        child->to_worker->on_messageerror(*error);
+        progress = true;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < receiving_.size();) {
+    auto channel = receiving_[i].lock();
+    if (!channel) {
+      receiving_[i] = receiving_.back();
+      receiving_.pop_back();
+      continue;
+    }
+    for (int n = 0; n < kBatch && !stopping() && handle_one(*channel); ++n) progress = true;
+    ++i;
+  }
+  const auto check_sent = [&](ChannelCore& channel) {
+    if (auto error = channel.take_sent_error()) {
+      if (channel.on_messageerror) {
+        run_handler(*this, [&] { channel.on_messageerror(*error); });
+      } else {
+        print_unhandled("messageerror on channel " + std::to_string(channel.id()) + ": " + error->message);
+      }
+      progress = true;
+    }
+  };
+  if (to_parent_) check_sent(*to_parent_);
+  for (std::size_t i = 0; i < sending_.size();) {
+    auto channel = sending_[i].lock();
+    if (!channel) {
+      sending_[i] = sending_.back();
+      sending_.pop_back();
+      continue;
+    }
+    check_sent(*channel);
+    ++i;
+  }
+  return progress;
+}
+
+void Context::sleep_until_doorbell(shm::Deadline deadline) {
+  auto& word = session_->slot(slot_).doorbell_sleeping;
+  word.store(1, std::memory_order_relaxed);
+  // Pairs with SessionMap::ring_doorbell: after this fence, a publisher either
+  // sees us asleep or published before our last look below.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!dispatch_ready()) {
+    if (!stop_requested_ && !close_requested_) (void)shm::futex_wait(word, 1, deadline);
+  }
+  word.store(0, std::memory_order_relaxed);
+}
+
+bool Context::dispatch(shm::Deadline deadline) {
+  for (;;) {
+    if (dispatch_ready()) break;
+    bool found = false;
+    for (std::uint32_t spin = 0; spin < spin_iterations_ && !found; ++spin) found = dispatch_ready();
+    if (found) break;
+    if (deadline.expired()) return false;
+    auto& word = session_->slot(slot_).doorbell_sleeping;
+    word.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    found = dispatch_ready();
+    if (!found && !stop_requested_ && !close_requested_) (void)shm::futex_wait(word, 1, deadline);
+    word.store(0, std::memory_order_relaxed);
+    if (found) break;
+    if (stop_requested_ || close_requested_) break;
+  }
+  if (close_requested_) finish_close();
+  return true;
+}
+
+int Context::run() {
+  stop_requested_ = false;
+  while (!stop_requested_) dispatch(shm::Deadline::never());
+  stop_requested_ = false;
+  return 0;
+}
+
+void Context::close() {
+  close_requested_ = true;
+  if (handler_depth_ == 0) finish_close();
+}
+
+void Context::finish_close() {
+  // Whatever we posted stays readable: the parent drains it before our exit event.
+  if (to_parent_) to_parent_->close();
+  std::fflush(nullptr);
+  std::exit(0);
+}
+
+Worker& Context::facade() {
+  if (!facade_) facade_.emplace(std::shared_ptr<Context>(std::shared_ptr<Context>{}, this));
+  return *facade_;
+}
+
+void Context::report_error(const std::string& message) {
+  if (on_error) {
+    try {
+      on_error(message);
+      return;
+    } catch (...) {
+      print_unhandled("the error handler threw while handling: " + message);
+      return;
+    }
+  }
+  if (to_parent_) {
+    try {
+      if (to_parent_->send(ErrorReport{message}, shm::Deadline::after(std::chrono::seconds(1))) == SendStatus::ok) {
+        return;
+      }
+    } catch (...) {
+    }
+  }
+  print_unhandled("error in a handler: " + message);
+}
+
+// --- references ---------------------------------------------------------------
+
+std::shared_ptr<ChannelCore> Context::create_channel(const ChannelOptions& options) {
+  const std::size_t capacity = options.capacity != 0 ? options.capacity : session_->header().channel_capacity;
+  if (capacity < 4096) throw WorkerError(WorkerErrc::bad_state, "channel capacity must be at least 4096 bytes");
+  const std::uint64_t id = session_->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
+  shm::RingOptions ring_options;
+  ring_options.capacity = capacity;
+  ring_options.max_message =
+      std::min(capacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign, std::size_t{session_->header().max_message});
+  auto ring = shm::Ring::create(session_->name(shm::SegmentKind::ring, "ch" + std::to_string(id)), ring_options);
+  if (!ring) throw WorkerError(WorkerErrc::os_error, "cannot create a channel: " + ring.error().message);
+  auto core = std::make_shared<ChannelCore>(session_, std::move(*ring), id);
+  core->options = options;
+  core->set_sender(slot_, generation_);
+  channels_[id] = core;
+  track_sending(core);
+  return core;
+}
+
+std::shared_ptr<ChannelCore> Context::resolve_channel(std::uint64_t id) {
+  if (auto existing = channels_[id].lock()) return existing;
+  auto core = open_channel_ring(session_->name(shm::SegmentKind::ring, "ch" + std::to_string(id)), id);
+  channels_[id] = core;
+  return core;
+}
+
+WorkerHandle Context::resolve_worker(std::uint32_t slot, std::uint32_t generation) {
+  if (slot >= kMaxWorkerSlots) throw WorkerError(WorkerErrc::not_found, "worker slot " + std::to_string(slot) + " does not exist");
+  if (auto existing = handles_[handle_key(slot, generation)].lock()) return WorkerHandle(existing);
+  auto core = std::make_shared<HandleCore>();
+  core->context = weak_from_this();
+  core->session = session_;
+  core->slot = slot;
+  core->generation = generation;
+  const auto& record = session_->slot(slot);
+  core->executable.assign(record.executable, ::strnlen(record.executable, sizeof(record.executable)));
+  handles_[handle_key(slot, generation)] = core;
+  return WorkerHandle(core);
+}
+
+void Context::track_receiving(const std::shared_ptr<ChannelCore>& channel) { receiving_.push_back(channel); }
+
+void Context::track_sending(const std::shared_ptr<ChannelCore>& channel) {
+  if (channel->tracked_as_sender) return;
+  channel->tracked_as_sender = true;
+  sending_.push_back(channel);
+}
+
+}  // namespace colony::detail

@@ -1,0 +1,50 @@
+#include "colony/worker/session_map.hpp"
+
+#include "colony/shm/futex.hpp"
+#include "colony/worker/errors.hpp"
+
+namespace colony::detail {
+
+std::shared_ptr<SessionMap> SessionMap::open(std::string_view session, shm::Deadline deadline) {
+  auto name = shm::SegmentName::make(session, shm::SegmentKind::control, kSessionControl);
+  if (!name) throw WorkerError(WorkerErrc::session_gone, name.error().message);
+  auto segment = shm::Segment::open(*name, deadline);
+  if (!segment) {
+    throw WorkerError(WorkerErrc::session_gone,
+                      "session '" + std::string(session) + "' is not running: " + segment.error().message);
+  }
+  const auto& header = *reinterpret_cast<const SessionHeader*>(segment->control());
+  if (header.magic != kSessionMagic || header.version != kSessionVersion || header.slot_count != kMaxWorkerSlots ||
+      segment->data_size() < sizeof(WorkerSlot) * kMaxWorkerSlots) {
+    throw WorkerError(WorkerErrc::session_gone,
+                      "segment " + name->os_name() + " is not a Colony session of this version");
+  }
+  return std::shared_ptr<SessionMap>(new SessionMap(std::move(*segment)));
+}
+
+std::shared_ptr<SessionMap> SessionMap::adopt(shm::Segment segment) {
+  return std::shared_ptr<SessionMap>(new SessionMap(std::move(segment)));
+}
+
+shm::SegmentName SessionMap::name(shm::SegmentKind kind, std::string_view object) const {
+  auto made = shm::SegmentName::make(session(), kind, object);
+  if (!made) throw WorkerError(WorkerErrc::bad_state, made.error().message);
+  return std::move(*made);
+}
+
+void SessionMap::ring_doorbell(std::uint32_t index) const noexcept {
+  // Pairs with the fence a sleeper issues after raising doorbell_sleeping and
+  // before its last look at its channels: either it sees what we published,
+  // or we see it asleep and wake it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  auto& word = slot(index).doorbell_sleeping;
+  if (word.load(std::memory_order_relaxed) != 0 && word.exchange(0, std::memory_order_acq_rel) != 0) {
+    shm::futex_wake(word, shm::kWakeAll);
+  }
+}
+
+std::string worker_object(std::uint32_t slot, std::uint32_t generation, std::string_view suffix) {
+  return "w" + std::to_string(slot) + "g" + std::to_string(generation) + "-" + std::string(suffix);
+}
+
+}  // namespace colony::detail
