@@ -481,13 +481,14 @@ bool Context::dispatch_ready() {
     }
   }
   for (std::size_t i = 0; i < receiving_.size();) {
-    auto channel = receiving_[i].lock();
-    if (!channel) {
+    auto channel = receiving_[i];
+    for (int n = 0; n < kBatch && !stopping() && handle_one(*channel); ++n) progress = true;
+    if (channel.use_count() <= 2 && channel->state() == ChannelState::closed) {
+      // Closed, drained, and no handle left outside: nothing more can come.
       receiving_[i] = receiving_.back();
       receiving_.pop_back();
       continue;
     }
-    for (int n = 0; n < kBatch && !stopping() && handle_one(*channel); ++n) progress = true;
     ++i;
   }
   const auto check_sent = [&](ChannelCore& channel) {

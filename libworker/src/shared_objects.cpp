@@ -51,7 +51,7 @@ std::shared_ptr<shm::Condition> resolve_condition(const std::string& name) {
 SharedByteArray SharedByteArray::create(std::size_t capacity, std::string_view name) {
   return SharedByteArray(detail::create_object<shm::ByteArray>(
       name, "b", shm::SegmentKind::bytes,
-      [capacity](const shm::SegmentName& segment) { return shm::ByteArray::create(segment, capacity); }));
+      [capacity](const shm::SegmentName& segment) { return shm::ByteArray::create(segment, capacity, capacity); }));
 }
 SharedByteArray SharedByteArray::open(std::string_view name) {
   return SharedByteArray(detail::resolve_byte_array(std::string(name)));

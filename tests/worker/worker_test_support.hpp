@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "colony/broker/broker.hpp"
 
@@ -18,5 +19,19 @@ bool dispatch_until(Worker& host, const std::function<bool()>& predicate,
                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 // Pids of live processes whose command line contains needle.
 std::vector<int> processes_matching(const std::string& needle);
+
+struct CommandResult {
+  bool finished = false;  // false: killed at the timeout
+  int exit_code = -1;     // the shell convention: 128 + N for death by signal N
+  std::string out;
+  std::string err;
+};
+// Runs argv[0] (a path) with its arguments and extra environment entries;
+// kills it if it runs past timeout.
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                          const std::vector<std::string>& extra_environment = {});
+const std::string& cli_path();
+// Entries of /dev/shm whose name starts with the session's prefix.
+std::vector<std::string> session_segments(const std::string& session);
 
 }  // namespace colony::test

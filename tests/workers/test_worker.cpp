@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -10,9 +11,19 @@
 #include <thread>
 
 #include "colony/worker/worker.hpp"
+#include "test_types.hpp"
+
+// Registered only in the worker: the parent cannot decode it.
+struct OnlyInWorker {
+  std::int32_t value = 0;
+  template <class A> void serialize(A& a) { a(value); }
+};
+COLONY_REGISTER_TYPE(OnlyInWorker, "test.only_in_worker")
 
 namespace {
 
+using colony::MessageChannel;
+using colony::SharedByteArray;
 using colony::Worker;
 
 // Echoes strings and increments integers back to the parent.
@@ -35,6 +46,121 @@ int main_with(const std::string& mode, int argc, char** argv) {
   if (mode == "exit-without-attaching") return argc > 2 ? std::atoi(argv[2]) : 0;
   auto& self = Worker::current();
   if (mode == "echo") return echo(self);
+  if (mode == "signal") {
+    std::raise(argc > 2 ? std::atoi(argv[2]) : SIGKILL);
+    return 0;
+  }
+  if (mode == "props") {
+    // The parent set "in" before start(): readable from the first line.
+    const auto in = self.get_shared_property<std::int32_t>("in");
+    const auto name = self.get_shared_property<std::string>("name");
+    self.set_shared_property("out", std::int32_t{in * 2});
+    self.set_shared_property("greeting", "hello " + name);
+    self.post_message(std::string("ready"));
+    return echo(self);
+  }
+  if (mode == "channels") {
+    // One channel arrives through a property, others inside messages; each
+    // one's strings come back to the parent tagged with where they came from.
+    auto from_property = self.get_shared_property<MessageChannel>("jobs");
+    from_property.on_message<std::string>([&](std::string text) { self.post_message("property:" + text); });
+    self.on_message<TestEnvelope>([&](TestEnvelope envelope) {
+      auto channel = envelope.channel;
+      const std::string label = envelope.label;
+      channel.on_message<std::string>([&self, label](std::string text) { self.post_message(label + ":" + text); });
+      self.post_message("bound:" + label);
+    });
+    self.post_message(std::string("ready"));
+    return self.run();
+  }
+  if (mode == "produce") {
+    // Creates a channel (we are its sender), hands it to the parent, and on
+    // "go" sends 0..count-1 through it.
+    const auto count = static_cast<std::uint64_t>(std::atoll(argv[2]));
+    auto channel = MessageChannel::create();
+    self.on_message<std::string>([&](const std::string& command) {
+      if (command != "go") return;
+      for (std::uint64_t i = 0; i < count; ++i) channel.send(i);
+      self.post_message(std::string("sent"));
+    });
+    self.post_message(channel);
+    return self.run();
+  }
+  if (mode == "consume") {
+    // Receives a channel from the parent and checks that what comes through
+    // it is 0, 1, 2, ... in order; reports the count when it reaches count.
+    const auto count = static_cast<std::uint64_t>(std::atoll(argv[2]));
+    std::uint64_t expected = 0;
+    std::uint64_t out_of_order = 0;
+    MessageChannel input;
+    self.on_message<MessageChannel>([&](MessageChannel channel) {
+      input = channel;
+      input.on_message<std::uint64_t>([&](std::uint64_t value) {
+        if (value != expected) ++out_of_order;
+        expected = value + 1;
+        if (expected == count) self.post_message(TestCounts{expected, out_of_order});
+      });
+      self.post_message(std::string("bound"));
+    });
+    return self.run();
+  }
+  if (mode == "throw") {
+    self.on_message<std::string>([&](const std::string& text) {
+      if (text == "boom") throw std::runtime_error("boom requested");
+      self.post_message("served:" + text);
+    });
+    return self.run();
+  }
+  if (mode == "messageerror") {
+    // Tells the parent about each messageerror it sees, on either side.
+    self.on_messageerror([&](const colony::MessageError& error) {
+      self.post_message(std::string(error.sent ? "told-sent:" : "told-received:") + error.message);
+    });
+    self.on_message<std::string>([&](const std::string& text) {
+      if (text == "send-undecodable") self.post_message(OnlyInWorker{7});
+      else self.post_message("served:" + text);
+    });
+    return self.run();
+  }
+  if (mode == "close") {
+    self.on_message<std::string>([&](const std::string& text) {
+      if (text != "close") return;
+      self.post_message(std::string("closing"));
+      self.close();
+      // close() ends the worker after this handler, not in the middle of it.
+      self.post_message(std::string("handler finished"));
+    });
+    return self.run();
+  }
+  if (mode == "tree") {
+    // A chain of workers: each reports its pid and its descendants' pids up.
+    const int depth = std::atoi(argv[2]);
+    colony::WorkerHandle child;
+    if (depth > 1) {
+      child = self.create(argv[0], {"tree", std::to_string(depth - 1)});
+      child.on_message<std::int32_t>([&](std::int32_t pid) { self.post_message(pid); });
+      child.start();
+    }
+    self.post_message(std::int32_t{::getpid()});
+    return self.run();
+  }
+  if (mode == "bytes") {
+    // Receives shared byte arrays; reports whether the first two are the
+    // same object and what the first holds at offset 0.
+    std::vector<SharedByteArray> arrays;
+    self.on_message<SharedByteArray>([&](SharedByteArray array) {
+      arrays.push_back(array);
+      if (arrays.size() == 3) {
+        TestBytesReport report;
+        report.first_is_second = arrays[0] == arrays[1];
+        report.first_is_third = arrays[0] == arrays[2];
+        report.value = arrays[0]->load<std::uint32_t>(0).value();
+        (void)arrays[1]->store<std::uint32_t>(4, 77);
+        self.post_message(report);
+      }
+    });
+    return self.run();
+  }
   std::fprintf(stderr, "test_worker: unknown mode '%s'\n", mode.c_str());
   return 64;
 }

@@ -143,7 +143,9 @@ class Context : public std::enable_shared_from_this<Context> {
   std::shared_ptr<ChannelCore> from_parent_;
   std::optional<PropertyStore> own_properties_;
   std::map<std::uint32_t, std::shared_ptr<HandleCore>> children_;  // by slot, until their exit is dispatched
-  std::vector<std::weak_ptr<ChannelCore>> receiving_;
+  // Channels this process receives on; held until closed and drained, so a
+  // handler registered on a temporary handle keeps working (as in JavaScript).
+  std::vector<std::shared_ptr<ChannelCore>> receiving_;
   std::vector<std::weak_ptr<ChannelCore>> sending_;
   std::deque<BrokerEvent> stashed_;
   std::unordered_map<std::uint64_t, std::weak_ptr<ChannelCore>> channels_;

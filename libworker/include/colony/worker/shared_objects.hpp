@@ -57,7 +57,8 @@ class SharedHandle {
 class SharedByteArray : public SharedHandle<shm::ByteArray, &detail::resolve_byte_array> {
  public:
   using SharedHandle::SharedHandle;
-  // A new array in the current worker's session; an empty name picks a unique one.
+  // A new array of capacity bytes (its length, too), zero-filled, in the
+  // current worker's session; an empty name picks a unique one.
   static SharedByteArray create(std::size_t capacity, std::string_view name = {});
   static SharedByteArray open(std::string_view name);
 };
