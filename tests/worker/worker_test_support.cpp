@@ -66,6 +66,53 @@ std::vector<int> processes_matching(const std::string& needle) {
   return pids;
 }
 
+int spawn_command(const std::vector<std::string>& argv) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) throw std::runtime_error(std::string("cannot spawn ") + argv[0] + ": " + std::strerror(spawned));
+  return pid;
+}
+
+std::vector<int> processes_in_session(const std::string& session) {
+  std::vector<int> pids;
+  const std::string needle = "COLONY_SESSION=" + session;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return pids;
+  while (const dirent* entry = ::readdir(proc)) {
+    const int pid = std::atoi(entry->d_name);
+    if (pid <= 0) continue;
+    std::ifstream file("/proc/" + std::string(entry->d_name) + "/environ");
+    std::stringstream contents;
+    contents << file.rdbuf();
+    const std::string environment = contents.str();
+    std::size_t start = 0;
+    bool member = false;
+    while (start < environment.size()) {
+      const std::size_t end = environment.find('\0', start);
+      if (environment.compare(start, (end == std::string::npos ? environment.size() : end) - start, needle) == 0) {
+        member = true;
+      }
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    if (!member) continue;
+    std::ifstream status("/proc/" + std::string(entry->d_name) + "/stat");
+    std::string skip, state;
+    status >> skip >> skip >> state;
+    if (state != "Z") pids.push_back(pid);
+  }
+  ::closedir(proc);
+  return pids;
+}
+
 const std::string& cli_path() {
   static const std::string path = COLONY_CLI_PATH;
   return path;

@@ -31,6 +31,10 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                           const std::vector<std::string>& extra_environment = {});
 const std::string& cli_path();
+// Starts a command in the background, its output discarded; the caller reaps it.
+int spawn_command(const std::vector<std::string>& argv);
+// Live (not zombie) processes whose environment puts them in the session.
+std::vector<int> processes_in_session(const std::string& session);
 // Entries of /dev/shm whose name starts with the session's prefix.
 std::vector<std::string> session_segments(const std::string& session);
 

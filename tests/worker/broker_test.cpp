@@ -1,0 +1,142 @@
+// The broker as a process: its end, its death by SIGKILL, `colony run` and
+// `colony clean`, with real processes.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <csignal>
+
+#include "colony/broker/broker.hpp"
+#include "colony/broker/clean.hpp"
+#include "colony/shm/process.hpp"
+#include "test_types.hpp"
+#include "worker_test_support.hpp"
+#include "child_process.hpp"
+
+using namespace colony;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string unique_session(const char* what) {
+  static int counter = 0;
+  return "test" + std::to_string(::getpid()) + "n" + what + std::to_string(++counter);
+}
+
+// Reaps pid, killing it if it has not ended by the timeout.
+int reap(int pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    ::usleep(2000);
+  }
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("the broker's end stops its workers and removes every segment", "[ipc]") {
+  std::string session;
+  std::vector<int> pids;
+  {
+    Broker broker(test::broker_options());
+    session = broker.session();
+    for (int i = 0; i < 3; ++i) {
+      auto worker = broker.host().create(test::worker_path(), {"echo"});
+      worker.start();
+      pids.push_back(worker.pid());
+    }
+    CHECK_FALSE(test::session_segments(session).empty());
+  }
+  for (const int pid : pids) CHECK_FALSE(shm::process_is_alive(pid));
+  CHECK(test::session_segments(session).empty());
+}
+
+TEST_CASE("a session name owned by a live broker is refused", "[ipc]") {
+  auto options = test::broker_options();
+  Broker broker(options);
+  try {
+    Broker second(options);
+    FAIL("two brokers own one session");
+  } catch (const WorkerError& e) {
+    CHECK(std::string(e.what()).find("live broker") != std::string::npos);
+  }
+  // The first is untouched.
+  auto worker = broker.host().create(test::worker_path(), {"exit", "0"});
+  worker.start();
+  CHECK(worker.join(10s));
+}
+
+TEST_CASE("a broker killed with SIGKILL takes its workers along; colony clean removes the rest", "[crash]") {
+  const std::string session = unique_session("kill");
+  const int broker_pid =
+      test::spawn_command({test::cli_path(), "run", "--session", session, test::worker_path(), "tree", "3"});
+  REQUIRE(test::eventually([&] { return test::processes_in_session(session).size() == 3; }, 10s));
+  REQUIRE(test::session_segments(session).size() > 3);
+
+  const auto workers = test::processes_in_session(session);
+  REQUIRE(::kill(broker_pid, SIGKILL) == 0);
+  reap(broker_pid, 5s);
+  const auto killed_at = std::chrono::steady_clock::now();
+  CHECK(test::eventually([&] { return test::processes_in_session(session).empty(); }, 1500ms));
+  const auto gone_after = std::chrono::steady_clock::now() - killed_at;
+  UNSCOPED_INFO("workers gone " << std::chrono::duration_cast<std::chrono::milliseconds>(gone_after).count()
+                                << " ms after the broker's death");
+  for (const int pid : workers) CHECK_FALSE(shm::process_is_alive(pid));
+
+  // The dead session's segments stay until someone cleans: colony clean does.
+  CHECK_FALSE(test::session_segments(session).empty());
+  const auto cleaned = test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
+  CHECK(cleaned.exit_code == 0);
+  CHECK(cleaned.out.find("removed /colony." + session + ".ctl.session") != std::string::npos);
+  CHECK(test::session_segments(session).empty());
+}
+
+TEST_CASE("colony clean never touches a live session", "[ipc]") {
+  Broker broker(test::broker_options());
+  const auto before = test::session_segments(broker.session());
+  const auto cleaned = test::run_command({test::cli_path(), "clean", "--session", broker.session()}, 10s);
+  CHECK(cleaned.exit_code == 0);
+  CHECK(cleaned.out.find("kept session " + broker.session()) != std::string::npos);
+  CHECK(test::session_segments(broker.session()) == before);
+  CHECK(clean_dead_sessions(broker.session()).removed.empty());
+}
+
+TEST_CASE("colony run exits with the worker's exit code and reports a death by signal", "[ipc]") {
+  const std::string session = unique_session("run");
+  SECTION("exit code") {
+    const auto result = test::run_command({test::cli_path(), "run", "--session", session, test::worker_path(), "exit", "7"}, 20s);
+    CHECK(result.finished);
+    CHECK(result.exit_code == 7);
+  }
+  SECTION("signal") {
+    const auto result = test::run_command({test::cli_path(), "run", "--session", session, test::worker_path(), "signal", "9"}, 20s);
+    CHECK(result.exit_code == 128 + 9);
+    CHECK(result.err.find("killed by signal 9") != std::string::npos);
+  }
+  SECTION("a missing executable") {
+    const auto result = test::run_command({test::cli_path(), "run", "--session", session, "/nonexistent/worker"}, 20s);
+    CHECK(result.exit_code == 127);
+    CHECK(result.err.find("/nonexistent/worker") != std::string::npos);
+  }
+  SECTION("a bad argument") {
+    const auto result = test::run_command({test::cli_path(), "run", "--max-workers", "zero", test::worker_path()}, 20s);
+    CHECK(result.exit_code == 2);
+    CHECK_FALSE(result.err.empty());
+  }
+  SECTION("SIGTERM ends the session cleanly") {
+    const int pid = test::spawn_command({test::cli_path(), "run", "--session", session, test::worker_path(), "echo"});
+    REQUIRE(test::eventually([&] { return test::processes_in_session(session).size() == 1; }, 10s));
+    ::kill(pid, SIGTERM);
+    const int status = reap(pid, 10s);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
+  }
+  CHECK(test::session_segments(session).empty());
+  CHECK(test::processes_in_session(session).empty());
+}

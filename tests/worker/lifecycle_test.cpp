@@ -1,0 +1,204 @@
+// Starting, ending and supervising worker processes: events, exit codes and
+// signals, terminate versus close, trees of workers, the cap, bad executables.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <fstream>
+
+#include "colony/broker/broker.hpp"
+#include "colony/shm/process.hpp"
+#include "test_types.hpp"
+#include "worker_test_support.hpp"
+
+using namespace colony;
+using namespace std::chrono_literals;
+
+TEST_CASE("a worker goes online, runs and reports its exit code", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto worker = broker.host().create(test::worker_path(), {"exit", "3"});
+  bool online = false;
+  std::optional<ExitStatus> exited;
+  worker.on_online([&] { online = true; });
+  worker.on_exit([&](const ExitStatus& status) { exited = status; });
+  CHECK(worker.state() == WorkerState::created);
+  worker.start();
+  CHECK(worker.pid() > 0);
+  REQUIRE(test::dispatch_until(broker.host(), [&] { return exited.has_value(); }));
+  CHECK(online);
+  CHECK(exited->kind == ExitStatus::Kind::exited);
+  CHECK(exited->code == 3);
+  CHECK_FALSE(exited->terminated);
+  CHECK(worker.state() == WorkerState::terminated);
+  CHECK(worker.exit_status()->code == 3);
+}
+
+TEST_CASE("a death by signal is reported as the signal", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto worker = broker.host().create(test::worker_path(), {"signal", std::to_string(SIGSEGV)});
+  worker.start();
+  const auto status = worker.join(10s);
+  REQUIRE(status);
+  CHECK(status->kind == ExitStatus::Kind::signaled);
+  CHECK(status->signal == SIGSEGV);
+  CHECK(status->describe().find("SIGSEGV") != std::string::npos);
+}
+
+TEST_CASE("terminate ends a worker at once; close ends it after the current handler", "[ipc]") {
+  Broker broker(test::broker_options());
+  std::vector<std::string> inbox;
+
+  SECTION("terminate") {
+    auto worker = broker.host().create(test::worker_path(), {"echo"});
+    worker.on_message<std::string>([&](std::string text) { inbox.push_back(text); });
+    worker.start();
+    worker.post_message(std::string("ping"));
+    REQUIRE(test::dispatch_until(broker.host(), [&] { return !inbox.empty(); }));
+    const int pid = worker.pid();
+    worker.terminate();
+    const auto status = worker.join(10s);
+    REQUIRE(status);
+    CHECK(status->kind == ExitStatus::Kind::signaled);
+    CHECK(status->signal == SIGKILL);
+    CHECK(status->terminated);
+    CHECK_FALSE(shm::process_is_alive(pid));
+  }
+  SECTION("close") {
+    auto worker = broker.host().create(test::worker_path(), {"close"});
+    worker.on_message<std::string>([&](std::string text) { inbox.push_back(text); });
+    worker.start();
+    worker.post_message(std::string("close"));
+    const auto status = worker.join(10s);
+    REQUIRE(status);
+    CHECK(status->ok());
+    CHECK_FALSE(status->terminated);
+    // Both posts of the handler arrived, before the exit event: the worker
+    // ended after its handler, and nothing it posted was lost.
+    CHECK(inbox == std::vector<std::string>{"closing", "handler finished"});
+  }
+}
+
+TEST_CASE("terminating the top of a three-level tree leaves no process, children first", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto top = broker.host().create(test::worker_path(), {"tree", "3"});
+  std::vector<int> pids;
+  top.on_message<std::int32_t>([&](std::int32_t pid) { pids.push_back(pid); });
+  std::vector<int> alive_at_exit;
+  top.on_exit([&](const ExitStatus&) {
+    for (const int pid : pids) {
+      if (shm::process_is_alive(pid)) alive_at_exit.push_back(pid);
+    }
+  });
+  top.start();
+  REQUIRE(test::dispatch_until(broker.host(), [&] { return pids.size() == 3; }));
+  top.terminate();
+  const auto status = top.join(10s);
+  REQUIRE(status);
+  CHECK(status->terminated);
+  // By the time the parent hears of the top's end, every descendant is gone.
+  CHECK(alive_at_exit.empty());
+  for (const int pid : pids) CHECK_FALSE(shm::process_is_alive(pid));
+}
+
+TEST_CASE("a worker that dies takes its children with it", "[crash]") {
+  Broker broker(test::broker_options());
+  auto top = broker.host().create(test::worker_path(), {"tree", "3"});
+  std::vector<int> pids;
+  top.on_message<std::int32_t>([&](std::int32_t pid) { pids.push_back(pid); });
+  top.start();
+  REQUIRE(test::dispatch_until(broker.host(), [&] { return pids.size() == 3; }));
+  REQUIRE(::kill(top.pid(), SIGKILL) == 0);
+  const auto status = top.join(10s);
+  REQUIRE(status);
+  CHECK(status->kind == ExitStatus::Kind::signaled);
+  CHECK_FALSE(status->terminated);
+  for (const int pid : pids) CHECK_FALSE(shm::process_is_alive(pid));
+}
+
+TEST_CASE("the running-worker cap refuses or queues a launch, as configured", "[ipc]") {
+  auto options = test::broker_options();
+  options.limits.max_running = 2;
+
+  SECTION("fail") {
+    options.limits.over_cap = BrokerLimits::OverCap::fail;
+    Broker broker(options);
+    auto first = broker.host().create(test::worker_path(), {"echo"});
+    auto second = broker.host().create(test::worker_path(), {"echo"});
+    auto third = broker.host().create(test::worker_path(), {"echo"});
+    first.start();
+    second.start();
+    try {
+      third.start();
+      FAIL("a third worker started past a cap of two");
+    } catch (const WorkerError& e) {
+      CHECK(e.code() == WorkerErrc::worker_cap);
+      CHECK(std::string(e.what()).find("cap") != std::string::npos);
+    }
+    CHECK(third.state() == WorkerState::terminated);
+  }
+  SECTION("queue") {
+    Broker broker(options);
+    auto first = broker.host().create(test::worker_path(), {"echo"});
+    auto second = broker.host().create(test::worker_path(), {"echo"});
+    auto third = broker.host().create(test::worker_path(), {"echo"});
+    bool third_online = false;
+    third.on_online([&] { third_online = true; });
+    first.start();
+    second.start();
+    third.start();
+    CHECK(third.state() == WorkerState::queued);
+    // Messages posted while queued wait in its channel.
+    third.post_message(std::string("queued hello"));
+    std::string reply;
+    third.on_message<std::string>([&](std::string text) { reply = text; });
+    first.terminate();
+    REQUIRE(first.join(10s));
+    REQUIRE(test::dispatch_until(broker.host(), [&] { return third_online && reply == "queued hello"; }));
+  }
+}
+
+TEST_CASE("bad executables are clear errors at start", "[ipc]") {
+  Broker broker(test::broker_options());
+  SECTION("missing") {
+    auto worker = broker.host().create("/nonexistent/colony-worker");
+    try {
+      worker.start();
+      FAIL("started a missing executable");
+    } catch (const WorkerError& e) {
+      CHECK(e.code() == WorkerErrc::no_such_executable);
+      CHECK(std::string(e.what()).find("/nonexistent/colony-worker") != std::string::npos);
+    }
+  }
+  SECTION("not executable") {
+    const std::string path = "/tmp/colony-test-not-executable-" + std::to_string(::getpid());
+    std::ofstream(path) << "#!/bin/sh\n";
+    ::chmod(path.c_str(), 0600);
+    auto worker = broker.host().create(path);
+    try {
+      worker.start();
+      FAIL("started a file without execute permission");
+    } catch (const WorkerError& e) {
+      CHECK(e.code() == WorkerErrc::no_such_executable);
+      CHECK(std::string(e.what()).find("not executable") != std::string::npos);
+    }
+    ::unlink(path.c_str());
+  }
+  SECTION("never attaches") {
+    auto worker = broker.host().create(test::worker_path(), {"not-a-worker"});
+    worker.start();
+    const auto status = worker.join(15s);
+    REQUIRE(status);
+    CHECK(status->kind == ExitStatus::Kind::not_attached);
+    CHECK(status->reason.find("attach") != std::string::npos);
+  }
+}
+
+TEST_CASE("Worker::current() outside a session is a clear error", "[unit]") {
+  try {
+    (void)Worker::current();
+    FAIL("no error outside a session");
+  } catch (const WorkerError& e) {
+    CHECK(e.code() == WorkerErrc::not_a_worker);
+  }
+}
