@@ -40,7 +40,7 @@ int reap(int pid, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-TEST_CASE("the broker's end stops its workers and removes every segment", "[ipc]") {
+TEST_CASE("the broker's end stops its workers and removes every segment", "[ipc][threads]") {
   std::string session;
   std::vector<int> pids;
   {
@@ -57,7 +57,7 @@ TEST_CASE("the broker's end stops its workers and removes every segment", "[ipc]
   CHECK(test::session_segments(session).empty());
 }
 
-TEST_CASE("a session name owned by a live broker is refused", "[ipc]") {
+TEST_CASE("a session name owned by a live broker is refused", "[ipc][threads]") {
   auto options = test::broker_options();
   Broker broker(options);
   try {
@@ -72,7 +72,7 @@ TEST_CASE("a session name owned by a live broker is refused", "[ipc]") {
   CHECK(worker.join(10s));
 }
 
-TEST_CASE("a broker killed with SIGKILL takes its workers along; colony clean removes the rest", "[crash]") {
+TEST_CASE("a broker killed with SIGKILL takes its workers along and colony clean removes the rest", "[crash]") {
   const std::string session = unique_session("kill");
   const int broker_pid =
       test::spawn_command({test::cli_path(), "run", "--session", session, test::worker_path(), "tree", "3"});

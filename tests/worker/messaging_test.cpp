@@ -103,7 +103,7 @@ TEST_CASE("channels reach a worker through a property and inside a message", "[i
   }
 }
 
-TEST_CASE("two workers exchange 100,000 messages through a channel, in order", "[ipc]") {
+TEST_CASE("two workers exchange 100000 messages through a channel in order", "[ipc]") {
   constexpr std::uint64_t kCount = 100'000;
   Broker broker(test::broker_options());
   Inbox producer_inbox;
@@ -185,7 +185,7 @@ TEST_CASE("the same byte array passed twice resolves to one object", "[ipc]") {
   CHECK(shared->load<std::uint32_t>(4).value() == 77);
 }
 
-TEST_CASE("messages beyond the channel's ring travel out of line; beyond the session limit they fail", "[ipc]") {
+TEST_CASE("messages beyond the channel ring travel out of line and beyond the session limit fail", "[ipc]") {
   auto options = test::broker_options();
   options.limits.channel_capacity = 64 << 10;
   options.limits.max_message = 1 << 20;

@@ -5,7 +5,7 @@
 
 using namespace colony;
 
-TEST_CASE("a worker echoes what its parent posts", "[ipc]") {
+TEST_CASE("a worker echoes what its parent posts", "[ipc][threads]") {
   Broker broker(test::broker_options());
   auto worker = broker.host().create(test::worker_path(), {"echo"});
   std::string reply;
