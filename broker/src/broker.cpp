@@ -104,7 +104,7 @@ struct Broker::Impl {
     (void)clean_dead_sessions(session);
 
     auto control_name = shm::SegmentName::make(session, shm::SegmentKind::control, kSessionControl);
-    auto segment = shm::Segment::create(*control_name, sizeof(WorkerSlot) * kMaxWorkerSlots);
+    auto segment = shm::Segment::create(*control_name, kSessionDataSize);
     if (!segment) throw WorkerError(WorkerErrc::os_error, "cannot create the session: " + segment.error().message);
     auto& header = *reinterpret_cast<SessionHeader*>(segment->control());
     header.magic = kSessionMagic;

@@ -607,6 +607,7 @@ std::shared_ptr<ChannelCore> Context::create_channel(const ChannelOptions& optio
   auto core = std::make_shared<ChannelCore>(session_, std::move(*ring), id);
   core->options = options;
   core->set_sender(slot_, generation_);
+  (void)session_->register_object(shm::SegmentKind::ring, "ch" + std::to_string(id), slot_, generation_);
   channels_[id] = core;
   track_sending(core);
   return core;

@@ -1,5 +1,9 @@
 #include "colony/worker/session_map.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
 #include "colony/shm/futex.hpp"
 #include "colony/worker/errors.hpp"
 
@@ -15,7 +19,7 @@ std::shared_ptr<SessionMap> SessionMap::open(std::string_view session, shm::Dead
   }
   const auto& header = *reinterpret_cast<const SessionHeader*>(segment->control());
   if (header.magic != kSessionMagic || header.version != kSessionVersion || header.slot_count != kMaxWorkerSlots ||
-      segment->data_size() < sizeof(WorkerSlot) * kMaxWorkerSlots) {
+      segment->data_size() < kSessionDataSize) {
     throw WorkerError(WorkerErrc::session_gone,
                       "segment " + name->os_name() + " is not a Colony session of this version");
   }
@@ -30,6 +34,25 @@ shm::SegmentName SessionMap::name(shm::SegmentKind kind, std::string_view object
   auto made = shm::SegmentName::make(session(), kind, object);
   if (!made) throw WorkerError(WorkerErrc::bad_state, made.error().message);
   return std::move(*made);
+}
+
+bool SessionMap::register_object(shm::SegmentKind kind, std::string_view name, std::uint32_t owner_slot,
+                                 std::uint32_t owner_generation) const noexcept {
+  const std::uint32_t index = header().object_entries.fetch_add(1, std::memory_order_relaxed);
+  if (index >= kMaxObjectEntries) return false;
+  ObjectEntry& entry = object_entry(index);
+  entry.state.store(1, std::memory_order_relaxed);
+  entry.kind = static_cast<std::uint32_t>(kind);
+  entry.owner_slot = owner_slot;
+  entry.owner_generation = owner_generation;
+  entry.created_unix_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const std::size_t length = std::min(name.size(), sizeof(entry.name) - 1);
+  std::memcpy(entry.name, name.data(), length);
+  entry.name[length] = '\0';
+  // Publishing point: readers list the entry from here on.
+  entry.state.store(2, std::memory_order_release);
+  return true;
 }
 
 void SessionMap::ring_doorbell(std::uint32_t index) const noexcept {

@@ -25,6 +25,7 @@ std::shared_ptr<Object> create_object(std::string_view name, std::string_view pr
   const std::string object = name.empty() ? unique_object_name(prefix) : std::string(name);
   auto made = create(context->session().name(kind, object));
   if (!made) throw WorkerError(WorkerErrc::os_error, made.error().message);
+  (void)context->session().register_object(kind, object, context->slot(), context->generation());
   auto shared = std::make_shared<Object>(std::move(*made));
   return context->resolve_object<Object>(object, [&]() { return shared; });
 }

@@ -100,8 +100,9 @@ detail::PropertyStore& WorkerHandle::properties() { return checked(core_).proper
 
 void WorkerHandle::send_checked(detail::ChannelCore& channel, std::size_t size,
                                 const std::function<SendStatus(detail::ChannelCore&, shm::Deadline)>& send) {
-  if (checked(core_).exit) {
-    throw WorkerError(WorkerErrc::bad_state, "worker " + std::to_string(core_->slot) + " has ended");
+  if (checked(core_).exit || core_->state() == WorkerState::terminated) {
+    throw WorkerError(WorkerErrc::bad_state, "worker " + std::to_string(core_->slot) + " (" + core_->executable +
+                                                 ") has ended");
   }
   send_or_throw(channel, size, send);
 }

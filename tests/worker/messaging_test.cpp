@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "colony/broker/broker.hpp"
+#include "colony/worker/context.hpp"
 #include "test_types.hpp"
 #include "worker_test_support.hpp"
 
@@ -209,4 +210,43 @@ TEST_CASE("messages beyond the channel ring travel out of line and beyond the se
   reply.clear();
   worker.post_message(std::string("small"));
   REQUIRE(test::dispatch_until(broker.host(), [&] { return reply == "small"; }));
+}
+
+TEST_CASE("a worker that does not use the event loop blocks in receive", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto worker = broker.host().create(test::worker_path(), {"blocking-echo"});
+  worker.start();
+  worker.post_message(std::string("one"));
+  worker.post_message(std::string("two"));
+  for (const char* expected : {"got:one", "got:two"}) {
+    const auto reply = worker.receive<std::string>(10s);
+    REQUIRE(reply.ok());
+    CHECK(*reply.value == expected);
+  }
+  CHECK(worker.receive<std::string>(50ms).status == shm::ReceiveStatus::timed_out);
+  worker.post_message(std::string("quit"));
+  const auto status = worker.join(10s);
+  REQUIRE(status);
+  CHECK(status->ok());
+  try {
+    worker.post_message(std::string("too late"));
+    FAIL("posting to an ended worker did not fail");
+  } catch (const WorkerError& e) {
+    CHECK(e.code() == WorkerErrc::bad_state);
+  }
+}
+
+TEST_CASE("channels and shared objects are listed in the session's registry", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto channel = MessageChannel::create();
+  auto bytes = SharedByteArray::create(64, "frame");
+  auto mutex = SharedMutex::create();
+  auto& context = Worker::current().context();
+  std::vector<std::string> listed;
+  const auto count = context.session().header().object_entries.load();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const auto& entry = context.session().object_entry(i);
+    if (entry.state.load() == 2) listed.emplace_back(entry.name);
+  }
+  CHECK(listed == std::vector<std::string>{"ch" + std::to_string(channel.id()), "frame", mutex.name()});
 }

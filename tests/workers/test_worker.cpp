@@ -104,6 +104,15 @@ int main_with(const std::string& mode, int argc, char** argv) {
     });
     return self.run();
   }
+  if (mode == "blocking-echo") {
+    // No event loop: blocks in receive until told to quit.
+    for (;;) {
+      auto received = self.receive<std::string>(std::chrono::seconds(30));
+      if (!received.ok()) return 3;
+      if (*received.value == "quit") return 0;
+      self.post_message("got:" + *received.value);
+    }
+  }
   if (mode == "throw") {
     self.on_message<std::string>([&](const std::string& text) {
       if (text == "boom") throw std::runtime_error("boom requested");

@@ -3,7 +3,8 @@
 //
 // A session is a set of segments whose names start with /colony.<session>.:
 //
-//   ctl.session          SessionHeader (control block) + WorkerSlot[kMaxWorkerSlots] (data)
+//   ctl.session          SessionHeader (control block); data: WorkerSlot[kMaxWorkerSlots],
+//                        then ObjectEntry[kMaxObjectEntries] (channels and shared objects)
 //   ring.broker          many-writer ring: requests to the broker (launch, terminate, online)
 //   ring.w<S>g<G>-ev     broker -> worker S: lifecycle events of its children, launch results
 //   ring.w<S>g<G>-in     parent -> worker: post_message from the parent (a channel)
@@ -31,6 +32,7 @@ inline constexpr std::uint64_t kSessionMagic = 0x3153534553594e43ULL;  // "CNYSE
 inline constexpr std::uint32_t kSessionVersion = 1;
 inline constexpr std::uint32_t kMaxWorkerSlots = 1024;
 inline constexpr std::uint32_t kHostSlot = 0;  // the process that hosts the broker
+inline constexpr std::uint32_t kMaxObjectEntries = 4096;
 
 // A worker slot's life. Written by whoever holds the slot at that step:
 // a creator claims free -> reserved -> created; the broker does the rest.
@@ -76,12 +78,14 @@ struct SessionHeader {
   std::atomic<std::uint64_t> next_object_id;   // channel and anonymous object names
   std::atomic<std::uint32_t> next_fresh_slot;  // slots below it have been used at least once
   std::atomic<std::uint32_t> running_workers;
-  std::uint8_t reserved[256 - 80];
+  std::atomic<std::uint32_t> object_entries;  // ObjectEntry slots handed out so far
+  std::uint8_t reserved[256 - 84];
 };
 static_assert(sizeof(SessionHeader) == 256);
 static_assert(offsetof(SessionHeader, broker_pid) == 16);
 static_assert(offsetof(SessionHeader, max_message) == 40);
 static_assert(offsetof(SessionHeader, next_object_id) == 64);
+static_assert(offsetof(SessionHeader, object_entries) == 80);
 static_assert(shm::kControlOffset + sizeof(SessionHeader) <= shm::kDataOffset);
 
 // One worker. Slot 0 is the host. The doorbell word is what the worker's event
@@ -107,6 +111,24 @@ static_assert(offsetof(WorkerSlot, doorbell_sleeping) == 8);
 static_assert(offsetof(WorkerSlot, pid) == 20);
 static_assert(offsetof(WorkerSlot, messages_in) == 40);
 static_assert(offsetof(WorkerSlot, executable) == 64);
+
+// The registry of channels and shared objects, for inspection (`colony ps`).
+// Entries are appended, never reused: the objects live until the session
+// ends. A creator that dies between claiming and publishing leaves an entry
+// in state 1 that readers skip.
+struct ObjectEntry {
+  std::atomic<std::uint32_t> state;  // 0 unused, 1 being written, 2 published
+  std::uint32_t kind;                // shm::SegmentKind
+  std::uint32_t owner_slot;          // the worker that created it
+  std::uint32_t owner_generation;
+  std::uint64_t created_unix_ns;
+  char name[128 - 24];  // within the session; NUL-terminated
+};
+static_assert(sizeof(ObjectEntry) == 128);
+static_assert(offsetof(ObjectEntry, name) == 24);
+
+inline constexpr std::size_t kSessionDataSize =
+    sizeof(WorkerSlot) * kMaxWorkerSlots + sizeof(ObjectEntry) * kMaxObjectEntries;
 
 inline constexpr std::uint64_t pack_state(std::uint32_t generation, SlotState state) noexcept {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(state);

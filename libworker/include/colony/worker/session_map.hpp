@@ -28,6 +28,14 @@ class SessionMap {
   WorkerSlot& slot(std::uint32_t index) const noexcept {
     return reinterpret_cast<WorkerSlot*>(segment_.data())[index % kMaxWorkerSlots];
   }
+  ObjectEntry& object_entry(std::uint32_t index) const noexcept {
+    auto* entries = reinterpret_cast<ObjectEntry*>(segment_.data() + sizeof(WorkerSlot) * kMaxWorkerSlots);
+    return entries[index % kMaxObjectEntries];
+  }
+  // Lists a channel or shared object in the registry; false when it is full
+  // (the object works all the same, it is just not listed).
+  bool register_object(shm::SegmentKind kind, std::string_view name, std::uint32_t owner_slot,
+                       std::uint32_t owner_generation) const noexcept;
   // A name in this session; throws WorkerError on a name the rules refuse.
   shm::SegmentName name(shm::SegmentKind kind, std::string_view object) const;
 

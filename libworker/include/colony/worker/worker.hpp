@@ -93,6 +93,12 @@ class WorkerHandle {
   void on_message(F&& handler) {
     from_worker().handlers[shm::TypeAlias<T>::tag] = detail::make_handler<T>(std::forward<F>(handler));
   }
+  // Parent only, without the event loop: blocks for the next message from
+  // the worker (handlers registered with on_message are bypassed).
+  template <shm::RegisteredType T>
+  shm::TypedReceived<T> receive(std::chrono::milliseconds timeout) {
+    return from_worker().template receive<T>(shm::Deadline::after(timeout));
+  }
   void on_online(std::function<void()> handler);
   void on_exit(std::function<void(const ExitStatus&)> handler);
   // An exception escaped one of the worker's handlers; the worker goes on.
@@ -164,6 +170,11 @@ class Worker {
     from_parent().handlers[shm::TypeAlias<T>::tag] = detail::make_handler<T>(std::forward<F>(handler));
   }
   void on_messageerror(std::function<void(const MessageError&)> handler);
+  // Without the event loop: blocks for the next message from the parent.
+  template <shm::RegisteredType T>
+  shm::TypedReceived<T> receive(std::chrono::milliseconds timeout) {
+    return from_parent().template receive<T>(shm::Deadline::after(timeout));
+  }
   // Errors raised by this process's handlers. By default a worker reports them
   // to its parent (the parent's on_error) and the host prints them to stderr.
   void on_error(std::function<void(const std::string&)> handler);
