@@ -14,10 +14,13 @@ bash "$root/scripts/install-deps.sh"
 echo "==> configuring the Release build in build/release (cmake --preset release)"
 cmake --preset release
 
-echo "==> building the demo (cmake --build --preset release --target colony_demo_shm)"
-cmake --build --preset release -j"$(nproc)" --target colony_demo_shm
+echo "==> building the demos (cmake --build --preset release --target colony_demo_shm colony_demo_greeter)"
+cmake --build --preset release -j"$(nproc)" --target colony_demo_shm colony_demo_greeter
 
 demo="$root/build/release/demos/colony_demo_shm"
 echo "==> running the demo: $demo $*"
 "$demo" "$@"
+greeter="$root/build/release/demos/colony_demo_greeter"
+echo "==> running the workers demo: $greeter (a broker and three worker processes)"
+"$greeter"
 echo "colony: demo succeeded"
