@@ -31,6 +31,8 @@ std::string_view to_string(SendStatus status) noexcept {
 namespace detail {
 namespace {
 
+constexpr auto kLivenessSlice = std::chrono::milliseconds(50);
+
 SendStatus from_ring(shm::RingStatus status) {
   switch (status) {
     case shm::RingStatus::ok: return SendStatus::ok;
@@ -69,7 +71,13 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, shm
     writer_.emplace(std::move(*attached));
   }
   if (size > ring_.max_message()) return send_out_of_line(tag, size, deadline, write);
-  const shm::Claim claimed = writer_->claim(tag, size, deadline);
+  // Waits for space in slices, so that a receiver that died does not hold a
+  // sender for the whole deadline.
+  shm::Claim claimed = writer_->claim(tag, size, deadline.capped(kLivenessSlice));
+  while (claimed.status == shm::RingStatus::timed_out && !deadline.expired()) {
+    if (receiver_gone()) return SendStatus::receiver_gone;
+    claimed = writer_->claim(tag, size, deadline.capped(kLivenessSlice));
+  }
   if (!claimed.ok()) return from_ring(claimed.status);
   try {
     write(claimed.payload);
@@ -102,6 +110,19 @@ SendStatus ChannelCore::send_out_of_line(std::uint32_t tag, std::size_t size, sh
   const SendStatus status = send(record, deadline);
   if (status != SendStatus::ok) shm::Segment::remove(name);
   return status;
+}
+
+bool ChannelCore::receiver_gone() const noexcept {
+  const std::uint32_t receiver = control().receiver_slot_plus_one.load(std::memory_order_acquire);
+  if (receiver == 0 || receiver > kMaxWorkerSlots) return false;  // nobody bound yet: one may come
+  const std::uint64_t word = session_->slot(receiver - 1).state_word.load(std::memory_order_acquire);
+  return generation_of(word) != control().receiver_generation.load(std::memory_order_relaxed) ||
+         state_of(word) == SlotState::terminated || state_of(word) == SlotState::free;
+}
+
+void ChannelCore::set_receiver(std::uint32_t slot, std::uint32_t generation) noexcept {
+  control().receiver_generation.store(generation, std::memory_order_relaxed);
+  control().receiver_slot_plus_one.store(slot + 1, std::memory_order_seq_cst);
 }
 
 std::string ChannelCore::describe_failure(SendStatus status, std::size_t size) const {
@@ -150,8 +171,7 @@ void ChannelCore::bind_receiver(std::uint32_t slot, std::uint32_t generation) {
                       "cannot receive on channel " + std::to_string(id_) + ": " + attached.error().message);
   }
   reader_.emplace(std::move(*attached));
-  control().receiver_generation.store(generation, std::memory_order_relaxed);
-  control().receiver_slot_plus_one.store(slot + 1, std::memory_order_seq_cst);
+  set_receiver(slot, generation);
 }
 
 bool ChannelCore::wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status) {

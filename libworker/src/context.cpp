@@ -292,6 +292,7 @@ void Context::wire_parent_view(HandleCore& core) {
   core.to_worker = open_channel_ring(
       session_->name(shm::SegmentKind::ring, worker_object(core.slot, core.generation, kToWorkerSuffix)), 0);
   core.to_worker->set_sender(slot_, generation_);
+  core.to_worker->set_receiver(core.slot, core.generation);
   core.from_worker = open_channel_ring(
       session_->name(shm::SegmentKind::ring, worker_object(core.slot, core.generation, kToParentSuffix)), 0);
   core.from_worker->bind_receiver(slot_, generation_);

@@ -202,3 +202,27 @@ TEST_CASE("Worker::current() outside a session is a clear error", "[unit]") {
     CHECK(e.code() == WorkerErrc::not_a_worker);
   }
 }
+
+TEST_CASE("a sender blocked on a full channel is released when its receiver dies", "[crash]") {
+  auto options = test::broker_options();
+  options.limits.channel_capacity = 64 << 10;
+  Broker broker(options);
+  auto worker = broker.host().create(test::worker_path(), {"idle"});
+  bool online = false;
+  worker.on_online([&] { online = true; });
+  worker.start();
+  REQUIRE(test::dispatch_until(broker.host(), [&] { return online; }));
+  const std::string block(1024, 'b');
+  for (int i = 0; i < 40; ++i) worker.post_message(block);  // fits: the ring holds about 50
+  REQUIRE(::kill(worker.pid(), SIGKILL) == 0);
+  const auto started = std::chrono::steady_clock::now();
+  bool failed = false;
+  try {
+    for (int i = 0; i < 200; ++i) worker.post_message(block);
+  } catch (const WorkerError& e) {
+    failed = true;
+    CHECK((e.code() == WorkerErrc::bad_state || e.code() == WorkerErrc::channel_closed));
+  }
+  CHECK(failed);
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+}

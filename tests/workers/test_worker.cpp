@@ -104,6 +104,11 @@ int main_with(const std::string& mode, int argc, char** argv) {
     });
     return self.run();
   }
+  if (mode == "idle") {
+    // Attached, never reads: its channels fill up.
+    std::this_thread::sleep_for(std::chrono::seconds(60));
+    return 0;
+  }
   if (mode == "blocking-echo") {
     // No event loop: blocks in receive until told to quit.
     for (;;) {

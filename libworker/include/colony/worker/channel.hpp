@@ -79,6 +79,10 @@ class ChannelCore {
 
   // --- sender side ---
   void set_sender(std::uint32_t slot, std::uint32_t generation) noexcept;
+  // Names the intended receiver before it binds (the default channels).
+  void set_receiver(std::uint32_t slot, std::uint32_t generation) noexcept;
+  // The receiver that bound (or was named) has terminated.
+  bool receiver_gone() const noexcept;
   template <shm::RegisteredType T>
   SendStatus send(const T& value, shm::Deadline deadline) {
     const std::size_t size = shm::serialized_size(value);
