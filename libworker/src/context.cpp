@@ -545,17 +545,24 @@ bool Context::dispatch(shm::Deadline deadline) {
     if (stop_requested_ || close_requested_) break;
   }
   if (close_requested_) finish_close();
+  // Outside run(), a stop() from a handler has done its job: this dispatch returned.
+  if (!in_run_) stop_requested_ = false;
   return true;
 }
 
 int Context::run() {
   stop_requested_ = false;
+  in_run_ = true;
   while (!stop_requested_) dispatch(shm::Deadline::never());
+  in_run_ = false;
   stop_requested_ = false;
   return 0;
 }
 
 void Context::close() {
+  if (is_host()) {
+    throw WorkerError(WorkerErrc::bad_state, "close() ends a worker; the host ends by destroying its Broker");
+  }
   close_requested_ = true;
   if (handler_depth_ == 0) finish_close();
 }

@@ -158,6 +158,7 @@ class Context : public std::enable_shared_from_this<Context> {
   bool stop_requested_ = false;
   bool close_requested_ = false;
   int handler_depth_ = 0;
+  bool in_run_ = false;
   std::uint32_t spin_iterations_ = 0;
   std::optional<Worker> facade_;
 };
