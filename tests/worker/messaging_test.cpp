@@ -250,3 +250,25 @@ TEST_CASE("channels and shared objects are listed in the session's registry", "[
   }
   CHECK(listed == std::vector<std::string>{"ch" + std::to_string(channel.id()), "frame", mutex.name()});
 }
+
+TEST_CASE("stop from a handler ends run and the loop runs again afterwards", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto& host = broker.host();
+  auto worker = host.create(test::worker_path(), {"echo"});
+  int replies = 0;
+  worker.on_message<std::int32_t>([&](std::int32_t) {
+    ++replies;
+    host.stop();
+  });
+  worker.start();
+  worker.post_message(std::int32_t{1});
+  CHECK(host.run() == 0);
+  CHECK(replies == 1);
+  worker.post_message(std::int32_t{2});
+  CHECK(host.run() == 0);
+  CHECK(replies == 2);
+  // A stop outside run() does not stick to the next dispatch.
+  host.stop();
+  worker.post_message(std::int32_t{3});
+  REQUIRE(test::dispatch_until(host, [&] { return replies == 3; }));
+}
