@@ -30,11 +30,15 @@ std::shared_ptr<detail::Context> context_of(detail::HandleCore& core) {
   return context;
 }
 
+}  // namespace
+
+namespace detail {
+
 shm::Deadline send_deadline(const ChannelOptions& options) {
   return options.when_full == WhenFull::fail ? shm::Deadline::now() : shm::Deadline::after(options.send_timeout);
 }
 
-[[noreturn]] void throw_send(const detail::ChannelCore& channel, SendStatus status, std::size_t size) {
+void throw_send_failure(const ChannelCore& channel, SendStatus status) {
   WorkerErrc code = WorkerErrc::channel_closed;
   switch (status) {
     case SendStatus::too_large: code = WorkerErrc::message_too_large; break;
@@ -42,16 +46,10 @@ shm::Deadline send_deadline(const ChannelOptions& options) {
     case SendStatus::timed_out: code = WorkerErrc::channel_full; break;
     default: break;
   }
-  throw WorkerError(code, channel.describe_failure(status, size));
+  throw WorkerError(code, channel.describe_failure(status, channel.last_send_size));
 }
 
-void send_or_throw(detail::ChannelCore& channel, std::size_t size,
-                   const std::function<SendStatus(detail::ChannelCore&, shm::Deadline)>& send) {
-  const SendStatus status = send(channel, send_deadline(channel.options));
-  if (status != SendStatus::ok) throw_send(channel, status, size);
-}
-
-}  // namespace
+}  // namespace detail
 
 // --- WorkerHandle ---------------------------------------------------------------
 
@@ -84,13 +82,13 @@ std::optional<ExitStatus> WorkerHandle::join(std::chrono::milliseconds timeout) 
 
 std::optional<ExitStatus> WorkerHandle::exit_status() const { return checked(core_).exit; }
 
-detail::ChannelCore& WorkerHandle::to_worker() {
+detail::ChannelCore& WorkerHandle::outgoing() {
   auto& core = checked(core_);
   if (!core.parent_view) throw WorkerError(WorkerErrc::bad_state, "only a worker's parent can post to it");
   return *core.to_worker;
 }
 
-detail::ChannelCore& WorkerHandle::from_worker() {
+detail::ChannelCore& WorkerHandle::incoming() {
   auto& core = checked(core_);
   if (!core.parent_view) throw WorkerError(WorkerErrc::bad_state, "only a worker's parent hears its messages");
   return *core.from_worker;
@@ -98,13 +96,11 @@ detail::ChannelCore& WorkerHandle::from_worker() {
 
 detail::PropertyStore& WorkerHandle::properties() { return checked(core_).property_store(); }
 
-void WorkerHandle::send_checked(detail::ChannelCore& channel, std::size_t size,
-                                const std::function<SendStatus(detail::ChannelCore&, shm::Deadline)>& send) {
+void WorkerHandle::check_can_send() const {
   if (checked(core_).exit || core_->state() == WorkerState::terminated) {
     throw WorkerError(WorkerErrc::bad_state, "worker " + std::to_string(core_->slot) + " (" + core_->executable +
                                                  ") has ended");
   }
-  send_or_throw(channel, size, send);
 }
 
 void WorkerHandle::on_online(std::function<void()> handler) { checked(core_).on_online = std::move(handler); }
@@ -156,14 +152,9 @@ bool Worker::dispatch(std::chrono::milliseconds timeout) { return context_->disp
 void Worker::set_spin(std::uint32_t iterations) noexcept { context_->set_spin(iterations); }
 std::size_t Worker::max_message() const { return context_->session().header().max_message; }
 
-detail::ChannelCore& Worker::to_parent() { return context_->to_parent(); }
-detail::ChannelCore& Worker::from_parent() { return context_->from_parent(); }
+detail::ChannelCore& Worker::outgoing() { return context_->to_parent(); }
+detail::ChannelCore& Worker::incoming() { return context_->from_parent(); }
 detail::PropertyStore& Worker::properties() { return context_->own_properties(); }
-
-void Worker::send_checked(detail::ChannelCore& channel, std::size_t size,
-                          const std::function<SendStatus(detail::ChannelCore&, shm::Deadline)>& send) {
-  send_or_throw(channel, size, send);
-}
 
 // --- MessageChannel -------------------------------------------------------------
 
@@ -209,12 +200,10 @@ void MessageChannel::close() {
 }
 
 shm::Deadline MessageChannel::deadline_for_send() const {
-  return core_ ? send_deadline(core_->options) : shm::Deadline::now();
+  return core_ ? detail::send_deadline(core_->options) : shm::Deadline::now();
 }
 
-void MessageChannel::throw_send_failure(SendStatus status) const {
-  throw_send(*core_, status, core_->last_send_size);
-}
+void MessageChannel::throw_send_failure(SendStatus status) const { detail::throw_send_failure(*core_, status); }
 
 MessageChannel MessageChannel::resolve(std::uint64_t channel_id) {
   return MessageChannel(detail::Context::current()->resolve_channel(channel_id));

@@ -41,31 +41,6 @@ bool dispatch_until(Worker& host, const std::function<bool()>& predicate, std::c
   return true;
 }
 
-std::vector<int> processes_matching(const std::string& needle) {
-  std::vector<int> pids;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return pids;
-  while (const dirent* entry = ::readdir(proc)) {
-    const int pid = std::atoi(entry->d_name);
-    if (pid <= 0) continue;
-    std::ifstream file("/proc/" + std::string(entry->d_name) + "/cmdline");
-    std::stringstream contents;
-    contents << file.rdbuf();
-    std::string line = contents.str();
-    for (auto& c : line) {
-      if (c == '\0') c = ' ';
-    }
-    if (line.find(needle) != std::string::npos) {
-      std::ifstream status("/proc/" + std::string(entry->d_name) + "/stat");
-      std::string skip, state;
-      status >> skip >> skip >> state;
-      if (state != "Z") pids.push_back(pid);
-    }
-  }
-  ::closedir(proc);
-  return pids;
-}
-
 int spawn_command(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

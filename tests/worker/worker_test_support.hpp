@@ -17,8 +17,6 @@ BrokerOptions broker_options();
 // Dispatches the host's events until predicate holds or the timeout passes.
 bool dispatch_until(Worker& host, const std::function<bool()>& predicate,
                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
-// Pids of live processes whose command line contains needle.
-std::vector<int> processes_matching(const std::string& needle);
 
 struct CommandResult {
   bool finished = false;  // false: killed at the timeout

@@ -56,9 +56,53 @@ RecordHandler make_handler(F&& handler) {
     return static_cast<shm::ReceiveInfo>(decoded);
   };
 }
+
+shm::Deadline send_deadline(const ChannelOptions& options);
+[[noreturn]] void throw_send_failure(const ChannelCore& channel, SendStatus status);
+
+// What a worker and a handle to it have in common: a default channel pair
+// (outgoing/incoming from the holder's side) and the worker's shared
+// properties. Self provides outgoing(), incoming(), properties() and
+// check_can_send().
+template <class Self>
+class WorkerPort {
+ public:
+  template <shm::RegisteredType T>
+  void post_message(const T& value) {
+    self().check_can_send();
+    auto& channel = self().outgoing();
+    const SendStatus status = channel.send(value, send_deadline(channel.options));
+    if (status != SendStatus::ok) throw_send_failure(channel, status);
+  }
+  template <shm::RegisteredType T, class F>
+  void on_message(F&& handler) {
+    self().incoming().handlers[shm::TypeAlias<T>::tag] = make_handler<T>(std::forward<F>(handler));
+  }
+  // Without the event loop: blocks for the next message (handlers registered
+  // with on_message are bypassed).
+  template <shm::RegisteredType T>
+  shm::TypedReceived<T> receive(std::chrono::milliseconds timeout) {
+    return self().incoming().template receive<T>(shm::Deadline::after(timeout));
+  }
+
+  // Shared properties: copies, settable before start, readable and settable
+  // by the worker and by anyone holding a handle to it.
+  template <shm::RegisteredType T>
+  void set_shared_property(std::string_view key, const T& value) {
+    self().properties().set(key, shm::TypeAlias<T>::tag, serialize_value(value));
+  }
+  template <shm::RegisteredType T>
+  T get_shared_property(std::string_view key) {
+    return decode_property<T>(key, self().properties().get(key));
+  }
+  bool has_shared_property(std::string_view key) { return self().properties().get(key).has_value(); }
+
+ private:
+  Self& self() { return static_cast<Self&>(*this); }
+};
 }  // namespace detail
 
-class WorkerHandle {
+class WorkerHandle : public detail::WorkerPort<WorkerHandle> {
  public:
   WorkerHandle() = default;
   explicit WorkerHandle(std::shared_ptr<detail::HandleCore> core) : core_(std::move(core)) {}
@@ -82,41 +126,14 @@ class WorkerHandle {
   std::optional<ExitStatus> join(std::chrono::milliseconds timeout);
   std::optional<ExitStatus> exit_status() const;
 
-  // Parent only: the default channel pair (ArkTS postMessage / onmessage).
-  template <shm::RegisteredType T>
-  void post_message(const T& value) {
-    send_checked(to_worker(), shm::serialized_size(value), [&](detail::ChannelCore& channel, shm::Deadline deadline) {
-      return channel.send(value, deadline);
-    });
-  }
-  template <shm::RegisteredType T, class F>
-  void on_message(F&& handler) {
-    from_worker().handlers[shm::TypeAlias<T>::tag] = detail::make_handler<T>(std::forward<F>(handler));
-  }
-  // Parent only, without the event loop: blocks for the next message from
-  // the worker (handlers registered with on_message are bypassed).
-  template <shm::RegisteredType T>
-  shm::TypedReceived<T> receive(std::chrono::milliseconds timeout) {
-    return from_worker().template receive<T>(shm::Deadline::after(timeout));
-  }
+  // Parent only: post_message / on_message / receive (from WorkerPort) use
+  // the default channel pair (ArkTS postMessage / onmessage).
   void on_online(std::function<void()> handler);
   void on_exit(std::function<void(const ExitStatus&)> handler);
   // An exception escaped one of the worker's handlers; the worker goes on.
   void on_error(std::function<void(const std::string&)> handler);
   // A message between parent and worker could not be handled, on either side.
   void on_messageerror(std::function<void(const MessageError&)> handler);
-
-  // Shared properties: copies, settable before start, readable and settable by
-  // the worker and by anyone holding a handle.
-  template <shm::RegisteredType T>
-  void set_shared_property(std::string_view key, const T& value) {
-    properties().set(key, shm::TypeAlias<T>::tag, detail::serialize_value(value));
-  }
-  template <shm::RegisteredType T>
-  T get_shared_property(std::string_view key) {
-    return detail::decode_property<T>(key, properties().get(key));
-  }
-  bool has_shared_property(std::string_view key) { return properties().get(key).has_value(); }
 
   // A worker handle is a reference: it serializes as (slot, generation).
   template <class A> void save(A& archive) const { archive(slot(), generation()); }
@@ -129,16 +146,16 @@ class WorkerHandle {
   const std::shared_ptr<detail::HandleCore>& core() const noexcept { return core_; }
 
  private:
+  friend class detail::WorkerPort<WorkerHandle>;
   static WorkerHandle resolve(std::uint32_t slot, std::uint32_t generation);
-  detail::ChannelCore& to_worker();
-  detail::ChannelCore& from_worker();
+  detail::ChannelCore& outgoing();
+  detail::ChannelCore& incoming();
   detail::PropertyStore& properties();
-  void send_checked(detail::ChannelCore& channel, std::size_t size,
-                    const std::function<SendStatus(detail::ChannelCore&, shm::Deadline)>& send);
+  void check_can_send() const;
   std::shared_ptr<detail::HandleCore> core_;
 };
 
-class Worker {
+class Worker : public detail::WorkerPort<Worker> {
  public:
   // This process's worker context: in a process the broker launched, attaches
   // on first use (from then on the process dies with the broker); in the
@@ -158,36 +175,12 @@ class Worker {
   // A new worker in state created: set its properties and handlers, then start().
   WorkerHandle create(const std::string& executable, std::vector<std::string> arguments = {});
 
-  // The default channel pair with the parent.
-  template <shm::RegisteredType T>
-  void post_message(const T& value) {
-    send_checked(to_parent(), shm::serialized_size(value), [&](detail::ChannelCore& channel, shm::Deadline deadline) {
-      return channel.send(value, deadline);
-    });
-  }
-  template <shm::RegisteredType T, class F>
-  void on_message(F&& handler) {
-    from_parent().handlers[shm::TypeAlias<T>::tag] = detail::make_handler<T>(std::forward<F>(handler));
-  }
+  // post_message / on_message / receive (from WorkerPort): the default
+  // channel pair with the parent. The properties are this worker's own.
   void on_messageerror(std::function<void(const MessageError&)> handler);
-  // Without the event loop: blocks for the next message from the parent.
-  template <shm::RegisteredType T>
-  shm::TypedReceived<T> receive(std::chrono::milliseconds timeout) {
-    return from_parent().template receive<T>(shm::Deadline::after(timeout));
-  }
   // Errors raised by this process's handlers. By default a worker reports them
   // to its parent (the parent's on_error) and the host prints them to stderr.
   void on_error(std::function<void(const std::string&)> handler);
-
-  template <shm::RegisteredType T>
-  void set_shared_property(std::string_view key, const T& value) {
-    properties().set(key, shm::TypeAlias<T>::tag, detail::serialize_value(value));
-  }
-  template <shm::RegisteredType T>
-  T get_shared_property(std::string_view key) {
-    return detail::decode_property<T>(key, properties().get(key));
-  }
-  bool has_shared_property(std::string_view key) { return properties().get(key).has_value(); }
 
   // The event loop: waits on all of this worker's channels and events with one
   // kernel wait and dispatches them, until stop() or close(). Returns 0.
@@ -212,11 +205,11 @@ class Worker {
   static void set_host_context(std::shared_ptr<detail::Context> context);
 
  private:
-  detail::ChannelCore& to_parent();
-  detail::ChannelCore& from_parent();
+  friend class detail::WorkerPort<Worker>;
+  detail::ChannelCore& outgoing();
+  detail::ChannelCore& incoming();
   detail::PropertyStore& properties();
-  void send_checked(detail::ChannelCore& channel, std::size_t size,
-                    const std::function<SendStatus(detail::ChannelCore&, shm::Deadline)>& send);
+  void check_can_send() const {}
   std::shared_ptr<detail::Context> context_;
 };
 
