@@ -270,7 +270,7 @@ struct Broker::Impl {
     // `starting` when it attaches.
     record.state_word.store(pack_state(worker.generation, SlotState::starting), std::memory_order_release);
     auto spawned = broker_detail::spawn_process(worker.launch.executable, worker.launch.arguments,
-                                                worker_environment(worker));
+                                                worker_environment(worker), worker.launch.working_directory);
     if (!spawned) {
       record.state_word.store(pack_state(worker.generation, SlotState::created), std::memory_order_release);
       return spawned.error().message;

@@ -19,10 +19,12 @@ struct Spawned {
 };
 
 // Starts executable (searched in PATH when it has no '/') with arguments and
-// exactly the environment given; signals blocked or ignored in the caller are
-// reset to defaults in the child. Errors name the cause (errno's text).
+// exactly the environment given, in working_directory (unless empty); signals
+// blocked or ignored in the caller are reset to defaults in the child. Errors
+// name the cause (errno's text).
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
-                                     const std::vector<std::string>& environment);
+                                     const std::vector<std::string>& environment,
+                                     const std::string& working_directory);
 bool signal_process(const Spawned& process, int signal) noexcept;
 void release_process(Spawned& process) noexcept;
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -335,7 +336,9 @@ void Context::start(HandleCore& child) {
     throw WorkerError(WorkerErrc::no_such_executable, "cannot start '" + child.executable + "': " + *problem);
   }
   child.start_requested = true;
-  post_request(LaunchRequest{child.slot, child.generation, child.executable, child.arguments});
+  std::error_code ignored;
+  post_request(LaunchRequest{child.slot, child.generation, child.executable, child.arguments,
+                             std::filesystem::current_path(ignored).string()});
   const auto deadline = shm::Deadline::after(kBrokerAnswerDeadline);
   for (;;) {
     BrokerEvent event;

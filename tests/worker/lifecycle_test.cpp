@@ -226,3 +226,17 @@ TEST_CASE("a sender blocked on a full channel is released when its receiver dies
   CHECK(failed);
   CHECK(std::chrono::steady_clock::now() - started < 5s);
 }
+
+TEST_CASE("a worker starts in its parent's working directory", "[ipc]") {
+  Broker broker(test::broker_options());
+  char previous[4096];
+  REQUIRE(::getcwd(previous, sizeof(previous)) != nullptr);
+  REQUIRE(::chdir("/tmp") == 0);
+  auto worker = broker.host().create(test::worker_path(), {"cwd"});
+  std::string directory;
+  worker.on_message<std::string>([&](std::string d) { directory = d; });
+  worker.start();
+  REQUIRE(::chdir(previous) == 0);
+  REQUIRE(worker.join(10s));
+  CHECK(directory == "/tmp");
+}

@@ -104,6 +104,11 @@ int main_with(const std::string& mode, int argc, char** argv) {
     });
     return self.run();
   }
+  if (mode == "cwd") {
+    char directory[4096];
+    self.post_message(std::string(::getcwd(directory, sizeof(directory)) ? directory : "?"));
+    return 0;
+  }
   if (mode == "idle") {
     // Attached, never reads: its channels fill up.
     std::this_thread::sleep_for(std::chrono::seconds(60));

@@ -35,7 +35,8 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
 }  // namespace
 
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
-                                     const std::vector<std::string>& environment) {
+                                     const std::vector<std::string>& environment,
+                                     const std::string& working_directory) {
   std::vector<std::string> argv_strings{executable};
   argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
   auto argv = pointers(argv_strings);
@@ -52,11 +53,16 @@ shm::Expected<Spawned> spawn_process(const std::string& executable, const std::v
   ::posix_spawnattr_setsigdefault(&attributes, &defaults);
   ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  if (!working_directory.empty()) ::posix_spawn_file_actions_addchdir_np(&actions, working_directory.c_str());
+
   pid_t pid = 0;
   // glibc's posix_spawn reports exec failures (ENOENT, EACCES) as its result.
   const int error = executable.find('/') == std::string::npos
-                        ? ::posix_spawnp(&pid, executable.c_str(), nullptr, &attributes, argv.data(), envp.data())
-                        : ::posix_spawn(&pid, executable.c_str(), nullptr, &attributes, argv.data(), envp.data());
+                        ? ::posix_spawnp(&pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data())
+                        : ::posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
   ::posix_spawnattr_destroy(&attributes);
   if (error != 0) return shm::os_error("cannot execute '" + executable + "'", error);
 

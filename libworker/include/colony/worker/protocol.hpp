@@ -20,7 +20,8 @@ struct LaunchRequest {
   std::uint32_t generation = 0;
   std::string executable;
   std::vector<std::string> arguments;
-  template <class A> void serialize(A& a) { a(slot, generation, executable, arguments); }
+  std::string working_directory;  // the parent's: relative paths mean what they meant there
+  template <class A> void serialize(A& a) { a(slot, generation, executable, arguments, working_directory); }
 };
 
 struct TerminateRequest {
