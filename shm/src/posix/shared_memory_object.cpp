@@ -103,7 +103,11 @@ std::vector<std::string> SharedMemoryObject::list(std::string_view prefix) {
   if (directory == nullptr) return names;
   while (const dirent* entry = ::readdir(directory)) {
     const std::string_view name(entry->d_name);
-    if (name.starts_with(prefix)) names.push_back("/" + std::string(name));
+    if (!name.starts_with(prefix)) continue;
+    // Built by append: g++ 12 warns falsely on "/" + string (GCC bug 105651).
+    std::string os_name(1, '/');
+    os_name.append(name);
+    names.push_back(std::move(os_name));
   }
   ::closedir(directory);
   std::sort(names.begin(), names.end());
