@@ -67,7 +67,10 @@ void SessionMap::ring_doorbell(std::uint32_t index) const noexcept {
 }
 
 std::string worker_object(std::uint32_t slot, std::uint32_t generation, std::string_view suffix) {
-  return "w" + std::to_string(slot) + "g" + std::to_string(generation) + "-" + std::string(suffix);
+  // Built by append: g++ 12 warns falsely on chained string + (GCC bug 105651).
+  std::string name(1, 'w');
+  name.append(std::to_string(slot)).append(1, 'g').append(std::to_string(generation)).append(1, '-').append(suffix);
+  return name;
 }
 
 }  // namespace colony::detail
