@@ -3,9 +3,9 @@
 // per-run context every case receives.
 //
 // A case is one row of the table: (kind, transport, message size) plus the
-// function that measures it. Rows are listed in cases_colony.cpp and
-// cases_peers.cpp, one line each; drivers.hpp turns a transport class into a
-// row.
+// function that measures it. Rows are listed in cases_colony.cpp,
+// cases_peers.cpp and cases_worker.cpp, one line each; drivers.hpp turns a
+// transport class into a row.
 
 #include <chrono>
 #include <cstddef>
@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "colony/shm/deadline.hpp"
@@ -28,6 +29,12 @@ struct BenchError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A case that cannot run on this machine (python3 missing, say): the row is
+// shown as absent, with the reason, and does not fail the run.
+struct CaseAbsent : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 inline std::int64_t to_ns(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
@@ -37,6 +44,8 @@ enum class CaseKind {
   latency_spin,   // round trip, both sides busy-wait
   latency_block,  // round trip, both sides sleep in the kernel
   throughput,     // one way, sender to receiver
+  worker_start,   // start of a process until it answered (or, for the floors, ended)
+  workers,        // many worker processes exchanging messages with the parent at once
 };
 std::string_view kind_name(CaseKind kind) noexcept;
 
@@ -55,6 +64,11 @@ struct Measurement {
   std::optional<double> p99_ns;
   std::optional<double> msgs_per_s;
   std::optional<double> bytes_per_s;
+  // Only some rows fill these: the table shows them in its notes column.
+  std::optional<double> p90_ns;
+  std::optional<std::size_t> samples;                 // timed round trips, starts, ...
+  std::vector<std::pair<std::string, double>> extra;  // more JSON fields (name, value)
+  std::string note;                                   // free text after the row
 };
 
 // CPUs the two processes are pinned to, when the machine allows it.
@@ -73,6 +87,10 @@ class RunContext {
 
   // A name unique in this run: stem followed by a counter ("lat3").
   std::string unique(std::string_view stem);
+  // A session name for a Broker of this run: "<session>-w<counter>".
+  std::string broker_session();
+
+  bool quick() const noexcept { return quick_; }
 
   // Every wait of a case ends by its deadline, set when the case starts.
   void start_case();
@@ -109,6 +127,7 @@ struct Case {
 // The rows each file contributes, in table order within a kind.
 std::vector<Case> colony_cases();
 std::vector<Case> peer_cases();
+std::vector<Case> worker_cases();
 
 // Sizes of the one-way throughput rows.
 inline constexpr std::size_t kSmall = 64;
@@ -116,7 +135,9 @@ inline constexpr std::size_t kMedium = 1024;
 inline constexpr std::size_t kLarge = 64 * 1024;
 // Message size of the round-trip rows.
 inline constexpr std::size_t kPingSize = 64;
+// The worker API rows (and their raw-ring reference) carry one std::uint64_t.
+inline constexpr std::size_t kApiSize = 8;
 
-std::string format_size(std::size_t bytes);
+std::string format_size(std::size_t bytes);  // "-" for 0 (rows without messages)
 
 }  // namespace bench

@@ -16,11 +16,16 @@ std::string_view kind_name(CaseKind kind) noexcept {
       return "latency-block";
     case CaseKind::throughput:
       return "throughput";
+    case CaseKind::worker_start:
+      return "worker-start";
+    case CaseKind::workers:
+      return "workers-64";
   }
   return "unknown";
 }
 
 std::string format_size(std::size_t bytes) {
+  if (bytes == 0) return "-";
   if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes / 1024) + " KiB";
   return std::to_string(bytes) + " B";
 }
@@ -33,6 +38,8 @@ RunContext::RunContext(const Options& options, Placement placement, std::string 
     : session_(std::move(session)), placement_(placement), quick_(options.quick) {}
 
 std::string RunContext::unique(std::string_view stem) { return std::string(stem) + std::to_string(++counter_); }
+
+std::string RunContext::broker_session() { return session_ + "-w" + std::to_string(++counter_); }
 
 void RunContext::start_case() { deadline_ = Clock::now() + kCaseTimeout; }
 

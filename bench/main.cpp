@@ -1,4 +1,5 @@
-// colony_bench: Colony's rings against their peers, two processes, one run.
+// colony_bench: Colony's rings against their peers, two processes, one run;
+// and Colony's workers (start, API round trip, 64 at once) against theirs.
 //
 //   colony_bench [--quick] [--json] [--case FILTER] [--repeat N] [--diagnostics] [--list]
 //
@@ -73,6 +74,7 @@ bool parse(int argc, char** argv, Options& options) {
 std::vector<Case> selected_cases(const Options& options) {
   std::vector<Case> cases = colony_cases();
   for (Case& row : peer_cases()) cases.push_back(std::move(row));
+  for (Case& row : worker_cases()) cases.push_back(std::move(row));
   std::stable_sort(cases.begin(), cases.end(), [](const Case& a, const Case& b) {
     if (a.kind != b.kind) return a.kind < b.kind;
     return a.size_bytes < b.size_bytes;
@@ -84,11 +86,13 @@ std::vector<Case> selected_cases(const Options& options) {
 }
 
 RowResult run_case(const Case& row, RunContext& context) {
-  RowResult result{&row, std::nullopt, {}};
+  RowResult result{&row, std::nullopt, {}, {}};
   context.start_case();
   arm_watchdog(context.deadline());
   try {
     result.measured = row.run(context);
+  } catch (const CaseAbsent& e) {
+    result.absent = e.what();
   } catch (const std::exception& e) {
     result.error = e.what();
   } catch (...) {
@@ -108,14 +112,15 @@ Measurement median_pass(std::vector<Measurement> passes) {
 
 // Runs every row options.repeat times. Passes are interleaved (every row,
 // then every row again) so that a slow phase of a noisy machine hits all rows
-// alike; a row that fails is not run again.
+// alike; a row that fails, or cannot run here (absent), is not run again.
 std::vector<RowResult> run_all(const std::vector<Case>& cases, const Options& options, RunContext& context) {
   const bool progress = ::isatty(STDERR_FILENO) != 0;
   std::vector<std::vector<Measurement>> passes(cases.size());
   std::vector<std::string> errors(cases.size());
+  std::vector<std::string> absent(cases.size());
   for (int pass = 1; pass <= options.repeat; ++pass) {
     for (std::size_t i = 0; i < cases.size(); ++i) {
-      if (!errors[i].empty()) continue;
+      if (!errors[i].empty() || !absent[i].empty()) continue;
       if (progress) {
         std::fprintf(stderr, "\r\033[K[pass %d/%d, %zu/%zu] %s", pass, options.repeat, i + 1, cases.size(),
                      cases[i].label().c_str());
@@ -124,6 +129,8 @@ std::vector<RowResult> run_all(const std::vector<Case>& cases, const Options& op
       if (progress) std::fprintf(stderr, "\r\033[K");
       if (result.measured) {
         passes[i].push_back(*result.measured);
+      } else if (!result.absent.empty()) {
+        absent[i] = result.absent;
       } else {
         std::fprintf(stderr, "colony_bench: FAILED %s: %s\n", cases[i].label().c_str(), result.error.c_str());
         errors[i] = result.error;
@@ -132,24 +139,36 @@ std::vector<RowResult> run_all(const std::vector<Case>& cases, const Options& op
   }
   std::vector<RowResult> results;
   for (std::size_t i = 0; i < cases.size(); ++i) {
-    if (errors[i].empty()) {
-      results.push_back(RowResult{&cases[i], median_pass(passes[i]), {}});
+    if (!absent[i].empty()) {
+      results.push_back(RowResult{&cases[i], std::nullopt, {}, absent[i]});
+    } else if (errors[i].empty()) {
+      results.push_back(RowResult{&cases[i], median_pass(passes[i]), {}, {}});
     } else {
-      results.push_back(RowResult{&cases[i], std::nullopt, errors[i]});
+      results.push_back(RowResult{&cases[i], std::nullopt, errors[i], {}});
     }
   }
   return results;
 }
 
-// Objects of this run still in /dev/shm: a bug in the bench; removed and reported.
+// "colony.<session>-w": how the /dev/shm names of the segments of this run's
+// brokers (sessions "<session>-w<N>", see RunContext::broker_session) begin.
+std::string broker_segments_stem(const std::string& session) {
+  const std::string prefix = colony::shm::SegmentName::session_prefix(session + "-w");
+  return prefix.substr(0, prefix.size() - 1);
+}
+
+// Objects of this run still in /dev/shm: a bug in the bench (or, for the
+// sessions of the worker rows' brokers, "<session>-w<N>", in the broker);
+// removed and reported.
 std::vector<std::string> remove_leftovers(const std::string& session) {
   std::vector<std::string> left;
   const std::string colony_prefix = colony::shm::SegmentName::session_prefix(session);
+  const std::string broker_stem = broker_segments_stem(session);
   const std::string queue_prefix = "colony_" + session + "_";
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", error)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(colony_prefix, 0) == 0 || name.rfind(queue_prefix, 0) == 0) {
+    if (name.rfind(colony_prefix, 0) == 0 || name.rfind(broker_stem, 0) == 0 || name.rfind(queue_prefix, 0) == 0) {
       left.push_back(name);
       std::filesystem::remove(entry.path(), error);
     }
@@ -175,13 +194,15 @@ int main(int argc, char** argv) {
   install_signal_handlers();
   const Placement placement = pin_bench_process();
   const std::string session = "bench" + std::to_string(::getpid());
+  set_cleanup_prefix(broker_segments_stem(session));
   RunContext context(options, placement, session);
   std::FILE* report = options.json ? stderr : stdout;
   print_machine(report, placement);
   std::fflush(report);
 
   std::vector<RowResult> results = run_all(cases, options, context);
-  const bool failed = std::any_of(results.begin(), results.end(), [](const RowResult& r) { return !r.measured; });
+  const bool failed =
+      std::any_of(results.begin(), results.end(), [](const RowResult& r) { return !r.measured && r.absent.empty(); });
   if (options.repeat > 1) std::fprintf(report, "each row: the median of %d passes\n", options.repeat);
   print_table(report, results);
   print_targets(report, results);

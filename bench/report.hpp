@@ -13,8 +13,9 @@ namespace bench {
 
 struct RowResult {
   const Case* row;
-  std::optional<Measurement> measured;  // empty when the case failed
+  std::optional<Measurement> measured;  // empty when the case failed or is absent
   std::string error;
+  std::string absent;  // why the case cannot run on this machine (not a failure)
 };
 
 void print_machine(std::FILE* out, const Placement& placement);

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,10 @@ struct NameSlot {
 };
 std::array<NameSlot, kNameSlots> g_names;
 
+// The prefix of set_cleanup_prefix, and whether it is set.
+char g_cleanup_prefix[256] = {};
+std::atomic<bool> g_cleanup_prefix_set{false};
+
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<pid_t>::is_always_lock_free &&
               std::atomic<bool>::is_always_lock_free);
 
@@ -43,6 +48,38 @@ extern "C" void on_alarm(int) {
   g_watchdog_fired.store(1);
   const pid_t peer = g_peer_pid.load();
   if (peer > 0) ::kill(peer, SIGKILL);
+}
+
+// Unlinks the /dev/shm entries whose names start with g_cleanup_prefix, with
+// async-signal-safe calls only (open, getdents64, unlinkat, close). Rescans
+// after a pass that removed something, as removing entries while reading a
+// directory may make the reading skip some.
+void unlink_prefixed_shm() noexcept {
+  if (!g_cleanup_prefix_set.load()) return;
+  const int directory = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory < 0) return;
+  alignas(8) char buffer[8192];
+  for (int pass = 0; pass < 8; ++pass) {
+    bool removed = false;
+    if (::lseek(directory, 0, SEEK_SET) != 0) break;
+    for (;;) {
+      const long n = ::syscall(SYS_getdents64, directory, buffer, sizeof(buffer));
+      if (n <= 0) break;
+      // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[].
+      for (long offset = 0; offset < n;) {
+        unsigned short length = 0;
+        std::memcpy(&length, buffer + offset + 16, sizeof(length));
+        const char* name = buffer + offset + 19;
+        std::size_t i = 0;
+        while (g_cleanup_prefix[i] != '\0' && name[i] == g_cleanup_prefix[i]) ++i;
+        if (g_cleanup_prefix[i] == '\0' && ::unlinkat(directory, name, 0) == 0) removed = true;
+        if (length == 0) break;
+        offset += length;
+      }
+    }
+    if (!removed) break;
+  }
+  ::close(directory);
 }
 
 // SIGINT/SIGTERM/SIGHUP: kill the peer, unlink every named object, then die
@@ -53,6 +90,7 @@ extern "C" void on_terminate(int signal_number) {
   for (NameSlot& slot : g_names) {
     if (slot.used.load()) ::shm_unlink(slot.os_name);
   }
+  unlink_prefixed_shm();
   static const char message[] = "colony_bench: interrupted; removed its shared-memory objects\n";
   [[maybe_unused]] const ssize_t ignored = ::write(STDERR_FILENO, message, sizeof(message) - 1);
   ::signal(signal_number, SIG_DFL);
@@ -249,6 +287,13 @@ bool watchdog_fired() noexcept { return g_watchdog_fired.load(std::memory_order_
 
 void check_watchdog(const char* what) {
   if (watchdog_fired()) throw BenchError(timeout_message(what));
+}
+
+void set_cleanup_prefix(const std::string& prefix) {
+  if (prefix.empty() || prefix.size() >= sizeof(g_cleanup_prefix)) throw BenchError("bad cleanup prefix: " + prefix);
+  g_cleanup_prefix_set.store(false);
+  std::memcpy(g_cleanup_prefix, prefix.c_str(), prefix.size() + 1);
+  g_cleanup_prefix_set.store(true);
 }
 
 ScopedName::ScopedName(std::string os_name, std::function<void()> remove) : slot_(-1), remove_(std::move(remove)) {

@@ -11,6 +11,7 @@
 //   it never outlives a hung or killed bench;
 // - every named object (Colony segment, Boost queue) is held by a ScopedName,
 //   removed when the case ends, and also from SIGINT/SIGTERM/SIGHUP handlers;
+//   so are the segments of the brokers the worker rows start (by prefix);
 // - a Peer that goes out of scope is killed if still running and always reaped.
 
 #include <sys/types.h>
@@ -77,6 +78,11 @@ void disarm_watchdog() noexcept;
 bool watchdog_fired() noexcept;
 // Throws BenchError("... timed out") when the watchdog fired.
 void check_watchdog(const char* what);
+
+// Names the sessions of the brokers the worker rows start ("colony.<session>-w"):
+// the SIGINT/SIGTERM/SIGHUP handlers also unlink every /dev/shm entry whose
+// name starts with it (a broker makes too many segments to hold by name).
+void set_cleanup_prefix(const std::string& prefix);
 
 // Holds a named OS object: remove() runs when the holder goes out of scope;
 // the OS name (what shm_unlink takes) is also unlinked from a signal handler.
