@@ -58,7 +58,7 @@ void ChannelCore::set_sender(std::uint32_t slot, std::uint32_t generation) noexc
   control().sender_slot_plus_one.store(slot + 1, std::memory_order_release);
 }
 
-SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
+SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> wait_until,
                                         const std::function<void(std::span<std::byte>)>& write) {
   last_send_size = size;
   if (size > session_->header().max_message) return SendStatus::too_large;
@@ -70,13 +70,21 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, shm
     }
     writer_.emplace(std::move(*attached));
   }
-  if (size > ring_.max_message()) return send_out_of_line(tag, size, deadline, write);
-  // Waits for space in slices, so that a receiver that died does not hold a
-  // sender for the whole deadline.
-  shm::Claim claimed = writer_->claim(tag, size, deadline.capped(kLivenessSlice));
-  while (claimed.status == shm::RingStatus::timed_out && !deadline.expired()) {
-    if (receiver_gone()) return SendStatus::receiver_gone;
-    claimed = writer_->claim(tag, size, deadline.capped(kLivenessSlice));
+  const auto deadline = [&] {
+    if (wait_until) return *wait_until;
+    return options.when_full == WhenFull::fail ? shm::Deadline::now() : shm::Deadline::after(options.send_timeout);
+  };
+  if (size > ring_.max_message()) return send_out_of_line(tag, size, deadline(), write);
+  shm::Claim claimed = writer_->try_claim(tag, size);
+  if (claimed.status == shm::RingStatus::full) {
+    // Full: wait for space in slices, so that a receiver that died does not
+    // hold the sender for the whole deadline.
+    const shm::Deadline until = deadline();
+    do {
+      claimed = writer_->claim(tag, size, until.capped(kLivenessSlice));
+      if (claimed.status != shm::RingStatus::timed_out || until.expired()) break;
+    } while (!receiver_gone());
+    if (claimed.status == shm::RingStatus::timed_out && !until.expired()) return SendStatus::receiver_gone;
   }
   if (!claimed.ok()) return from_ring(claimed.status);
   try {
@@ -88,9 +96,16 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, shm
   // Publishing point: after commit the receiver may take the record; dying
   // before it leaves nothing visible.
   writer_->commit(claimed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // commit() ends with a full fence (ring.hpp), which also orders these loads
+  // after the publication: a receiver binding or falling asleep concurrently
+  // either sees the record or is seen here.
+  const std::uint32_t sender = control().sender_slot_plus_one.load(std::memory_order_relaxed);
+  if (sender != 0 && sender <= kMaxWorkerSlots) {
+    auto& counter = session_->slot(sender - 1).messages_out;
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   const std::uint32_t receiver = control().receiver_slot_plus_one.load(std::memory_order_relaxed);
-  if (receiver != 0) session_->ring_doorbell(receiver - 1);
+  if (receiver != 0) session_->ring_doorbell_after_fence(receiver - 1);
   return SendStatus::ok;
 }
 
@@ -206,6 +221,7 @@ bool ChannelCore::deliver_one(const std::function<void(const shm::RecordView&)>&
     if (!received.ok()) return false;
     record = received.record;
   }
+  count_received();
   // Frees the record (and an out-of-line segment) whatever the handler does.
   struct Release {
     ChannelCore& channel;
@@ -252,7 +268,39 @@ bool ChannelCore::deliver_one(const std::function<void(const shm::RecordView&)>&
   return true;
 }
 
+void ChannelCore::count_received() noexcept {
+  const std::uint32_t receiver = control().receiver_slot_plus_one.load(std::memory_order_relaxed);
+  if (receiver != 0 && receiver <= kMaxWorkerSlots) {
+    auto& counter = session_->slot(receiver - 1).messages_in;
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+}
+
 bool ChannelCore::dispatch_one(const std::function<void(const MessageError&)>& report_error) {
+  if (!reader_ || has_pending_) return dispatch_slow(report_error);
+  // The common case inline: a record of a type with a handler, in the ring.
+  const shm::Received received = reader_->try_receive();
+  if (!received.ok()) return false;
+  const auto found = handlers.find(received.record.type_tag);
+  if (found == handlers.end() || received.record.type_tag == shm::TypeAlias<OutOfLine>::tag) {
+    pending_ = received.record;
+    has_pending_ = true;
+    return dispatch_slow(report_error);
+  }
+  count_received();
+  struct CommitAtEnd {
+    shm::RingReader& reader;
+    ~CommitAtEnd() { reader.commit(); }
+  } commit{*reader_};
+  const shm::ReceiveInfo info = found->second(received.record);
+  if (!info.ok()) {
+    report_to_sender(info.error);
+    if (report_error) report_error(MessageError{info.error, false});
+  }
+  return true;
+}
+
+bool ChannelCore::dispatch_slow(const std::function<void(const MessageError&)>& report_error) {
   return deliver_one(
       [this](const shm::RecordView& record) {
         const auto found = handlers.find(record.type_tag);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "colony/shm/cpu_relax.hpp"
 #include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
 #include "parent_death.hpp"
@@ -284,7 +285,7 @@ WorkerHandle Context::create_child(const std::string& executable, std::vector<st
   core->executable = executable;
   core->arguments = std::move(arguments);
   wire_parent_view(*core);
-  children_[slot] = core;
+  add_child(core);
   handles_[handle_key(slot, generation)] = core;
   return WorkerHandle(core);
 }
@@ -321,6 +322,16 @@ void Context::wire_parent_view(HandleCore& core) {
   core.to_worker->on_messageerror = forward;
 }
 
+void Context::add_child(const std::shared_ptr<HandleCore>& core) {
+  children_[core->slot] = core;
+  children_list_.push_back(core);
+}
+
+void Context::remove_child(std::uint32_t slot) {
+  children_.erase(slot);
+  std::erase_if(children_list_, [slot](const auto& child) { return child->slot == slot; });
+}
+
 std::shared_ptr<HandleCore> Context::child_core(std::uint32_t slot, std::uint32_t generation) {
   const auto found = children_.find(slot);
   if (found == children_.end() || found->second->generation != generation) return nullptr;
@@ -353,7 +364,7 @@ void Context::start(HandleCore& child) {
       failed.kind = ExitStatus::Kind::failed_to_start;
       failed.reason = result->error;
       child.exit = failed;
-      children_.erase(child.slot);
+      remove_child(child.slot);
       const auto refusal = static_cast<LaunchRefusal>(result->refusal);
       const WorkerErrc code = refusal == LaunchRefusal::worker_cap           ? WorkerErrc::worker_cap
                               : refusal == LaunchRefusal::no_such_executable ? WorkerErrc::no_such_executable
@@ -437,7 +448,7 @@ void Context::handle_event(const BrokerEvent& event) {
       // What the worker posted before it ended comes before its exit event.
       drain_children_output(*child);
       child->exit = exit_status_from(*exit);
-      children_.erase(exit->slot);
+      remove_child(exit->slot);
       if (child->on_exit) run_handler(*this, [&] { child->on_exit(*child->exit); });
     }
   } else if (const auto* result = std::get_if<LaunchResult>(&event)) {
@@ -473,10 +484,10 @@ bool Context::dispatch_ready() {
     for (int n = 0; n < kBatch && !stopping() && handle_one(*from_parent_); ++n) progress = true;
   }
   if (!children_.empty()) {
-    std::vector<std::shared_ptr<HandleCore>> children;
-    children.reserve(children_.size());
-    for (auto& [slot, child] : children_) children.push_back(child);
-    for (auto& child : children) {
+    // A copy of the list (kept up to date with children_), because a handler
+    // may create or lose children while we walk it.
+    scratch_children_ = children_list_;
+    for (auto& child : scratch_children_) {
       for (int n = 0; n < kBatch && !stopping() && handle_one(*child->from_worker); ++n) progress = true;
       if (auto error = child->to_worker->take_sent_error()) {
         child->to_worker->on_messageerror(*error);
@@ -535,7 +546,10 @@ bool Context::dispatch(shm::Deadline deadline) {
   for (;;) {
     if (dispatch_ready()) break;
     bool found = false;
-    for (std::uint32_t spin = 0; spin < spin_iterations_ && !found; ++spin) found = dispatch_ready();
+    for (std::uint32_t spin = 0; spin < spin_iterations_ && !found; ++spin) {
+      shm::cpu_relax();
+      found = dispatch_ready();
+    }
     if (found) break;
     if (deadline.expired()) return false;
     auto& word = session_->slot(slot_).doorbell_sleeping;

@@ -60,6 +60,10 @@ void SessionMap::ring_doorbell(std::uint32_t index) const noexcept {
   // before its last look at its channels: either it sees what we published,
   // or we see it asleep and wake it.
   std::atomic_thread_fence(std::memory_order_seq_cst);
+  ring_doorbell_after_fence(index);
+}
+
+void SessionMap::ring_doorbell_after_fence(std::uint32_t index) const noexcept {
   auto& word = slot(index).doorbell_sleeping;
   if (word.load(std::memory_order_relaxed) != 0 && word.exchange(0, std::memory_order_acq_rel) != 0) {
     shm::futex_wake(word, shm::kWakeAll);

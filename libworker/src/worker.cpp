@@ -34,10 +34,6 @@ std::shared_ptr<detail::Context> context_of(detail::HandleCore& core) {
 
 namespace detail {
 
-shm::Deadline send_deadline(const ChannelOptions& options) {
-  return options.when_full == WhenFull::fail ? shm::Deadline::now() : shm::Deadline::after(options.send_timeout);
-}
-
 void throw_send_failure(const ChannelCore& channel, SendStatus status) {
   WorkerErrc code = WorkerErrc::channel_closed;
   switch (status) {
@@ -197,10 +193,6 @@ std::size_t MessageChannel::available() const { return core_ ? core_->available(
 std::size_t MessageChannel::capacity() const { return core_ ? core_->ring().capacity() : 0; }
 void MessageChannel::close() {
   if (core_) core_->close();
-}
-
-shm::Deadline MessageChannel::deadline_for_send() const {
-  return core_ ? detail::send_deadline(core_->options) : shm::Deadline::now();
 }
 
 void MessageChannel::throw_send_failure(SendStatus status) const { detail::throw_send_failure(*core_, status); }

@@ -30,7 +30,10 @@ struct BrokerLimits {
   std::uint32_t max_running = 64;
   enum class OverCap { queue, fail } over_cap = OverCap::queue;
   std::size_t max_message = 16 << 20;      // bytes, per message
-  std::size_t channel_capacity = 1 << 20;  // bytes of ring per channel, unless a channel asks otherwise
+  // Bytes of ring per channel unless a channel asks otherwise. Pages are
+  // touched as the ring cycles, so this is also what a busy channel costs in
+  // memory; larger messages than half of it travel out of line.
+  std::size_t channel_capacity = 256 << 10;
   // A launched process must attach (call Worker::current()) within this, or it
   // is killed and reported not_attached.
   std::chrono::milliseconds attach_timeout{5000};

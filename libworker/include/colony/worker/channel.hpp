@@ -83,13 +83,20 @@ class ChannelCore {
   void set_receiver(std::uint32_t slot, std::uint32_t generation) noexcept;
   // The receiver that bound (or was named) has terminated.
   bool receiver_gone() const noexcept;
+  // Sends with an explicit deadline for space.
   template <shm::RegisteredType T>
   SendStatus send(const T& value, shm::Deadline deadline) {
-    const std::size_t size = shm::serialized_size(value);
-    return send_serialized(shm::TypeAlias<T>::tag, size, deadline,
+    return send_serialized(shm::TypeAlias<T>::tag, shm::serialized_size(value), deadline,
                            [&value](std::span<std::byte> out) { shm::serialize_into(value, out); });
   }
-  SendStatus send_serialized(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
+  // Sends as the channel's options say when it is full (block until
+  // send_timeout, or fail at once). The clock is read only when it is full.
+  template <shm::RegisteredType T>
+  SendStatus send(const T& value) {
+    return send_serialized(shm::TypeAlias<T>::tag, shm::serialized_size(value), std::nullopt,
+                           [&value](std::span<std::byte> out) { shm::serialize_into(value, out); });
+  }
+  SendStatus send_serialized(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> deadline,
                              const std::function<void(std::span<std::byte>)>& write);
   std::string describe_failure(SendStatus status, std::size_t size) const;
   ChannelOptions options;
@@ -111,6 +118,7 @@ class ChannelCore {
                    const std::function<void(const MessageError&)>& report);
   // Dispatches to the registered handlers: what the event loop calls.
   bool dispatch_one(const std::function<void(const MessageError&)>& report_error);
+  bool dispatch_slow(const std::function<void(const MessageError&)>& report_error);
   // Blocks until a record or the deadline; the result as receive<T> gives it.
   template <shm::RegisteredType T>
   shm::TypedReceived<T> receive(shm::Deadline deadline);
@@ -125,6 +133,7 @@ class ChannelCore {
 
  private:
   bool wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status);
+  void count_received() noexcept;
   SendStatus send_out_of_line(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
                               const std::function<void(std::span<std::byte>)>& write);
 
@@ -170,7 +179,7 @@ class MessageChannel {
   // closed, too large, full past the deadline (or at once under WhenFull::fail).
   template <shm::RegisteredType T>
   void send(const T& value) {
-    const SendStatus status = try_send(value, deadline_for_send());
+    const SendStatus status = sender_core().send(value);
     if (status != SendStatus::ok) throw_send_failure(status);
   }
   // Like send, but returns the status instead of throwing for full, closed and too large.
@@ -224,7 +233,6 @@ class MessageChannel {
   static MessageChannel resolve(std::uint64_t channel_id);
   detail::ChannelCore& sender_core();
   detail::ChannelCore& receiver_core();
-  shm::Deadline deadline_for_send() const;
   [[noreturn]] void throw_send_failure(SendStatus status) const;
   std::shared_ptr<detail::ChannelCore> core_;
 };

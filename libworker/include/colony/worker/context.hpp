@@ -142,7 +142,11 @@ class Context : public std::enable_shared_from_this<Context> {
   std::shared_ptr<ChannelCore> to_parent_;
   std::shared_ptr<ChannelCore> from_parent_;
   std::optional<PropertyStore> own_properties_;
+  void add_child(const std::shared_ptr<HandleCore>& core);
+  void remove_child(std::uint32_t slot);
   std::map<std::uint32_t, std::shared_ptr<HandleCore>> children_;  // by slot, until their exit is dispatched
+  std::vector<std::shared_ptr<HandleCore>> children_list_;         // the same, for walking
+  std::vector<std::shared_ptr<HandleCore>> scratch_children_;
   // Channels this process receives on; held until closed and drained, so a
   // handler registered on a temporary handle keeps working (as in JavaScript).
   std::vector<std::shared_ptr<ChannelCore>> receiving_;

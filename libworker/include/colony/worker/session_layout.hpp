@@ -88,12 +88,16 @@ static_assert(offsetof(SessionHeader, next_object_id) == 64);
 static_assert(offsetof(SessionHeader, object_entries) == 80);
 static_assert(shm::kControlOffset + sizeof(SessionHeader) <= shm::kDataOffset);
 
-// One worker. Slot 0 is the host. The doorbell word is what the worker's event
-// loop sleeps on: anyone who publishes something for this worker (a channel
-// record, an event) rings it, so one futex wait covers all of its channels.
+// One worker. Slot 0 is the host. Three 128-byte lines: what senders read
+// (state), what the worker itself writes per message (doorbell, counters),
+// and the executable's name for display.
+//
+// The doorbell word is what the worker's event loop sleeps on: anyone who
+// publishes something for this worker (a channel record, an event) rings it,
+// so one futex wait covers all of its channels.
 struct WorkerSlot {
+  // line 0: identity and state, written at creation, launch and end
   std::atomic<std::uint64_t> state_word;  // generation << 32 | SlotState
-  std::atomic<std::uint32_t> doorbell_sleeping;  // futex word: 1 while the loop sleeps
   std::atomic<std::uint32_t> parent_slot;
   std::atomic<std::uint32_t> parent_generation;
   std::atomic<std::int32_t> pid;          // 0 until spawned
@@ -101,16 +105,24 @@ struct WorkerSlot {
   std::atomic<std::uint32_t> exit_kind;   // ExitKind
   std::atomic<std::int32_t> exit_code;
   std::atomic<std::int32_t> exit_signal;
-  std::atomic<std::uint64_t> messages_in;
-  std::atomic<std::uint64_t> messages_out;
+  std::uint32_t reserved0;
   std::atomic<std::uint64_t> started_unix_ns;
-  char executable[256 - 64];  // for display; NUL-terminated, truncated
+  std::uint8_t pad0[128 - 48];
+  // line 1: hot, written by the worker's own process
+  std::atomic<std::uint32_t> doorbell_sleeping;  // futex word: 1 while the loop sleeps
+  std::uint32_t reserved1;
+  std::atomic<std::uint64_t> messages_in;   // records its channels delivered to it
+  std::atomic<std::uint64_t> messages_out;  // records it committed to channels
+  std::uint8_t pad1[128 - 24];
+  // line 2
+  char executable[128];  // for display; NUL-terminated, truncated
 };
-static_assert(sizeof(WorkerSlot) == 256);
-static_assert(offsetof(WorkerSlot, doorbell_sleeping) == 8);
-static_assert(offsetof(WorkerSlot, pid) == 20);
-static_assert(offsetof(WorkerSlot, messages_in) == 40);
-static_assert(offsetof(WorkerSlot, executable) == 64);
+static_assert(sizeof(WorkerSlot) == 384);
+static_assert(offsetof(WorkerSlot, pid) == 16);
+static_assert(offsetof(WorkerSlot, started_unix_ns) == 40);
+static_assert(offsetof(WorkerSlot, doorbell_sleeping) == 128);
+static_assert(offsetof(WorkerSlot, messages_in) == 136);
+static_assert(offsetof(WorkerSlot, executable) == 256);
 
 // The registry of channels and shared objects, for inspection (`colony ps`).
 // Entries are appended, never reused: the objects live until the session

@@ -41,6 +41,9 @@ class SessionMap {
 
   // Wakes worker `index`'s event loop if it sleeps. Call after publishing.
   void ring_doorbell(std::uint32_t index) const noexcept;
+  // The same when a full fence already separates the publication from this
+  // call (RingWriter::commit ends with one).
+  void ring_doorbell_after_fence(std::uint32_t index) const noexcept;
 
  private:
   explicit SessionMap(shm::Segment segment) : segment_(std::move(segment)) {}

@@ -57,7 +57,6 @@ RecordHandler make_handler(F&& handler) {
   };
 }
 
-shm::Deadline send_deadline(const ChannelOptions& options);
 [[noreturn]] void throw_send_failure(const ChannelCore& channel, SendStatus status);
 
 // What a worker and a handle to it have in common: a default channel pair
@@ -71,7 +70,7 @@ class WorkerPort {
   void post_message(const T& value) {
     self().check_can_send();
     auto& channel = self().outgoing();
-    const SendStatus status = channel.send(value, send_deadline(channel.options));
+    const SendStatus status = channel.send(value);
     if (status != SendStatus::ok) throw_send_failure(channel, status);
   }
   template <shm::RegisteredType T, class F>

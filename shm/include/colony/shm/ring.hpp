@@ -124,6 +124,9 @@ class RingWriter {
   // committed or dropped before the next one.
   Claim try_claim(std::uint32_t type_tag, std::size_t payload_size);
   Claim claim(std::uint32_t type_tag, std::size_t payload_size, Deadline deadline);
+  // Publishes the claim. Ends with a sequentially consistent fence (to decide
+  // whether to wake the reader), so loads after it are ordered after the
+  // publication: layers above rely on that to skip a fence of their own.
   void commit(const Claim& claim) noexcept;
   void drop(const Claim& claim) noexcept;
 
