@@ -459,13 +459,17 @@ void Context::handle_event(const BrokerEvent& event) {
 }
 
 bool Context::dispatch_ready() {
+  // Every handler runs inside this: close() from one defers to its end.
+  struct Depth {
+    int& depth;
+    explicit Depth(int& d) : depth(d) { ++depth; }
+    ~Depth() { --depth; }
+  } depth{handler_depth_};
   bool progress = false;
   const auto stopping = [this] { return stop_requested_ || close_requested_; };
   const auto handle_one = [&](ChannelCore& channel) {
     bool delivered = false;
-    ++handler_depth_;
     run_handler(*this, [&] { delivered = channel.dispatch_one(channel.on_messageerror); });
-    --handler_depth_;
     return delivered;
   };
 
