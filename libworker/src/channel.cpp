@@ -80,6 +80,7 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std
     // Full: wait for space in slices, so that a receiver that died does not
     // hold the sender for the whole deadline.
     const shm::Deadline until = deadline();
+    if (until.expired()) return SendStatus::full;
     do {
       claimed = writer_->claim(tag, size, until.capped(kLivenessSlice));
       if (claimed.status != shm::RingStatus::timed_out || until.expired()) break;

@@ -104,6 +104,14 @@ int main_with(const std::string& mode, int argc, char** argv) {
     });
     return self.run();
   }
+  if (mode == "peer") {
+    // Receives a handle to another worker: reads its state and a property.
+    self.on_message<colony::WorkerHandle>([&](colony::WorkerHandle peer) {
+      const auto name = peer.get_shared_property<std::string>("name");
+      self.post_message(name + " is " + std::string(colony::to_string(peer.state())));
+    });
+    return self.run();
+  }
   if (mode == "cwd") {
     char directory[4096];
     self.post_message(std::string(::getcwd(directory, sizeof(directory)) ? directory : "?"));
