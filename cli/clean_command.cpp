@@ -9,7 +9,7 @@ namespace colony::cli {
 Runner add_clean_command(CLI::App& app) {
   auto* command = app.add_subcommand("clean", "Remove the shared-memory segments of sessions whose broker is dead");
   auto session = std::make_shared<std::string>();
-  command->add_option("--session", *session, "Only this session");
+  command->add_option("--session", *session, "Only this session")->check(session_name_validator());
   command->footer("Never touches a session whose broker is alive. Prints each segment it removes.");
   return [session]() {
     const CleanReport report = clean_dead_sessions(*session);

@@ -1,6 +1,7 @@
 // colony: launch, call, kill and inspect workers.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "colony/worker/errors.hpp"
 #include "commands.hpp"
@@ -11,6 +12,17 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show the help of every subcommand");
   const auto run = colony::cli::add_run_command(app);
   const auto clean = colony::cli::add_clean_command(app);
+  std::string known;
+  bool is_known = false;
+  for (const auto* command : app.get_subcommands({})) {
+    known += (known.empty() ? "" : ", ") + command->get_name();
+    is_known = is_known || (argc > 1 && command->get_name() == argv[1]);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !is_known) {
+    std::fprintf(stderr, "colony: unknown command '%s' (commands: %s)\nRun 'colony --help' for usage.\n", argv[1],
+                 known.c_str());
+    return colony::cli::kUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

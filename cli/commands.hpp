@@ -4,6 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+
+#include "colony/shm/names.hpp"
 
 namespace colony::cli {
 
@@ -14,6 +17,17 @@ inline constexpr int kUsage = 2;        // bad arguments
 inline constexpr int kCannotRun = 127;  // colony run: the worker could not be started
 
 using Runner = std::function<int()>;
+
+// Refuses a session name the naming rules refuse, as a usage error.
+inline const CLI::Validator& session_name_validator() {
+  static const CLI::Validator validator(
+      [](std::string& name) -> std::string {
+        auto valid = shm::validate_name(name, "session", shm::kMaxSessionLength);
+        return valid ? std::string() : valid.error().message;
+      },
+      "SESSION");
+  return validator;
+}
 
 Runner add_run_command(CLI::App& app);
 Runner add_clean_command(CLI::App& app);

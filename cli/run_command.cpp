@@ -94,7 +94,8 @@ int run(const RunOptions& options) {
 Runner add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   auto* command = app.add_subcommand("run", "Start a session in the foreground and run EXE in it as a worker");
-  command->add_option("--session", options->session, "Session name (default: a random one)");
+  command->add_option("--session", options->session, "Session name (default: a random one)")
+      ->check(session_name_validator());
   command->add_option("--max-workers", options->max_workers, "Running workers at most")
       ->check(CLI::Range(1u, 1023u))
       ->capture_default_str();
@@ -110,7 +111,8 @@ Runner add_run_command(CLI::App& app) {
   command->prefix_command();  // everything after EXE belongs to EXE
   command->footer(
       "Exits with the worker's exit code once the session has ended; 128+N when it died\n"
-      "by signal N; 127 when it could not be started. SIGINT/SIGTERM stop the session.");
+      "by signal N; 127 when it could not be started; 126 when it never attached.\n"
+      "SIGINT/SIGTERM stop the session.");
   return [options]() { return run(*options); };
 }
 

@@ -140,3 +140,18 @@ TEST_CASE("colony run exits with the worker's exit code and reports a death by s
   CHECK(test::session_segments(session).empty());
   CHECK(test::processes_in_session(session).empty());
 }
+
+TEST_CASE("the colony command refuses bad input with one clear line and exit code 2", "[unit]") {
+  const auto unknown = test::run_command({test::cli_path(), "launch"}, 10s);
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("unknown command 'launch'") != std::string::npos);
+  const auto bad_session = test::run_command({test::cli_path(), "clean", "--session", "no/slashes"}, 10s);
+  CHECK(bad_session.exit_code == 2);
+  CHECK(bad_session.err.find("no/slashes") != std::string::npos);
+  const auto no_executable = test::run_command({test::cli_path(), "run"}, 10s);
+  CHECK(no_executable.exit_code == 2);
+  CHECK(no_executable.err.find("executable") != std::string::npos);
+  const auto help = test::run_command({test::cli_path(), "--help"}, 10s);
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("clean") != std::string::npos);
+}
