@@ -190,23 +190,47 @@ void ChannelCore::bind_receiver(std::uint32_t slot, std::uint32_t generation) {
   set_receiver(slot, generation);
 }
 
+bool ChannelCore::peek() noexcept {
+  if (has_pending_) return true;
+  if (!reader_) return false;
+  const shm::Received received = reader_->try_receive();
+  if (!received.ok()) return false;
+  pending_ = received.record;
+  has_pending_ = true;
+  return true;
+}
+
+const RecordHandler* ChannelCore::handler_for(std::uint32_t tag) const noexcept {
+  if (const auto found = internal_handlers.find(tag); found != internal_handlers.end()) return &found->second;
+  if (const auto found = handlers.find(tag); found != handlers.end()) return &found->second;
+  return nullptr;
+}
+
 bool ChannelCore::wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status) {
   if (!reader_) throw WorkerError(WorkerErrc::bad_state, "channel " + std::to_string(id_) + " is not bound");
-  // Peek by receiving; deliver_one then takes the same record (it is received,
-  // not committed, so a second look finds it again through the reader's cursor).
-  const shm::Received received = reader_->receive(deadline);
-  switch (received.status) {
-    case shm::RingStatus::ok: pending_ = received.record; has_pending_ = true; return true;
-    case shm::RingStatus::timed_out: status.status = shm::ReceiveStatus::timed_out; return false;
-    case shm::RingStatus::empty: status.status = shm::ReceiveStatus::empty; return false;
-    case shm::RingStatus::closed:
-      status.status = shm::ReceiveStatus::closed;
-      status.error = "channel " + std::to_string(id_) + " is closed";
-      return false;
-    default:
-      status.status = shm::ReceiveStatus::corrupt;
-      status.error = "channel " + std::to_string(id_) + " is corrupt";
-      return false;
+  for (;;) {
+    if (!has_pending_) {
+      // Received, not committed: deliver_one takes it from pending_ and commits it.
+      const shm::Received received = reader_->receive(deadline);
+      switch (received.status) {
+        case shm::RingStatus::ok: break;
+        case shm::RingStatus::timed_out: status.status = shm::ReceiveStatus::timed_out; return false;
+        case shm::RingStatus::empty: status.status = shm::ReceiveStatus::empty; return false;
+        case shm::RingStatus::closed:
+          status.status = shm::ReceiveStatus::closed;
+          status.error = "channel " + std::to_string(id_) + " is closed";
+          return false;
+        default:
+          status.status = shm::ReceiveStatus::corrupt;
+          status.error = "channel " + std::to_string(id_) + " is corrupt";
+          return false;
+      }
+      pending_ = received.record;
+      has_pending_ = true;
+    }
+    // libworker's own records are handled here and not returned.
+    if (!internal_handlers.contains(pending_.type_tag)) return true;
+    dispatch_slow({});
   }
 }
 
@@ -278,22 +302,21 @@ void ChannelCore::count_received() noexcept {
 }
 
 bool ChannelCore::dispatch_one(const std::function<void(const MessageError&)>& report_error) {
-  if (!reader_ || has_pending_) return dispatch_slow(report_error);
+  if (!peek()) return false;
+  const std::uint32_t tag = pending_.type_tag;
+  const RecordHandler* handler = handler_for(tag);
+  // Nobody handles this channel by handler: it is read with receive().
+  if (handler == nullptr && handlers.empty()) return false;
+  if (handler == nullptr || tag == shm::TypeAlias<OutOfLine>::tag) return dispatch_slow(report_error);
   // The common case inline: a record of a type with a handler, in the ring.
-  const shm::Received received = reader_->try_receive();
-  if (!received.ok()) return false;
-  const auto found = handlers.find(received.record.type_tag);
-  if (found == handlers.end() || received.record.type_tag == shm::TypeAlias<OutOfLine>::tag) {
-    pending_ = received.record;
-    has_pending_ = true;
-    return dispatch_slow(report_error);
-  }
+  const shm::RecordView record = pending_;
+  has_pending_ = false;
   count_received();
   struct CommitAtEnd {
     shm::RingReader& reader;
     ~CommitAtEnd() { reader.commit(); }
   } commit{*reader_};
-  const shm::ReceiveInfo info = found->second(received.record);
+  const shm::ReceiveInfo info = (*handler)(record);
   if (!info.ok()) {
     report_to_sender(info.error);
     if (report_error) report_error(MessageError{info.error, false});
@@ -304,13 +327,13 @@ bool ChannelCore::dispatch_one(const std::function<void(const MessageError&)>& r
 bool ChannelCore::dispatch_slow(const std::function<void(const MessageError&)>& report_error) {
   return deliver_one(
       [this](const shm::RecordView& record) {
-        const auto found = handlers.find(record.type_tag);
-        if (found == handlers.end()) {
+        const RecordHandler* handler = handler_for(record.type_tag);
+        if (handler == nullptr) {
           throw MessageError{"no handler for messages of type " + shm::TypeRegistry::describe(record.type_tag) +
                                  " on channel " + std::to_string(id_),
                              false};
         }
-        const shm::ReceiveInfo info = found->second(record);
+        const shm::ReceiveInfo info = (*handler)(record);
         if (!info.ok()) throw MessageError{info.error, false};
       },
       report_error);

@@ -285,7 +285,7 @@ WorkerHandle Context::create_child(const std::string& executable, std::vector<st
   core->executable = executable;
   core->arguments = std::move(arguments);
   wire_parent_view(*core);
-  add_child(core);
+  children_.push_back(core);
   handles_[handle_key(slot, generation)] = core;
   return WorkerHandle(core);
 }
@@ -299,7 +299,7 @@ void Context::wire_parent_view(HandleCore& core) {
       session_->name(shm::SegmentKind::ring, worker_object(core.slot, core.generation, kToParentSuffix)), 0);
   core.from_worker->bind_receiver(slot_, generation_);
   HandleCore* raw = &core;  // the channels live inside core: the pointer cannot outlive it
-  core.from_worker->handlers[shm::TypeAlias<ErrorReport>::tag] = [raw](const shm::RecordView& record) {
+  core.from_worker->internal_handlers[shm::TypeAlias<ErrorReport>::tag] = [raw](const shm::RecordView& record) {
     auto decoded = shm::decode_record<ErrorReport>(record);
     if (decoded.ok()) {
       if (raw->on_error) {
@@ -322,20 +322,15 @@ void Context::wire_parent_view(HandleCore& core) {
   core.to_worker->on_messageerror = forward;
 }
 
-void Context::add_child(const std::shared_ptr<HandleCore>& core) {
-  children_[core->slot] = core;
-  children_list_.push_back(core);
-}
-
-void Context::remove_child(std::uint32_t slot) {
-  children_.erase(slot);
-  std::erase_if(children_list_, [slot](const auto& child) { return child->slot == slot; });
+void Context::remove_child(const HandleCore& child) {
+  std::erase_if(children_, [&](const auto& core) { return core.get() == &child; });
 }
 
 std::shared_ptr<HandleCore> Context::child_core(std::uint32_t slot, std::uint32_t generation) {
-  const auto found = children_.find(slot);
-  if (found == children_.end() || found->second->generation != generation) return nullptr;
-  return found->second;
+  for (const auto& child : children_) {
+    if (child->slot == slot && child->generation == generation) return child;
+  }
+  return nullptr;
 }
 
 void Context::start(HandleCore& child) {
@@ -350,30 +345,53 @@ void Context::start(HandleCore& child) {
   std::error_code ignored;
   post_request(LaunchRequest{child.slot, child.generation, child.executable, child.arguments,
                              std::filesystem::current_path(ignored).string()});
-  const auto deadline = shm::Deadline::after(kBrokerAnswerDeadline);
-  for (;;) {
-    BrokerEvent event;
-    if (read_broker_event(event)) {
-      const auto* result = std::get_if<LaunchResult>(&event);
-      if (result == nullptr || result->slot != child.slot || result->generation != child.generation) {
-        stashed_.push_back(std::move(event));
-        continue;
-      }
-      if (result->accepted) return;
-      ExitStatus failed;
-      failed.kind = ExitStatus::Kind::failed_to_start;
-      failed.reason = result->error;
-      child.exit = failed;
-      remove_child(child.slot);
-      const auto refusal = static_cast<LaunchRefusal>(result->refusal);
-      const WorkerErrc code = refusal == LaunchRefusal::worker_cap           ? WorkerErrc::worker_cap
-                              : refusal == LaunchRefusal::no_such_executable ? WorkerErrc::no_such_executable
-                              : refusal == LaunchRefusal::bad_state          ? WorkerErrc::bad_state
-                                                                             : WorkerErrc::os_error;
-      throw WorkerError(code, "cannot start '" + child.executable + "': " + result->error);
+  const auto result = wait_for_launch_result(child, shm::Deadline::after(kBrokerAnswerDeadline));
+  if (!result) throw WorkerError(WorkerErrc::session_gone, "the broker did not answer a launch request");
+  if (result->accepted) return;
+  ExitStatus failed;
+  failed.kind = ExitStatus::Kind::failed_to_start;
+  failed.reason = result->error;
+  child.exit = failed;
+  remove_child(child);
+  const auto refusal = static_cast<LaunchRefusal>(result->refusal);
+  const WorkerErrc code = refusal == LaunchRefusal::worker_cap           ? WorkerErrc::worker_cap
+                          : refusal == LaunchRefusal::no_such_executable ? WorkerErrc::no_such_executable
+                          : refusal == LaunchRefusal::bad_state          ? WorkerErrc::bad_state
+                                                                         : WorkerErrc::os_error;
+  throw WorkerError(code, "cannot start '" + child.executable + "': " + result->error);
+}
+
+// Reads the broker's events into launch_results_ and stashed_ without running
+// any handler: start() must not run user code (nor eat messages) while it waits.
+void Context::take_broker_events() {
+  BrokerEvent event;
+  while (read_broker_event(event)) {
+    if (const auto* result = std::get_if<LaunchResult>(&event)) {
+      launch_results_[handle_key(result->slot, result->generation)] = *result;
+    } else {
+      stashed_.push_back(std::move(event));
     }
-    if (deadline.expired()) throw WorkerError(WorkerErrc::session_gone, "the broker did not answer a launch request");
-    sleep_until_doorbell(deadline);
+  }
+}
+
+std::optional<LaunchResult> Context::wait_for_launch_result(const HandleCore& child, shm::Deadline deadline) {
+  const std::uint64_t key = handle_key(child.slot, child.generation);
+  auto& word = session_->slot(slot_).doorbell_sleeping;
+  for (;;) {
+    take_broker_events();
+    if (const auto found = launch_results_.find(key); found != launch_results_.end()) {
+      LaunchResult result = std::move(found->second);
+      launch_results_.erase(found);
+      return result;
+    }
+    if (deadline.expired()) return std::nullopt;
+    word.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with ring_doorbell
+    const auto& events = events_reader_->raw().ring();
+    if (events.records_written() == events.records_read() + events_reader_->raw().uncommitted()) {
+      (void)shm::futex_wait(word, 1, deadline);
+    }
+    word.store(0, std::memory_order_relaxed);
   }
 }
 
@@ -396,8 +414,11 @@ std::optional<ExitStatus> Context::join(HandleCore& child, shm::Deadline deadlin
     child.exit = exit_status_from(exit);
     return child.exit;
   }
+  const auto keep_alive = shared_from_this();
   while (!child.exit) {
-    if (!dispatch(deadline) && deadline.expired()) return std::nullopt;
+    dispatch(deadline);
+    // close() from the handler we are nested in ends the wait: the worker ends next.
+    if (child.exit || deadline.expired() || close_requested_) break;
   }
   return child.exit;
 }
@@ -448,13 +469,13 @@ void Context::handle_event(const BrokerEvent& event) {
       // What the worker posted before it ended comes before its exit event.
       drain_children_output(*child);
       child->exit = exit_status_from(*exit);
-      remove_child(exit->slot);
+      remove_child(*child);
       if (child->on_exit) run_handler(*this, [&] { child->on_exit(*child->exit); });
     }
   } else if (const auto* result = std::get_if<LaunchResult>(&event)) {
-    // A queued launch that failed later arrives as an exit; a stray result
-    // (start() gave up waiting) needs nothing more.
-    (void)result;
+    // Kept for a start() that waits for it; a queued launch that fails
+    // later arrives as an exit.
+    launch_results_[handle_key(result->slot, result->generation)] = *result;
   }
 }
 
@@ -487,20 +508,19 @@ bool Context::dispatch_ready() {
   if (from_parent_) {
     for (int n = 0; n < kBatch && !stopping() && handle_one(*from_parent_); ++n) progress = true;
   }
-  if (!children_.empty()) {
-    // A copy of the list (kept up to date with children_), because a handler
-    // may create or lose children while we walk it.
-    scratch_children_ = children_list_;
-    for (auto& child : scratch_children_) {
-      for (int n = 0; n < kBatch && !stopping() && handle_one(*child->from_worker); ++n) progress = true;
-      if (auto error = child->to_worker->take_sent_error()) {
-        child->to_worker->on_messageerror(*error);
-        progress = true;
-      }
+  // By index, holding each child: a handler may create or lose children
+  // (a nested dispatch included) while we walk; one may then be visited
+  // twice or not at all in this pass, never after it is freed.
+  for (std::size_t i = 0; i < children_.size() && !stopping(); ++i) {
+    const std::shared_ptr<HandleCore> child = children_[i];
+    for (int n = 0; n < kBatch && !stopping() && handle_one(*child->from_worker); ++n) progress = true;
+    if (auto error = child->to_worker->take_sent_error()) {
+      run_handler(*this, [&] { child->to_worker->on_messageerror(*error); });
+      progress = true;
     }
   }
-  for (std::size_t i = 0; i < receiving_.size();) {
-    auto channel = receiving_[i];
+  for (std::size_t i = 0; i < receiving_.size() && !stopping();) {
+    const auto channel = receiving_[i];
     for (int n = 0; n < kBatch && !stopping() && handle_one(*channel); ++n) progress = true;
     if (channel.use_count() <= 2 && channel->state() == ChannelState::closed) {
       // Closed, drained, and no handle left outside: nothing more can come.
@@ -534,19 +554,9 @@ bool Context::dispatch_ready() {
   return progress;
 }
 
-void Context::sleep_until_doorbell(shm::Deadline deadline) {
-  auto& word = session_->slot(slot_).doorbell_sleeping;
-  word.store(1, std::memory_order_relaxed);
-  // Pairs with SessionMap::ring_doorbell: after this fence, a publisher either
-  // sees us asleep or published before our last look below.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!dispatch_ready()) {
-    if (!stop_requested_ && !close_requested_) (void)shm::futex_wait(word, 1, deadline);
-  }
-  word.store(0, std::memory_order_relaxed);
-}
-
 bool Context::dispatch(shm::Deadline deadline) {
+  // A handler may destroy the Broker, and with it the last other owner.
+  const auto keep_alive = shared_from_this();
   for (;;) {
     if (dispatch_ready()) break;
     bool found = false;
@@ -565,13 +575,14 @@ bool Context::dispatch(shm::Deadline deadline) {
     if (found) break;
     if (stop_requested_ || close_requested_) break;
   }
-  if (close_requested_) finish_close();
+  if (close_requested_ && handler_depth_ == 0) finish_close();
   // Outside run(), a stop() from a handler has done its job: this dispatch returned.
   if (!in_run_) stop_requested_ = false;
   return true;
 }
 
 int Context::run() {
+  const auto keep_alive = shared_from_this();
   stop_requested_ = false;
   in_run_ = true;
   while (!stop_requested_) dispatch(shm::Deadline::never());

@@ -240,3 +240,51 @@ TEST_CASE("a worker starts in its parent's working directory", "[ipc]") {
   REQUIRE(worker.join(10s));
   CHECK(directory == "/tmp");
 }
+
+TEST_CASE("a handler may start a worker while other events are pending", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto& host = broker.host();
+  auto first = host.create(test::worker_path(), {"exit", "0"});
+  WorkerHandle second;
+  std::string reply;
+  first.on_exit([&](const ExitStatus&) {
+    // start() inside a handler: it waits for the broker's answer only, and
+    // runs no other handler meanwhile.
+    second = host.create(test::worker_path(), {"echo"});
+    second.on_message<std::string>([&](std::string text) { reply = text; });
+    second.start();
+    second.post_message(std::string("from a handler"));
+  });
+  first.start();
+  REQUIRE(test::dispatch_until(host, [&] { return reply == "from a handler"; }));
+  CHECK(second.state() == WorkerState::running);
+}
+
+TEST_CASE("messages read with receive are not taken by the event loop", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto& host = broker.host();
+  auto reader = host.create(test::worker_path(), {"echo"});  // no on_message: read with receive()
+  reader.start();
+  reader.post_message(std::string("keep me"));
+  auto other = host.create(test::worker_path(), {"exit", "0"});
+  other.start();
+  REQUIRE(other.join(10s));  // dispatches events meanwhile
+  const auto received = reader.receive<std::string>(10s);
+  REQUIRE(received.ok());
+  CHECK(*received.value == "keep me");
+}
+
+TEST_CASE("destroying the broker from a handler is safe", "[ipc]") {
+  std::optional<Broker> broker(std::in_place, test::broker_options());
+  auto& host = broker->host();
+  auto worker = host.create(test::worker_path(), {"exit", "0"});
+  bool destroyed = false;
+  worker.on_exit([&](const ExitStatus&) {
+    broker.reset();
+    destroyed = true;
+  });
+  worker.start();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!destroyed && std::chrono::steady_clock::now() < deadline) host.dispatch(50ms);
+  CHECK(destroyed);
+}

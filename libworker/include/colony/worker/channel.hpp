@@ -124,7 +124,12 @@ class ChannelCore {
   shm::TypedReceived<T> receive(shm::Deadline deadline);
   void report_to_sender(const std::string& message) noexcept;
 
+  // Registered by on_message. A channel without any is read with receive():
+  // the event loop leaves its records alone.
   std::unordered_map<std::uint32_t, RecordHandler> handlers;
+  // Records of libworker's own (a worker's error reports), handled whichever
+  // way the channel is read.
+  std::unordered_map<std::uint32_t, RecordHandler> internal_handlers;
   std::function<void(const MessageError&)> on_messageerror;
 
   ChannelState state() const noexcept;
@@ -133,6 +138,9 @@ class ChannelCore {
 
  private:
   bool wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status);
+  // Takes the next record into pending_ (if none is there); false when empty.
+  bool peek() noexcept;
+  const RecordHandler* handler_for(std::uint32_t tag) const noexcept;
   void count_received() noexcept;
   SendStatus send_out_of_line(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
                               const std::function<void(std::span<std::byte>)>& write);

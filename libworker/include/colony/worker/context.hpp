@@ -130,7 +130,6 @@ class Context : public std::enable_shared_from_this<Context> {
   std::shared_ptr<HandleCore> child_core(std::uint32_t slot, std::uint32_t generation);
   std::shared_ptr<ChannelCore> open_channel_ring(const shm::SegmentName& name, std::uint64_t id);
   void wire_parent_view(HandleCore& core);
-  void sleep_until_doorbell(shm::Deadline deadline);
 
   std::shared_ptr<SessionMap> session_;
   std::uint32_t slot_;
@@ -142,11 +141,14 @@ class Context : public std::enable_shared_from_this<Context> {
   std::shared_ptr<ChannelCore> to_parent_;
   std::shared_ptr<ChannelCore> from_parent_;
   std::optional<PropertyStore> own_properties_;
-  void add_child(const std::shared_ptr<HandleCore>& core);
-  void remove_child(std::uint32_t slot);
-  std::map<std::uint32_t, std::shared_ptr<HandleCore>> children_;  // by slot, until their exit is dispatched
-  std::vector<std::shared_ptr<HandleCore>> children_list_;         // the same, for walking
-  std::vector<std::shared_ptr<HandleCore>> scratch_children_;
+  void remove_child(const HandleCore& child);
+  std::optional<LaunchResult> wait_for_launch_result(const HandleCore& child, shm::Deadline deadline);
+  void take_broker_events();
+  // The children this process created, until their exit is dispatched. A
+  // slot is reused with a new generation, so both identify a child.
+  std::vector<std::shared_ptr<HandleCore>> children_;
+  // Launch results read while waiting for another one, by handle key.
+  std::map<std::uint64_t, LaunchResult> launch_results_;
   // Channels this process receives on; held until closed and drained, so a
   // handler registered on a temporary handle keeps working (as in JavaScript).
   std::vector<std::shared_ptr<ChannelCore>> receiving_;
