@@ -76,16 +76,16 @@ int run(const RunOptions& options) {
     worker.start();
   } catch (const WorkerError& e) {
     std::fprintf(stderr, "colony: %s\n", e.what());
-    return kCannotRun;
+    return stop_on_signals.signal() != 0 ? 128 + stop_on_signals.signal() : kCannotRun;
   }
   std::optional<ExitStatus> status;
   while (!(status = worker.join(std::chrono::hours(24)))) {
   }
   broker.stop();
   if (!status->ok()) std::fprintf(stderr, "colony: %s %s\n", options.executable.c_str(), status->describe().c_str());
-  if (stop_on_signals.signal() != 0 && status->kind == ExitStatus::Kind::signaled) {
-    return 128 + stop_on_signals.signal();
-  }
+  // Stopped by a signal: the session ended because of it, whatever the
+  // worker did on its way out.
+  if (stop_on_signals.signal() != 0) return 128 + stop_on_signals.signal();
   return status->shell_code();
 }
 

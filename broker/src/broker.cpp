@@ -30,6 +30,7 @@ constexpr std::size_t kRequestRingCapacity = 1 << 20;
 constexpr std::size_t kRequestMaxMessage = 256 << 10;
 constexpr auto kEventRetry = std::chrono::milliseconds(5);
 constexpr auto kKillWait = std::chrono::seconds(3);
+constexpr auto kInternalPostDeadline = std::chrono::seconds(5);
 
 std::string random_session_name() {
   std::random_device device;
@@ -84,7 +85,6 @@ struct Broker::Impl {
 
   // Broker-thread state.
   std::map<std::uint32_t, Managed> workers;
-  std::unordered_map<int, std::uint32_t> by_pid;
   std::deque<std::uint32_t> launch_queue;
   std::uint32_t running = 0;
   bool ending = false;
@@ -94,6 +94,11 @@ struct Broker::Impl {
   // --- setup --------------------------------------------------------------
 
   void create_session() {
+    if (broker_detail::children_are_auto_reaped()) {
+      throw WorkerError(WorkerErrc::bad_state,
+                        "SIGCHLD is ignored (or SA_NOCLDWAIT set) in this process: the kernel would reap the "
+                        "workers and the broker could not learn how they end; restore SIGCHLD's default first");
+    }
     session = options.session.empty() ? random_session_name() : options.session;
     if (auto valid = shm::validate_name(session, "session", shm::kMaxSessionLength); !valid) {
       throw WorkerError(WorkerErrc::bad_state, valid.error().message);
@@ -154,7 +159,11 @@ struct Broker::Impl {
 
   void post_internal(const auto& request) {
     std::lock_guard lock(request_writer_mutex);
-    (void)request_writer->send(request, shm::Deadline::never());
+    // Bounded: a broker thread that stopped reading (its ring corrupt) must
+    // not hang the reaper or stop().
+    if (request_writer->send(request, shm::Deadline::after(kInternalPostDeadline)) != shm::RingStatus::ok) {
+      std::fprintf(stderr, "colony broker: the request ring takes nothing; a notice was dropped\n");
+    }
   }
 
   // --- events to workers ------------------------------------------------------
@@ -280,10 +289,9 @@ struct Broker::Impl {
     worker.attach_deadline = Clock::now() + options.limits.attach_timeout;
     record.pid.store(spawned->pid, std::memory_order_release);
     record.started_unix_ns.store(unix_ns(), std::memory_order_relaxed);
-    by_pid[spawned->pid] = worker.slot;
     ++running;
     map->header().running_workers.store(running, std::memory_order_relaxed);
-    reaper->watch(worker.process);
+    reaper->watch(worker.process, (std::uint64_t{worker.slot} << 32) | worker.generation);
     return std::nullopt;
   }
 
@@ -300,7 +308,18 @@ struct Broker::Impl {
   void discard_unlaunched(std::uint32_t slot, std::uint32_t generation) {
     remove_worker_segments(*map, slot, generation);
     map->slot(slot).exit_kind.store(static_cast<std::uint32_t>(ExitKind::failed_to_start));
-    map->slot(slot).state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
+    release_slot(slot, generation);
+  }
+
+  // The slot's last store: from here a creator may claim it again. The owner
+  // fields are cleared first, so that no scan of ours matches a stale owner
+  // while the next creator is filling them in.
+  void release_slot(std::uint32_t slot, std::uint32_t generation) {
+    WorkerSlot& record = map->slot(slot);
+    record.parent_slot.store(0, std::memory_order_relaxed);
+    record.parent_generation.store(0, std::memory_order_relaxed);
+    record.creator_pid.store(0, std::memory_order_relaxed);
+    record.state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
   }
 
   void launch_queued() {
@@ -384,16 +403,19 @@ struct Broker::Impl {
   }
 
   void on_process_end(const ChildEnded& ended) {
-    const auto by = by_pid.find(ended.pid);
-    if (by == by_pid.end()) return;
-    const std::uint32_t slot = by->second;
-    by_pid.erase(by);
-    Managed& worker = workers.at(slot);
+    const std::uint32_t slot = ended.slot;
+    const auto found = workers.find(slot);
+    if (found == workers.end() || found->second.generation != ended.generation || !found->second.alive) return;
+    Managed& worker = found->second;
     worker.alive = false;
     broker_detail::release_process(worker.process);
     --running;
     map->header().running_workers.store(running, std::memory_order_relaxed);
     ChildExit exit{worker.slot, worker.generation, ended.kind, ended.code, ended.signal, worker.terminating, {}};
+    if (!ended.known) {
+      exit.reason = "reaped by another part of the host process: its exit status is unknown";
+      exit.code = -1;
+    }
     if (worker.missed_attach) {
       exit.kind = static_cast<std::uint32_t>(ExitKind::not_attached);
       exit.reason = "did not attach to the session within " + std::to_string(options.limits.attach_timeout.count()) +
@@ -404,10 +426,27 @@ struct Broker::Impl {
     record.exit_kind.store(exit.kind);
     record.exit_code.store(exit.code);
     record.exit_signal.store(exit.signal);
+    // Slots it claimed and never started go with it.
+    discard_slots_created_by(ended.pid);
     // Its children do not outlive it.
     if (!worker.children.empty()) terminate_subtree(slot);
     try_finalize(slot);
     launch_queued();
+    // It may have died between publishing a record and ringing the
+    // receiver's doorbell: ring them all, so nobody sleeps on a message.
+    for (const auto& [index, entry] : workers) map->ring_doorbell(index);
+  }
+
+  void discard_slots_created_by(int pid) {
+    for (std::uint32_t index = 1; index < kMaxWorkerSlots; ++index) {
+      WorkerSlot& record = map->slot(index);
+      const std::uint64_t word = record.state_word.load(std::memory_order_acquire);
+      const SlotState state = state_of(word);
+      if ((state == SlotState::created || state == SlotState::reserved) && record.creator_pid.load() == pid &&
+          !workers.contains(index)) {
+        discard_unlaunched(index, generation_of(word));
+      }
+    }
   }
 
   void detach_from_parent(const Managed& worker) {
@@ -438,7 +477,7 @@ struct Broker::Impl {
     }
     detach_from_parent(worker);
     remove_worker_segments(*map, slot, worker.generation);
-    map->slot(slot).state_word.store(pack_state(worker.generation, SlotState::terminated), std::memory_order_release);
+    release_slot(slot, worker.generation);
     workers.erase(found);
     post_event(parent, exit);
     advance(parent);
@@ -552,8 +591,13 @@ Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>()) {
   try {
     impl_->create_session();
     impl_->reaper = std::make_unique<broker_detail::Reaper>([impl = impl_.get()](const ProcessEnd& end) {
-      ChildEnded ended{end.pid, static_cast<std::uint32_t>(end.signaled ? ExitKind::signaled : ExitKind::exited),
-                       end.code, end.signal};
+      ChildEnded ended{end.pid,
+                       static_cast<std::uint32_t>(end.token >> 32),
+                       static_cast<std::uint32_t>(end.token),
+                       static_cast<std::uint32_t>(end.signaled ? ExitKind::signaled : ExitKind::exited),
+                       end.code,
+                       end.signal,
+                       end.known};
       impl->post_internal(ended);
     });
     impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });

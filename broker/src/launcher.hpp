@@ -1,9 +1,11 @@
 #pragma once
 // Starting worker processes and learning of their ends: the platform layer of
-// the broker. Linux: posix_spawn, a pidfd per process, and a reaper thread
-// that polls the pidfds. A Win32 implementation fills the same interface
+// the broker. Linux: vfork + exec (posix_spawn's own mechanism, done by hand
+// because the child must arm PR_SET_PDEATHSIG before exec, which posix_spawn
+// cannot), a pidfd per process, and a reaper thread that polls the pidfds. A Win32 implementation fills the same interface
 // (CreateProcess, a job object, WaitForMultipleObjects).
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,16 +22,22 @@ struct Spawned {
 
 // Starts executable (searched in PATH when it has no '/') with arguments and
 // exactly the environment given, in working_directory (unless empty); signals
-// blocked or ignored in the caller are reset to defaults in the child. Errors
-// name the cause (errno's text).
+// blocked or handled in the caller are reset to defaults in the child, and the
+// child is killed if the calling thread ends, from before its first
+// instruction on. Errors name the cause (errno's text).
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
                                      const std::vector<std::string>& environment,
                                      const std::string& working_directory);
 bool signal_process(const Spawned& process, int signal) noexcept;
+// Whether this process lets the kernel reap its children (SIGCHLD ignored or
+// SA_NOCLDWAIT): then no exit status can be learnt.
+bool children_are_auto_reaped() noexcept;
 void release_process(Spawned& process) noexcept;
 
 struct ProcessEnd {
+  std::uint64_t token = 0;  // what watch() was given: identifies the process even if its pid is reused
   int pid = 0;
+  bool known = true;      // false: something else reaped it, the status is lost
   bool signaled = false;
   int code = 0;    // exit code
   int signal = 0;  // when signaled
@@ -41,7 +49,7 @@ class Reaper {
  public:
   explicit Reaper(std::function<void(const ProcessEnd&)> on_end);
   ~Reaper();  // stops the thread; processes still watched stay unreaped
-  void watch(const Spawned& process);
+  void watch(const Spawned& process, std::uint64_t token);
 
  private:
   struct Impl;

@@ -29,6 +29,24 @@ std::string_view to_string(SendStatus status) noexcept {
 }
 
 namespace detail {
+
+bool is_out_of_line_name(std::string_view object) noexcept {
+  return object.size() > 2 && object.size() <= 22 && object.starts_with("ol") &&
+         object.find_first_not_of("0123456789", 2) == std::string_view::npos;
+}
+
+bool is_reserved_object_name(std::string_view object) noexcept {
+  const auto digits_after = [&](std::string_view prefix) {
+    return object.size() > prefix.size() && object.starts_with(prefix) &&
+           object.find_first_not_of("0123456789", prefix.size()) == std::string_view::npos;
+  };
+  // w<slot>g<generation>-...: a worker's own segments.
+  const bool worker_object = object.size() > 1 && object[0] == 'w' && object.find('g') != std::string_view::npos &&
+                             object.find('-') != std::string_view::npos &&
+                             object.find_first_not_of("0123456789", 1) == object.find('g');
+  return digits_after("ol") || digits_after("ch") || worker_object;
+}
+
 namespace {
 
 constexpr auto kLivenessSlice = std::chrono::milliseconds(50);
@@ -268,6 +286,12 @@ bool ChannelCore::deliver_one(const std::function<void(const shm::RecordView&)>&
     auto decoded = shm::decode_record<OutOfLine>(record);
     if (!decoded.ok()) {
       fail(decoded.error);
+      return true;
+    }
+    // Only an out-of-line segment may be named here: the receiver removes it
+    // after delivery, and a forged record must not make it remove another.
+    if (!is_out_of_line_name(decoded.value->object)) {
+      fail("out-of-line message names '" + decoded.value->object + "', not an out-of-line segment");
       return true;
     }
     auto name = shm::SegmentName::make(session_->session(), shm::SegmentKind::bytes, decoded.value->object);

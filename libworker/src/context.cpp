@@ -240,10 +240,12 @@ WorkerHandle Context::create_child(const std::string& executable, std::vector<st
       break;
     }
   }
+  // A slot below next_fresh_slot still free was abandoned by a creator that
+  // died between the two steps above: claimable like a terminated one.
   for (std::uint32_t index = 1; slot == 0 && index < kMaxWorkerSlots; ++index) {
     auto& word = session_->slot(index).state_word;
     std::uint64_t seen = word.load(std::memory_order_acquire);
-    if (state_of(seen) != SlotState::terminated) continue;
+    if (state_of(seen) != SlotState::terminated && state_of(seen) != SlotState::free) continue;
     const std::uint32_t next = generation_of(seen) + 1 == 0 ? 1 : generation_of(seen) + 1;
     if (word.compare_exchange_strong(seen, pack_state(next, SlotState::reserved))) {
       slot = index;
@@ -274,7 +276,14 @@ WorkerHandle Context::create_child(const std::string& executable, std::vector<st
     record.state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
     throw;
   }
-  record.state_word.store(pack_state(generation, SlotState::created), std::memory_order_release);
+  // Publishing point. A CAS, not a store: if the broker took the slot back
+  // meanwhile (it judged us dead), it is not ours to publish.
+  std::uint64_t reserved = pack_state(generation, SlotState::reserved);
+  if (!record.state_word.compare_exchange_strong(reserved, pack_state(generation, SlotState::created),
+                                                 std::memory_order_acq_rel)) {
+    remove_worker_segments(*session_, slot, generation);
+    throw WorkerError(WorkerErrc::bad_state, "worker slot " + std::to_string(slot) + " was reclaimed while being made");
+  }
 
   auto core = std::make_shared<HandleCore>();
   core->context = weak_from_this();

@@ -22,6 +22,10 @@ template <class Object, class Create>
 std::shared_ptr<Object> create_object(std::string_view name, std::string_view prefix, shm::SegmentKind kind,
                                       Create&& create) {
   auto context = Context::current();
+  if (!name.empty() && is_reserved_object_name(name)) {
+    throw WorkerError(WorkerErrc::bad_state, "the name '" + std::string(name) +
+                                                 "' is reserved for Colony's own segments (ol<N>, ch<N>, w<N>g<G>-...)");
+  }
   const std::string object = name.empty() ? unique_object_name(prefix) : std::string(name);
   auto made = create(context->session().name(kind, object));
   if (!made) throw WorkerError(WorkerErrc::os_error, made.error().message);

@@ -155,3 +155,47 @@ TEST_CASE("the colony command refuses bad input with one clear line and exit cod
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("clean") != std::string::npos);
 }
+
+TEST_CASE("a broker killed before its worker attached still leaves no process", "[crash]") {
+  const std::string session = unique_session("early");
+  const int broker_pid = test::spawn_command(
+      {test::cli_path(), "run", "--session", session, "--attach-timeout", "60000", test::worker_path(), "not-a-worker"});
+  REQUIRE(test::eventually([&] { return test::processes_in_session(session).size() == 1; }, 10s));
+  REQUIRE(::kill(broker_pid, SIGKILL) == 0);
+  reap(broker_pid, 5s);
+  // The worker never attached, so it never armed anything itself: the broker
+  // armed its death signal before exec.
+  CHECK(test::eventually([&] { return test::processes_in_session(session).empty(); }, 1500ms));
+  const auto cleaned = test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
+  CHECK(cleaned.exit_code == 0);
+  CHECK(test::session_segments(session).empty());
+}
+
+TEST_CASE("a broker refuses to start where SIGCHLD is ignored", "[unit]") {
+  struct sigaction ignore {};
+  struct sigaction previous {};
+  ignore.sa_handler = SIG_IGN;
+  REQUIRE(::sigaction(SIGCHLD, &ignore, &previous) == 0);
+  try {
+    Broker broker(test::broker_options());
+    FAIL("a broker started with SIGCHLD ignored");
+  } catch (const WorkerError& e) {
+    CHECK(std::string(e.what()).find("SIGCHLD") != std::string::npos);
+  }
+  ::sigaction(SIGCHLD, &previous, nullptr);
+}
+
+TEST_CASE("a worker reaped behind the broker's back still ends, reported as unknown or as its signal", "[crash]") {
+  Broker broker(test::broker_options());
+  auto worker = broker.host().create(test::worker_path(), {"idle"});
+  worker.start();
+  const int pid = worker.pid();
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);  // races the broker's reaper: either may win
+  const auto ended = worker.join(10s);
+  REQUIRE(ended);
+  const bool reported_signal = ended->kind == ExitStatus::Kind::signaled && ended->signal == SIGKILL;
+  const bool reported_unknown = ended->reason.find("unknown") != std::string::npos;
+  CHECK((reported_signal || reported_unknown));
+}

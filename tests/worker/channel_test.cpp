@@ -91,3 +91,33 @@ TEST_CASE("a worker handle passed to another worker is a reference to the same w
   REQUIRE(back.ok());
   CHECK(*back.value == alpha);
 }
+
+TEST_CASE("names of Colony's own segments are refused for shared objects", "[unit]") {
+  Broker broker(test::broker_options());
+  for (const char* reserved : {"ol5", "ch12", "w3g1-props"}) {
+    try {
+      (void)SharedByteArray::create(64, reserved);
+      FAIL("created a shared object named " << reserved);
+    } catch (const WorkerError& e) {
+      CHECK(std::string(e.what()).find("reserved") != std::string::npos);
+    }
+  }
+  CHECK(SharedByteArray::create(64, "olive").valid());
+  CHECK(SharedMutex::create("channel").valid());
+}
+
+TEST_CASE("a forged out-of-line record cannot make a receiver remove another segment", "[unit]") {
+  Broker broker(test::broker_options());
+  auto frame = SharedByteArray::create(64, "frame");
+  auto channel = MessageChannel::create();
+  REQUIRE(channel.core()->send(detail::OutOfLine{shm::TypeAlias<std::string>::tag, 16, "frame"},
+                               shm::Deadline::now()) == SendStatus::ok);
+  const auto received = channel.receive<std::string>(1s);
+  CHECK_FALSE(received.ok());
+  CHECK(received.error.find("not an out-of-line segment") != std::string::npos);
+  // Still there, still openable by name.
+  CHECK(SharedByteArray::open("frame") == frame);
+  CHECK(test::session_segments(broker.session()).size() > 0);
+  const auto segments = test::session_segments(broker.session());
+  CHECK(std::find(segments.begin(), segments.end(), "colony." + broker.session() + ".bytes.frame") != segments.end());
+}

@@ -1,6 +1,6 @@
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,35 +37,77 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
                                      const std::vector<std::string>& environment,
                                      const std::string& working_directory) {
+  // Everything the child touches is prepared here: between vfork and exec it
+  // shares our memory and may only make system calls.
   std::vector<std::string> argv_strings{executable};
   argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
   auto argv = pointers(argv_strings);
   auto envp = pointers(environment);
+  const bool search_path = executable.find('/') == std::string::npos;
+  const char* directory = working_directory.empty() ? nullptr : working_directory.c_str();
+  const pid_t parent = ::getpid();
 
-  posix_spawnattr_t attributes;
-  ::posix_spawnattr_init(&attributes);
-  sigset_t none;
-  sigemptyset(&none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (const int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP, SIGQUIT}) sigaddset(&defaults, sig);
-  ::posix_spawnattr_setsigmask(&attributes, &none);
-  ::posix_spawnattr_setsigdefault(&attributes, &defaults);
-  ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  int report[2];  // the child writes errno here if it cannot exec; exec closes it
+  if (::pipe2(report, O_CLOEXEC) != 0) return shm::os_error("pipe2", errno);
+  // No handler of ours may run in the child: block everything until it has
+  // reset the dispositions.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
 
-  posix_spawn_file_actions_t actions;
-  ::posix_spawn_file_actions_init(&actions);
-  if (!working_directory.empty()) ::posix_spawn_file_actions_addchdir_np(&actions, working_directory.c_str());
-
-  pid_t pid = 0;
-  // glibc's posix_spawn reports exec failures (ENOENT, EACCES) as its result.
-  const int error = executable.find('/') == std::string::npos
-                        ? ::posix_spawnp(&pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data())
-                        : ::posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data());
-  ::posix_spawn_file_actions_destroy(&actions);
-  ::posix_spawnattr_destroy(&attributes);
-  if (error != 0) return shm::os_error("cannot execute '" + executable + "'", error);
-
+  const pid_t pid = ::vfork();
+  if (pid == 0) {
+    for (int sig = 1; sig < NSIG; ++sig) {
+      struct sigaction action {};
+      if (::sigaction(sig, nullptr, &action) != 0) continue;
+      const bool handled = action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN;
+      const bool reset_ignored = sig == SIGINT || sig == SIGTERM || sig == SIGPIPE || sig == SIGCHLD ||
+                                 sig == SIGHUP || sig == SIGQUIT;
+      if (handled || (reset_ignored && action.sa_handler == SIG_IGN)) {
+        action.sa_handler = SIG_DFL;
+        action.sa_flags = 0;
+        ::sigaction(sig, &action, nullptr);
+      }
+    }
+    int failure = 0;
+    // Dies with the broker's spawning thread, armed before the parent check
+    // so that no instant is uncovered.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) {
+      failure = ECHILD;
+    } else if (directory != nullptr && ::chdir(directory) != 0) {
+      failure = errno;
+    } else {
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      if (search_path) {
+        ::execvpe(argv[0], argv.data(), envp.data());
+      } else {
+        ::execve(argv[0], argv.data(), envp.data());
+      }
+      failure = errno;
+    }
+    (void)!::write(report[1], &failure, sizeof failure);
+    ::_exit(127);
+  }
+  const int vfork_error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  ::close(report[1]);
+  if (pid < 0) {
+    ::close(report[0]);
+    return shm::os_error("vfork", vfork_error);
+  }
+  int child_error = 0;
+  ssize_t got = 0;
+  while ((got = ::read(report[0], &child_error, sizeof child_error)) < 0 && errno == EINTR) {
+  }
+  ::close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof child_error)) {
+    ::waitpid(pid, nullptr, 0);
+    const std::string where = directory != nullptr ? " in " + working_directory : std::string();
+    return shm::os_error("cannot execute '" + executable + "'" + where, child_error);
+  }
   // The child cannot be reaped before we do, so the pid is still ours here.
   const int handle = pidfd_open(pid);
   if (handle < 0) {
@@ -75,6 +117,12 @@ shm::Expected<Spawned> spawn_process(const std::string& executable, const std::v
     return shm::os_error("pidfd_open", saved);
   }
   return Spawned{pid, handle};
+}
+
+bool children_are_auto_reaped() noexcept {
+  struct sigaction action {};
+  if (::sigaction(SIGCHLD, nullptr, &action) != 0) return false;
+  return action.sa_handler == SIG_IGN || (action.sa_flags & SA_NOCLDWAIT) != 0;
 }
 
 bool signal_process(const Spawned& process, int signal) noexcept {
@@ -91,12 +139,17 @@ struct Reaper::Impl {
   std::function<void(const ProcessEnd&)> on_end;
   int wakeup = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   std::mutex mutex;
-  std::vector<std::pair<int, int>> added;  // pid, own dup of the pidfd; guarded by mutex
+  struct Watched {
+    int pid;
+    int fd;  // our own dup of the pidfd
+    std::uint64_t token;
+  };
+  std::vector<Watched> added;  // guarded by mutex
   std::atomic<bool> stopping{false};
   std::thread thread;
 
   void loop() {
-    std::vector<std::pair<int, int>> watched;
+    std::vector<Watched> watched;
     std::vector<pollfd> fds;
     while (!stopping.load()) {
       {
@@ -105,7 +158,7 @@ struct Reaper::Impl {
         added.clear();
       }
       fds.assign(1, pollfd{wakeup, POLLIN, 0});
-      for (const auto& [pid, fd] : watched) fds.push_back(pollfd{fd, POLLIN, 0});
+      for (const auto& entry : watched) fds.push_back(pollfd{entry.fd, POLLIN, 0});
       if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
       if (fds[0].revents & POLLIN) {
         std::uint64_t drained = 0;
@@ -113,24 +166,28 @@ struct Reaper::Impl {
       }
       for (std::size_t i = fds.size(); i-- > 1;) {
         if (fds[i].revents == 0) continue;
-        const auto [pid, fd] = watched[i - 1];
+        const Watched entry = watched[i - 1];
         siginfo_t info{};
-        if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &info, WEXITED | WNOHANG) != 0 ||
-            info.si_pid == 0) {
-          continue;  // not ended yet (or already reaped): look again
-        }
-        ::close(fd);
-        watched.erase(watched.begin() + static_cast<std::ptrdiff_t>(i - 1));
-        ProcessEnd end{pid, info.si_code != CLD_EXITED, 0, 0};
-        if (end.signaled) {
-          end.signal = info.si_status;
-        } else {
+        ProcessEnd end{entry.token, entry.pid, true, false, 0, 0};
+        if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(entry.fd), &info, WEXITED | WNOHANG) != 0) {
+          if (errno == EINTR) continue;
+          // ECHILD: reaped by someone else (a waitpid(-1) in the host): it
+          // ended, how is lost. Stop watching, or poll would spin on it.
+          end.known = false;
+        } else if (info.si_pid == 0) {
+          continue;  // readable but not ended yet: look again
+        } else if (info.si_code == CLD_EXITED) {
           end.code = info.si_status;
+        } else {
+          end.signaled = true;
+          end.signal = info.si_status;
         }
+        ::close(entry.fd);
+        watched.erase(watched.begin() + static_cast<std::ptrdiff_t>(i - 1));
         on_end(end);
       }
     }
-    for (const auto& [pid, fd] : watched) ::close(fd);
+    for (const auto& entry : watched) ::close(entry.fd);
   }
 };
 
@@ -145,15 +202,15 @@ Reaper::~Reaper() {
   (void)::write(impl_->wakeup, &one, sizeof(one));
   impl_->thread.join();
   std::lock_guard lock(impl_->mutex);
-  for (const auto& [pid, fd] : impl_->added) ::close(fd);
+  for (const auto& entry : impl_->added) ::close(entry.fd);
   ::close(impl_->wakeup);
 }
 
-void Reaper::watch(const Spawned& process) {
+void Reaper::watch(const Spawned& process, std::uint64_t token) {
   const int fd = ::fcntl(process.handle, F_DUPFD_CLOEXEC, 0);
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->added.emplace_back(process.pid, fd);
+    impl_->added.push_back(Impl::Watched{process.pid, fd, token});
   }
   const std::uint64_t one = 1;
   (void)::write(impl_->wakeup, &one, sizeof(one));

@@ -54,6 +54,11 @@ struct MessageError {
 
 namespace detail {
 
+// Names the session reserves for libworker's own segments: "ol<N>" (out-of-
+// line messages), "ch<N>" (channels), "w<N>g<G>-..." (a worker's own).
+bool is_out_of_line_name(std::string_view object) noexcept;
+bool is_reserved_object_name(std::string_view object) noexcept;
+
 // Decodes one record and, when it decodes, hands the value to a user handler.
 using RecordHandler = std::function<shm::ReceiveInfo(const shm::RecordView&)>;
 
@@ -166,7 +171,13 @@ shm::TypedReceived<T> ChannelCore::receive(shm::Deadline deadline) {
         result.value = std::move(decoded.value);
         if (!result.ok()) throw MessageError{result.error, false};
       },
-      [&](const MessageError&) {});
+      [&](const MessageError& error) {
+        // A record that could not be delivered at all (a bad out-of-line reference).
+        if (result.status == shm::ReceiveStatus::ok || result.status == shm::ReceiveStatus::empty) {
+          result.status = shm::ReceiveStatus::undecodable;
+        }
+        result.error = error.message;
+      });
   return result;
 }
 

@@ -39,12 +39,17 @@ struct OnlineNotice {
 };
 
 // From the broker's own reaper thread: the kernel reported a child's end.
+// The slot and generation, not the pid, say which: the pid may be reused by
+// the time the broker reads this.
 struct ChildEnded {
   std::int32_t pid = 0;
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
   std::uint32_t kind = 0;  // ExitKind
   std::int32_t code = 0;
   std::int32_t signal = 0;
-  template <class A> void serialize(A& a) { a(pid, kind, code, signal); }
+  bool known = true;  // false: reaped by someone else, the status is lost
+  template <class A> void serialize(A& a) { a(pid, slot, generation, kind, code, signal, known); }
 };
 
 struct StopRequest {
