@@ -32,65 +32,85 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
   return result;
 }
 
+// What the child needs between vfork and exec, prepared by the parent: the
+// child shares our memory there and may only make system calls.
+struct ChildPlan {
+  char* const* argv;
+  char* const* envp;
+  const char* directory;  // nullptr: stay
+  bool search_path;
+  pid_t parent;
+  int report_fd;  // the child writes errno here if it cannot exec
+};
+
+[[noreturn]] void run_child(const ChildPlan& plan) noexcept {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction action {};
+    if (::sigaction(sig, nullptr, &action) != 0) continue;
+    const bool handled = action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN;
+    const bool reset_ignored =
+        sig == SIGINT || sig == SIGTERM || sig == SIGPIPE || sig == SIGCHLD || sig == SIGHUP || sig == SIGQUIT;
+    if (handled || (reset_ignored && action.sa_handler == SIG_IGN)) {
+      action.sa_handler = SIG_DFL;
+      action.sa_flags = 0;
+      ::sigaction(sig, &action, nullptr);
+    }
+  }
+  int failure = 0;
+  // Dies with the broker's spawning thread, armed before the parent check so
+  // that no instant is uncovered.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != plan.parent) {
+    failure = ECHILD;
+  } else if (plan.directory != nullptr && ::chdir(plan.directory) != 0) {
+    failure = errno;
+  } else {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (plan.search_path) {
+      ::execvpe(plan.argv[0], plan.argv, plan.envp);
+    } else {
+      ::execve(plan.argv[0], plan.argv, plan.envp);
+    }
+    failure = errno;
+  }
+  (void)!::write(plan.report_fd, &failure, sizeof failure);
+  ::_exit(127);
+}
+
+// Only the plan and the result live across vfork here, so nothing the child
+// does to the shared stack can clobber what the parent reads afterwards.
+pid_t vfork_and_exec(const ChildPlan& plan) noexcept {
+  const pid_t pid = ::vfork();
+  if (pid == 0) run_child(plan);
+  return pid;
+}
+
 }  // namespace
 
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
                                      const std::vector<std::string>& environment,
                                      const std::string& working_directory) {
-  // Everything the child touches is prepared here: between vfork and exec it
-  // shares our memory and may only make system calls.
   std::vector<std::string> argv_strings{executable};
   argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
   auto argv = pointers(argv_strings);
   auto envp = pointers(environment);
-  const bool search_path = executable.find('/') == std::string::npos;
-  const char* directory = working_directory.empty() ? nullptr : working_directory.c_str();
-  const pid_t parent = ::getpid();
 
-  int report[2];  // the child writes errno here if it cannot exec; exec closes it
+  int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return shm::os_error("pipe2", errno);
-  // No handler of ours may run in the child: block everything until it has
-  // reset the dispositions.
+  const ChildPlan plan{argv.data(),
+                       envp.data(),
+                       working_directory.empty() ? nullptr : working_directory.c_str(),
+                       executable.find('/') == std::string::npos,
+                       ::getpid(),
+                       report[1]};
+  // No handler of ours may run in the child: everything stays blocked until
+  // it has reset the dispositions.
   sigset_t all;
   sigset_t previous;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
-
-  const pid_t pid = ::vfork();
-  if (pid == 0) {
-    for (int sig = 1; sig < NSIG; ++sig) {
-      struct sigaction action {};
-      if (::sigaction(sig, nullptr, &action) != 0) continue;
-      const bool handled = action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN;
-      const bool reset_ignored = sig == SIGINT || sig == SIGTERM || sig == SIGPIPE || sig == SIGCHLD ||
-                                 sig == SIGHUP || sig == SIGQUIT;
-      if (handled || (reset_ignored && action.sa_handler == SIG_IGN)) {
-        action.sa_handler = SIG_DFL;
-        action.sa_flags = 0;
-        ::sigaction(sig, &action, nullptr);
-      }
-    }
-    int failure = 0;
-    // Dies with the broker's spawning thread, armed before the parent check
-    // so that no instant is uncovered.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) {
-      failure = ECHILD;
-    } else if (directory != nullptr && ::chdir(directory) != 0) {
-      failure = errno;
-    } else {
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      if (search_path) {
-        ::execvpe(argv[0], argv.data(), envp.data());
-      } else {
-        ::execve(argv[0], argv.data(), envp.data());
-      }
-      failure = errno;
-    }
-    (void)!::write(report[1], &failure, sizeof failure);
-    ::_exit(127);
-  }
+  const pid_t pid = vfork_and_exec(plan);
   const int vfork_error = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   ::close(report[1]);
@@ -105,7 +125,7 @@ shm::Expected<Spawned> spawn_process(const std::string& executable, const std::v
   ::close(report[0]);
   if (got == static_cast<ssize_t>(sizeof child_error)) {
     ::waitpid(pid, nullptr, 0);
-    const std::string where = directory != nullptr ? " in " + working_directory : std::string();
+    const std::string where = working_directory.empty() ? std::string() : " in " + working_directory;
     return shm::os_error("cannot execute '" + executable + "'" + where, child_error);
   }
   // The child cannot be reaped before we do, so the pid is still ours here.
