@@ -218,10 +218,16 @@ bool ChannelCore::peek() noexcept {
   return true;
 }
 
-const RecordHandler* ChannelCore::handler_for(std::uint32_t tag) const noexcept {
-  if (const auto found = internal_handlers.find(tag); found != internal_handlers.end()) return &found->second;
-  if (const auto found = handlers.find(tag); found != handlers.end()) return &found->second;
-  return nullptr;
+const RecordHandler* ChannelCore::handler_for(std::uint32_t tag) noexcept {
+  if (tag == internal_tag && internal_handler) return &internal_handler;
+  // Elements of an unordered_map keep their address until erased, and
+  // handlers are only ever added or replaced in place.
+  if (tag == cached_tag_ && cached_handler_ != nullptr) return cached_handler_;
+  const auto found = handlers.find(tag);
+  if (found == handlers.end()) return nullptr;
+  cached_tag_ = tag;
+  cached_handler_ = &found->second;
+  return cached_handler_;
 }
 
 bool ChannelCore::wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status) {
@@ -247,7 +253,7 @@ bool ChannelCore::wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& stat
       has_pending_ = true;
     }
     // libworker's own records are handled here and not returned.
-    if (!internal_handlers.contains(pending_.type_tag)) return true;
+    if (pending_.type_tag != internal_tag || !internal_handler) return true;
     dispatch_slow({});
   }
 }

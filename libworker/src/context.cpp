@@ -308,7 +308,8 @@ void Context::wire_parent_view(HandleCore& core) {
       session_->name(shm::SegmentKind::ring, worker_object(core.slot, core.generation, kToParentSuffix)), 0);
   core.from_worker->bind_receiver(slot_, generation_);
   HandleCore* raw = &core;  // the channels live inside core: the pointer cannot outlive it
-  core.from_worker->internal_handlers[shm::TypeAlias<ErrorReport>::tag] = [raw](const shm::RecordView& record) {
+  core.from_worker->internal_tag = shm::TypeAlias<ErrorReport>::tag;
+  core.from_worker->internal_handler = [raw](const shm::RecordView& record) {
     auto decoded = shm::decode_record<ErrorReport>(record);
     if (decoded.ok()) {
       if (raw->on_error) {
@@ -521,9 +522,13 @@ bool Context::dispatch_ready() {
   // (a nested dispatch included) while we walk; one may then be visited
   // twice or not at all in this pass, never after it is freed.
   for (std::size_t i = 0; i < children_.size() && !stopping(); ++i) {
-    const std::shared_ptr<HandleCore> child = children_[i];
+    HandleCore* looked_at = children_[i].get();  // no user code runs while we only look
+    const bool has_message = looked_at->from_worker->peek();
+    auto error = looked_at->to_worker->take_sent_error();
+    if (!has_message && !error) continue;
+    const std::shared_ptr<HandleCore> child = children_[i];  // held while handlers run
     for (int n = 0; n < kBatch && !stopping() && handle_one(*child->from_worker); ++n) progress = true;
-    if (auto error = child->to_worker->take_sent_error()) {
+    if (error) {
       run_handler(*this, [&] { child->to_worker->on_messageerror(*error); });
       progress = true;
     }

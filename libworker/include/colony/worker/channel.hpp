@@ -121,6 +121,9 @@ class ChannelCore {
   // Bad records are reported to report (and back to the sender) and consumed.
   bool deliver_one(const std::function<void(const shm::RecordView&)>& handle,
                    const std::function<void(const MessageError&)>& report);
+  // Takes the next record into pending_ (if none is there), running nothing;
+  // false when empty.
+  bool peek() noexcept;
   // Dispatches to the registered handlers: what the event loop calls.
   bool dispatch_one(const std::function<void(const MessageError&)>& report_error);
   bool dispatch_slow(const std::function<void(const MessageError&)>& report_error);
@@ -132,9 +135,10 @@ class ChannelCore {
   // Registered by on_message. A channel without any is read with receive():
   // the event loop leaves its records alone.
   std::unordered_map<std::uint32_t, RecordHandler> handlers;
-  // Records of libworker's own (a worker's error reports), handled whichever
-  // way the channel is read.
-  std::unordered_map<std::uint32_t, RecordHandler> internal_handlers;
+  // One record type of libworker's own (a worker's error reports, on the
+  // channel from it), handled whichever way the channel is read.
+  std::uint32_t internal_tag = 0;
+  RecordHandler internal_handler;
   std::function<void(const MessageError&)> on_messageerror;
 
   ChannelState state() const noexcept;
@@ -143,9 +147,7 @@ class ChannelCore {
 
  private:
   bool wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status);
-  // Takes the next record into pending_ (if none is there); false when empty.
-  bool peek() noexcept;
-  const RecordHandler* handler_for(std::uint32_t tag) const noexcept;
+  const RecordHandler* handler_for(std::uint32_t tag) noexcept;
   void count_received() noexcept;
   SendStatus send_out_of_line(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
                               const std::function<void(std::span<std::byte>)>& write);
@@ -156,6 +158,9 @@ class ChannelCore {
   std::optional<shm::RingWriter> writer_;
   std::optional<shm::RingReader> reader_;
   std::uint32_t seen_error_count_ = 0;
+  // The handler found last: a channel usually carries one type.
+  std::uint32_t cached_tag_ = 0;
+  const RecordHandler* cached_handler_ = nullptr;
   shm::RecordView pending_;  // received by wait_for_record, delivered next
   bool has_pending_ = false;
 };
