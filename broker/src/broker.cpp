@@ -559,8 +559,11 @@ struct Broker::Impl {
         }
         requests->commit();
       } else if (received.status == shm::RingStatus::corrupt) {
-        std::fprintf(stderr, "colony broker: the request ring is corrupt; stopping the session\n");
+        if (!ending) std::fprintf(stderr, "colony broker: the request ring is corrupt; stopping the session\n");
         begin_stop();
+        // No more requests can be read: only deaths matter now, and those
+        // we wait for without spinning on the broken ring.
+        std::this_thread::sleep_for(kEventRetry);
       }
       const auto now = Clock::now();
       check_attach_deadlines(now);
