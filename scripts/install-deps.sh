@@ -8,6 +8,7 @@ packages=(
   libboost-dev        # Boost.Interprocess (segments on Windows, message_queue as a benchmark peer)
   libcereal-dev       # message serialization
   libcli11-dev        # the colony command line
+  nlohmann-json3-dev  # JSON for dynamic values (colony::Value), the CLI and --json output
   catch2              # tests (Catch2 2.13)
 )
 

@@ -246,3 +246,13 @@ TEST_CASE("an undecodable record does not free earlier records still awaiting a 
   CHECK(successor.receive<std::string>(shm::Deadline::after(1s)).status == ReceiveStatus::undecodable);
   CHECK(successor.try_receive<std::string>().status == ReceiveStatus::empty);  // freed, not stuck
 }
+
+TEST_CASE("a bool field holding a byte other than 0 or 1 is undecodable, not undefined behaviour", "[unit][typed]") {
+  const std::vector<std::byte> forged{std::byte{37}};
+  const shm::RecordView record{shm::TypeAlias<bool>::tag, 0, std::span<const std::byte>(forged)};
+  const auto decoded = shm::decode_record<bool>(record);
+  CHECK(decoded.status == ReceiveStatus::undecodable);
+  CHECK(decoded.error.find("not 0 or 1") != std::string::npos);
+  const std::vector<std::byte> honest{std::byte{1}};
+  CHECK(*shm::decode_record<bool>(shm::RecordView{shm::TypeAlias<bool>::tag, 0, std::span<const std::byte>(honest)}).value);
+}

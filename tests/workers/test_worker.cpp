@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "colony/worker/value.hpp"
 #include "colony/worker/worker.hpp"
 #include "test_types.hpp"
 
@@ -109,6 +110,14 @@ int main_with(const std::string& mode, int argc, char** argv) {
     self.on_message<colony::WorkerHandle>([&](colony::WorkerHandle peer) {
       const auto name = peer.get_shared_property<std::string>("name");
       self.post_message(name + " is " + std::string(colony::to_string(peer.state())));
+    });
+    return self.run();
+  }
+  if (mode == "value-echo") {
+    // Sends each dynamic value back with the key "seen_by" added.
+    self.on_message<colony::Value>([&](colony::Value value) {
+      value["seen_by"] = static_cast<std::int64_t>(::getpid());
+      self.post_message(value);
     });
     return self.run();
   }

@@ -16,6 +16,7 @@
 #include <cereal/cereal.hpp>
 #include <cereal/details/traits.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <span>
 #include <string>
@@ -73,8 +74,17 @@ inline std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(SpanO
   ar.saveBinary(std::addressof(value), sizeof(value));
 }
 template <class T>
-inline std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, T& value) {
+inline std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> CEREAL_LOAD_FUNCTION_NAME(
+    BoundedInputArchive& ar, T& value) {
   ar.loadBinary(std::addressof(value), sizeof(value));
+}
+// A bool is one byte, 0 or 1. Any other byte (from a corrupt or forged
+// record) is refused: copied into a bool it would be undefined behaviour.
+inline void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, bool& value) {
+  std::uint8_t byte = 0;
+  ar.loadBinary(&byte, 1);
+  if (byte > 1) throw cereal::Exception("a bool field holds " + std::to_string(byte) + ", not 0 or 1");
+  value = byte == 1;
 }
 template <class T>
 inline void CEREAL_SAVE_FUNCTION_NAME(SpanOutputArchive& ar, const cereal::BinaryData<T>& block) {
