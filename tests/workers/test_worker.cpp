@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "colony/worker/mailbox.hpp"
 #include "colony/worker/value.hpp"
 #include "colony/worker/worker.hpp"
 #include "test_types.hpp"
@@ -120,6 +121,34 @@ int main_with(const std::string& mode, int argc, char** argv) {
       self.post_message(value);
     });
     return self.run();
+  }
+  if (mode == "mailbox-reader") {
+    // Reads mailbox argv[2] and reports each message it handles to its parent
+    // as "handled:<text>:<attempt>:<redelivered>". "die" kills it every time,
+    // "die-once..." only on its first delivery.
+    auto box = colony::Mailbox::open_or_create(self.session(), argv[2]);
+    for (;;) {
+      auto delivery = box.take(colony::shm::Deadline::after(std::chrono::seconds(30)));
+      if (!delivery) return 0;
+      auto text = colony::shm::decode_record<std::string>(delivery->record);
+      if (!text.ok()) return 5;
+      if (*text.value == "die" || (text.value->starts_with("die-once") && !delivery->redelivered)) {
+        std::raise(SIGKILL);
+      }
+      self.post_message("handled:" + *text.value + ":" + std::to_string(delivery->attempt) + ":" +
+                        (delivery->redelivered ? "1" : "0"));
+      box.done();
+    }
+  }
+  if (mode == "mailbox-post") {
+    // Posts argv[4] messages "<argv[3]>:<i>" into mailbox argv[2].
+    auto box = colony::Mailbox::open_or_create(self.session(), argv[2]);
+    const int count = std::atoi(argv[4]);
+    for (int i = 0; i < count; ++i) {
+      const std::string text = std::string(argv[3]) + ":" + std::to_string(i);
+      if (box.post(text, colony::shm::Deadline::after(std::chrono::seconds(30))) != colony::shm::RingStatus::ok) return 6;
+    }
+    return 0;
   }
   if (mode == "cwd") {
     char directory[4096];

@@ -1,0 +1,114 @@
+#pragma once
+// A named worker's mailbox (4D's CALL WORKER message box, for OS processes):
+// a many-writer ring in the session that outlives the process reading it.
+//
+// Any process of the session posts; one process at a time reads. A message
+// leaves the box only after its handler returned (done()). If the reader
+// dies inside the handler, the next reader gets the same message again,
+// marked as redelivered with its attempt number; after max_attempts
+// deliveries that each ended in a death, the message moves to the dead-letter
+// box instead, and the messages behind it flow on.
+//
+//   writer:  Mailbox box = Mailbox::open_or_create(session, "resize");
+//            box.post(call);
+//   reader:  while (auto delivery = box.take(deadline)) { handle(*delivery); box.done(); }
+//
+// Crash windows (the reader, on the next line):
+// - dies after take() received the record, before it recorded the attempt:
+//   the next reader gets it as if new (the handler never ran);
+// - dies after recording the attempt: the death counts toward max_attempts;
+// - dies after done() committed, before clearing the in-flight mark: the next
+//   record has another sequence, so nothing is miscounted.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "colony/shm/ring.hpp"
+#include "colony/shm/typed.hpp"
+#include "colony/worker/errors.hpp"
+
+namespace colony {
+
+// State kept in the mailbox ring's user area (shm::kRingUserOffset).
+struct MailboxControl {
+  std::uint64_t magic;                         // kMailboxMagic once initialized
+  std::atomic<std::uint64_t> in_flight;        // sequence of the message a handler runs on; 0: none
+  std::atomic<std::uint32_t> attempts;         // deliveries of that message so far
+  std::uint32_t max_attempts;                  // K: deliveries ending in death before dead-lettering
+  std::atomic<std::uint64_t> handled;          // messages done()
+  std::atomic<std::uint64_t> dead_lettered;    // messages moved to the dead-letter box
+  std::atomic<std::uint64_t> redelivered;      // deliveries marked redelivered
+  std::uint8_t reserved[256 - 48];
+};
+static_assert(sizeof(MailboxControl) == 256);
+static_assert(offsetof(MailboxControl, in_flight) == 8);
+static_assert(offsetof(MailboxControl, handled) == 24);
+static_assert(sizeof(MailboxControl) <= shm::kRingUserSize);
+inline constexpr std::uint64_t kMailboxMagic = 0x31584f424c49414dULL;  // "MAILBOX1"
+
+// A message that reached its attempt limit, kept with what is known of it.
+struct DeadLetter {
+  std::uint64_t sequence = 0;
+  std::uint32_t attempts = 0;
+  std::uint32_t type_tag = 0;
+  std::vector<std::byte> payload;
+  template <class A> void serialize(A& a) { a(sequence, attempts, type_tag, payload); }
+};
+
+struct MailboxOptions {
+  std::size_t capacity = 1 << 20;
+  std::uint32_t max_attempts = 3;
+};
+
+class Mailbox {
+ public:
+  struct Delivery {
+    shm::RecordView record;   // valid until done()
+    bool redelivered = false;
+    std::uint32_t attempt = 1;
+  };
+
+  // The mailbox of name in session, made at first use. Names are
+  // case-sensitive and may hold any character; they are encoded into segment
+  // names. Throws WorkerError.
+  static Mailbox open_or_create(std::string_view session, std::string_view name, const MailboxOptions& options = {});
+  // Segment object names: "mb-<encoded>" and "dl-<encoded>".
+  static std::string encode_name(std::string_view name);
+
+  const std::string& name() const noexcept { return name_; }
+
+  // --- any process ---
+  template <shm::RegisteredType T>
+  shm::RingStatus post(const T& value, shm::Deadline deadline) {
+    return writer().send(value, deadline);
+  }
+  std::size_t depth() const noexcept;  // messages waiting, the one in a handler included
+  const MailboxControl& control() const noexcept;
+  std::vector<DeadLetter> dead_letters();  // a snapshot, oldest first
+
+  // --- the one reading process ---
+  // The next message; nullopt on timeout. Moves messages that exhausted
+  // their attempts to the dead-letter box on the way.
+  std::optional<Delivery> take(shm::Deadline deadline);
+  // The handler of the last delivery returned: the message leaves the box.
+  void done();
+
+  Mailbox(Mailbox&&) noexcept;
+  Mailbox& operator=(Mailbox&&) noexcept;
+  ~Mailbox();
+
+ private:
+  struct Impl;
+  explicit Mailbox(std::unique_ptr<Impl> impl);
+  shm::TypedWriter& writer();
+  std::unique_ptr<Impl> impl_;
+  std::string name_;
+};
+
+}  // namespace colony
+
+COLONY_REGISTER_TYPE(colony::DeadLetter, "colony.dead_letter")

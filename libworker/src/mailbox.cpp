@@ -1,0 +1,213 @@
+#include "colony/worker/mailbox.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+namespace colony {
+namespace {
+
+constexpr auto kOpenDeadline = std::chrono::seconds(2);
+constexpr std::size_t kDeadLetterCapacity = 1 << 20;
+
+shm::SegmentName segment_name(std::string_view session, std::string_view prefix, const std::string& encoded) {
+  auto name = shm::SegmentName::make(session, shm::SegmentKind::ring, std::string(prefix) + encoded);
+  if (!name) throw WorkerError(WorkerErrc::bad_state, "mailbox: " + name.error().message);
+  return std::move(*name);
+}
+
+// Creates the ring, or opens it when another process made it first.
+shm::Ring create_or_open(const shm::SegmentName& name, const shm::RingOptions& options, bool* created) {
+  for (int tries = 0; tries < 3; ++tries) {
+    auto made = shm::Ring::create(name, options);
+    if (made) {
+      *created = true;
+      return std::move(*made);
+    }
+    if (made.error().code != shm::Errc::already_exists) {
+      throw WorkerError(WorkerErrc::os_error, "mailbox: " + made.error().message);
+    }
+    auto opened = shm::Ring::open(name, shm::Deadline::after(kOpenDeadline));
+    if (opened) {
+      *created = false;
+      return std::move(*opened);
+    }
+    if (opened.error().code != shm::Errc::not_found) {
+      throw WorkerError(WorkerErrc::os_error, "mailbox: " + opened.error().message);
+    }
+    // Removed between our create and open: try again.
+  }
+  throw WorkerError(WorkerErrc::os_error, "mailbox " + name.os_name() + " keeps appearing and vanishing");
+}
+
+}  // namespace
+
+struct Mailbox::Impl {
+  shm::Ring box;
+  shm::Ring dead;
+  std::optional<shm::TypedWriter> writer;
+  std::optional<shm::RingReader> reader;
+  std::optional<shm::TypedWriter> dead_writer;
+  bool delivering = false;
+
+  MailboxControl& control() const { return *reinterpret_cast<MailboxControl*>(box.user_area()); }
+
+  void bury(const shm::RecordView& record, std::uint32_t attempts) {
+    if (!dead_writer) {
+      auto writer_attached = shm::RingWriter::attach(dead);
+      if (!writer_attached) throw WorkerError(WorkerErrc::bad_state, "dead-letter box: " + writer_attached.error().message);
+      dead_writer.emplace(std::move(*writer_attached));
+    }
+    DeadLetter letter{record.sequence, attempts, record.type_tag,
+                      std::vector<std::byte>(record.payload.begin(), record.payload.end())};
+    // Written before the message leaves the box: a death in between leaves
+    // it in both, and the next reader buries it again (a duplicate dead
+    // letter, never a lost message).
+    const auto status = dead_writer->send(letter, shm::Deadline::after(std::chrono::seconds(5)));
+    if (status != shm::RingStatus::ok) {
+      throw WorkerError(WorkerErrc::channel_full, "the dead-letter box takes nothing: " +
+                                                     std::string(shm::to_string(status)));
+    }
+  }
+};
+
+std::string Mailbox::encode_name(std::string_view name) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string encoded;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-') {
+      encoded += c;
+    } else {
+      encoded += '_';
+      encoded += kHex[u >> 4];
+      encoded += kHex[u & 15];
+    }
+  }
+  return encoded;
+}
+
+Mailbox Mailbox::open_or_create(std::string_view session, std::string_view name, const MailboxOptions& options) {
+  if (name.empty()) throw WorkerError(WorkerErrc::bad_state, "a worker name is empty");
+  const std::string encoded = encode_name(name);
+  if (encoded.size() + 3 > shm::kMaxNameLength) {
+    throw WorkerError(WorkerErrc::bad_state, "the worker name '" + std::string(name) + "' is too long");
+  }
+  if (options.max_attempts == 0) throw WorkerError(WorkerErrc::bad_state, "max_attempts must be at least 1");
+  shm::RingOptions box_options;
+  box_options.capacity = options.capacity;
+  box_options.max_message = options.capacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign;
+  box_options.variant = shm::RingVariant::many_writers;
+  bool created = false;
+  shm::Ring box = create_or_open(segment_name(session, "mb-", encoded), box_options, &created);
+  auto& control = *reinterpret_cast<MailboxControl*>(box.user_area());
+  if (created) {
+    control.max_attempts = options.max_attempts;
+    // Publishing point of the mailbox's own state (the ring itself is READY
+    // already): an opener that sees no magic yet waits for it below.
+    std::atomic_ref<std::uint64_t>(control.magic).store(kMailboxMagic, std::memory_order_release);
+  } else {
+    const auto until = shm::Clock::now() + kOpenDeadline;
+    while (std::atomic_ref<std::uint64_t>(control.magic).load(std::memory_order_acquire) != kMailboxMagic) {
+      if (shm::Clock::now() >= until) {
+        throw WorkerError(WorkerErrc::session_gone, "mailbox '" + std::string(name) + "' was never initialized");
+      }
+      std::this_thread::yield();
+    }
+  }
+  shm::RingOptions dead_options;
+  dead_options.capacity = kDeadLetterCapacity;
+  dead_options.max_message = std::min<std::size_t>(box.max_message() + 64, kDeadLetterCapacity / 2 - 128);
+  dead_options.variant = shm::RingVariant::many_writers;
+  bool dead_created = false;
+  shm::Ring dead = create_or_open(segment_name(session, "dl-", encoded), dead_options, &dead_created);
+  auto impl = std::make_unique<Impl>(Impl{std::move(box), std::move(dead), {}, {}, {}, false});
+  Mailbox mailbox(std::move(impl));
+  mailbox.name_ = std::string(name);
+  return mailbox;
+}
+
+Mailbox::Mailbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Mailbox::Mailbox(Mailbox&&) noexcept = default;
+Mailbox& Mailbox::operator=(Mailbox&&) noexcept = default;
+Mailbox::~Mailbox() = default;
+
+shm::TypedWriter& Mailbox::writer() {
+  if (!impl_->writer) {
+    auto attached = shm::RingWriter::attach(impl_->box);
+    if (!attached) throw WorkerError(WorkerErrc::bad_state, "mailbox '" + name_ + "': " + attached.error().message);
+    impl_->writer.emplace(std::move(*attached));
+  }
+  return *impl_->writer;
+}
+
+const MailboxControl& Mailbox::control() const noexcept { return impl_->control(); }
+
+std::size_t Mailbox::depth() const noexcept {
+  const auto written = impl_->box.records_written();
+  const auto read = impl_->box.records_read();
+  return written > read ? static_cast<std::size_t>(written - read) : 0;
+}
+
+std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
+  if (impl_->delivering) throw WorkerError(WorkerErrc::bad_state, "take() before done() of the last delivery");
+  if (!impl_->reader) {
+    auto attached = shm::RingReader::attach(impl_->box);
+    if (!attached) {
+      throw WorkerError(WorkerErrc::bad_state, "mailbox '" + name_ + "' has another reader: " + attached.error().message);
+    }
+    impl_->reader.emplace(std::move(*attached));
+  }
+  auto& control = impl_->control();
+  for (;;) {
+    const shm::Received received = impl_->reader->receive(deadline);
+    if (received.status == shm::RingStatus::timed_out || received.status == shm::RingStatus::empty) return std::nullopt;
+    if (!received.ok()) {
+      throw WorkerError(WorkerErrc::session_gone, "mailbox '" + name_ + "': " + std::string(shm::to_string(received.status)));
+    }
+    const shm::RecordView& record = received.record;
+    const bool seen_before = control.in_flight.load(std::memory_order_acquire) == record.sequence;
+    const std::uint32_t attempt = seen_before ? control.attempts.load(std::memory_order_relaxed) + 1 : 1;
+    if (seen_before && attempt > control.max_attempts) {
+      // Every earlier delivery of it ended with the reader's death.
+      impl_->bury(record, attempt - 1);
+      impl_->reader->commit();
+      control.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+      control.in_flight.store(0, std::memory_order_release);
+      continue;
+    }
+    control.attempts.store(attempt, std::memory_order_relaxed);
+    // Publishing point: a death from here on counts as an attempt.
+    control.in_flight.store(record.sequence, std::memory_order_release);
+    if (seen_before) control.redelivered.fetch_add(1, std::memory_order_relaxed);
+    impl_->delivering = true;
+    return Delivery{record, seen_before, attempt};
+  }
+}
+
+void Mailbox::done() {
+  if (!impl_->delivering) return;
+  impl_->delivering = false;
+  auto& control = impl_->control();
+  // The message leaves the box; dying right after leaves in_flight naming a
+  // sequence no later record has.
+  impl_->reader->commit();
+  control.handled.fetch_add(1, std::memory_order_relaxed);
+  control.in_flight.store(0, std::memory_order_release);
+}
+
+std::vector<DeadLetter> Mailbox::dead_letters() {
+  std::vector<DeadLetter> letters;
+  auto reader = shm::RingReader::attach(impl_->dead);
+  if (!reader) throw WorkerError(WorkerErrc::bad_state, "dead-letter box: " + reader.error().message);
+  // Received, never committed: the reader detaches and leaves them all.
+  for (;;) {
+    const shm::Received received = reader->try_receive();
+    if (!received.ok()) break;
+    auto decoded = shm::decode_record<DeadLetter>(received.record);
+    if (decoded.ok()) letters.push_back(std::move(*decoded.value));
+  }
+  return letters;
+}
+
+}  // namespace colony
