@@ -1,4 +1,7 @@
 #include <algorithm>
+#include <cstring>
+
+#include "colony/shm/process.hpp"
 
 #include "colony/worker/context.hpp"
 
@@ -50,6 +53,69 @@ void remove_worker_segments(const SessionMap& session, std::uint32_t slot, std::
       shm::Segment::remove(*name);
     }
   }
+}
+
+std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& session, std::uint32_t parent_slot,
+                                                       std::uint32_t parent_generation, const std::string& executable) {
+  auto& header = session.header();
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  // Claim a slot: a never-used one first, then the oldest terminated ones.
+  for (std::uint32_t fresh = header.next_fresh_slot.load(); fresh < kMaxWorkerSlots;
+       fresh = header.next_fresh_slot.load()) {
+    if (!header.next_fresh_slot.compare_exchange_weak(fresh, fresh + 1)) continue;
+    std::uint64_t expected = pack_state(0, SlotState::free);
+    if (session.slot(fresh).state_word.compare_exchange_strong(expected, pack_state(1, SlotState::reserved))) {
+      slot = fresh;
+      generation = 1;
+      break;
+    }
+  }
+  // A slot below next_fresh_slot still free was abandoned by a creator that
+  // died between the two steps above: claimable like a terminated one.
+  for (std::uint32_t index = 1; slot == 0 && index < kMaxWorkerSlots; ++index) {
+    auto& word = session.slot(index).state_word;
+    std::uint64_t seen = word.load(std::memory_order_acquire);
+    if (state_of(seen) != SlotState::terminated && state_of(seen) != SlotState::free) continue;
+    const std::uint32_t next = generation_of(seen) + 1 == 0 ? 1 : generation_of(seen) + 1;
+    if (word.compare_exchange_strong(seen, pack_state(next, SlotState::reserved))) {
+      slot = index;
+      generation = next;
+    }
+  }
+  if (slot == 0) {
+    throw WorkerError(WorkerErrc::worker_cap, "all " + std::to_string(kMaxWorkerSlots - 1) +
+                                                  " worker slots of the session are in use");
+  }
+  // A creator that dies from here to `created` leaves a reserved slot; the
+  // broker frees it when it sees this process end.
+  auto& record = session.slot(slot);
+  record.parent_slot.store(parent_slot, std::memory_order_relaxed);
+  record.parent_generation.store(parent_generation, std::memory_order_relaxed);
+  record.creator_pid.store(shm::current_pid(), std::memory_order_relaxed);
+  record.pid.store(0, std::memory_order_relaxed);
+  record.exit_kind.store(0, std::memory_order_relaxed);
+  record.exit_code.store(0, std::memory_order_relaxed);
+  record.exit_signal.store(0, std::memory_order_relaxed);
+  record.messages_in.store(0, std::memory_order_relaxed);
+  record.messages_out.store(0, std::memory_order_relaxed);
+  std::memset(record.executable, 0, sizeof(record.executable));
+  std::memcpy(record.executable, executable.data(), std::min(executable.size(), sizeof(record.executable) - 1));
+  try {
+    create_worker_segments(session, slot, generation);
+  } catch (...) {
+    record.state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
+    throw;
+  }
+  // Publishing point. A CAS, not a store: if the broker took the slot back
+  // meanwhile (it judged us dead), it is not ours to publish.
+  std::uint64_t reserved = pack_state(generation, SlotState::reserved);
+  if (!record.state_word.compare_exchange_strong(reserved, pack_state(generation, SlotState::created),
+                                                 std::memory_order_acq_rel)) {
+    remove_worker_segments(session, slot, generation);
+    throw WorkerError(WorkerErrc::bad_state, "worker slot " + std::to_string(slot) + " was reclaimed while being made");
+  }
+  return {slot, generation};
 }
 
 ExitStatus exit_status_from(const ChildExit& exit) {
