@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
+#include <tuple>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -14,6 +16,7 @@
 #include "colony/broker/clean.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/worker/context.hpp"
+#include "colony/worker/mailbox.hpp"
 #include "launcher.hpp"
 
 extern char** environ;
@@ -63,6 +66,7 @@ struct Managed {
   std::vector<std::uint32_t> children;  // slots, removed when they are finalized
   std::optional<ChildExit> exit;        // set when the process ended (or never ran)
   LaunchRequest launch;                 // kept while queued
+  std::string named;                    // the worker name it serves, if it is a named worker
   std::optional<shm::Ring> events_ring;
   std::optional<shm::TypedWriter> events;
   std::deque<BrokerEvent> undelivered;  // the events ring was full
@@ -86,6 +90,9 @@ struct Broker::Impl {
   // Broker-thread state.
   std::map<std::uint32_t, Managed> workers;
   std::deque<std::uint32_t> launch_queue;
+  std::map<std::string, DefineNamed> named_specs;
+  std::map<std::string, Mailbox> named_boxes;
+  std::map<std::string, std::uint32_t> named_running;  // name -> slot of its live process
   std::uint32_t running = 0;
   bool ending = false;
   Clock::time_point grace_deadline{};
@@ -210,7 +217,7 @@ struct Broker::Impl {
     for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
       const std::string_view variable(*entry);
       if (variable.starts_with("COLONY_SESSION=") || variable.starts_with("COLONY_WORKER=") ||
-          variable.starts_with("COLONY_BROKER_PID=")) {
+          variable.starts_with("COLONY_BROKER_PID=") || variable.starts_with("COLONY_WORKER_NAME=")) {
         continue;
       }
       environment.emplace_back(variable);
@@ -219,6 +226,7 @@ struct Broker::Impl {
     environment.push_back(std::string(kWorkerEnv) + "=" + std::to_string(worker.slot) + "." +
                           std::to_string(worker.generation));
     environment.push_back(std::string(kBrokerPidEnv) + "=" + std::to_string(shm::current_pid()));
+    if (!worker.named.empty()) environment.push_back(std::string(kWorkerNameEnv) + "=" + worker.named);
     return environment;
   }
 
@@ -334,6 +342,60 @@ struct Broker::Impl {
                                 0, 0, false, *error};
         try_finalize(slot);
       }
+    }
+  }
+
+  // --- named workers ----------------------------------------------------------
+
+  void on_define_named(const DefineNamed& definition) {
+    if (definition.name.empty() || definition.name.size() >= sizeof(ObjectEntry::name)) return;
+    try {
+      named_boxes.emplace(definition.name,
+                          Mailbox::open_or_create(session, definition.name, MailboxOptions{1 << 20, definition.max_attempts}));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "colony broker: cannot make the mailbox of '%s': %s\n", definition.name.c_str(), e.what());
+      return;
+    }
+    const bool known = named_specs.contains(definition.name);
+    named_specs.insert_or_assign(definition.name, definition);
+    // Publishing point: callers find the name from here on.
+    if (!known) (void)map->register_entry(kNamedWorkerEntryKind, definition.name, kHostSlot, 1);
+    if (named_boxes.at(definition.name).depth() > 0) launch_named(definition.name);
+  }
+
+  // Starts the named worker's process unless one runs; a child of the host.
+  void launch_named(const std::string& name) {
+    if (ending || named_running.contains(name)) return;
+    const auto spec = named_specs.find(name);
+    if (spec == named_specs.end()) return;
+    std::uint32_t slot = 0;
+    std::uint32_t generation = 0;
+    try {
+      std::tie(slot, generation) = make_worker_slot(*map, kHostSlot, 1, spec->second.executable);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), e.what());
+      return;
+    }
+    Managed worker;
+    worker.slot = slot;
+    worker.generation = generation;
+    worker.parent = kHostSlot;
+    worker.named = name;
+    worker.launch = LaunchRequest{slot, generation, spec->second.executable, spec->second.arguments,
+                                  spec->second.working_directory};
+    workers.emplace(slot, std::move(worker));
+    workers.at(kHostSlot).children.push_back(slot);
+    named_running[name] = slot;
+    if (running >= options.limits.max_running) {
+      map->slot(slot).state_word.store(pack_state(generation, SlotState::queued), std::memory_order_release);
+      launch_queue.push_back(slot);
+      return;
+    }
+    if (auto error = spawn(workers.at(slot))) {
+      std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), error->c_str());
+      workers.at(slot).exit = ChildExit{slot, generation, static_cast<std::uint32_t>(ExitKind::failed_to_start), 0, 0,
+                                        false, *error};
+      try_finalize(slot);
     }
   }
 
@@ -478,9 +540,18 @@ struct Broker::Impl {
     detach_from_parent(worker);
     remove_worker_segments(*map, slot, worker.generation);
     release_slot(slot, worker.generation);
+    const std::string named = worker.named;
+    const bool failed_to_start = static_cast<ExitKind>(exit.kind) == ExitKind::failed_to_start;
     workers.erase(found);
     post_event(parent, exit);
     advance(parent);
+    if (!named.empty()) {
+      named_running.erase(named);
+      // The mailbox outlives the process: calls still queued start the next
+      // one (not after a failed start, which would only fail again).
+      const auto box = named_boxes.find(named);
+      if (!failed_to_start && box != named_boxes.end() && box->second.depth() > 0) launch_named(named);
+    }
   }
 
   void check_attach_deadlines(Clock::time_point now) {
@@ -532,6 +603,10 @@ struct Broker::Impl {
       if (auto r = shm::decode_record<ChildEnded>(record); r.ok()) on_process_end(*r.value);
     } else if (tag == shm::TypeAlias<StopRequest>::tag) {
       begin_stop();
+    } else if (tag == shm::TypeAlias<DefineNamed>::tag) {
+      if (auto r = shm::decode_record<DefineNamed>(record); r.ok()) on_define_named(*r.value);
+    } else if (tag == shm::TypeAlias<EnsureNamed>::tag) {
+      if (auto r = shm::decode_record<EnsureNamed>(record); r.ok()) launch_named(r.value->name);
     }
     // Anything else is not for us: dropped. Requests come from processes of
     // this user only (segments are 0600), but a bad record must not stop the broker.
@@ -617,6 +692,25 @@ Broker::~Broker() { stop(); }
 const std::string& Broker::session() const noexcept { return impl_->session; }
 
 Worker& Broker::host() { return impl_->host_context->facade(); }
+
+void Broker::define_named_worker(const std::string& name, const std::string& executable,
+                                 std::vector<std::string> arguments, std::uint32_t max_attempts) {
+  if (name.empty() || name.size() >= sizeof(detail::ObjectEntry::name)) {
+    throw WorkerError(WorkerErrc::bad_state, "a worker name must have 1 to " +
+                                                 std::to_string(sizeof(detail::ObjectEntry::name) - 1) + " characters");
+  }
+  if (max_attempts == 0) throw WorkerError(WorkerErrc::bad_state, "max_attempts must be at least 1");
+  std::error_code ignored;
+  impl_->post_internal(detail::DefineNamed{name, executable, std::move(arguments), max_attempts,
+                                           std::filesystem::current_path(ignored).string()});
+  const auto deadline = shm::Clock::now() + std::chrono::seconds(5);
+  while (!impl_->map->has_entry(detail::kNamedWorkerEntryKind, name)) {
+    if (shm::Clock::now() >= deadline) {
+      throw WorkerError(WorkerErrc::session_gone, "the broker did not register worker '" + name + "'");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 void Broker::request_stop() noexcept {
   try {

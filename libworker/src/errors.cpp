@@ -22,6 +22,7 @@ std::string_view to_string(WorkerErrc code) noexcept {
     case WorkerErrc::undecodable: return "undecodable";
     case WorkerErrc::session_gone: return "session_gone";
     case WorkerErrc::not_found: return "not_found";
+    case WorkerErrc::timed_out: return "timed_out";
     case WorkerErrc::os_error: return "os_error";
   }
   return "unknown";

@@ -38,11 +38,26 @@ shm::SegmentName SessionMap::name(shm::SegmentKind kind, std::string_view object
 
 bool SessionMap::register_object(shm::SegmentKind kind, std::string_view name, std::uint32_t owner_slot,
                                  std::uint32_t owner_generation) const noexcept {
+  return register_entry(static_cast<std::uint32_t>(kind), name, owner_slot, owner_generation);
+}
+
+bool SessionMap::has_entry(std::uint32_t kind, std::string_view name) const noexcept {
+  const std::uint32_t count = std::min(header().object_entries.load(std::memory_order_acquire), kMaxObjectEntries);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const ObjectEntry& entry = object_entry(i);
+    if (entry.state.load(std::memory_order_acquire) != 2 || entry.kind != kind) continue;
+    if (std::string_view(entry.name, ::strnlen(entry.name, sizeof(entry.name))) == name) return true;
+  }
+  return false;
+}
+
+bool SessionMap::register_entry(std::uint32_t kind, std::string_view name, std::uint32_t owner_slot,
+                                std::uint32_t owner_generation) const noexcept {
   const std::uint32_t index = header().object_entries.fetch_add(1, std::memory_order_relaxed);
   if (index >= kMaxObjectEntries) return false;
   ObjectEntry& entry = object_entry(index);
   entry.state.store(1, std::memory_order_relaxed);
-  entry.kind = static_cast<std::uint32_t>(kind);
+  entry.kind = kind;
   entry.owner_slot = owner_slot;
   entry.owner_generation = owner_generation;
   entry.created_unix_ns = static_cast<std::uint64_t>(

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "colony/worker/mailbox.hpp"
+#include "colony/worker/named.hpp"
 #include "colony/worker/value.hpp"
 #include "colony/worker/worker.hpp"
 #include "test_types.hpp"
@@ -46,6 +47,38 @@ int main_with(const std::string& mode, int argc, char** argv) {
     return argc > 2 ? std::atoi(argv[2]) : 0;
   }
   if (mode == "exit-without-attaching") return argc > 2 ? std::atoi(argv[2]) : 0;
+  if (mode == "named") {
+    // A named worker: a counter whose state persists between calls.
+    colony::Methods methods;
+    std::int64_t total = 0;
+    std::string started = "no";
+    methods.on("", [&](const colony::Call&) {
+      started = "yes";
+      return colony::Value();
+    });
+    methods.on("add", [&](const colony::Call& call) {
+      total += call.args[0].as_int();
+      return colony::Value(total);
+    });
+    methods.on("get", [&](const colony::Call&) { return colony::Value(total); });
+    methods.on("started", [&](const colony::Call&) { return colony::Value(started); });
+    methods.on("pid", [&](const colony::Call&) { return colony::Value(static_cast<std::int64_t>(::getpid())); });
+    methods.on("fail", [&](const colony::Call&) -> colony::Value { throw std::runtime_error("asked to fail"); });
+    methods.on("crash-once", [&](const colony::Call& call) {
+      if (!call.redelivered) std::raise(SIGKILL);
+      return colony::Value(colony::Value::Map{{"attempt", static_cast<std::int64_t>(call.attempt)}});
+    });
+    return methods.serve();
+  }
+  if (mode == "caller") {
+    // Calls worker argv[2]'s "add" argv[3] times with 1, without waiting.
+    const int count = std::atoi(argv[3]);
+    const std::string session = Worker::current().session();
+    for (int i = 0; i < count; ++i) {
+      (void)colony::call(session, argv[2], "add", colony::Value::Array{1});
+    }
+    return 0;
+  }
   auto& self = Worker::current();
   if (mode == "echo") return echo(self);
   if (mode == "signal") {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "colony/worker/worker.hpp"
 
@@ -59,6 +60,13 @@ class Broker {
   const std::string& session() const noexcept;
   // This process's worker context (the same as Worker::current()).
   Worker& host();
+
+  // Binds name (any string, case-sensitive) to an executable: a named worker
+  // (named.hpp). Its mailbox is made now; its process starts at the first
+  // call, and again whenever it ended with calls still queued. Returns once
+  // callers can see the name. Throws WorkerError for a name too long.
+  void define_named_worker(const std::string& name, const std::string& executable,
+                           std::vector<std::string> arguments = {}, std::uint32_t max_attempts = 3);
 
   // Stops every worker, children first, and removes every segment of the
   // session. Idempotent; the destructor calls it.

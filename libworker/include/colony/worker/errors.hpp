@@ -23,7 +23,8 @@ enum class WorkerErrc {
   wrong_type,          // a property or message holds another registered type
   undecodable,         // bytes that do not decode as their type
   session_gone,        // the broker or a segment of the session is gone
-  not_found,           // a referenced object no longer exists
+  not_found,           // a referenced object (or named worker) does not exist
+  timed_out,           // no answer before the deadline (nothing was lost: see the call)
   os_error,
 };
 

@@ -52,6 +52,22 @@ struct ChildEnded {
   template <class A> void serialize(A& a) { a(pid, slot, generation, kind, code, signal, known); }
 };
 
+// Binds a worker name to an executable (4D: a named worker's definition).
+struct DefineNamed {
+  std::string name;
+  std::string executable;
+  std::vector<std::string> arguments;
+  std::uint32_t max_attempts = 3;
+  std::string working_directory;
+  template <class A> void serialize(A& a) { a(name, executable, arguments, max_attempts, working_directory); }
+};
+
+// A message was posted to a named worker's mailbox: start its process if none runs.
+struct EnsureNamed {
+  std::string name;
+  template <class A> void serialize(A& a) { a(name); }
+};
+
 struct StopRequest {
   std::int32_t from_pid = 0;
   template <class A> void serialize(A& a) { a(from_pid); }
@@ -103,6 +119,8 @@ COLONY_REGISTER_TYPE(colony::detail::TerminateRequest, "colony.broker.terminate"
 COLONY_REGISTER_TYPE(colony::detail::OnlineNotice, "colony.broker.online")
 COLONY_REGISTER_TYPE(colony::detail::ChildEnded, "colony.broker.child_ended")
 COLONY_REGISTER_TYPE(colony::detail::StopRequest, "colony.broker.stop")
+COLONY_REGISTER_TYPE(colony::detail::DefineNamed, "colony.broker.define_named")
+COLONY_REGISTER_TYPE(colony::detail::EnsureNamed, "colony.broker.ensure_named")
 COLONY_REGISTER_TYPE(colony::detail::LaunchResult, "colony.event.launch")
 COLONY_REGISTER_TYPE(colony::detail::ChildOnline, "colony.event.online")
 COLONY_REGISTER_TYPE(colony::detail::ChildExit, "colony.event.exit")

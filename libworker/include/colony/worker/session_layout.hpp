@@ -33,6 +33,9 @@ inline constexpr std::uint32_t kSessionVersion = 1;
 inline constexpr std::uint32_t kMaxWorkerSlots = 1024;
 inline constexpr std::uint32_t kHostSlot = 0;  // the process that hosts the broker
 inline constexpr std::uint32_t kMaxObjectEntries = 4096;
+// ObjectEntry::kind of a named worker's definition (segment kinds are below 16).
+inline constexpr std::uint32_t kNamedWorkerEntryKind = 100;
+inline constexpr char kWorkerNameEnv[] = "COLONY_WORKER_NAME";
 
 // A worker slot's life. Written by whoever holds the slot at that step:
 // a creator claims free -> reserved -> created; the broker does the rest.

@@ -36,6 +36,10 @@ class SessionMap {
   // (the object works all the same, it is just not listed).
   bool register_object(shm::SegmentKind kind, std::string_view name, std::uint32_t owner_slot,
                        std::uint32_t owner_generation) const noexcept;
+  bool register_entry(std::uint32_t kind, std::string_view name, std::uint32_t owner_slot,
+                      std::uint32_t owner_generation) const noexcept;
+  // A published entry of that kind and name exists.
+  bool has_entry(std::uint32_t kind, std::string_view name) const noexcept;
   // A name in this session; throws WorkerError on a name the rules refuse.
   shm::SegmentName name(shm::SegmentKind kind, std::string_view object) const;
 

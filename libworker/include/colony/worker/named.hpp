@@ -1,0 +1,90 @@
+#pragma once
+// Named workers (4D's CALL WORKER, as OS processes): a name bound to an
+// executable; calling the name queues the call in the name's mailbox and
+// starts the process if none runs. The process handles calls in order, one
+// at a time, so its state persists between them; a method may reply.
+//
+// In the worker executable:
+//
+//   colony::Methods methods;
+//   std::int64_t total = 0;
+//   methods.on("add", [&](const colony::Call& call) { total += call.args[0].as_int(); return colony::Value(total); });
+//   return methods.serve();
+//
+// From anywhere in the session (a worker, the host, the `colony` command):
+//
+//   colony::call(session, "counter", "add", colony::Value::Array{5});                  // queued, returns at once
+//   auto total = colony::call(session, "counter", "add", colony::Value::Array{1}, {.wait = true});
+//
+// An empty method name runs the startup method, as in 4D. Delivery is at
+// least once: a call whose process died in its handler is handled again by
+// the next process, with `redelivered` set (see mailbox.hpp).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "colony/worker/mailbox.hpp"
+#include "colony/worker/value.hpp"
+
+namespace colony {
+
+struct Call {
+  std::uint64_t id = 0;
+  std::string method;
+  Value args;               // an array by convention (the CLI's arguments)
+  std::string reply_ring;   // the caller's reply ring, or empty: no reply wanted
+  // Set on delivery, not sent:
+  bool redelivered = false;
+  std::uint32_t attempt = 1;
+  template <class A> void serialize(A& a) { a(id, method, args, reply_ring); }
+};
+
+struct Reply {
+  std::uint64_t id = 0;
+  bool ok = true;
+  Value value;
+  std::string error;  // when !ok: the method is unknown, or it threw
+  template <class A> void serialize(A& a) { a(id, ok, value, error); }
+};
+
+struct CallOptions {
+  bool wait = false;  // wait for the reply
+  std::chrono::milliseconds timeout{30'000};
+};
+
+// Queues a call to the named worker of session (and starts its process if
+// none runs); returns once it is queued. With wait, returns the reply's value.
+// Throws WorkerError: not_found for a name nobody defined, bad_state with the
+// worker's message when the method is unknown or threw, timed_out when no
+// reply came in time (the call stays queued), channel_full when the mailbox
+// stayed full.
+std::optional<Value> call(std::string_view session, std::string_view name, std::string_view method, Value args,
+                          const CallOptions& options = {});
+
+// Whether name is defined in session.
+bool named_worker_exists(std::string_view session, std::string_view name);
+
+class Methods {
+ public:
+  using Method = std::function<Value(const Call&)>;
+  // Registers a method; "" is the startup method.
+  void on(std::string name, Method method) { methods_[std::move(name)] = std::move(method); }
+  // Handles this process's calls until the mailbox stays empty for idle_exit
+  // (never, by default) or a method calls stop(). Returns the exit code.
+  int serve(std::chrono::milliseconds idle_exit = std::chrono::milliseconds::max());
+  void stop() noexcept { stop_ = true; }
+
+ private:
+  std::map<std::string, Method, std::less<>> methods_;
+  bool stop_ = false;
+};
+
+}  // namespace colony
+
+COLONY_REGISTER_TYPE(colony::Call, "colony.call")
+COLONY_REGISTER_TYPE(colony::Reply, "colony.reply")
