@@ -5,6 +5,7 @@
 
 #include "colony/worker/errors.hpp"
 #include "commands.hpp"
+#include "session_option.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"colony: a multi-process IPC broker on shared memory", "colony"};
@@ -12,6 +13,8 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show the help of every subcommand");
   const auto run = colony::cli::add_run_command(app);
   const auto clean = colony::cli::add_clean_command(app);
+  const auto broker = colony::cli::add_broker_command(app);
+  const auto call = colony::cli::add_call_command(app);
   std::string known;
   bool is_known = false;
   for (const auto* command : app.get_subcommands({})) {
@@ -36,6 +39,11 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("run")) return run();
     if (app.got_subcommand("clean")) return clean();
+    if (app.got_subcommand("broker")) return broker();
+    if (app.got_subcommand("call")) return call();
+  } catch (const colony::cli::UsageError& e) {
+    std::fprintf(stderr, "colony: %s\n", e.what());
+    return colony::cli::kUsage;
   } catch (const colony::WorkerError& e) {
     std::fprintf(stderr, "colony: %s\n", e.what());
     return colony::cli::kFailure;

@@ -14,6 +14,7 @@ namespace colony::cli {
 inline constexpr int kSuccess = 0;
 inline constexpr int kFailure = 1;      // the command could not do what was asked
 inline constexpr int kUsage = 2;        // bad arguments
+inline constexpr int kTimedOut = 3;     // no answer before --timeout
 inline constexpr int kCannotRun = 127;  // colony run: the worker could not be started
 
 using Runner = std::function<int()>;
@@ -31,5 +32,7 @@ inline const CLI::Validator& session_name_validator() {
 
 Runner add_run_command(CLI::App& app);
 Runner add_clean_command(CLI::App& app);
+Runner add_broker_command(CLI::App& app);
+Runner add_call_command(CLI::App& app);
 
 }  // namespace colony::cli

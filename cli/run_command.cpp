@@ -9,6 +9,7 @@
 
 #include "colony/broker/broker.hpp"
 #include "commands.hpp"
+#include "stop_on_signals.hpp"
 
 namespace colony::cli {
 namespace {
@@ -22,46 +23,8 @@ struct RunOptions {
   std::vector<std::string> arguments;
 };
 
-// SIGINT and SIGTERM end the session cleanly: a thread waits for them (they
-// are blocked everywhere else) and asks the broker to stop.
-class StopOnSignals {
- public:
-  explicit StopOnSignals(Broker& broker) {
-    thread_ = std::thread([this, &broker] {
-      sigset_t signals = stop_signals();
-      const timespec tick{0, 100'000'000};
-      while (!done_.load()) {
-        const int received = ::sigtimedwait(&signals, nullptr, &tick);
-        if (received == SIGINT || received == SIGTERM) {
-          signal_.store(received);
-          broker.request_stop();
-        }
-      }
-    });
-  }
-  ~StopOnSignals() {
-    done_.store(true);
-    thread_.join();
-  }
-  int signal() const { return signal_.load(); }
-  static sigset_t stop_signals() {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    return signals;
-  }
-
- private:
-  std::atomic<bool> done_{false};
-  std::atomic<int> signal_{0};
-  std::thread thread_;
-};
-
 int run(const RunOptions& options) {
-  // Before any thread exists, so every thread inherits the mask.
-  const sigset_t signals = StopOnSignals::stop_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  block_stop_signals();
 
   BrokerOptions broker_options;
   broker_options.session = options.session;

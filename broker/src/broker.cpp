@@ -719,6 +719,10 @@ void Broker::request_stop() noexcept {
   }
 }
 
+void Broker::wait_until_stopped() {
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
 void Broker::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;

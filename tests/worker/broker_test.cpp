@@ -9,6 +9,7 @@
 #include "colony/broker/broker.hpp"
 #include "colony/broker/clean.hpp"
 #include "colony/shm/process.hpp"
+#include "colony/worker/value.hpp"
 #include "test_types.hpp"
 #include "worker_test_support.hpp"
 #include "child_process.hpp"
@@ -198,4 +199,41 @@ TEST_CASE("a worker reaped behind the broker's back still ends, reported as unkn
   const bool reported_signal = ended->kind == ExitStatus::Kind::signaled && ended->signal == SIGKILL;
   const bool reported_unknown = ended->reason.find("unknown") != std::string::npos;
   CHECK((reported_signal || reported_unknown));
+}
+
+TEST_CASE("a shell session: colony broker start, call, status and stop", "[ipc]") {
+  const std::string session = unique_session("shell");
+  const auto started = test::run_command(
+      {test::cli_path(), "broker", "start", "--session", session, "--worker", "counter=" + test::worker_path() + " named"},
+      20s);
+  REQUIRE(started.exit_code == 0);
+  CHECK(started.out == session + "\n");
+  const auto status = test::run_command({test::cli_path(), "broker", "status", "--session", session, "--json"}, 10s);
+  CHECK(status.exit_code == 0);
+  const auto parsed = Value::from_json(status.out);
+  CHECK(parsed["live"].as_bool());
+  const int broker_pid = static_cast<int>(parsed["broker_pid"].as_int());
+
+  CHECK(test::run_command({test::cli_path(), "call", "--session", session, "counter", "add", "5"}, 10s).exit_code == 0);
+  // The session from the environment, as inside a worker.
+  const auto added = test::run_command({test::cli_path(), "call", "counter", "add", "7", "--wait"}, 20s,
+                                       {"COLONY_SESSION=" + session});
+  CHECK(added.exit_code == 0);
+  CHECK(added.out == "12\n");
+  const auto not_json = test::run_command({test::cli_path(), "call", "--session", session, "counter", "add", "seven"}, 10s);
+  CHECK(not_json.exit_code == 2);
+  CHECK(not_json.err.find("argument 1 is not a JSON value") != std::string::npos);
+  const auto unknown = test::run_command({test::cli_path(), "call", "--session", session, "Counter", "get"}, 10s);
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("no worker named 'Counter'") != std::string::npos);
+  const auto no_session = test::run_command({test::cli_path(), "call", "counter", "get"}, 10s);
+  CHECK(no_session.exit_code == 2);
+
+  const auto stopped = test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 30s);
+  CHECK(stopped.exit_code == 0);
+  CHECK_FALSE(shm::process_is_alive(broker_pid));
+  CHECK(test::session_segments(session).empty());
+  CHECK(test::processes_in_session(session).empty());
+  CHECK(test::run_command({test::cli_path(), "broker", "status", "--session", session}, 10s).exit_code == 1);
+  CHECK(test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 10s).exit_code == 1);
 }

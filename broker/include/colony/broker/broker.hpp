@@ -71,6 +71,11 @@ class Broker {
   // Stops every worker, children first, and removes every segment of the
   // session. Idempotent; the destructor calls it.
   void stop();
+  // Blocks until the broker has stopped its workers because someone asked it
+  // to (request_stop, `colony broker stop`, a signal handled by the host);
+  // then stop() removes the segments. For a process that only hosts a broker.
+  void wait_until_stopped();
+
   // Asks the broker to begin stopping, from any thread (a signal-waiting
   // thread, say). Workers' exit events still reach the host.
   void request_stop() noexcept;

@@ -1,0 +1,193 @@
+// colony broker start|stop|status: a broker for a named session in the
+// background, for scripts.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "colony/broker/broker.hpp"
+#include "colony/broker/clean.hpp"
+#include "colony/shm/process.hpp"
+#include "colony/shm/ring.hpp"
+#include "colony/shm/typed.hpp"
+#include "colony/worker/protocol.hpp"
+#include "colony/worker/session_map.hpp"
+#include "commands.hpp"
+#include "session_option.hpp"
+#include "stop_on_signals.hpp"
+
+namespace colony::cli {
+namespace {
+
+struct WorkerSpec {
+  std::string name;
+  std::string executable;
+  std::vector<std::string> arguments;
+};
+
+// "NAME=EXECUTABLE ARG..." (arguments split on spaces).
+WorkerSpec parse_worker(const std::string& text) {
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
+    throw UsageError("--worker wants NAME=EXECUTABLE [ARGS...], got '" + text + "'");
+  }
+  WorkerSpec spec;
+  spec.name = text.substr(0, equals);
+  std::istringstream words(text.substr(equals + 1));
+  words >> spec.executable;
+  for (std::string word; words >> word;) spec.arguments.push_back(word);
+  return spec;
+}
+
+struct StartOptions {
+  std::string session;
+  std::vector<std::string> workers;
+  std::uint32_t max_workers = 64;
+};
+
+// The background broker: runs until `colony broker stop` or SIGTERM.
+[[noreturn]] void run_broker_daemon(const StartOptions& options, const std::vector<WorkerSpec>& specs, int ready_fd) {
+  ::setsid();
+  const int null_fd = ::open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(null_fd, STDOUT_FILENO);
+    ::dup2(null_fd, STDERR_FILENO);
+  }
+  block_stop_signals();
+  int code = 0;
+  try {
+    BrokerOptions broker_options;
+    broker_options.session = options.session;
+    broker_options.limits.max_running = options.max_workers;
+    Broker broker(broker_options);
+    for (const auto& spec : specs) broker.define_named_worker(spec.name, spec.executable, spec.arguments);
+    const std::string ready = "ok " + broker.session() + "\n";
+    (void)!::write(ready_fd, ready.data(), ready.size());
+    ::close(ready_fd);
+    StopOnSignals stop_on_signals(broker);
+    broker.wait_until_stopped();
+    broker.stop();
+  } catch (const std::exception& e) {
+    const std::string failure = std::string("error ") + e.what() + "\n";
+    (void)!::write(ready_fd, failure.data(), failure.size());
+    code = 1;
+  }
+  std::_Exit(code);
+}
+
+int start(const StartOptions& options) {
+  std::vector<WorkerSpec> specs;
+  for (const auto& text : options.workers) specs.push_back(parse_worker(text));
+  int ready[2];
+  if (::pipe(ready) != 0) throw std::runtime_error("pipe failed");
+  // Forked before any thread exists in this process.
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::close(ready[0]);
+    run_broker_daemon(options, specs, ready[1]);
+  }
+  ::close(ready[1]);
+  std::string answer;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(ready[0], buffer, sizeof buffer)) > 0;) answer.append(buffer, static_cast<std::size_t>(n));
+  ::close(ready[0]);
+  if (answer.starts_with("ok ")) {
+    std::printf("%s", answer.substr(3).c_str());  // the session name, for scripts
+    return kSuccess;
+  }
+  std::fprintf(stderr, "colony: %s", answer.empty() ? "the broker died while starting\n" : answer.substr(6).c_str());
+  return kFailure;
+}
+
+int stop(const std::string& given_session) {
+  const std::string session = resolve_session(given_session);
+  if (!session_is_live(session)) {
+    std::fprintf(stderr, "colony: no live broker runs session '%s'\n", session.c_str());
+    return kFailure;
+  }
+  const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
+  const int broker_pid = map->header().broker_pid.load();
+  auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, detail::kBrokerRing), shm::Deadline::after(std::chrono::seconds(2)));
+  if (!ring) throw WorkerError(WorkerErrc::session_gone, ring.error().message);
+  auto writer = shm::RingWriter::attach(*ring);
+  if (!writer) throw WorkerError(WorkerErrc::session_gone, writer.error().message);
+  shm::TypedWriter typed(std::move(*writer));
+  if (typed.send(detail::StopRequest{::getpid()}, shm::Deadline::after(std::chrono::seconds(5))) != shm::RingStatus::ok) {
+    throw WorkerError(WorkerErrc::session_gone, "the broker does not take requests");
+  }
+  // The broker removes the session's segments last, then its process ends:
+  // wait for both, so that a script may start the session again at once.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!shm::Segment::list(shm::SegmentName::session_prefix(session)).empty() || shm::process_is_alive(broker_pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::fprintf(stderr, "colony: session '%s' did not end within 15 s\n", session.c_str());
+      return kFailure;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::printf("stopped session %s\n", session.c_str());
+  return kSuccess;
+}
+
+int status(const std::string& given_session, bool json) {
+  const std::string session = resolve_session(given_session);
+  const bool live = session_is_live(session);
+  int broker_pid = 0;
+  std::uint32_t running = 0;
+  if (live) {
+    const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
+    broker_pid = map->header().broker_pid.load();
+    running = map->header().running_workers.load();
+  }
+  if (json) {
+    nlohmann::json out{{"session", session}, {"live", live}};
+    if (live) {
+      out["broker_pid"] = broker_pid;
+      out["running_workers"] = running;
+    }
+    std::printf("%s\n", out.dump().c_str());
+  } else if (live) {
+    std::printf("session %s: broker pid %d, %u workers running\n", session.c_str(), broker_pid, running);
+  } else {
+    std::printf("session %s: no live broker\n", session.c_str());
+  }
+  return live ? kSuccess : kFailure;
+}
+
+}  // namespace
+
+Runner add_broker_command(CLI::App& app) {
+  auto* command = app.add_subcommand("broker", "Start, stop or inspect a broker in the background");
+  command->require_subcommand(1);
+  auto start_options = std::make_shared<StartOptions>();
+  auto session = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto* start_command = command->add_subcommand("start", "Start a broker in the background; prints its session");
+  start_command->add_option("--session", start_options->session, "Session name (default: a random one)")
+      ->check(session_name_validator());
+  start_command->add_option("--worker", start_options->workers, "A named worker: NAME=EXECUTABLE [ARGS...]");
+  start_command->add_option("--max-workers", start_options->max_workers, "Running workers at most")
+      ->check(CLI::Range(1u, 1023u))
+      ->capture_default_str();
+  auto* stop_command = command->add_subcommand("stop", "Stop a session's broker: its workers end, its segments go");
+  stop_command->add_option("--session", *session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+  auto* status_command = command->add_subcommand("status", "Whether a session's broker runs (exit 0) or not (exit 1)");
+  status_command->add_option("--session", *session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+  status_command->add_flag("--json", *json, "One JSON object");
+  return [=]() {
+    if (start_command->parsed()) return start(*start_options);
+    if (stop_command->parsed()) return stop(*session);
+    return status(*session, *json);
+  };
+}
+
+}  // namespace colony::cli

@@ -1,0 +1,62 @@
+// colony call NAME [METHOD] [ARGS...]: 4D's CALL WORKER from a shell.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "colony/worker/named.hpp"
+#include "commands.hpp"
+#include "session_option.hpp"
+
+namespace colony::cli {
+namespace {
+
+struct CallCommand {
+  std::string session;
+  std::string name;
+  std::string method;
+  std::vector<std::string> arguments;
+  bool wait = false;
+  std::uint32_t timeout_ms = 30'000;
+};
+
+int run_call(const CallCommand& command) {
+  const std::string session = resolve_session(command.session);
+  Value::Array arguments;
+  for (std::size_t i = 0; i < command.arguments.size(); ++i) {
+    try {
+      arguments.push_back(Value::from_json(command.arguments[i]));
+    } catch (const WorkerError& e) {
+      throw UsageError("argument " + std::to_string(i + 1) + " is not a JSON value (" + e.what() +
+                       "); quote strings: '\"text\"'");
+    }
+  }
+  try {
+    const auto reply = call(session, command.name, command.method, Value(std::move(arguments)),
+                            CallOptions{command.wait, std::chrono::milliseconds(command.timeout_ms)});
+    if (reply) std::printf("%s\n", reply->to_json().c_str());
+    return kSuccess;
+  } catch (const WorkerError& e) {
+    std::fprintf(stderr, "colony: %s\n", e.what());
+    return e.code() == WorkerErrc::timed_out ? kTimedOut : kFailure;
+  }
+}
+
+}  // namespace
+
+Runner add_call_command(CLI::App& app) {
+  auto command = std::make_shared<CallCommand>();
+  auto* sub = app.add_subcommand("call", "Queue a call to a named worker (starting it if needed); --wait for the reply");
+  sub->add_option("--session", command->session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+  sub->add_flag("--wait", command->wait, "Wait for the reply and print it as JSON");
+  sub->add_option("--timeout", command->timeout_ms, "Milliseconds to wait (with --wait, or for a full mailbox)")
+      ->check(CLI::Range(1u, 86'400'000u))
+      ->capture_default_str();
+  sub->add_option("name", command->name, "The worker's name (case-sensitive)")->required();
+  sub->add_option("method", command->method, "The method (empty: the startup method)");
+  sub->add_option("arguments", command->arguments, "Arguments, each a JSON value");
+  sub->footer("Exit codes: 0 queued (or replied), 1 failed (unknown worker, the method failed), 2 usage,\n"
+              "3 no reply within --timeout (the call stays queued).");
+  return [command]() { return run_call(*command); };
+}
+
+}  // namespace colony::cli
