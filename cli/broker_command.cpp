@@ -19,6 +19,7 @@
 #include "colony/shm/typed.hpp"
 #include "colony/worker/protocol.hpp"
 #include "colony/worker/session_map.hpp"
+#include "broker_link.hpp"
 #include "commands.hpp"
 #include "session_option.hpp"
 #include "stop_on_signals.hpp"
@@ -116,14 +117,7 @@ int stop(const std::string& given_session) {
   }
   const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
   const int broker_pid = map->header().broker_pid.load();
-  auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, detail::kBrokerRing), shm::Deadline::after(std::chrono::seconds(2)));
-  if (!ring) throw WorkerError(WorkerErrc::session_gone, ring.error().message);
-  auto writer = shm::RingWriter::attach(*ring);
-  if (!writer) throw WorkerError(WorkerErrc::session_gone, writer.error().message);
-  shm::TypedWriter typed(std::move(*writer));
-  if (typed.send(detail::StopRequest{::getpid()}, shm::Deadline::after(std::chrono::seconds(5))) != shm::RingStatus::ok) {
-    throw WorkerError(WorkerErrc::session_gone, "the broker does not take requests");
-  }
+  send_to_broker(*map, detail::StopRequest{::getpid()});
   // The broker removes the session's segments last, then its process ends:
   // wait for both, so that a script may start the session again at once.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   const auto clean = colony::cli::add_clean_command(app);
   const auto broker = colony::cli::add_broker_command(app);
   const auto call = colony::cli::add_call_command(app);
+  const auto named = colony::cli::add_named_commands(app);
   std::string known;
   bool is_known = false;
   for (const auto* command : app.get_subcommands({})) {
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("clean")) return clean();
     if (app.got_subcommand("broker")) return broker();
     if (app.got_subcommand("call")) return call();
+    for (const char* command : {"kill", "terminate", "ps", "deadletters"}) {
+      if (app.got_subcommand(command)) return named();
+    }
   } catch (const colony::cli::UsageError& e) {
     std::fprintf(stderr, "colony: %s\n", e.what());
     return colony::cli::kUsage;

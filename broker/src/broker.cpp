@@ -386,6 +386,10 @@ struct Broker::Impl {
     workers.emplace(slot, std::move(worker));
     workers.at(kHostSlot).children.push_back(slot);
     named_running[name] = slot;
+    MailboxControl& control = named_boxes.at(name).control();
+    control.starts.fetch_add(1, std::memory_order_relaxed);
+    control.current_generation.store(generation, std::memory_order_relaxed);
+    control.current_slot.store(slot, std::memory_order_release);
     if (running >= options.limits.max_running) {
       map->slot(slot).state_word.store(pack_state(generation, SlotState::queued), std::memory_order_release);
       launch_queue.push_back(slot);
@@ -547,6 +551,13 @@ struct Broker::Impl {
     advance(parent);
     if (!named.empty()) {
       named_running.erase(named);
+      if (const auto box = named_boxes.find(named); box != named_boxes.end()) {
+        MailboxControl& control = box->second.control();
+        control.current_slot.store(0, std::memory_order_release);
+        control.last_exit_kind.store(exit.kind, std::memory_order_relaxed);
+        control.last_exit_code.store(exit.code, std::memory_order_relaxed);
+        control.last_exit_signal.store(exit.signal, std::memory_order_relaxed);
+      }
       // The mailbox outlives the process: calls still queued start the next
       // one (not after a failed start, which would only fail again).
       const auto box = named_boxes.find(named);
@@ -607,6 +618,12 @@ struct Broker::Impl {
       if (auto r = shm::decode_record<DefineNamed>(record); r.ok()) on_define_named(*r.value);
     } else if (tag == shm::TypeAlias<EnsureNamed>::tag) {
       if (auto r = shm::decode_record<EnsureNamed>(record); r.ok()) launch_named(r.value->name);
+    } else if (tag == shm::TypeAlias<TerminateNamed>::tag) {
+      if (auto r = shm::decode_record<TerminateNamed>(record); r.ok()) {
+        if (const auto running_slot = named_running.find(r.value->name); running_slot != named_running.end()) {
+          terminate_subtree(running_slot->second);
+        }
+      }
     }
     // Anything else is not for us: dropped. Requests come from processes of
     // this user only (segments are 0600), but a bad record must not stop the broker.

@@ -142,6 +142,72 @@ shm::TypedWriter& Mailbox::writer() {
 }
 
 const MailboxControl& Mailbox::control() const noexcept { return impl_->control(); }
+MailboxControl& Mailbox::control() noexcept { return impl_->control(); }
+
+std::size_t Mailbox::request_kill() {
+  auto& c = impl_->control();
+  const std::uint64_t written = impl_->box.records_written();
+  const std::size_t queued = depth();
+  // Publishing point: from here the reader drops everything up to `written`.
+  c.kill_upto.store(kKillRequested | written, std::memory_order_release);
+  if (!impl_->reader) {
+    auto attached = shm::RingReader::attach(impl_->box);
+    if (!attached) return queued;  // a live reader has it: it drains after its current message
+    impl_->reader.emplace(std::move(*attached));
+  }
+  drain_killed();
+  impl_->reader.reset();  // leave the box to the next process
+  return queued;
+}
+
+void Mailbox::drain_killed() {
+  auto& c = impl_->control();
+  const std::uint64_t kill = c.kill_upto.load(std::memory_order_acquire);
+  if (kill == 0 || !impl_->reader) return;
+  const std::uint64_t upto = kill & ~kKillRequested;
+  impl_->delivering = false;
+  // take() may hold one message already: if everything the kill covers is
+  // gone, that one came after the kill and stays (uncommitted) for the next
+  // process; otherwise it is within the kill and goes with the others.
+  if (impl_->box.records_read() < upto) {
+    while (impl_->box.records_read() + impl_->reader->uncommitted() < upto) {
+      // A death in this loop: kill_upto stays and the next reader drains the rest.
+      if (!impl_->reader->try_receive().ok()) break;
+    }
+    impl_->reader->commit();
+  }
+  c.in_flight.store(0, std::memory_order_release);
+  c.kill_upto.store(0, std::memory_order_release);
+}
+
+std::size_t Mailbox::replay_dead_letters() {
+  std::size_t moved = 0;
+  auto reader = shm::RingReader::attach(impl_->dead);
+  if (!reader) throw WorkerError(WorkerErrc::bad_state, "dead-letter box: " + reader.error().message);
+  for (;;) {
+    const shm::Received received = reader->try_receive();
+    if (!received.ok()) break;
+    auto decoded = shm::decode_record<DeadLetter>(received.record);
+    if (decoded.ok()) {
+      // Back into the box as it came, tag and payload: a fresh message with fresh attempts.
+      const auto status = writer().raw().send(decoded.value->type_tag, decoded.value->payload,
+                                              shm::Deadline::after(std::chrono::seconds(5)));
+      if (status != shm::RingStatus::ok) break;  // the rest stays dead-lettered
+      ++moved;
+    }
+    reader->commit();  // moved (or unreadable): it leaves the dead-letter box
+  }
+  return moved;
+}
+
+std::size_t Mailbox::drop_dead_letters() {
+  std::size_t dropped = 0;
+  auto reader = shm::RingReader::attach(impl_->dead);
+  if (!reader) throw WorkerError(WorkerErrc::bad_state, "dead-letter box: " + reader.error().message);
+  while (reader->try_receive().ok()) ++dropped;
+  reader->commit();
+  return dropped;
+}
 
 std::size_t Mailbox::depth() const noexcept {
   const auto written = impl_->box.records_written();

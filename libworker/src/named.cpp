@@ -119,7 +119,16 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
   auto box = Mailbox::open_or_create(self.session(), name);
   auto idle_since = shm::Clock::now();
   while (!stop_) {
+    if (box.kill_requested()) {
+      // KILL WORKER: what was queued at the kill goes, and so do we.
+      box.drain_killed();
+      return 0;
+    }
     auto delivery = box.take(shm::Deadline::after(kIdlePoll));
+    if (box.kill_requested()) {
+      box.drain_killed();  // the message just taken, if within the kill, goes too
+      return 0;
+    }
     if (!delivery) {
       if (idle_exit != std::chrono::milliseconds::max() && shm::Clock::now() - idle_since >= idle_exit) return 0;
       continue;

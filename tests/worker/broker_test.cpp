@@ -237,3 +237,75 @@ TEST_CASE("a shell session: colony broker start, call, status and stop", "[ipc]"
   CHECK(test::run_command({test::cli_path(), "broker", "status", "--session", session}, 10s).exit_code == 1);
   CHECK(test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 10s).exit_code == 1);
 }
+
+TEST_CASE("colony kill, terminate, ps and deadletters from a shell", "[ipc]") {
+  const std::string session = unique_session("named");
+  const std::vector<std::string> environment{"COLONY_SESSION=" + session};
+  const auto colony = [&](std::vector<std::string> args, std::chrono::milliseconds timeout = 20s) {
+    args.insert(args.begin(), test::cli_path());
+    return test::run_command(args, timeout, environment);
+  };
+  REQUIRE(colony({"broker", "start", "--session", session, "--worker", "counter=" + test::worker_path() + " named",
+                  "--worker", "fragile=" + test::worker_path() + " named"})
+              .exit_code == 0);
+
+  SECTION("kill drops what is queued and ends the worker after its current call") {
+    const auto first_pid = colony({"call", "counter", "pid", "--wait"}).out;
+    REQUIRE(colony({"call", "counter", "sleep", "300"}).exit_code == 0);
+    for (int i = 0; i < 5; ++i) REQUIRE(colony({"call", "counter", "add", "1"}).exit_code == 0);
+    const auto killed = colony({"kill", "counter"});
+    CHECK(killed.exit_code == 0);
+    CHECK(killed.out.find("killed worker counter") != std::string::npos);
+    // A new call starts a new process with fresh state: the five adds are gone.
+    CHECK(test::eventually([&] { return colony({"call", "counter", "pid", "--wait"}).out != first_pid; }, 10s));
+    CHECK(colony({"call", "counter", "get", "--wait"}).out == "0\n");
+  }
+  SECTION("terminate ends the process at once and ps reports the restart") {
+    REQUIRE(colony({"call", "fragile", "add", "1", "--wait"}).exit_code == 0);
+    CHECK(colony({"terminate", "fragile"}).exit_code == 0);
+    REQUIRE(test::eventually(
+        [&] {
+          const auto ps = Value::from_json(colony({"ps", "--json"}).out);
+          for (const auto& worker : ps["named_workers"].as_array()) {
+            if (worker["name"].as_string() == "fragile") return !worker["last_exit"].is_null();
+          }
+          return false;
+        },
+        10s));
+    CHECK(colony({"call", "fragile", "get", "--wait"}).out == "0\n");  // a new process
+    const auto ps = Value::from_json(colony({"ps", "--json"}).out);
+    bool found = false;
+    for (const auto& worker : ps["named_workers"].as_array()) {
+      if (worker["name"].as_string() != "fragile") continue;
+      found = true;
+      CHECK(worker["restarts"].as_int() == 1);
+      CHECK(worker["last_exit"]["signal"].as_int() == 9);
+      CHECK(worker["state"].as_string() == "running");
+    }
+    CHECK(found);
+    CHECK(colony({"ps"}).out.find("fragile") != std::string::npos);
+  }
+  SECTION("a poison call is dead-lettered, listed, replayed and dropped") {
+    CHECK(colony({"deadletters", "list", "fragile"}).out.empty());
+    REQUIRE(colony({"call", "fragile", "die", "[1, 2]"}).exit_code == 0);
+    REQUIRE(colony({"call", "fragile", "add", "5"}).exit_code == 0);
+    // Three processes die on it, the fourth buries it and handles the add.
+    CHECK(colony({"call", "fragile", "get", "--wait"}).out == "5\n");
+    const auto listed = colony({"deadletters", "list", "fragile", "--json"});
+    CHECK(listed.exit_code == 0);
+    const auto letter = Value::from_json(listed.out);
+    CHECK(letter["method"].as_string() == "die");
+    CHECK(letter["attempts"].as_int() == 3);
+    CHECK(letter["args"] == Value(Value::Array{1, 2}));
+    CHECK(colony({"deadletters", "replay", "fragile"}).out.find("replayed 1") != std::string::npos);
+    // Replayed, it kills three more processes and is buried again.
+    CHECK(test::eventually([&] { return !colony({"deadletters", "list", "fragile"}).out.empty(); }, 20s));
+    CHECK(colony({"deadletters", "drop", "fragile"}).out.find("dropped 1") != std::string::npos);
+    CHECK(colony({"deadletters", "list", "fragile"}).out.empty());
+    CHECK(colony({"deadletters", "list", "nobody"}).exit_code == 1);
+    CHECK(colony({"deadletters", "bury", "fragile"}).exit_code == 2);
+  }
+  CHECK(colony({"kill", "nobody"}).exit_code == 1);
+  CHECK(colony({"broker", "stop"}, 30s).exit_code == 0);
+  CHECK(test::session_segments(session).empty());
+}

@@ -63,6 +63,11 @@ int main_with(const std::string& mode, int argc, char** argv) {
     methods.on("get", [&](const colony::Call&) { return colony::Value(total); });
     methods.on("started", [&](const colony::Call&) { return colony::Value(started); });
     methods.on("pid", [&](const colony::Call&) { return colony::Value(static_cast<std::int64_t>(::getpid())); });
+    methods.on("die", [&](const colony::Call&) -> colony::Value { std::raise(SIGKILL); return {}; });
+    methods.on("sleep", [&](const colony::Call& call) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(call.args[0].as_int()));
+      return colony::Value("slept");
+    });
     methods.on("fail", [&](const colony::Call&) -> colony::Value { throw std::runtime_error("asked to fail"); });
     methods.on("crash-once", [&](const colony::Call& call) {
       if (!call.redelivered) std::raise(SIGKILL);

@@ -42,13 +42,27 @@ struct MailboxControl {
   std::atomic<std::uint64_t> handled;          // messages done()
   std::atomic<std::uint64_t> dead_lettered;    // messages moved to the dead-letter box
   std::atomic<std::uint64_t> redelivered;      // deliveries marked redelivered
-  std::uint8_t reserved[256 - 48];
+  // KILL WORKER: kKillRequested | records_written at the kill. The messages
+  // up to that count are dropped, and the reader ends after its current one.
+  // 0: none.
+  std::atomic<std::uint64_t> kill_upto;
+  // Written by the broker, for `colony ps`:
+  std::atomic<std::uint32_t> starts;            // processes started for this name
+  std::atomic<std::uint32_t> last_exit_kind;    // ExitKind of the last process's end
+  std::atomic<std::int32_t> last_exit_code;
+  std::atomic<std::int32_t> last_exit_signal;
+  std::atomic<std::uint32_t> current_slot;      // worker slot of the live process; 0: none
+  std::atomic<std::uint32_t> current_generation;
+  std::uint8_t reserved[256 - 80];
 };
 static_assert(sizeof(MailboxControl) == 256);
 static_assert(offsetof(MailboxControl, in_flight) == 8);
 static_assert(offsetof(MailboxControl, handled) == 24);
+static_assert(offsetof(MailboxControl, kill_upto) == 48);
+static_assert(offsetof(MailboxControl, current_slot) == 72);
 static_assert(sizeof(MailboxControl) <= shm::kRingUserSize);
 inline constexpr std::uint64_t kMailboxMagic = 0x31584f424c49414dULL;  // "MAILBOX1"
+inline constexpr std::uint64_t kKillRequested = std::uint64_t{1} << 63;
 
 // A message that reached its attempt limit, kept with what is known of it.
 struct DeadLetter {
@@ -88,6 +102,17 @@ class Mailbox {
   }
   std::size_t depth() const noexcept;  // messages waiting, the one in a handler included
   const MailboxControl& control() const noexcept;
+  MailboxControl& control() noexcept;
+  // KILL WORKER: drops what is queued now and ends the reader after its
+  // current message. With no live reader, drops it here and now. Returns how
+  // many messages were queued at the kill.
+  std::size_t request_kill();
+  bool kill_requested() const noexcept { return control().kill_upto.load(std::memory_order_acquire) != 0; }
+  // Reader: drops the messages the kill covers; the caller then ends.
+  void drain_killed();
+  // Dead letters: replay moves them back into the box, drop removes them.
+  std::size_t replay_dead_letters();
+  std::size_t drop_dead_letters();
   std::vector<DeadLetter> dead_letters();  // a snapshot, oldest first
 
   // --- the one reading process ---

@@ -68,6 +68,12 @@ struct EnsureNamed {
   template <class A> void serialize(A& a) { a(name); }
 };
 
+// Ends a named worker's process at once (SIGKILL); its mailbox stays.
+struct TerminateNamed {
+  std::string name;
+  template <class A> void serialize(A& a) { a(name); }
+};
+
 struct StopRequest {
   std::int32_t from_pid = 0;
   template <class A> void serialize(A& a) { a(from_pid); }
@@ -121,6 +127,7 @@ COLONY_REGISTER_TYPE(colony::detail::ChildEnded, "colony.broker.child_ended")
 COLONY_REGISTER_TYPE(colony::detail::StopRequest, "colony.broker.stop")
 COLONY_REGISTER_TYPE(colony::detail::DefineNamed, "colony.broker.define_named")
 COLONY_REGISTER_TYPE(colony::detail::EnsureNamed, "colony.broker.ensure_named")
+COLONY_REGISTER_TYPE(colony::detail::TerminateNamed, "colony.broker.terminate_named")
 COLONY_REGISTER_TYPE(colony::detail::LaunchResult, "colony.event.launch")
 COLONY_REGISTER_TYPE(colony::detail::ChildOnline, "colony.event.online")
 COLONY_REGISTER_TYPE(colony::detail::ChildExit, "colony.event.exit")

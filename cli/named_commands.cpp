@@ -1,0 +1,231 @@
+// colony kill | terminate | ps | deadletters: named workers from a shell.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "broker_link.hpp"
+#include "colony/broker/clean.hpp"
+#include "colony/shm/byte_array.hpp"
+#include "colony/shm/mutex.hpp"
+#include "colony/worker/mailbox.hpp"
+#include "colony/worker/named.hpp"
+#include "colony/worker/protocol.hpp"
+#include "commands.hpp"
+#include "session_option.hpp"
+
+namespace colony::cli {
+namespace {
+
+using Json = nlohmann::json;
+constexpr auto kOpen = std::chrono::seconds(2);
+
+std::shared_ptr<detail::SessionMap> open_live(const std::string& session) {
+  if (!session_is_live(session)) throw WorkerError(WorkerErrc::session_gone, "no live broker runs session '" + session + "'");
+  return detail::SessionMap::open(session, shm::Deadline::after(kOpen));
+}
+
+void require_named(const detail::SessionMap& map, const std::string& name) {
+  if (!map.has_entry(detail::kNamedWorkerEntryKind, name)) {
+    throw WorkerError(WorkerErrc::not_found, "no worker named '" + name + "' in session '" + map.session() + "'");
+  }
+}
+
+std::string_view state_name(detail::SlotState state) {
+  switch (state) {
+    case detail::SlotState::created: return "new";
+    case detail::SlotState::queued: return "queued";
+    case detail::SlotState::starting: return "starting";
+    case detail::SlotState::running: return "running";
+    case detail::SlotState::terminating: return "terminating";
+    default: return "terminated";
+  }
+}
+
+Json exit_json(std::uint32_t kind, std::int32_t code, std::int32_t signal) {
+  switch (static_cast<detail::ExitKind>(kind)) {
+    case detail::ExitKind::none: return nullptr;
+    case detail::ExitKind::signaled: return Json{{"signal", signal}};
+    case detail::ExitKind::failed_to_start: return Json{{"failed_to_start", true}};
+    case detail::ExitKind::not_attached: return Json{{"not_attached", true}};
+    default: return Json{{"code", code}};
+  }
+}
+
+Json snapshot(const detail::SessionMap& map) {
+  Json out{{"session", map.session()}, {"broker_pid", map.header().broker_pid.load()}};
+  Json named = Json::array();
+  Json channels = Json::array();
+  Json objects = Json::array();
+  const std::uint32_t count = std::min(map.header().object_entries.load(), detail::kMaxObjectEntries);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const auto& entry = map.object_entry(i);
+    if (entry.state.load(std::memory_order_acquire) != 2) continue;
+    const std::string name(entry.name, ::strnlen(entry.name, sizeof(entry.name)));
+    if (entry.kind == detail::kNamedWorkerEntryKind) {
+      auto box = Mailbox::open_or_create(map.session(), name);
+      const auto& c = box.control();
+      Json worker{{"name", name}, {"pid", nullptr}, {"state", "idle"}, {"starts", c.starts.load()},
+                  {"restarts", c.starts.load() > 0 ? c.starts.load() - 1 : 0},
+                  {"last_exit", exit_json(c.last_exit_kind.load(), c.last_exit_code.load(), c.last_exit_signal.load())},
+                  {"queued", box.depth()}, {"dead_letters", box.dead_letters().size()}, {"handled", c.handled.load()},
+                  {"redelivered", c.redelivered.load()}};
+      const std::uint32_t slot = c.current_slot.load(std::memory_order_acquire);
+      if (slot != 0 && slot < detail::kMaxWorkerSlots) {
+        const auto& record = map.slot(slot);
+        const auto word = record.state_word.load();
+        if (detail::generation_of(word) == c.current_generation.load()) {
+          worker["pid"] = record.pid.load();
+          worker["state"] = state_name(detail::state_of(word));
+          worker["messages_in"] = record.messages_in.load();
+          worker["messages_out"] = record.messages_out.load();
+        }
+      }
+      named.push_back(worker);
+    } else if (entry.kind == static_cast<std::uint32_t>(shm::SegmentKind::ring)) {
+      auto ring = shm::Ring::open(map.name(shm::SegmentKind::ring, name), shm::Deadline::after(kOpen));
+      if (!ring) continue;
+      const auto written = ring->records_written();
+      const auto read = ring->records_read();
+      channels.push_back(Json{{"name", name}, {"depth", written > read ? written - read : 0},
+                              {"capacity_bytes", ring->capacity()}, {"sent", written}, {"received", read},
+                              {"closed", ring->is_closed()}});
+    } else if (entry.kind == static_cast<std::uint32_t>(shm::SegmentKind::bytes)) {
+      auto bytes = shm::ByteArray::open(map.name(shm::SegmentKind::bytes, name), shm::Deadline::after(kOpen));
+      if (bytes) objects.push_back(Json{{"name", name}, {"kind", "bytes"}, {"capacity_bytes", bytes->capacity()}});
+    } else if (entry.kind == static_cast<std::uint32_t>(shm::SegmentKind::mutex)) {
+      auto mutex = shm::Mutex::open(map.name(shm::SegmentKind::mutex, name), shm::Deadline::after(kOpen));
+      if (mutex) {
+        const int holder = mutex->holder_pid();
+        objects.push_back(Json{{"name", name}, {"kind", "mutex"}, {"holder_pid", holder == 0 ? Json(nullptr) : Json(holder)}});
+      }
+    } else if (entry.kind == static_cast<std::uint32_t>(shm::SegmentKind::condition)) {
+      objects.push_back(Json{{"name", name}, {"kind", "condition"}});
+    }
+  }
+  Json workers = Json::array();
+  for (std::uint32_t slot = 1; slot < detail::kMaxWorkerSlots; ++slot) {
+    const auto& record = map.slot(slot);
+    const auto word = record.state_word.load(std::memory_order_acquire);
+    const auto state = detail::state_of(word);
+    if (state == detail::SlotState::free || state == detail::SlotState::terminated || state == detail::SlotState::reserved) continue;
+    workers.push_back(Json{{"slot", slot}, {"pid", record.pid.load()}, {"state", state_name(state)},
+                           {"executable", std::string(record.executable, ::strnlen(record.executable, sizeof(record.executable)))},
+                           {"parent_slot", record.parent_slot.load()}, {"messages_in", record.messages_in.load()},
+                           {"messages_out", record.messages_out.load()}});
+  }
+  out["named_workers"] = named;
+  out["workers"] = workers;
+  out["channels"] = channels;
+  out["objects"] = objects;
+  return out;
+}
+
+void print_table(const Json& s) {
+  std::printf("session %s, broker pid %d\n", s["session"].get<std::string>().c_str(), s["broker_pid"].get<int>());
+  std::printf("\nnamed workers\n  %-16s %8s %-12s %7s %-14s %7s %5s %8s\n", "NAME", "PID", "STATE", "STARTS", "LAST EXIT",
+              "QUEUED", "DEAD", "HANDLED");
+  for (const auto& w : s["named_workers"]) {
+    std::string last = "-";
+    if (w["last_exit"].contains("code")) last = "code " + std::to_string(w["last_exit"]["code"].get<int>());
+    if (w["last_exit"].contains("signal")) last = "signal " + std::to_string(w["last_exit"]["signal"].get<int>());
+    if (w["last_exit"].contains("failed_to_start")) last = "failed to start";
+    std::printf("  %-16s %8s %-12s %7u %-14s %7zu %5zu %8llu\n", w["name"].get<std::string>().c_str(),
+                w["pid"].is_null() ? "-" : std::to_string(w["pid"].get<int>()).c_str(), w["state"].get<std::string>().c_str(),
+                w["starts"].get<unsigned>(), last.c_str(), w["queued"].get<std::size_t>(), w["dead_letters"].get<std::size_t>(),
+                static_cast<unsigned long long>(w["handled"].get<std::uint64_t>()));
+  }
+  std::printf("\nworker processes\n  %5s %8s %-12s %10s %10s  %s\n", "SLOT", "PID", "STATE", "IN", "OUT", "EXECUTABLE");
+  for (const auto& w : s["workers"]) {
+    std::printf("  %5u %8d %-12s %10llu %10llu  %s\n", w["slot"].get<unsigned>(), w["pid"].get<int>(),
+                w["state"].get<std::string>().c_str(), static_cast<unsigned long long>(w["messages_in"].get<std::uint64_t>()),
+                static_cast<unsigned long long>(w["messages_out"].get<std::uint64_t>()), w["executable"].get<std::string>().c_str());
+  }
+  std::printf("\nchannels\n  %-16s %8s %12s %10s %10s\n", "NAME", "DEPTH", "CAPACITY", "SENT", "RECEIVED");
+  for (const auto& c : s["channels"]) {
+    std::printf("  %-16s %8llu %12zu %10llu %10llu\n", c["name"].get<std::string>().c_str(),
+                static_cast<unsigned long long>(c["depth"].get<std::uint64_t>()), c["capacity_bytes"].get<std::size_t>(),
+                static_cast<unsigned long long>(c["sent"].get<std::uint64_t>()),
+                static_cast<unsigned long long>(c["received"].get<std::uint64_t>()));
+  }
+  std::printf("\nshared objects\n  %-16s %-10s %s\n", "NAME", "KIND", "DETAIL");
+  for (const auto& o : s["objects"]) {
+    std::string detail = "-";
+    if (o.contains("capacity_bytes")) detail = std::to_string(o["capacity_bytes"].get<std::size_t>()) + " bytes";
+    if (o.contains("holder_pid")) detail = o["holder_pid"].is_null() ? "free" : "held by pid " + std::to_string(o["holder_pid"].get<int>());
+    std::printf("  %-16s %-10s %s\n", o["name"].get<std::string>().c_str(), o["kind"].get<std::string>().c_str(), detail.c_str());
+  }
+}
+
+}  // namespace
+
+Runner add_named_commands(CLI::App& app) {
+  auto session = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto action = std::make_shared<std::string>();
+  const auto add_session = [&](CLI::App* command) {
+    command->add_option("--session", *session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+  };
+  auto* kill = app.add_subcommand("kill", "KILL WORKER: drop the calls queued for NAME, end it after its current call");
+  add_session(kill);
+  kill->add_option("name", *name, "The worker's name")->required();
+  auto* terminate = app.add_subcommand("terminate", "End NAME's process at once (SIGKILL); its queued calls stay");
+  add_session(terminate);
+  terminate->add_option("name", *name, "The worker's name")->required();
+  auto* ps = app.add_subcommand("ps", "Named workers, worker processes, channels and shared objects of a session");
+  add_session(ps);
+  ps->add_flag("--json", *json, "One JSON object");
+  auto* dead = app.add_subcommand("deadletters", "The dead-letter box of a named worker: list, replay or drop");
+  add_session(dead);
+  dead->add_option("action", *action, "list, replay or drop")->required()->check(CLI::IsMember({"list", "replay", "drop"}));
+  dead->add_option("name", *name, "The worker's name")->required();
+  dead->add_flag("--json", *json, "list as JSON lines");
+
+  return [=]() {
+    const auto map = open_live(resolve_session(*session));
+    if (kill->parsed()) {
+      require_named(*map, *name);
+      auto box = Mailbox::open_or_create(map->session(), *name);
+      const auto dropped = box.request_kill();
+      std::printf("killed worker %s: %zu queued calls dropped\n", name->c_str(), dropped);
+      return kSuccess;
+    }
+    if (terminate->parsed()) {
+      require_named(*map, *name);
+      send_to_broker(*map, detail::TerminateNamed{*name});
+      std::printf("terminating worker %s\n", name->c_str());
+      return kSuccess;
+    }
+    if (ps->parsed()) {
+      const Json out = snapshot(*map);
+      if (*json) {
+        std::printf("%s\n", out.dump().c_str());
+      } else {
+        print_table(out);
+      }
+      return kSuccess;
+    }
+    require_named(*map, *name);
+    auto box = Mailbox::open_or_create(map->session(), *name);
+    if (*action == "list") {
+      for (const auto& letter : box.dead_letters()) {
+        Json line{{"sequence", letter.sequence}, {"attempts", letter.attempts}, {"bytes", letter.payload.size()}};
+        const shm::RecordView record{letter.type_tag, 0, std::span<const std::byte>(letter.payload)};
+        if (auto decoded = shm::decode_record<Call>(record); decoded.ok()) {
+          line["method"] = decoded.value->method;
+          line["args"] = Json::parse(decoded.value->args.to_json());
+        }
+        std::printf("%s\n", *json ? line.dump().c_str() : line.dump(2).c_str());
+      }
+      return kSuccess;
+    }
+    const auto moved = *action == "replay" ? box.replay_dead_letters() : box.drop_dead_letters();
+    std::printf("%s %zu dead letters of %s\n", *action == "replay" ? "replayed" : "dropped", moved, name->c_str());
+    if (*action == "replay" && moved > 0) send_to_broker(*map, detail::EnsureNamed{*name});
+    return kSuccess;
+  };
+}
+
+}  // namespace colony::cli
