@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   const auto broker = colony::cli::add_broker_command(app);
   const auto call = colony::cli::add_call_command(app);
   const auto named = colony::cli::add_named_commands(app);
+  const auto data = colony::cli::add_data_commands(app);
   std::string known;
   bool is_known = false;
   for (const auto* command : app.get_subcommands({})) {
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("clean")) return clean();
     if (app.got_subcommand("broker")) return broker();
     if (app.got_subcommand("call")) return call();
+    if (app.got_subcommand("bytes") || app.got_subcommand("prop")) return data();
     for (const char* command : {"kill", "terminate", "ps", "deadletters"}) {
       if (app.got_subcommand(command)) return named();
     }

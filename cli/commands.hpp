@@ -36,5 +36,7 @@ Runner add_broker_command(CLI::App& app);
 Runner add_call_command(CLI::App& app);
 // kill, terminate, ps and deadletters share one runner.
 Runner add_named_commands(CLI::App& app);
+// bytes and prop share one runner.
+Runner add_data_commands(CLI::App& app);
 
 }  // namespace colony::cli

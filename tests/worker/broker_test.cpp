@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <future>
+#include <thread>
 
 #include "colony/broker/broker.hpp"
 #include "colony/broker/clean.hpp"
@@ -306,6 +308,65 @@ TEST_CASE("colony kill, terminate, ps and deadletters from a shell", "[ipc]") {
     CHECK(colony({"deadletters", "bury", "fragile"}).exit_code == 2);
   }
   CHECK(colony({"kill", "nobody"}).exit_code == 1);
+  CHECK(colony({"broker", "stop"}, 30s).exit_code == 0);
+  CHECK(test::session_segments(session).empty());
+}
+
+TEST_CASE("colony bytes and colony prop from a shell", "[ipc]") {
+  const std::string session = unique_session("data");
+  const std::vector<std::string> environment{"COLONY_SESSION=" + session};
+  const auto colony = [&](std::vector<std::string> args, std::chrono::milliseconds timeout = 20s) {
+    args.insert(args.begin(), test::cli_path());
+    return test::run_command(args, timeout, environment);
+  };
+  REQUIRE(colony({"broker", "start", "--session", session, "--worker", "counter=" + test::worker_path() + " named"})
+              .exit_code == 0);
+
+  const auto created = colony({"bytes", "create", "frame", "64"});
+  CHECK(created.exit_code == 0);
+  CHECK(created.out == "/colony." + session + ".bytes.frame\n");
+  const auto info = Value::from_json(colony({"bytes", "info", "frame", "--json"}).out);
+  CHECK(info["os_name"].as_string() == "/colony." + session + ".bytes.frame");
+  CHECK(info["data_offset"].as_int() == 4096);
+  CHECK(info["capacity"].as_int() == 64);
+  CHECK(colony({"bytes", "write", "frame", "0", "hello"}).exit_code == 0);
+  CHECK(colony({"bytes", "read", "frame", "0", "5"}).out == "hello");
+  CHECK(colony({"bytes", "read", "frame", "0", "6", "--hex"}).out == "68656c6c6f00\n");
+  CHECK(colony({"bytes", "cas", "frame", "8", "0", "7"}).exit_code == 0);  // swapped
+  const auto not_swapped = colony({"bytes", "cas", "frame", "8", "0", "9"});
+  CHECK(not_swapped.exit_code == 1);
+  CHECK(not_swapped.out == "7\n");
+  CHECK(colony({"bytes", "wait", "frame", "8", "7", "--timeout", "50"}).exit_code == 3);
+  // A waiter in another process, woken by notify.
+  int waiter_status = -1;
+  {
+    auto waiter = std::async(std::launch::async, [&] {
+      return colony({"bytes", "wait", "frame", "12", "0", "--timeout", "10000"});
+    });
+    bool woken = false;
+    for (int i = 0; i < 200 && !woken; ++i) {
+      woken = colony({"bytes", "notify", "frame", "12"}).out == "1\n";
+      if (!woken) std::this_thread::sleep_for(20ms);
+    }
+    CHECK(woken);
+    const auto result = waiter.get();
+    waiter_status = result.exit_code;
+    CHECK(result.out == "notified\n");
+  }
+  CHECK(waiter_status == 0);
+  CHECK(colony({"bytes", "read", "frame", "60", "8"}).exit_code == 1);  // past the end: a clear error
+  CHECK(colony({"bytes", "read", "nothing", "0", "1"}).exit_code == 1);
+  CHECK(colony({"bytes", "create", "ch3", "8"}).exit_code == 2);
+  CHECK(colony({"bytes", "cas", "frame", "eight", "0", "1"}).exit_code == 2);
+
+  REQUIRE(colony({"call", "counter", "add", "1", "--wait"}).exit_code == 0);  // a process, so properties exist
+  CHECK(colony({"prop", "set", "counter", "config", R"({"size": 3, "tags": ["a"]})"}).exit_code == 0);
+  CHECK(Value::from_json(colony({"prop", "get", "counter", "config"}).out) ==
+        Value(Value::Map{{"size", 3}, {"tags", Value::Array{"a"}}}));
+  CHECK(colony({"prop", "get", "counter", "absent"}).exit_code == 1);
+  CHECK(colony({"prop", "set", "counter", "config", "{oops"}).exit_code == 2);
+  CHECK(colony({"prop", "get", "nobody", "config"}).exit_code == 1);
+
   CHECK(colony({"broker", "stop"}, 30s).exit_code == 0);
   CHECK(test::session_segments(session).empty());
 }

@@ -1,0 +1,263 @@
+// colony bytes ... and colony prop ...: shared byte arrays and shared
+// properties from a shell.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "colony/broker/clean.hpp"
+#include "colony/shm/byte_array.hpp"
+#include "colony/worker/channel.hpp"
+#include "colony/worker/mailbox.hpp"
+#include "colony/worker/properties.hpp"
+#include "colony/worker/value.hpp"
+#include "commands.hpp"
+#include "session_option.hpp"
+
+namespace colony::cli {
+namespace {
+
+using Json = nlohmann::json;
+constexpr auto kOpen = std::chrono::seconds(2);
+
+struct BytesOptions {
+  std::string session;
+  std::string action;
+  std::string name;
+  std::vector<std::string> operands;
+  bool json = false;
+  bool hex = false;
+  bool wide = false;  // 64-bit words for cas
+  std::uint32_t timeout_ms = 10'000;
+  int count = 1;
+};
+
+std::size_t number(const std::string& text, const char* what) {
+  try {
+    std::size_t used = 0;
+    const auto value = std::stoull(text, &used, 0);
+    if (used != text.size()) throw std::invalid_argument(text);
+    return static_cast<std::size_t>(value);
+  } catch (const std::exception&) {
+    throw UsageError(std::string(what) + " must be a number, got '" + text + "'");
+  }
+}
+
+void need(const BytesOptions& o, std::size_t count, const char* usage) {
+  if (o.operands.size() != count) throw UsageError(std::string("usage: colony bytes ") + usage);
+}
+
+std::string hex_of(std::span<const std::byte> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const auto b : bytes) {
+    out += kHex[std::to_integer<unsigned>(b) >> 4];
+    out += kHex[std::to_integer<unsigned>(b) & 15];
+  }
+  return out;
+}
+
+std::vector<std::byte> from_hex(const std::string& text) {
+  if (text.size() % 2 != 0) throw UsageError("hex data has an odd number of digits");
+  std::vector<std::byte> out;
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    const auto digit = [&](char c) -> unsigned {
+      if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+      if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+      if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
+      throw UsageError(std::string("'") + c + "' is not a hex digit");
+    };
+    out.push_back(static_cast<std::byte>(digit(text[i]) * 16 + digit(text[i + 1])));
+  }
+  return out;
+}
+
+shm::ByteArray open_bytes(const std::string& session, const std::string& name) {
+  auto segment = shm::SegmentName::make(session, shm::SegmentKind::bytes, name);
+  if (!segment) throw UsageError(segment.error().message);
+  auto bytes = shm::ByteArray::open(*segment, shm::Deadline::after(kOpen));
+  if (!bytes) throw WorkerError(WorkerErrc::not_found, "no byte array '" + name + "' in session '" + session + "': " + bytes.error().message);
+  return std::move(*bytes);
+}
+
+template <class T>
+T check(shm::Expected<T> result) {
+  if (!result) throw WorkerError(WorkerErrc::bad_state, result.error().message);
+  return std::move(*result);
+}
+void check(shm::Expected<void> result) {
+  if (!result) throw WorkerError(WorkerErrc::bad_state, result.error().message);
+}
+
+int run_bytes(const BytesOptions& o) {
+  const std::string session = resolve_session(o.session);
+  if (o.action == "create") {
+    need(o, 1, "create NAME SIZE");
+    if (!session_is_live(session)) throw WorkerError(WorkerErrc::session_gone, "no live broker runs session '" + session + "'");
+    if (detail::is_reserved_object_name(o.name)) throw UsageError("the name '" + o.name + "' is reserved for Colony's own segments");
+    const std::size_t size = number(o.operands[0], "SIZE");
+    auto segment = shm::SegmentName::make(session, shm::SegmentKind::bytes, o.name);
+    if (!segment) throw UsageError(segment.error().message);
+    auto bytes = check(shm::ByteArray::create(*segment, size, size));
+    const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpen));
+    (void)map->register_object(shm::SegmentKind::bytes, o.name, 0, 0);
+    std::printf("%s\n", bytes.os_name().c_str());
+    return kSuccess;
+  }
+  auto bytes = open_bytes(session, o.name);
+  if (o.action == "info") {
+    need(o, 0, "info NAME");
+    const Json info{{"name", o.name}, {"os_name", bytes.os_name()}, {"data_offset", shm::ByteArray::data_offset()},
+                    {"capacity", bytes.capacity()}, {"length", check(bytes.length())}};
+    if (o.json) {
+      std::printf("%s\n", info.dump().c_str());
+    } else {
+      std::printf("os name:     %s\ndata offset: %zu\ncapacity:    %zu\nlength:      %zu\n", bytes.os_name().c_str(),
+                  shm::ByteArray::data_offset(), bytes.capacity(), check(bytes.length()));
+    }
+    return kSuccess;
+  }
+  if (o.action == "read") {
+    if (o.operands.size() != 2) throw UsageError("usage: colony bytes read NAME OFFSET LENGTH [--hex]");
+    std::vector<std::byte> out(number(o.operands[1], "LENGTH"));
+    check(bytes.read(number(o.operands[0], "OFFSET"), out));
+    if (o.hex) {
+      std::printf("%s\n", hex_of(out).c_str());
+    } else {
+      (void)!::write(STDOUT_FILENO, out.data(), out.size());
+    }
+    return kSuccess;
+  }
+  if (o.action == "write") {
+    need(o, 2, "write NAME OFFSET DATA [--hex]");
+    const auto& data = o.operands[1];
+    const std::vector<std::byte> in = o.hex ? from_hex(data)
+                                            : std::vector<std::byte>(reinterpret_cast<const std::byte*>(data.data()),
+                                                                     reinterpret_cast<const std::byte*>(data.data()) + data.size());
+    check(bytes.write(number(o.operands[0], "OFFSET"), in));
+    return kSuccess;
+  }
+  if (o.action == "cas") {
+    need(o, 3, "cas NAME OFFSET EXPECTED DESIRED [--wide]");
+    const std::size_t offset = number(o.operands[0], "OFFSET");
+    const auto expected = number(o.operands[1], "EXPECTED");
+    const auto desired = number(o.operands[2], "DESIRED");
+    const std::uint64_t found =
+        o.wide ? check(bytes.compare_exchange<std::uint64_t>(offset, expected, desired))
+               : check(bytes.compare_exchange<std::uint32_t>(offset, static_cast<std::uint32_t>(expected),
+                                                             static_cast<std::uint32_t>(desired)));
+    std::printf("%llu\n", static_cast<unsigned long long>(found));
+    return found == expected ? kSuccess : kFailure;  // 0: swapped
+  }
+  if (o.action == "wait") {
+    need(o, 2, "wait NAME OFFSET EXPECTED [--timeout MS]");
+    const auto status = check(bytes.wait<std::uint32_t>(number(o.operands[0], "OFFSET"),
+                                                        static_cast<std::uint32_t>(number(o.operands[1], "EXPECTED")),
+                                                        shm::Deadline::after(std::chrono::milliseconds(o.timeout_ms))));
+    switch (status) {
+      case shm::ByteArray::WaitStatus::ok: std::printf("notified\n"); return kSuccess;
+      case shm::ByteArray::WaitStatus::not_equal: std::printf("not-equal\n"); return kSuccess;
+      case shm::ByteArray::WaitStatus::timed_out: std::printf("timed-out\n"); return kTimedOut;
+    }
+  }
+  if (o.action == "notify") {
+    need(o, 1, "notify NAME OFFSET [--count N]");
+    std::printf("%d\n", check(bytes.notify(number(o.operands[0], "OFFSET"), o.count)));
+    return kSuccess;
+  }
+  throw UsageError("unknown bytes action '" + o.action + "'");
+}
+
+// --- properties -----------------------------------------------------------
+
+struct PropOptions {
+  std::string session;
+  std::string action;
+  std::string worker;
+  std::string key;
+  std::string value;
+};
+
+detail::PropertyStore open_properties(const detail::SessionMap& map, const std::string& worker) {
+  if (!map.has_entry(detail::kNamedWorkerEntryKind, worker)) {
+    throw WorkerError(WorkerErrc::not_found, "no worker named '" + worker + "' in session '" + map.session() + "'");
+  }
+  auto box = Mailbox::open_or_create(map.session(), worker);
+  const std::uint32_t slot = box.control().current_slot.load();
+  const std::uint32_t generation = box.control().current_generation.load();
+  if (slot == 0 || slot >= detail::kMaxWorkerSlots ||
+      detail::generation_of(map.slot(slot).state_word.load()) != generation) {
+    throw WorkerError(WorkerErrc::bad_state, "worker '" + worker + "' has no process now: its properties live with it");
+  }
+  const std::string object = detail::worker_object(slot, generation, detail::kPropertiesSuffix);
+  return detail::PropertyStore::open(map.name(shm::SegmentKind::bytes, object), map.name(shm::SegmentKind::mutex, object));
+}
+
+// A property as JSON: a colony::Value, or one of the built-in scalar types.
+std::string property_json(const std::string& key, const detail::StoredValue& stored) {
+  const shm::RecordView record{stored.type_tag, 0, std::span<const std::byte>(stored.bytes)};
+  if (auto v = shm::decode_record<Value>(record); v.ok()) return v.value->to_json();
+  if (auto v = shm::decode_record<std::string>(record); v.ok()) return Value(*v.value).to_json();
+  if (auto v = shm::decode_record<std::int32_t>(record); v.ok()) return Value(*v.value).to_json();
+  if (auto v = shm::decode_record<std::int64_t>(record); v.ok()) return Value(static_cast<long long>(*v.value)).to_json();
+  if (auto v = shm::decode_record<std::uint32_t>(record); v.ok()) return Value(*v.value).to_json();
+  if (auto v = shm::decode_record<double>(record); v.ok()) return Value(*v.value).to_json();
+  if (auto v = shm::decode_record<bool>(record); v.ok()) return Value(*v.value).to_json();
+  throw WorkerError(WorkerErrc::wrong_type, "property '" + key + "' holds " + shm::TypeRegistry::describe(stored.type_tag) +
+                                                ", which has no JSON form");
+}
+
+int run_prop(const PropOptions& o) {
+  const std::string session = resolve_session(o.session);
+  if (!session_is_live(session)) throw WorkerError(WorkerErrc::session_gone, "no live broker runs session '" + session + "'");
+  const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpen));
+  auto store = open_properties(*map, o.worker);
+  if (o.action == "get") {
+    const auto stored = store.get(o.key);
+    if (!stored) throw WorkerError(WorkerErrc::no_such_property, "worker '" + o.worker + "' has no property '" + o.key + "'");
+    std::printf("%s\n", property_json(o.key, *stored).c_str());
+    return kSuccess;
+  }
+  if (o.value.empty()) throw UsageError("usage: colony prop set WORKER KEY JSON");
+  Value value;
+  try {
+    value = Value::from_json(o.value);
+  } catch (const WorkerError& e) {
+    throw UsageError(std::string("the value is not JSON: ") + e.what());
+  }
+  store.set(o.key, shm::TypeAlias<Value>::tag, detail::serialize_value(value));
+  return kSuccess;
+}
+
+}  // namespace
+
+Runner add_data_commands(CLI::App& app) {
+  auto bytes = std::make_shared<BytesOptions>();
+  auto* b = app.add_subcommand("bytes", "Shared byte arrays: create, info, read, write, cas, wait, notify");
+  b->add_option("--session", bytes->session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+  b->add_option("action", bytes->action, "create|info|read|write|cas|wait|notify")
+      ->required()
+      ->check(CLI::IsMember({"create", "info", "read", "write", "cas", "wait", "notify"}));
+  b->add_option("name", bytes->name, "The array's name in the session")->required()->check(session_name_validator());
+  b->add_option("operands", bytes->operands, "SIZE | OFFSET LENGTH | OFFSET DATA | OFFSET EXPECTED DESIRED | ...");
+  b->add_flag("--json", bytes->json, "info as one JSON object");
+  b->add_flag("--hex", bytes->hex, "read prints hex; write takes hex");
+  b->add_flag("--wide", bytes->wide, "cas on a 64-bit word (default 32)");
+  b->add_option("--timeout", bytes->timeout_ms, "wait: milliseconds")->capture_default_str();
+  b->add_option("--count", bytes->count, "notify: waiters to wake")->capture_default_str();
+  b->footer("info prints the OS name of the segment and the data offset (4096), for other languages' mappers.\n"
+            "cas exits 0 when it swapped, 1 when not (it prints the value found); wait exits 3 on timeout.");
+
+  auto prop = std::make_shared<PropOptions>();
+  auto* p = app.add_subcommand("prop", "A named worker's shared properties: get or set, as JSON");
+  p->add_option("--session", prop->session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+  p->add_option("action", prop->action, "get|set")->required()->check(CLI::IsMember({"get", "set"}));
+  p->add_option("worker", prop->worker, "The worker's name")->required();
+  p->add_option("key", prop->key, "The property")->required();
+  p->add_option("value", prop->value, "set: a JSON value");
+  return [=]() { return b->parsed() ? run_bytes(*bytes) : run_prop(*prop); };
+}
+
+}  // namespace colony::cli
