@@ -1,5 +1,6 @@
 #include "colony/broker/broker.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -18,6 +19,7 @@
 #include "colony/worker/context.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "launcher.hpp"
+#include "plain_pumps.hpp"
 
 extern char** environ;
 
@@ -51,6 +53,33 @@ std::uint64_t unix_ns() {
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
+// The pipes and channels of a plain executable, from before its spawn until
+// the pumps own what they need.
+struct PlainIo {
+  std::shared_ptr<ChannelCore> input;
+  std::shared_ptr<ChannelCore> output;
+  int child_stdin = -1;
+  int child_stdout = -1;
+  int feed_fd = -1;
+  int publish_fd = -1;
+
+  PlainIo() = default;
+  PlainIo(const PlainIo&) = delete;
+  PlainIo& operator=(const PlainIo&) = delete;
+  ~PlainIo() {
+    close_child_ends();
+    for (int fd : {feed_fd, publish_fd}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  void close_child_ends() {
+    for (int* fd : {&child_stdin, &child_stdout}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+  }
+};
+
 // A worker as the broker tracks it, from launch request to finalization.
 struct Managed {
   std::uint32_t slot = 0;
@@ -67,6 +96,7 @@ struct Managed {
   std::optional<ChildExit> exit;        // set when the process ended (or never ran)
   LaunchRequest launch;                 // kept while queued
   std::string named;                    // the worker name it serves, if it is a named worker
+  std::unique_ptr<broker_detail::PlainPumps> pumps;  // a plain executable's standard input and output
   std::optional<shm::Ring> events_ring;
   std::optional<shm::TypedWriter> events;
   std::deque<BrokerEvent> undelivered;  // the events ring was full
@@ -280,17 +310,70 @@ struct Broker::Impl {
     post_event(parent, LaunchResult{request.slot, request.generation, true, 0, {}});
   }
 
+  // Opens a plain executable's channels and makes its pipes (close-on-exec:
+  // the spawn's dup2 onto 0 and 1 is what the child keeps).
+  std::optional<std::string> prepare_plain_io(const Managed& worker, PlainIo& io) {
+    const auto open_channel = [&](std::uint64_t id) -> std::shared_ptr<ChannelCore> {
+      auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, "ch" + std::to_string(id)),
+                                  shm::Deadline::after(std::chrono::seconds(1)));
+      if (!ring) return nullptr;
+      return std::make_shared<ChannelCore>(map, std::move(*ring), id);
+    };
+    int pipe_fds[2];
+    if (worker.launch.stdin_channel != 0) {
+      io.input = open_channel(worker.launch.stdin_channel);
+      if (!io.input) return "its input channel " + std::to_string(worker.launch.stdin_channel) + " does not exist";
+      try {
+        io.input->bind_receiver(worker.slot, worker.generation);
+      } catch (const std::exception& e) {
+        return std::string("its input channel: ") + e.what();
+      }
+      if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return "pipe2 failed";
+      io.child_stdin = pipe_fds[0];
+      io.feed_fd = pipe_fds[1];
+    } else {
+      io.child_stdin = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (worker.launch.stdout_channel != 0) {
+      io.output = open_channel(worker.launch.stdout_channel);
+      if (!io.output) return "its output channel " + std::to_string(worker.launch.stdout_channel) + " does not exist";
+      io.output->set_sender(worker.slot, worker.generation);
+      if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return "pipe2 failed";
+      io.child_stdout = pipe_fds[1];
+      io.publish_fd = pipe_fds[0];
+    }
+    return std::nullopt;
+  }
+
   // Spawns a tracked worker; returns the error when it could not.
   std::optional<std::string> spawn(Managed& worker) {
     WorkerSlot& record = map->slot(worker.slot);
     // Published before the process exists, so the worker finds its slot
     // `starting` when it attaches.
     record.state_word.store(pack_state(worker.generation, SlotState::starting), std::memory_order_release);
+    PlainIo io;
+    if (worker.launch.plain) {
+      if (auto error = prepare_plain_io(worker, io)) {
+        record.state_word.store(pack_state(worker.generation, SlotState::created), std::memory_order_release);
+        return error;
+      }
+    }
     auto spawned = broker_detail::spawn_process(worker.launch.executable, worker.launch.arguments,
-                                                worker_environment(worker), worker.launch.working_directory);
+                                                worker_environment(worker), worker.launch.working_directory,
+                                                io.child_stdin, io.child_stdout);
+    io.close_child_ends();
     if (!spawned) {
       record.state_word.store(pack_state(worker.generation, SlotState::created), std::memory_order_release);
       return spawned.error().message;
+    }
+    if (worker.launch.plain) {
+      worker.pumps = std::make_unique<broker_detail::PlainPumps>(io.input, io.feed_fd, io.output, io.publish_fd,
+                                                                 worker.launch.chunks);
+      io.feed_fd = io.publish_fd = -1;  // the pumps own them now
+      // It will never attach: it is online as soon as it runs.
+      worker.online = true;
+      record.state_word.store(pack_state(worker.generation, SlotState::running), std::memory_order_release);
+      post_event(worker.parent, ChildOnline{worker.slot, worker.generation, spawned->pid});
     }
     worker.process = *spawned;
     worker.alive = true;
@@ -475,6 +558,7 @@ struct Broker::Impl {
     Managed& worker = found->second;
     worker.alive = false;
     broker_detail::release_process(worker.process);
+    if (worker.pumps) worker.pumps->process_ended();
     --running;
     map->header().running_workers.store(running, std::memory_order_relaxed);
     ChildExit exit{worker.slot, worker.generation, ended.kind, ended.code, ended.signal, worker.terminating, {}};
@@ -529,6 +613,9 @@ struct Broker::Impl {
     if (found == workers.end() || slot == kHostSlot) return;
     Managed& worker = found->second;
     if (worker.alive || !worker.exit || !worker.children.empty()) return;
+    // A plain executable's output is all in its channel before its end is told.
+    if (worker.pumps && !worker.pumps->output_done()) return;
+    worker.pumps.reset();
     const ChildExit exit = *worker.exit;
     const std::uint32_t parent = worker.parent;
     // Children it created but never started go with it.
@@ -633,7 +720,7 @@ struct Broker::Impl {
     auto next = Clock::time_point::max();
     for (const auto& [slot, worker] : workers) {
       if (worker.alive && !worker.online && !worker.missed_attach) next = std::min(next, worker.attach_deadline);
-      if (!worker.undelivered.empty()) next = std::min(next, Clock::now() + kEventRetry);
+      if (!worker.undelivered.empty() || (!worker.alive && worker.pumps)) next = std::min(next, Clock::now() + kEventRetry);
     }
     if (ending) next = std::min(next, any_alive() && Clock::now() < grace_deadline ? grace_deadline : hard_deadline);
     return next;
@@ -662,6 +749,11 @@ struct Broker::Impl {
       for (auto& [slot, worker] : workers) {
         if (!worker.undelivered.empty()) flush_events(worker);
       }
+      std::vector<std::uint32_t> draining;
+      for (const auto& [slot, worker] : workers) {
+        if (!worker.alive && worker.pumps && worker.pumps->output_done()) draining.push_back(slot);
+      }
+      for (const std::uint32_t slot : draining) try_finalize(slot);
       if (ending) {
         if (!any_alive()) break;
         if (now >= grace_deadline) {

@@ -25,9 +25,10 @@ struct Spawned {
 // blocked or handled in the caller are reset to defaults in the child, and the
 // child is killed if the calling thread ends, from before its first
 // instruction on. Errors name the cause (errno's text).
+// stdin_fd / stdout_fd (-1: inherit) become the child's standard input and output.
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
                                      const std::vector<std::string>& environment,
-                                     const std::string& working_directory);
+                                     const std::string& working_directory, int stdin_fd = -1, int stdout_fd = -1);
 bool signal_process(const Spawned& process, int signal) noexcept;
 // Whether this process lets the kernel reap its children (SIGCHLD ignored or
 // SA_NOCLDWAIT): then no exit status can be learnt.

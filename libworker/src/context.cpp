@@ -242,6 +242,17 @@ WorkerHandle Context::create_child(const std::string& executable, std::vector<st
   return WorkerHandle(core);
 }
 
+WorkerHandle Context::create_plain(const std::string& executable, std::vector<std::string> arguments,
+                                  PlainOptions options) {
+  WorkerHandle handle = create_child(executable, std::move(arguments));
+  auto& core = *handle.core();
+  core.plain = true;
+  core.chunks = options.chunks;
+  if (options.input.valid()) core.stdin_channel = options.input.id();
+  core.output = create_channel(options.output);
+  return handle;
+}
+
 void Context::wire_parent_view(HandleCore& core) {
   core.to_worker = open_channel_ring(
       session_->name(shm::SegmentKind::ring, worker_object(core.slot, core.generation, kToWorkerSuffix)), 0);
@@ -296,8 +307,13 @@ void Context::start(HandleCore& child) {
   }
   child.start_requested = true;
   std::error_code ignored;
-  post_request(LaunchRequest{child.slot, child.generation, child.executable, child.arguments,
-                             std::filesystem::current_path(ignored).string()});
+  LaunchRequest request{child.slot, child.generation, child.executable, child.arguments,
+                        std::filesystem::current_path(ignored).string()};
+  request.plain = child.plain;
+  request.stdin_channel = child.stdin_channel;
+  request.stdout_channel = child.output ? child.output->id() : 0;
+  request.chunks = child.chunks;
+  post_request(request);
   const auto result = wait_for_launch_result(child, shm::Deadline::after(kBrokerAnswerDeadline));
   if (!result) throw WorkerError(WorkerErrc::session_gone, "the broker did not answer a launch request");
   if (result->accepted) return;
@@ -402,6 +418,14 @@ bool Context::read_broker_event(BrokerEvent& event) {
 }
 
 void Context::drain_children_output(HandleCore& child) {
+  // A plain executable's standard output, if read by handler, comes first.
+  if (child.output && !child.output->handlers.empty()) {
+    for (;;) {
+      bool delivered = false;
+      run_handler(*this, [&] { delivered = child.output->dispatch_one(child.output->on_messageerror); });
+      if (!delivered) break;
+    }
+  }
   if (!child.from_worker) return;
   const auto report = child.from_worker->on_messageerror;
   for (;;) {

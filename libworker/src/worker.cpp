@@ -78,6 +78,12 @@ std::optional<ExitStatus> WorkerHandle::join(std::chrono::milliseconds timeout) 
 
 std::optional<ExitStatus> WorkerHandle::exit_status() const { return checked(core_).exit; }
 
+MessageChannel WorkerHandle::output() const {
+  auto& core = checked(core_);
+  if (!core.output) throw WorkerError(WorkerErrc::bad_state, "worker " + std::to_string(core.slot) + " is not a plain executable of ours");
+  return MessageChannel(core.output);
+}
+
 detail::ChannelCore& WorkerHandle::outgoing() {
   auto& core = checked(core_);
   if (!core.parent_view) throw WorkerError(WorkerErrc::bad_state, "only a worker's parent can post to it");
@@ -134,6 +140,11 @@ WorkerHandle Worker::self() const { return context_->self(); }
 
 WorkerHandle Worker::create(const std::string& executable, std::vector<std::string> arguments) {
   return context_->create_child(executable, std::move(arguments));
+}
+
+WorkerHandle Worker::create_plain(const std::string& executable, std::vector<std::string> arguments,
+                                  PlainOptions options) {
+  return context_->create_plain(executable, std::move(arguments), std::move(options));
 }
 
 void Worker::on_messageerror(std::function<void(const MessageError&)> handler) {

@@ -126,6 +126,38 @@ int main_with(const std::string& mode, int argc, char** argv) {
     self.post_message(channel);
     return self.run();
   }
+  if (mode == "produce-lines") {
+    // Creates a channel, hands it to the parent, and on "go" sends
+    // "line <i>" for i < count, then closes it.
+    const int count = std::atoi(argv[2]);
+    auto channel = MessageChannel::create();
+    self.on_message<std::string>([&](const std::string& command) {
+      if (command != "go") return;
+      for (int i = 0; i < count; ++i) channel.send("line " + std::to_string(i));
+      channel.close();
+    });
+    self.post_message(channel);
+    return self.run();
+  }
+  if (mode == "collect-upper") {
+    // Receives a channel of lines; checks each is "LINE <i>" in order and
+    // reports the counts when the channel closes.
+    std::uint64_t received = 0;
+    std::uint64_t wrong = 0;
+    MessageChannel input;
+    self.on_message<MessageChannel>([&](MessageChannel channel) {
+      input = channel;
+      for (;;) {
+        auto line = input.receive<std::string>(std::chrono::seconds(30));
+        if (line.status == colony::shm::ReceiveStatus::closed) break;
+        if (!line.ok()) return;
+        if (*line.value != "LINE " + std::to_string(received)) ++wrong;
+        ++received;
+      }
+      self.post_message(TestCounts{received, wrong});
+    });
+    return self.run();
+  }
   if (mode == "consume") {
     // Receives a channel from the parent and checks that what comes through
     // it is 0, 1, 2, ... in order; reports the count when it reaches count.

@@ -41,6 +41,8 @@ struct ChildPlan {
   bool search_path;
   pid_t parent;
   int report_fd;  // the child writes errno here if it cannot exec
+  int stdin_fd;   // -1: inherit
+  int stdout_fd;  // -1: inherit
 };
 
 [[noreturn]] void run_child(const ChildPlan& plan) noexcept {
@@ -63,6 +65,9 @@ struct ChildPlan {
     failure = ECHILD;
   } else if (plan.directory != nullptr && ::chdir(plan.directory) != 0) {
     failure = errno;
+  } else if ((plan.stdin_fd >= 0 && ::dup2(plan.stdin_fd, STDIN_FILENO) < 0) ||
+             (plan.stdout_fd >= 0 && ::dup2(plan.stdout_fd, STDOUT_FILENO) < 0)) {
+    failure = errno;  // dup2 clears close-on-exec on the copies: they survive exec
   } else {
     sigset_t none;
     sigemptyset(&none);
@@ -90,7 +95,7 @@ pid_t vfork_and_exec(const ChildPlan& plan) noexcept {
 
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
                                      const std::vector<std::string>& environment,
-                                     const std::string& working_directory) {
+                                     const std::string& working_directory, int stdin_fd, int stdout_fd) {
   std::vector<std::string> argv_strings{executable};
   argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
   auto argv = pointers(argv_strings);
@@ -103,7 +108,9 @@ shm::Expected<Spawned> spawn_process(const std::string& executable, const std::v
                        working_directory.empty() ? nullptr : working_directory.c_str(),
                        executable.find('/') == std::string::npos,
                        ::getpid(),
-                       report[1]};
+                       report[1],
+                       stdin_fd,
+                       stdout_fd};
   // No handler of ours may run in the child: everything stays blocked until
   // it has reset the dispositions.
   sigset_t all;

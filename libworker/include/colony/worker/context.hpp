@@ -39,6 +39,10 @@ struct HandleCore {
   std::optional<ExitStatus> exit;
   bool start_requested = false;
   bool online = false;
+  bool plain = false;
+  bool chunks = false;
+  std::uint64_t stdin_channel = 0;
+  std::shared_ptr<ChannelCore> output;  // a plain executable's standard output
   std::function<void()> on_online;
   std::function<void(const ExitStatus&)> on_exit;
   std::function<void(const std::string&)> on_error;
@@ -85,6 +89,7 @@ class Context : public std::enable_shared_from_this<Context> {
 
   WorkerHandle self();
   WorkerHandle create_child(const std::string& executable, std::vector<std::string> arguments);
+  WorkerHandle create_plain(const std::string& executable, std::vector<std::string> arguments, PlainOptions options);
   void start(HandleCore& child);
   void terminate(HandleCore& child);
   std::optional<ExitStatus> join(HandleCore& child, shm::Deadline deadline);

@@ -21,7 +21,16 @@ struct LaunchRequest {
   std::string executable;
   std::vector<std::string> arguments;
   std::string working_directory;  // the parent's: relative paths mean what they meant there
-  template <class A> void serialize(A& a) { a(slot, generation, executable, arguments, working_directory); }
+  // A plain executable (one that knows nothing of Colony): its standard input
+  // is fed from channel stdin_channel (0: none) and its standard output is
+  // published to channel stdout_channel, as lines or as byte chunks.
+  bool plain = false;
+  std::uint64_t stdin_channel = 0;
+  std::uint64_t stdout_channel = 0;
+  bool chunks = false;
+  template <class A> void serialize(A& a) {
+    a(slot, generation, executable, arguments, working_directory, plain, stdin_channel, stdout_channel, chunks);
+  }
 };
 
 struct TerminateRequest {

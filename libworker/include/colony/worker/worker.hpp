@@ -101,6 +101,18 @@ class WorkerPort {
 };
 }  // namespace detail
 
+// A plain executable as a worker (`tr`, `gzip`, `python3 -c ...`): the
+// broker feeds its standard input from a channel and publishes its standard
+// output to a channel.
+struct PlainOptions {
+  // Feeds its standard input: each std::string is written with a newline
+  // (lines), or each std::vector<std::byte> as it is (chunks); closing the
+  // channel is end of input. Without one, its standard input is /dev/null.
+  MessageChannel input;
+  bool chunks = false;  // output as byte chunks (std::vector<std::byte>), not lines (std::string)
+  ChannelOptions output;
+};
+
 class WorkerHandle : public detail::WorkerPort<WorkerHandle> {
  public:
   WorkerHandle() = default;
@@ -124,6 +136,10 @@ class WorkerHandle : public detail::WorkerPort<WorkerHandle> {
   // ended; nullopt if the timeout passes first.
   std::optional<ExitStatus> join(std::chrono::milliseconds timeout);
   std::optional<ExitStatus> exit_status() const;
+  // A plain executable's standard output, as its parent receives it: one
+  // std::string per line (or a byte chunk), closed after the last one, all
+  // of it before the exit event.
+  MessageChannel output() const;
 
   // Parent only: post_message / on_message / receive (from WorkerPort) use
   // the default channel pair (ArkTS postMessage / onmessage).
@@ -173,6 +189,9 @@ class Worker : public detail::WorkerPort<Worker> {
 
   // A new worker in state created: set its properties and handlers, then start().
   WorkerHandle create(const std::string& executable, std::vector<std::string> arguments = {});
+  // The same for a program that knows nothing of Colony (see PlainOptions).
+  WorkerHandle create_plain(const std::string& executable, std::vector<std::string> arguments = {},
+                            PlainOptions options = {});
 
   // post_message / on_message / receive (from WorkerPort): the default
   // channel pair with the parent. The properties are this worker's own.

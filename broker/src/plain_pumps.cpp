@@ -1,0 +1,122 @@
+#include "plain_pumps.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <string>
+#include <vector>
+
+namespace colony::broker_detail {
+namespace {
+
+constexpr auto kSlice = std::chrono::milliseconds(50);
+constexpr std::size_t kChunk = 64 << 10;
+
+bool write_all(int fd, const void* data, std::size_t size) {
+  const auto* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // EPIPE: the process stopped reading
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+PlainPumps::PlainPumps(std::shared_ptr<detail::ChannelCore> input, int stdin_write_fd,
+                       std::shared_ptr<detail::ChannelCore> output, int stdout_read_fd, bool chunks) {
+  if (stdin_write_fd >= 0) {
+    input_thread_ = std::thread([this, input, stdin_write_fd, chunks] { feed(input, stdin_write_fd, chunks); });
+  }
+  if (stdout_read_fd >= 0) {
+    output_thread_ = std::thread([this, output, stdout_read_fd, chunks] { publish(output, stdout_read_fd, chunks); });
+  } else {
+    output_done_.store(true);
+  }
+}
+
+PlainPumps::~PlainPumps() {
+  stopping_.store(true);
+  if (input_thread_.joinable()) input_thread_.join();
+  if (output_thread_.joinable()) output_thread_.join();
+}
+
+void PlainPumps::feed(std::shared_ptr<detail::ChannelCore> input, int fd, bool chunks) {
+  // A process that stops reading makes write() fail with EPIPE instead of
+  // killing the broker: SIGPIPE is blocked on this thread, and a pending one
+  // is discarded below.
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+  bool open = true;
+  while (open && !stopping_.load() && !process_ended_.load()) {
+    const auto deadline = shm::Deadline::after(kSlice);
+    if (chunks) {
+      auto received = input->receive<std::vector<std::byte>>(deadline);
+      if (received.ok()) open = write_all(fd, received.value->data(), received.value->size());
+      else if (received.status == shm::ReceiveStatus::closed || received.status == shm::ReceiveStatus::corrupt) open = false;
+    } else {
+      auto received = input->receive<std::string>(deadline);
+      if (received.ok()) {
+        received.value->push_back('\n');
+        open = write_all(fd, received.value->data(), received.value->size());
+      } else if (received.status == shm::ReceiveStatus::closed || received.status == shm::ReceiveStatus::corrupt) {
+        open = false;
+      }
+    }
+  }
+  // End of input for the process: it sees EOF on its standard input.
+  ::close(fd);
+  const timespec none{0, 0};
+  (void)::sigtimedwait(&pipe_signal, nullptr, &none);
+}
+
+void PlainPumps::publish(std::shared_ptr<detail::ChannelCore> output, int fd, bool chunks) {
+  std::string pending;  // lines mode: what came after the last newline
+  std::vector<char> buffer(kChunk);
+  const auto send = [&](auto value) {
+    // Back-pressure: waits while the channel is full, but gives up when the
+    // broker stops (the session is ending).
+    for (;;) {
+      const SendStatus status = output->send(value, shm::Deadline::after(kSlice));
+      if (status != SendStatus::timed_out && status != SendStatus::full) return status == SendStatus::ok;
+      if (stopping_.load()) return false;
+    }
+  };
+  bool open = true;
+  while (open) {
+    pollfd readable{fd, POLLIN, 0};
+    const int ready = ::poll(&readable, 1, static_cast<int>(kSlice.count()));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) {
+      if (stopping_.load()) break;
+      continue;
+    }
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF: the process (and any child holding it) closed its output
+    if (chunks) {
+      open = send(std::vector<std::byte>(reinterpret_cast<const std::byte*>(buffer.data()),
+                                         reinterpret_cast<const std::byte*>(buffer.data()) + n));
+      continue;
+    }
+    pending.append(buffer.data(), static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    for (std::size_t newline; open && (newline = pending.find('\n', start)) != std::string::npos; start = newline + 1) {
+      open = send(pending.substr(start, newline - start));
+    }
+    pending.erase(0, start);
+  }
+  if (open && !pending.empty() && !chunks) (void)send(pending);  // a last line without a newline
+  ::close(fd);
+  output->close();
+  output_done_.store(true, std::memory_order_release);
+}
+
+}  // namespace colony::broker_detail
