@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   const auto call = colony::cli::add_call_command(app);
   const auto named = colony::cli::add_named_commands(app);
   const auto data = colony::cli::add_data_commands(app);
+  const auto channels = colony::cli::add_channel_commands(app);
   std::string known;
   bool is_known = false;
   for (const auto* command : app.get_subcommands({})) {
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("broker")) return broker();
     if (app.got_subcommand("call")) return call();
     if (app.got_subcommand("bytes") || app.got_subcommand("prop")) return data();
+    if (app.got_subcommand("send") || app.got_subcommand("recv")) return channels();
     for (const char* command : {"kill", "terminate", "ps", "deadletters"}) {
       if (app.got_subcommand(command)) return named();
     }

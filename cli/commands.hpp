@@ -38,5 +38,7 @@ Runner add_call_command(CLI::App& app);
 Runner add_named_commands(CLI::App& app);
 // bytes and prop share one runner.
 Runner add_data_commands(CLI::App& app);
+// send and recv share one runner.
+Runner add_channel_commands(CLI::App& app);
 
 }  // namespace colony::cli

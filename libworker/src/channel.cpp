@@ -208,6 +208,29 @@ void ChannelCore::bind_receiver(std::uint32_t slot, std::uint32_t generation) {
   set_receiver(slot, generation);
 }
 
+void ChannelCore::bind_reader_only() {
+  if (reader_) return;
+  auto attached = shm::RingReader::attach(ring_);
+  if (!attached) {
+    throw WorkerError(WorkerErrc::bad_state,
+                      "cannot receive on channel " + std::to_string(id_) + ": " + attached.error().message);
+  }
+  reader_.emplace(std::move(*attached));
+  control().receiver_slot_plus_one.store(0, std::memory_order_seq_cst);
+}
+
+shm::ReceiveInfo ChannelCore::receive_any(shm::Deadline deadline,
+                                          const std::function<void(const shm::RecordView&)>& handle) {
+  shm::ReceiveInfo info;
+  if (!wait_for_record(deadline, info)) return info;
+  info.status = shm::ReceiveStatus::ok;
+  deliver_one(handle, [&](const MessageError& error) {
+    info.status = shm::ReceiveStatus::undecodable;
+    info.error = error.message;
+  });
+  return info;
+}
+
 bool ChannelCore::peek() noexcept {
   if (has_pending_) return true;
   if (!reader_) return false;

@@ -370,3 +370,33 @@ TEST_CASE("colony bytes and colony prop from a shell", "[ipc]") {
   CHECK(colony({"broker", "stop"}, 30s).exit_code == 0);
   CHECK(test::session_segments(session).empty());
 }
+
+TEST_CASE("colony send and recv on channels from a shell", "[ipc]") {
+  Broker broker(test::broker_options());
+  const std::vector<std::string> environment{"COLONY_SESSION=" + broker.session()};
+  const auto colony = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), test::cli_path());
+    return test::run_command(args, 20s, environment);
+  };
+  // The shell receives what a worker (here the host) sends...
+  auto outgoing = MessageChannel::create();
+  outgoing.send(Value(Value::Map{{"n", 1}}));
+  outgoing.send(std::string("plain string"));
+  const auto received = colony({"recv", "ch" + std::to_string(outgoing.id()), "--count", "2"});
+  CHECK(received.exit_code == 0);
+  CHECK(received.out == "{\"n\":1}\n\"plain string\"\n");
+  CHECK(colony({"recv", std::to_string(outgoing.id()), "--timeout", "50"}).exit_code == 3);
+  // ...and sends what a worker receives.
+  auto incoming = MessageChannel::create();
+  CHECK(colony({"send", "ch" + std::to_string(incoming.id()), "[1, \"two\"]"}).exit_code == 0);
+  const auto got = incoming.receive<Value>(5s);
+  REQUIRE(got.ok());
+  CHECK(*got.value == Value(Value::Array{1, "two"}));
+  CHECK(colony({"send", "ch" + std::to_string(incoming.id()), "not json"}).exit_code == 2);
+  CHECK(colony({"send", "ch999999", "1"}).exit_code == 1);
+  CHECK(colony({"send", "chX", "1"}).exit_code == 2);
+  // One sender per channel: the host sends on `outgoing`, so the shell may not.
+  const auto busy = colony({"send", "ch" + std::to_string(outgoing.id()), "1"});
+  CHECK(busy.exit_code == 1);
+  CHECK_FALSE(busy.err.empty());
+}

@@ -116,6 +116,13 @@ class ChannelCore {
   // process is the receiver.
   void bind_receiver(std::uint32_t slot, std::uint32_t generation);
   bool bound() const noexcept { return reader_.has_value(); }
+  // Attaches as the receiver for a process that is not a worker (the colony
+  // command): no doorbell is named; it sleeps on the ring's own futex.
+  void bind_reader_only();
+  // Receives the next record of any type, hands it to handle (an out-of-line
+  // one resolved), then frees it. The status: ok, timed_out, closed, corrupt,
+  // or undecodable when the record could not be delivered.
+  shm::ReceiveInfo receive_any(shm::Deadline deadline, const std::function<void(const shm::RecordView&)>& handle);
   // Receives the next record, resolves an out-of-line one, and hands it to
   // handle; commits after handle returned. Returns false when nothing was there.
   // Bad records are reported to report (and back to the sender) and consumed.
