@@ -4,7 +4,7 @@
 
 #include "colony/broker/clean.hpp"
 #include "colony/worker/channel.hpp"
-#include "colony/worker/value.hpp"
+#include "colony/worker/value_record.hpp"
 #include "commands.hpp"
 #include "session_option.hpp"
 
@@ -31,18 +31,6 @@ std::shared_ptr<detail::ChannelCore> open_channel(const std::string& session, co
   auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, "ch" + digits), shm::Deadline::after(std::chrono::seconds(2)));
   if (!ring) throw WorkerError(WorkerErrc::not_found, "no channel ch" + digits + " in session '" + session + "'");
   return std::make_shared<detail::ChannelCore>(std::move(map), std::move(*ring), id);
-}
-
-// A record as JSON: a Value, or a built-in scalar or string.
-std::optional<std::string> as_json(const shm::RecordView& record) {
-  if (auto v = shm::decode_record<Value>(record); v.ok()) return v.value->to_json();
-  if (auto v = shm::decode_record<std::string>(record); v.ok()) return Value(*v.value).to_json();
-  if (auto v = shm::decode_record<std::int32_t>(record); v.ok()) return Value(*v.value).to_json();
-  if (auto v = shm::decode_record<std::int64_t>(record); v.ok()) return Value(static_cast<long long>(*v.value)).to_json();
-  if (auto v = shm::decode_record<std::uint64_t>(record); v.ok()) return Value(static_cast<double>(*v.value)).to_json();
-  if (auto v = shm::decode_record<double>(record); v.ok()) return Value(*v.value).to_json();
-  if (auto v = shm::decode_record<bool>(record); v.ok()) return Value(*v.value).to_json();
-  return std::nullopt;
 }
 
 int run_send(const ChannelCommand& command) {
@@ -72,7 +60,7 @@ int run_recv(const ChannelCommand& command) {
     const auto status = channel->receive_any(shm::Deadline::after(std::chrono::milliseconds(command.timeout_ms)),
                                              [&](const shm::RecordView& record) {
                                                type_tag = record.type_tag;
-                                               line = as_json(record);
+                                               if (auto value = value_of_record(record)) line = value->to_json();
                                              });
     if (status.ok()) {
       if (!line) {

@@ -12,7 +12,7 @@
 #include "colony/worker/channel.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/properties.hpp"
-#include "colony/worker/value.hpp"
+#include "colony/worker/value_record.hpp"
 #include "commands.hpp"
 #include "session_option.hpp"
 
@@ -198,13 +198,7 @@ detail::PropertyStore open_properties(const detail::SessionMap& map, const std::
 // A property as JSON: a colony::Value, or one of the built-in scalar types.
 std::string property_json(const std::string& key, const detail::StoredValue& stored) {
   const shm::RecordView record{stored.type_tag, 0, std::span<const std::byte>(stored.bytes)};
-  if (auto v = shm::decode_record<Value>(record); v.ok()) return v.value->to_json();
-  if (auto v = shm::decode_record<std::string>(record); v.ok()) return Value(*v.value).to_json();
-  if (auto v = shm::decode_record<std::int32_t>(record); v.ok()) return Value(*v.value).to_json();
-  if (auto v = shm::decode_record<std::int64_t>(record); v.ok()) return Value(static_cast<long long>(*v.value)).to_json();
-  if (auto v = shm::decode_record<std::uint32_t>(record); v.ok()) return Value(*v.value).to_json();
-  if (auto v = shm::decode_record<double>(record); v.ok()) return Value(*v.value).to_json();
-  if (auto v = shm::decode_record<bool>(record); v.ok()) return Value(*v.value).to_json();
+  if (auto value = value_of_record(record)) return value->to_json();
   throw WorkerError(WorkerErrc::wrong_type, "property '" + key + "' holds " + shm::TypeRegistry::describe(stored.type_tag) +
                                                 ", which has no JSON form");
 }

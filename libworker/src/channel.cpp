@@ -197,25 +197,24 @@ void ChannelCore::report_to_sender(const std::string& message) noexcept {
   if (sender != 0) session_->ring_doorbell(sender - 1);
 }
 
-void ChannelCore::bind_receiver(std::uint32_t slot, std::uint32_t generation) {
-  if (reader_) return;
+void ChannelCore::attach_reader() {
   auto attached = shm::RingReader::attach(ring_);
   if (!attached) {
     throw WorkerError(WorkerErrc::bad_state,
                       "cannot receive on channel " + std::to_string(id_) + ": " + attached.error().message);
   }
   reader_.emplace(std::move(*attached));
+}
+
+void ChannelCore::bind_receiver(std::uint32_t slot, std::uint32_t generation) {
+  if (reader_) return;
+  attach_reader();
   set_receiver(slot, generation);
 }
 
 void ChannelCore::bind_reader_only() {
   if (reader_) return;
-  auto attached = shm::RingReader::attach(ring_);
-  if (!attached) {
-    throw WorkerError(WorkerErrc::bad_state,
-                      "cannot receive on channel " + std::to_string(id_) + ": " + attached.error().message);
-  }
-  reader_.emplace(std::move(*attached));
+  attach_reader();
   control().receiver_slot_plus_one.store(0, std::memory_order_seq_cst);
 }
 

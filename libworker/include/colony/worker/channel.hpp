@@ -153,6 +153,7 @@ class ChannelCore {
   void close() noexcept;
 
  private:
+  void attach_reader();
   bool wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status);
   const RecordHandler* handler_for(std::uint32_t tag) noexcept;
   void count_received() noexcept;
