@@ -22,30 +22,11 @@
 #include "broker_link.hpp"
 #include "commands.hpp"
 #include "session_option.hpp"
+#include "worker_spec.hpp"
 #include "stop_on_signals.hpp"
 
 namespace colony::cli {
 namespace {
-
-struct WorkerSpec {
-  std::string name;
-  std::string executable;
-  std::vector<std::string> arguments;
-};
-
-// "NAME=EXECUTABLE ARG..." (arguments split on spaces).
-WorkerSpec parse_worker(const std::string& text) {
-  const auto equals = text.find('=');
-  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
-    throw UsageError("--worker wants NAME=EXECUTABLE [ARGS...], got '" + text + "'");
-  }
-  WorkerSpec spec;
-  spec.name = text.substr(0, equals);
-  std::istringstream words(text.substr(equals + 1));
-  words >> spec.executable;
-  for (std::string word; words >> word;) spec.arguments.push_back(word);
-  return spec;
-}
 
 struct StartOptions {
   std::string session;
@@ -168,7 +149,10 @@ Runner add_broker_command(CLI::App& app) {
   auto* start_command = command->add_subcommand("start", "Start a broker in the background; prints its session");
   start_command->add_option("--session", start_options->session, "Session name (default: a random one)")
       ->check(session_name_validator());
-  start_command->add_option("--worker", start_options->workers, "A named worker: NAME=EXECUTABLE [ARGS...]");
+  start_command->add_option("--worker", start_options->workers, "A named worker: NAME=EXECUTABLE [ARGS...]")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   start_command->add_option("--max-workers", start_options->max_workers, "Running workers at most")
       ->check(CLI::Range(1u, 1023u))
       ->capture_default_str();

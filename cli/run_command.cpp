@@ -10,6 +10,7 @@
 #include "colony/broker/broker.hpp"
 #include "commands.hpp"
 #include "stop_on_signals.hpp"
+#include "worker_spec.hpp"
 
 namespace colony::cli {
 namespace {
@@ -19,6 +20,7 @@ struct RunOptions {
   std::uint32_t max_workers = 64;
   std::string over_cap = "queue";
   std::uint32_t attach_timeout_ms = 5000;
+  std::vector<std::string> workers;  // named worker definitions
   std::string executable;
   std::vector<std::string> arguments;
 };
@@ -31,7 +33,10 @@ int run(const RunOptions& options) {
   broker_options.limits.max_running = options.max_workers;
   broker_options.limits.over_cap = options.over_cap == "fail" ? BrokerLimits::OverCap::fail : BrokerLimits::OverCap::queue;
   broker_options.limits.attach_timeout = std::chrono::milliseconds(options.attach_timeout_ms);
+  std::vector<WorkerSpec> specs;
+  for (const auto& text : options.workers) specs.push_back(parse_worker(text));
   Broker broker(broker_options);
+  for (const auto& spec : specs) broker.define_named_worker(spec.name, spec.executable, spec.arguments);
   StopOnSignals stop_on_signals(broker);
 
   auto worker = broker.host().create(options.executable, options.arguments);
@@ -69,6 +74,13 @@ Runner add_run_command(CLI::App& app) {
                       "Milliseconds a worker has to attach before it is killed")
       ->check(CLI::Range(1u, 3'600'000u))
       ->capture_default_str();
+  // One value per --worker (repeat it for more): a vector option would also
+  // swallow EXE and its arguments.
+  command->add_option("--worker", options->workers,
+                      "A named worker the session offers: NAME=EXECUTABLE [ARGS...] (colony call NAME ...)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command->add_option("executable", options->executable, "The worker executable")->required();
   command->add_option("arguments", options->arguments, "Its arguments");
   command->prefix_command();  // everything after EXE belongs to EXE

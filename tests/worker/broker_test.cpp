@@ -127,6 +127,15 @@ TEST_CASE("colony run exits with the worker's exit code and reports a death by s
     CHECK(result.exit_code == 127);
     CHECK(result.err.find("/nonexistent/worker") != std::string::npos);
   }
+  SECTION("with a named worker the session offers") {
+    const auto result = test::run_command({test::cli_path(), "run", "--session", session, "--worker",
+                                           "counter=" + test::worker_path() + " named", test::worker_path(),
+                                           "call-and-exit", "counter"},
+                                          30s);
+    CHECK(result.exit_code == 3);
+    const auto bad = test::run_command({test::cli_path(), "run", "--worker", "=nothing", test::worker_path()}, 10s);
+    CHECK(bad.exit_code == 2);
+  }
   SECTION("a bad argument") {
     const auto result = test::run_command({test::cli_path(), "run", "--max-workers", "zero", test::worker_path()}, 20s);
     CHECK(result.exit_code == 2);

@@ -75,6 +75,16 @@ int main_with(const std::string& mode, int argc, char** argv) {
     });
     return methods.serve();
   }
+  if (mode == "call-and-exit") {
+    // Adds 1 three times to worker argv[2], waiting for each reply; exits with the last.
+    const std::string session = Worker::current().session();
+    std::int64_t total = 0;
+    for (int i = 0; i < 3; ++i) {
+      total = colony::call(session, argv[2], "add", colony::Value::Array{1}, colony::CallOptions{true, std::chrono::seconds(20)})
+                  ->as_int();
+    }
+    return static_cast<int>(total);
+  }
   if (mode == "caller") {
     // Calls worker argv[2]'s "add" argv[3] times with 1, without waiting.
     const int count = std::atoi(argv[3]);
