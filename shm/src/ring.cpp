@@ -207,8 +207,17 @@ Expected<RingWriter> RingWriter::attach(Ring& ring, WaitPolicy policy) {
     writer.attached_single_ = true;
     writer.recover_published_records();
   }
-  const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
-  const std::uint64_t head = c.head.load(std::memory_order_acquire);
+  // Head and tail move while we look (the reader commits; other writers of a
+  // many-writer ring claim): only a pair read while head stood still is
+  // checked, so that a live ring is never mistaken for a corrupt one.
+  std::uint64_t head = c.head.load(std::memory_order_acquire);
+  std::uint64_t tail = c.tail.load(std::memory_order_acquire);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const std::uint64_t head_again = c.head.load(std::memory_order_acquire);
+    if (head_again == head) break;
+    head = head_again;
+    tail = c.tail.load(std::memory_order_acquire);
+  }
   if (tail < head || tail - head > ring.capacity() || tail % kRecordAlign != 0) {
     return corrupt_config(ring.name(), "head " + std::to_string(head) + " and tail " + std::to_string(tail) +
                                            " are inconsistent");

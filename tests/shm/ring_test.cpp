@@ -1,6 +1,7 @@
 // In-process behaviour of rings: framing, wrap-around, full/empty/closed,
 // receive-then-commit, single-attachment, and validation of corrupt state.
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <cstring>
 #include <thread>
 
@@ -414,4 +415,46 @@ TEST_CASE("a single writer that died between publishing a record and moving tail
   CHECK(text_of(got.record.payload) == "after");
   CHECK(reader->try_receive().status == RingStatus::empty);
   CHECK(ring.bytes_used() == 64);  // only "after", received but not committed
+}
+
+TEST_CASE("writers attach to a many-writer ring while its reader commits, never seeing it corrupt", "[threads][ring]") {
+  // A writer's attach reads head and tail; the reader moving head between the
+  // two reads once made a live ring look corrupt (found by a CI run).
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 256, shm::RingVariant::many_writers);
+  constexpr int kRecords = 3000;
+  std::atomic<int> received{0};
+  // Catch2 assertions are for the main thread only: the reader reports by flag.
+  std::atomic<bool> reader_attached{true};
+  std::thread reader_thread([&] {
+    auto reader = shm::RingReader::attach(ring);
+    if (!reader) {
+      reader_attached.store(false);
+      return;
+    }
+    while (received.load() < kRecords) {
+      if (reader->receive(shm::Deadline::after(5s)).ok()) {
+        reader->commit();
+        received.fetch_add(1);
+      }
+    }
+  });
+  int attach_failures = 0;
+  for (int i = 0; i < kRecords && reader_attached.load(); ++i) {
+    auto writer = shm::RingWriter::attach(ring);  // a new writer for every record, as colony call does
+    if (!writer) {
+      ++attach_failures;
+      continue;
+    }
+    CHECK(writer->send(kTag, bytes_of("x"), shm::Deadline::after(5s)) == RingStatus::ok);
+  }
+  CHECK(attach_failures == 0);
+  if (attach_failures != 0) {
+    // Let the reader end: it waits for kRecords.
+    auto writer = shm::RingWriter::attach(ring);
+    for (int i = 0; i < attach_failures && writer; ++i) (void)writer->send(kTag, bytes_of("x"), shm::Deadline::after(5s));
+  }
+  reader_thread.join();
+  CHECK(reader_attached.load());
+  CHECK(received.load() == kRecords);
 }

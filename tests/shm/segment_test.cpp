@@ -158,11 +158,14 @@ TEST_CASE("an opener whose creator died before READY gets creator_died, not an e
   const auto name = session.segment(SegmentKind::bytes, "half");
   auto child = test::ChildProcess::start("segment-create-never-ready", {session.name()});
   REQUIRE(test::eventually([&] { return !session.leftover_segments().empty(); }, 5000ms));
-  // Give the creator time to write its header, then kill it before READY.
+  // Give the creator time to write its header (not_ready, and not because
+  // the header is still blank: under load the file can exist a while before
+  // its header does), then kill it before READY.
   REQUIRE(test::eventually(
       [&] {
         auto opened = shm::Segment::open(name, shm::Deadline::now());
-        return !opened && opened.error().code == Errc::not_ready;
+        return !opened && opened.error().code == Errc::not_ready &&
+               opened.error().message.find("never written") == std::string::npos;
       },
       5000ms));
   child.kill_hard();
