@@ -9,6 +9,8 @@
 
 #include "colony/broker/broker.hpp"
 #include "commands.hpp"
+#include "pipeline_file.hpp"
+#include "pipeline_run.hpp"
 #include "stop_on_signals.hpp"
 #include "worker_spec.hpp"
 
@@ -17,28 +19,17 @@ namespace {
 
 struct RunOptions {
   std::string session;
-  std::uint32_t max_workers = 64;
+  std::optional<std::uint32_t> max_workers;  // default: the pipeline file's, else 64
   std::string over_cap = "queue";
   std::uint32_t attach_timeout_ms = 5000;
   std::vector<std::string> workers;  // named worker definitions
+  std::string pipeline_file;
   std::string executable;
   std::vector<std::string> arguments;
 };
 
-int run(const RunOptions& options) {
-  block_stop_signals();
-
-  BrokerOptions broker_options;
-  broker_options.session = options.session;
-  broker_options.limits.max_running = options.max_workers;
-  broker_options.limits.over_cap = options.over_cap == "fail" ? BrokerLimits::OverCap::fail : BrokerLimits::OverCap::queue;
-  broker_options.limits.attach_timeout = std::chrono::milliseconds(options.attach_timeout_ms);
-  std::vector<WorkerSpec> specs;
-  for (const auto& text : options.workers) specs.push_back(parse_worker(text));
-  Broker broker(broker_options);
-  for (const auto& spec : specs) broker.define_named_worker(spec.name, spec.executable, spec.arguments);
-  StopOnSignals stop_on_signals(broker);
-
+// The one worker of `colony run EXE ARGS...`: the session lasts as long as it.
+int run_executable(Broker& broker, const RunOptions& options, const StopOnSignals& stop_on_signals) {
   auto worker = broker.host().create(options.executable, options.arguments);
   try {
     worker.start();
@@ -49,7 +40,6 @@ int run(const RunOptions& options) {
   std::optional<ExitStatus> status;
   while (!(status = worker.join(std::chrono::hours(24)))) {
   }
-  broker.stop();
   if (!status->ok()) std::fprintf(stderr, "colony: %s %s\n", options.executable.c_str(), status->describe().c_str());
   // Stopped by a signal: the session ended because of it, whatever the
   // worker did on its way out.
@@ -57,16 +47,65 @@ int run(const RunOptions& options) {
   return status->shell_code();
 }
 
+// Only named workers: the session serves calls until a stop signal.
+int serve(Broker& broker, const std::vector<std::string>& names, const StopOnSignals& stop_on_signals) {
+  std::string listed;
+  for (const auto& name : names) listed.append(listed.empty() ? "" : ", ").append(name);
+  std::fprintf(stderr, "colony: session %s serves %s (colony call --session %s NAME ...); Ctrl-C stops it\n",
+               broker.session().c_str(), listed.c_str(), broker.session().c_str());
+  broker.wait_until_stopped();
+  return stop_on_signals.signal() != 0 ? 128 + stop_on_signals.signal() : kSuccess;
+}
+
+int run(const RunOptions& options) {
+  const int given = (options.executable.empty() ? 0 : 1) + (options.pipeline_file.empty() ? 0 : 1);
+  if (given == 2) throw UsageError("run: give an executable or --pipeline FILE, not both");
+  if (given == 0 && options.workers.empty()) {
+    throw UsageError("run: nothing to run: give an executable, --pipeline FILE or --worker NAME=EXE");
+  }
+  // Everything that can be refused is read before the session starts.
+  PipelineSpec pipeline;
+  if (!options.pipeline_file.empty()) pipeline = read_pipeline_file(options.pipeline_file);
+  for (const auto& text : options.workers) {
+    const WorkerSpec spec = parse_worker(text);
+    pipeline.workers.push_back({spec.name, spec.executable, spec.arguments, 3});
+  }
+  block_stop_signals();
+
+  BrokerOptions broker_options;
+  broker_options.session = options.session.empty() ? pipeline.session : options.session;
+  broker_options.limits.max_running = options.max_workers.value_or(pipeline.max_workers.value_or(64));
+  broker_options.limits.over_cap = options.over_cap == "fail" ? BrokerLimits::OverCap::fail : BrokerLimits::OverCap::queue;
+  broker_options.limits.attach_timeout = std::chrono::milliseconds(options.attach_timeout_ms);
+  Broker broker(broker_options);
+  std::vector<std::string> names;
+  for (const auto& worker : pipeline.workers) {
+    broker.define_named_worker(worker.name, worker.executable, worker.arguments, worker.max_attempts);
+    names.push_back(worker.name);
+  }
+  StopOnSignals stop_on_signals(broker);
+  int code = 0;
+  if (!options.executable.empty()) {
+    code = run_executable(broker, options, stop_on_signals);
+  } else if (!pipeline.stages.empty()) {
+    code = run_pipeline(broker, pipeline, stop_on_signals);
+  } else {
+    code = serve(broker, names, stop_on_signals);
+  }
+  broker.stop();
+  return code;
+}
+
 }  // namespace
 
 Runner add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
-  auto* command = app.add_subcommand("run", "Start a session in the foreground and run EXE in it as a worker");
+  auto* command = app.add_subcommand(
+      "run", "Start a session in the foreground: run EXE in it as a worker, or the stages of a pipeline file");
   command->add_option("--session", options->session, "Session name (default: a random one)")
       ->check(session_name_validator());
-  command->add_option("--max-workers", options->max_workers, "Running workers at most")
-      ->check(CLI::Range(1u, 1023u))
-      ->capture_default_str();
+  command->add_option("--max-workers", options->max_workers, "Running workers at most (default: 64)")
+      ->check(CLI::Range(1u, 1023u));
   command->add_option("--over-cap", options->over_cap, "A start past the cap: queue or fail")
       ->check(CLI::IsMember({"queue", "fail"}))
       ->capture_default_str();
@@ -81,13 +120,18 @@ Runner add_run_command(CLI::App& app) {
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  command->add_option("executable", options->executable, "The worker executable")->required();
+  command->add_option("--pipeline,-p", options->pipeline_file,
+                      "A pipeline file (TOML): stages connected by channels, named workers");
+  command->add_option("executable", options->executable, "The worker executable");
   command->add_option("arguments", options->arguments, "Its arguments");
   command->prefix_command();  // everything after EXE belongs to EXE
   command->footer(
-      "Exits with the worker's exit code once the session has ended; 128+N when it died\n"
-      "by signal N; 127 when it could not be started; 126 when it never attached.\n"
-      "SIGINT/SIGTERM stop the session.");
+      "With EXE: exits with the worker's exit code once the session has ended; 128+N\n"
+      "when it died by signal N; 127 when it could not be started; 126 when it never\n"
+      "attached. With --pipeline: 0 when every stage succeeded, else the code of the\n"
+      "last failing stage (as set -o pipefail); the last stage's output is printed.\n"
+      "With only --worker: serves calls until stopped. SIGINT/SIGTERM stop the\n"
+      "session (exit code 128+N). Exit code 2: bad arguments or pipeline file.");
   return [options]() { return run(*options); };
 }
 

@@ -9,6 +9,7 @@ packages=(
   libcereal-dev       # message serialization
   libcli11-dev        # the colony command line
   nlohmann-json3-dev  # JSON for dynamic values (colony::Value), the CLI and --json output
+  libtomlplusplus-dev # pipeline files (colony run --pipeline)
   catch2              # tests (Catch2 2.13)
 )
 

@@ -19,29 +19,8 @@
 using namespace colony;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string unique_session(const char* what) {
-  static int counter = 0;
-  return "test" + std::to_string(::getpid()) + "n" + what + std::to_string(++counter);
-}
-
-// Reaps pid, killing it if it has not ended by the timeout.
-int reap(int pid, std::chrono::milliseconds timeout) {
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    ::usleep(2000);
-  }
-  return status;
-}
-
-}  // namespace
+using test::reap;
+using test::unique_session;
 
 TEST_CASE("the broker's end stops its workers and removes every segment", "[ipc][threads]") {
   std::string session;

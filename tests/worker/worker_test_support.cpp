@@ -56,6 +56,25 @@ int spawn_command(const std::vector<std::string>& argv) {
   return pid;
 }
 
+int reap(int pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    ::usleep(2000);
+  }
+  return status;
+}
+
+std::string unique_session(const char* what) {
+  static std::atomic<int> counter{0};
+  return "test" + std::to_string(::getpid()) + "n" + what + std::to_string(++counter);
+}
+
 std::vector<int> processes_in_session(const std::string& session) {
   std::vector<int> pids;
   const std::string needle = "COLONY_SESSION=" + session;

@@ -31,6 +31,11 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
 const std::string& cli_path();
 // Starts a command in the background, its output discarded; the caller reaps it.
 int spawn_command(const std::vector<std::string>& argv);
+// Reaps pid and returns its wait status; kills it first (and returns -1) if it
+// has not ended by the timeout.
+int reap(int pid, std::chrono::milliseconds timeout);
+// A session name unique to this test process, for sessions a command creates.
+std::string unique_session(const char* what);
 // Live (not zombie) processes whose environment puts them in the session.
 std::vector<int> processes_in_session(const std::string& session);
 // Entries of /dev/shm whose name starts with the session's prefix.

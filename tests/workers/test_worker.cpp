@@ -12,6 +12,7 @@
 
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
+#include "colony/worker/stage.hpp"
 #include "colony/worker/value.hpp"
 #include "colony/worker/worker.hpp"
 #include "test_types.hpp"
@@ -148,6 +149,41 @@ int main_with(const std::string& mode, int argc, char** argv) {
     });
     self.post_message(channel);
     return self.run();
+  }
+  if (mode == "stage-produce") {
+    // A first pipeline stage: sends "line <i>" for i < count on its output,
+    // and stops quietly when the reader has ended (the send fails closed).
+    const int count = std::atoi(argv[2]);
+    auto stage = colony::stage_channels();
+    for (int i = 0; i < count; ++i) {
+      const auto sent = stage.output.try_send("line " + std::to_string(i), colony::shm::Deadline::after(std::chrono::seconds(30)));
+      if (sent == colony::SendStatus::closed) return 0;
+      if (sent != colony::SendStatus::ok) return 3;
+    }
+    return 0;
+  }
+  if (mode == "stage-check") {
+    // A last pipeline stage: checks each input line is "LINE <i>" in order,
+    // then sends one summary line; exits 1 when a line was wrong.
+    auto stage = colony::stage_channels();
+    std::uint64_t received = 0;
+    std::uint64_t wrong = 0;
+    for (;;) {
+      auto line = stage.input.receive<std::string>(std::chrono::seconds(30));
+      if (line.status == colony::shm::ReceiveStatus::closed) break;
+      if (!line.ok()) return 4;
+      if (*line.value != "LINE " + std::to_string(received)) ++wrong;
+      ++received;
+    }
+    stage.output.send("checked " + std::to_string(received) + " lines, " + std::to_string(wrong) + " wrong");
+    stage.output.send(colony::Value(colony::Value::Map{{"received", static_cast<long long>(received)}}));
+    return wrong == 0 ? 0 : 1;
+  }
+  if (mode == "stage-channels") {
+    // Reports which stage channels it was given.
+    auto stage = colony::stage_channels();
+    std::printf("input %s output %s\n", stage.input.valid() ? "yes" : "no", stage.output.valid() ? "yes" : "no");
+    return 0;
   }
   if (mode == "collect-upper") {
     // Receives a channel of lines; checks each is "LINE <i>" in order and
