@@ -1,10 +1,11 @@
 #include "pipeline_file.hpp"
 
+#include <toml++/toml.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
-#include <toml++/toml.h>
 
 #include "colony/shm/names.hpp"
 #include "session_option.hpp"
@@ -21,13 +22,17 @@ constexpr std::int64_t kMaxCapacity = std::int64_t{1} << 30;
 class FileErrors {
  public:
   explicit FileErrors(std::string path) : path_(std::move(path)) {}
-  [[noreturn]] void fail(const toml::node& where, const std::string& message) const {
-    fail_at(where.source().begin.line, message);
+  // The message is its parts appended (g++ 12 misreads chains of + at -O2).
+  template <class... Parts>
+  [[noreturn]] void fail(const toml::node& where, const Parts&... parts) const {
+    fail_at(where.source().begin.line, parts...);
   }
-  [[noreturn]] void fail_at(std::uint32_t line, const std::string& message) const {
+  template <class... Parts>
+  [[noreturn]] void fail_at(std::uint32_t line, const Parts&... parts) const {
     std::string text = path_;
     if (line != 0) text.append(":").append(std::to_string(line));
-    text.append(": ").append(message);
+    text.append(": ");
+    (text.append(parts), ...);
     throw UsageError(text);
   }
   [[noreturn]] void fail(const std::string& message) const { fail_at(0, message); }
@@ -42,16 +47,16 @@ void refuse_unknown_keys(const FileErrors& errors, const toml::table& table, con
     if (known.contains(std::string(key.str()))) continue;
     std::string allowed;
     for (const auto& name : known) allowed.append(allowed.empty() ? "" : ", ").append(name);
-    errors.fail(value, "unknown key '" + std::string(key.str()) + "' in " + where + " (known: " + allowed + ")");
+    errors.fail(value, "unknown key '", key.str(), "' in ", where, " (known: ", allowed, ")");
   }
 }
 
 std::string required_string(const FileErrors& errors, const toml::table& table, const char* key,
                             const std::string& where) {
   const toml::node* node = table.get(key);
-  if (node == nullptr) errors.fail(table, where + " has no '" + key + "'");
+  if (node == nullptr) errors.fail(table, where, " has no '", key, "'");
   const auto value = node->value<std::string>();
-  if (!value || value->empty()) errors.fail(*node, "'" + std::string(key) + "' in " + where + " must be a non-empty string");
+  if (!value || value->empty()) errors.fail(*node, "'", key, "' in ", where, " must be a non-empty string");
   return *value;
 }
 
@@ -59,7 +64,7 @@ std::optional<std::string> optional_string(const FileErrors& errors, const toml:
                                            const std::string& where) {
   const toml::node* node = table.get(key);
   if (node == nullptr) return std::nullopt;
-  if (!node->is_string()) errors.fail(*node, "'" + std::string(key) + "' in " + where + " must be a string");
+  if (!node->is_string()) errors.fail(*node, "'", key, "' in ", where, " must be a string");
   return node->value<std::string>();
 }
 
@@ -69,8 +74,8 @@ std::optional<std::int64_t> optional_integer(const FileErrors& errors, const tom
   if (node == nullptr) return std::nullopt;
   const auto value = node->value_exact<std::int64_t>();
   if (!value || *value < low || *value > high) {
-    errors.fail(*node, "'" + std::string(key) + "' in " + where + " must be an integer from " + std::to_string(low) +
-                           " to " + std::to_string(high));
+    errors.fail(*node, "'", key, "' in ", where, " must be an integer from ", std::to_string(low), " to ",
+                std::to_string(high));
   }
   return value;
 }
@@ -81,11 +86,11 @@ std::vector<std::string> string_array(const FileErrors& errors, const toml::tabl
   const toml::node* node = table.get(key);
   if (node == nullptr) return strings;
   const toml::array* array = node->as_array();
-  if (array == nullptr) errors.fail(*node, "'" + std::string(key) + "' in " + where + " must be an array of strings");
+  if (array == nullptr) errors.fail(*node, "'", key, "' in ", where, " must be an array of strings");
   for (const toml::node& element : *array) {
     const auto text = element.value_exact<std::string>();
     if (!text) {
-      errors.fail(element, "'" + std::string(key) + "' in " + where + " must hold strings only (quote numbers: \"3\")");
+      errors.fail(element, "'", key, "' in ", where, " must hold strings only (quote numbers: \"3\")");
     }
     strings.push_back(*text);
   }
@@ -104,7 +109,7 @@ std::vector<const toml::table*> tables_of(const FileErrors& errors, const toml::
   if (node == nullptr) return tables;
   const toml::array* array = node->as_array();
   if (array == nullptr || !array->is_array_of_tables()) {
-    errors.fail(*node, "'" + std::string(key) + "' must be written [[" + key + "]]");
+    errors.fail(*node, "'", key, "' must be written [[", key, "]]");
   }
   for (const toml::node& element : *array) tables.push_back(element.as_table());
   return tables;
@@ -113,8 +118,8 @@ std::vector<const toml::table*> tables_of(const FileErrors& errors, const toml::
 bool is_stage_name(const std::string& name) {
   if (name.empty() || name.size() > kMaxStageName) return false;
   for (const char c : name) {
-    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                         c == '-' || c == '.';
+    const bool allowed =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!allowed) return false;
   }
   return true;
@@ -144,8 +149,8 @@ void read_workers(const FileErrors& errors, const toml::table& root, const std::
     refuse_unknown_keys(errors, *table, {"name", "exec", "args", "max_attempts"}, "a [[worker]]");
     NamedWorkerSpec worker;
     worker.name = required_string(errors, *table, "name", "a [[worker]]");
-    const std::string where = "worker '" + worker.name + "'";
-    if (!names.insert(worker.name).second) errors.fail(*table, "two workers are named '" + worker.name + "'");
+    const std::string where = std::string("worker '").append(worker.name).append("'");
+    if (!names.insert(worker.name).second) errors.fail(*table, "two workers are named '", worker.name, "'");
     worker.executable = resolve_executable(required_string(errors, *table, "exec", where), directory);
     worker.arguments = string_array(errors, *table, "args", where);
     if (auto attempts = optional_integer(errors, *table, "max_attempts", where, 1, 1000)) {
@@ -173,20 +178,20 @@ std::vector<StageDraft> read_stage_drafts(const FileErrors& errors, const toml::
     StageSpec& stage = draft.stage;
     stage.name = required_string(errors, *table, "name", "a [[stage]]");
     if (!is_stage_name(stage.name) || stage.name == "none") {
-      errors.fail(*table, "stage name '" + stage.name + "': use 1 to 64 of A-Z a-z 0-9 _ - . (and not 'none')");
+      errors.fail(*table, "stage name '", stage.name, "': use 1 to 64 of A-Z a-z 0-9 _ - . (and not 'none')");
     }
-    const std::string where = "stage '" + stage.name + "'";
+    const std::string where = std::string("stage '").append(stage.name).append("'");
     stage.executable = resolve_executable(required_string(errors, *table, "exec", where), directory);
     stage.arguments = string_array(errors, *table, "args", where);
     if (const toml::node* plain = table->get("plain")) {
-      if (!plain->is_boolean()) errors.fail(*plain, "'plain' in " + where + " must be true or false");
+      if (!plain->is_boolean()) errors.fail(*plain, "'plain' in ", where, " must be true or false");
       stage.plain = *plain->value<bool>();
     }
     if (auto output = optional_string(errors, *table, "output", where)) {
       if (*output != "lines" && *output != "chunks") {
-        errors.fail(*table->get("output"), "'output' in " + where + " must be \"lines\" or \"chunks\"");
+        errors.fail(*table->get("output"), "'output' in ", where, " must be \"lines\" or \"chunks\"");
       }
-      if (!stage.plain) errors.fail(*table->get("output"), "'output' applies to plain stages only (" + where + ")");
+      if (!stage.plain) errors.fail(*table->get("output"), "'output' applies to plain stages only (", where, ")");
       stage.chunks = *output == "chunks";
     }
     draft.input_name = optional_string(errors, *table, "input", where);
@@ -196,7 +201,7 @@ std::vector<StageDraft> read_stage_drafts(const FileErrors& errors, const toml::
       stage.capacity = static_cast<std::size_t>(*capacity);
     }
     drafts.push_back(std::move(draft));
-    if (drafts.size() > kMaxStages) errors.fail(*table, "more than " + std::to_string(kMaxStages) + " stages");
+    if (drafts.size() > kMaxStages) errors.fail(*table, "more than ", std::to_string(kMaxStages), " stages");
   }
   return drafts;
 }
@@ -207,7 +212,7 @@ std::vector<StageSpec> link_stages(const FileErrors& errors, std::vector<StageDr
   std::map<std::string, std::size_t> index_of;
   for (std::size_t i = 0; i < drafts.size(); ++i) {
     if (!index_of.emplace(drafts[i].stage.name, i).second) {
-      errors.fail_at(drafts[i].line, "two stages are named '" + drafts[i].stage.name + "'");
+      errors.fail_at(drafts[i].line, "two stages are named '", drafts[i].stage.name, "'");
     }
   }
   std::vector<std::optional<std::size_t>> input_of(drafts.size());
@@ -216,15 +221,14 @@ std::vector<StageSpec> link_stages(const FileErrors& errors, std::vector<StageDr
     if (!drafts[i].input_name) continue;
     const auto found = index_of.find(*drafts[i].input_name);
     if (found == index_of.end()) {
-      errors.fail_at(drafts[i].line, "stage '" + drafts[i].stage.name + "' reads '" + *drafts[i].input_name +
-                                         "', which is no stage (or \"none\")");
+      errors.fail_at(drafts[i].line, "stage '", drafts[i].stage.name, "' reads '", *drafts[i].input_name,
+                     "', which is no stage (or \"none\")");
     }
     const std::size_t source = found->second;
-    if (source == i) errors.fail_at(drafts[i].line, "stage '" + drafts[i].stage.name + "' reads itself");
+    if (source == i) errors.fail_at(drafts[i].line, "stage '", drafts[i].stage.name, "' reads itself");
     if (reader_of[source]) {
-      errors.fail_at(drafts[i].line, "stages '" + drafts[*reader_of[source]].stage.name + "' and '" +
-                                         drafts[i].stage.name + "' both read '" + drafts[source].stage.name +
-                                         "': a channel has one reader");
+      errors.fail_at(drafts[i].line, "stages '", drafts[*reader_of[source]].stage.name, "' and '", drafts[i].stage.name,
+                     "' both read '", drafts[source].stage.name, "': a channel has one reader");
     }
     reader_of[source] = i;
     input_of[i] = source;
@@ -244,7 +248,7 @@ std::vector<StageSpec> link_stages(const FileErrors& errors, std::vector<StageDr
   }
   if (ordered.size() != drafts.size()) {
     for (std::size_t i = 0; i < drafts.size(); ++i) {
-      if (!new_index[i]) errors.fail_at(drafts[i].line, "stage '" + drafts[i].stage.name + "' is in a cycle of stages");
+      if (!new_index[i]) errors.fail_at(drafts[i].line, "stage '", drafts[i].stage.name, "' is in a cycle of stages");
     }
   }
   return ordered;

@@ -32,7 +32,7 @@ struct RunningStage {
 };
 
 std::string describe(const RunningStage& stage) {
-  return "stage '" + stage.spec->name + "' (" + stage.spec->executable + ")";
+  return std::string("stage '").append(stage.spec->name).append("' (").append(stage.spec->executable).append(")");
 }
 
 template <class T>

@@ -75,7 +75,8 @@ int run(const RunOptions& options) {
   BrokerOptions broker_options;
   broker_options.session = options.session.empty() ? pipeline.session : options.session;
   broker_options.limits.max_running = options.max_workers.value_or(pipeline.max_workers.value_or(64));
-  broker_options.limits.over_cap = options.over_cap == "fail" ? BrokerLimits::OverCap::fail : BrokerLimits::OverCap::queue;
+  broker_options.limits.over_cap =
+      options.over_cap == "fail" ? BrokerLimits::OverCap::fail : BrokerLimits::OverCap::queue;
   broker_options.limits.attach_timeout = std::chrono::milliseconds(options.attach_timeout_ms);
   Broker broker(broker_options);
   std::vector<std::string> names;
@@ -109,14 +110,16 @@ Runner add_run_command(CLI::App& app) {
   command->add_option("--over-cap", options->over_cap, "A start past the cap: queue or fail")
       ->check(CLI::IsMember({"queue", "fail"}))
       ->capture_default_str();
-  command->add_option("--attach-timeout", options->attach_timeout_ms,
-                      "Milliseconds a worker has to attach before it is killed")
+  command
+      ->add_option("--attach-timeout", options->attach_timeout_ms,
+                   "Milliseconds a worker has to attach before it is killed")
       ->check(CLI::Range(1u, 3'600'000u))
       ->capture_default_str();
   // One value per --worker (repeat it for more): a vector option would also
   // swallow EXE and its arguments.
-  command->add_option("--worker", options->workers,
-                      "A named worker the session offers: NAME=EXECUTABLE [ARGS...] (colony call NAME ...)")
+  command
+      ->add_option("--worker", options->workers,
+                   "A named worker the session offers: NAME=EXECUTABLE [ARGS...] (colony call NAME ...)")
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);

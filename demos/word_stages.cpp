@@ -31,8 +31,7 @@ int generate(long lines) {
       line.append(w == 0 ? "" : " ").append(kVocabulary[next() % std::size(kVocabulary)]);
     }
     // closed: the stage reading us has ended, so nobody wants the rest.
-    if (stage.output.try_send(line, colony::shm::Deadline::after(std::chrono::seconds(30))) !=
-        colony::SendStatus::ok) {
+    if (stage.output.try_send(line, colony::shm::Deadline::after(std::chrono::seconds(30))) != colony::SendStatus::ok) {
       return 0;
     }
   }

@@ -14,8 +14,8 @@ bash "$root/scripts/install-deps.sh"
 echo "==> configuring the Release build in build/release (cmake --preset release)"
 cmake --preset release
 
-echo "==> building the demos (cmake --build --preset release --target colony_demo_shm colony_demo_greeter)"
-cmake --build --preset release -j"$(nproc)" --target colony_demo_shm colony_demo_greeter
+echo "==> building the demos (cmake --build --preset release --target colony colony_demo_shm colony_demo_greeter colony_demo_words)"
+cmake --build --preset release -j"$(nproc)" --target colony colony_demo_shm colony_demo_greeter colony_demo_words
 
 demo="$root/build/release/demos/colony_demo_shm"
 echo "==> running the demo: $demo $*"
@@ -23,4 +23,7 @@ echo "==> running the demo: $demo $*"
 greeter="$root/build/release/demos/colony_demo_greeter"
 echo "==> running the workers demo: $greeter (a broker and three worker processes)"
 "$greeter"
+pipeline="$root/build/release/demos/words.toml"
+echo "==> running a pipeline file: build/release/cli/colony run --pipeline $pipeline (Colony workers and tr)"
+"$root/build/release/cli/colony" run --pipeline "$pipeline"
 echo "colony: demo succeeded"

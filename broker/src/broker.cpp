@@ -687,6 +687,16 @@ struct Broker::Impl {
     return false;
   }
 
+  // A process has ended but its exit is not told yet: a plain executable's
+  // output is still draining into its channel. The session's end waits for
+  // it (up to the hard deadline), or its parent would never hear the exit.
+  bool any_exit_untold() const {
+    for (const auto& [slot, worker] : workers) {
+      if (!worker.alive && worker.exit) return true;
+    }
+    return false;
+  }
+
   // --- the loop ---------------------------------------------------------------------
 
   void handle(const shm::RecordView& record) {
@@ -755,7 +765,7 @@ struct Broker::Impl {
       }
       for (const std::uint32_t slot : draining) try_finalize(slot);
       if (ending) {
-        if (!any_alive()) break;
+        if (!any_alive() && !any_exit_untold()) break;
         if (now >= grace_deadline) {
           for (auto& [slot, worker] : workers) {
             if (worker.alive && !worker.kill_sent) worker.kill_sent = broker_detail::signal_process(worker.process, SIGKILL);

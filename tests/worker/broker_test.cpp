@@ -85,6 +85,11 @@ TEST_CASE("colony clean never touches a live session", "[ipc]") {
   const auto cleaned = test::run_command({test::cli_path(), "clean", "--session", broker.session()}, 10s);
   CHECK(cleaned.exit_code == 0);
   CHECK(cleaned.out.find("kept session " + broker.session()) != std::string::npos);
+  const auto as_json = test::run_command({test::cli_path(), "clean", "--session", broker.session(), "--json"}, 10s);
+  CHECK(as_json.exit_code == 0);
+  const auto listed = Value::from_json(as_json.out);
+  CHECK(listed["removed"] == Value(Value::Array{}));
+  CHECK(listed["kept_sessions"] == Value(Value::Array{broker.session()}));
   CHECK(test::session_segments(broker.session()) == before);
   CHECK(clean_dead_sessions(broker.session()).removed.empty());
 }
@@ -218,6 +223,23 @@ TEST_CASE("a shell session: colony broker start, call, status and stop", "[ipc]"
   CHECK(unknown.err.find("no worker named 'Counter'") != std::string::npos);
   const auto no_session = test::run_command({test::cli_path(), "call", "counter", "get"}, 10s);
   CHECK(no_session.exit_code == 2);
+  const auto dead_session = test::run_command({test::cli_path(), "ps", "--session", session + "x"}, 10s);
+  CHECK(dead_session.exit_code == 1);
+  CHECK(dead_session.err == "colony: no live broker runs session '" + session + "x'\n");
+  const auto failed = test::run_command({test::cli_path(), "call", "--session", session, "counter", "fail", "--wait"}, 20s);
+  CHECK(failed.exit_code == 1);
+  CHECK_FALSE(failed.err.empty());
+  const auto text_status = test::run_command({test::cli_path(), "broker", "status", "--session", session}, 10s);
+  CHECK(text_status.exit_code == 0);
+  CHECK(text_status.out.find(session) != std::string::npos);
+  // A reply that does not come in time: exit code 3, and the call still runs.
+  CHECK(test::run_command({test::cli_path(), "call", "--session", session, "counter", "sleep", "1500"}, 10s).exit_code == 0);
+  const auto late = test::run_command(
+      {test::cli_path(), "call", "--session", session, "counter", "get", "--wait", "--timeout", "100"}, 10s);
+  CHECK(late.exit_code == 3);
+  CHECK(late.err.find("100 ms") != std::string::npos);
+  CHECK(test::run_command({test::cli_path(), "call", "--session", session, "counter", "get", "--wait"}, 20s).out ==
+        "12\n");
 
   const auto stopped = test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 30s);
   CHECK(stopped.exit_code == 0);

@@ -75,18 +75,20 @@ TEST_CASE("a pipeline file runs a Colony producer, tr and a Colony checker, and 
 TEST_CASE("a stage that ends early stops the stages feeding it, as in a shell pipeline", "[ipc]") {
   PipelineDirectory directory;
   SECTION("a Colony producer of a million lines into head -n 3") {
-    const auto file = directory.write("head.toml", "[[stage]]\nname = \"source\"\nexec = " + quoted(test::worker_path()) +
-                                                       "\nargs = [\"stage-produce\", \"1000000\"]\n"
-                                                       "[[stage]]\nname = \"head\"\nexec = \"head\"\n"
-                                                       "args = [\"-n\", \"3\"]\nplain = true\n");
+    const auto file =
+        directory.write("head.toml", "[[stage]]\nname = \"source\"\nexec = " + quoted(test::worker_path()) +
+                                         "\nargs = [\"stage-produce\", \"1000000\"]\n"
+                                         "[[stage]]\nname = \"head\"\nexec = \"head\"\n"
+                                         "args = [\"-n\", \"3\"]\nplain = true\n");
     const auto result = run_pipeline(file);
     CHECK(result.exit_code == 0);
     CHECK(result.out == "line 0\nline 1\nline 2\n");
   }
   SECTION("yes into head -n 2: yes dies of SIGPIPE, which is no failure") {
-    const auto file = directory.write("yes.toml",
-                                      "[[stage]]\nname = \"yes\"\nexec = \"yes\"\nplain = true\n"
-                                      "[[stage]]\nname = \"head\"\nexec = \"head\"\nargs = [\"-n\", \"2\"]\nplain = true\n");
+    const auto file =
+        directory.write("yes.toml",
+                        "[[stage]]\nname = \"yes\"\nexec = \"yes\"\nplain = true\n"
+                        "[[stage]]\nname = \"head\"\nexec = \"head\"\nargs = [\"-n\", \"2\"]\nplain = true\n");
     const auto result = run_pipeline(file);
     CHECK(result.exit_code == 0);
     CHECK(result.out == "y\ny\n");
@@ -107,9 +109,9 @@ TEST_CASE("a failing stage is named on stderr and gives the pipeline its exit co
     CHECK(result.err == "colony: stage 'talk' (sh) exited with code 4\n");
   }
   SECTION("a stage that cannot start: 127, and the stages already started are ended") {
-    const auto file = directory.write(
-        "missing.toml", "[[stage]]\nname = \"wait\"\nexec = \"sleep\"\nargs = [\"60\"]\nplain = true\n"
-                        "[[stage]]\nname = \"gone\"\nexec = \"./no-such-worker\"\n");
+    const auto file = directory.write("missing.toml",
+                                      "[[stage]]\nname = \"wait\"\nexec = \"sleep\"\nargs = [\"60\"]\nplain = true\n"
+                                      "[[stage]]\nname = \"gone\"\nexec = \"./no-such-worker\"\n");
     const auto started = std::chrono::steady_clock::now();
     const auto result = run_pipeline(file);
     CHECK(result.exit_code == 127);
@@ -123,7 +125,8 @@ TEST_CASE("a pipeline file finds ./executables next to itself and gives each sta
   PipelineDirectory directory;
   std::filesystem::create_symlink(test::worker_path(), directory.path() / "worker");
   // A single stage: no input, and an output nobody reads but colony.
-  const auto file = directory.write("one.toml", "[[stage]]\nname = \"alone\"\nexec = \"./worker\"\nargs = [\"stage-channels\"]\n");
+  const auto file =
+      directory.write("one.toml", "[[stage]]\nname = \"alone\"\nexec = \"./worker\"\nargs = [\"stage-channels\"]\n");
   const auto result = test::run_command({test::cli_path(), "run", "-p", file}, 30s);
   CHECK(result.exit_code == 0);
   CHECK(result.out == "input no output yes\n");
@@ -135,12 +138,13 @@ TEST_CASE("a pipeline file finds ./executables next to itself and gives each sta
 
 TEST_CASE("named workers of a pipeline file serve calls from its stages", "[ipc]") {
   PipelineDirectory directory;
-  const std::string calls = test::cli_path() + " call counter add 2 --wait && " + test::cli_path() +
-                            " call counter add 3 --wait";
-  const auto file = directory.write("workers.toml", "[[worker]]\nname = \"counter\"\nexec = " + quoted(test::worker_path()) +
-                                                        "\nargs = [\"named\"]\n\n"
-                                                        "[[stage]]\nname = \"client\"\nexec = \"sh\"\nargs = [\"-c\", " +
-                                                        quoted(calls) + "]\nplain = true\n");
+  const std::string calls =
+      test::cli_path() + " call counter add 2 --wait && " + test::cli_path() + " call counter add 3 --wait";
+  const auto file =
+      directory.write("workers.toml", "[[worker]]\nname = \"counter\"\nexec = " + quoted(test::worker_path()) +
+                                          "\nargs = [\"named\"]\n\n"
+                                          "[[stage]]\nname = \"client\"\nexec = \"sh\"\nargs = [\"-c\", " +
+                                          quoted(calls) + "]\nplain = true\n");
   const auto result = run_pipeline(file);
   CHECK(result.exit_code == 0);
   CHECK(result.out == "2\n5\n");  // each stage finds its session in its environment
@@ -149,9 +153,10 @@ TEST_CASE("named workers of a pipeline file serve calls from its stages", "[ipc]
 TEST_CASE("a pipeline file of named workers only serves calls until a stop signal", "[ipc]") {
   PipelineDirectory directory;
   const std::string session = test::unique_session("serve");
-  const auto file = directory.write("serve.toml", "[session]\nname = " + quoted(session) +
-                                                      "\n[[worker]]\nname = \"counter\"\nexec = " +
-                                                      quoted(test::worker_path()) + "\nargs = [\"named\"]\n");
+  const auto file =
+      directory.write("serve.toml", "[session]\nname = " + quoted(session) +
+                                        "\n[[worker]]\nname = \"counter\"\nexec = " + quoted(test::worker_path()) +
+                                        "\nargs = [\"named\"]\n");
   const int pid = test::spawn_command({test::cli_path(), "run", "--pipeline", file});
   const auto call = [&] {
     return test::run_command({test::cli_path(), "call", "--session", session, "counter", "add", "4", "--wait"}, 10s);
@@ -194,21 +199,24 @@ TEST_CASE("pipeline files with mistakes are refused with the file, the line and 
       {"[[stage]]\nname = \"a\"\nexec =\n", ":3: Error while parsing key-value pair"},
       {"[[stage]]\nname = \"a\"\nexec = \"cat\"\narg = [\"x\"]\n", ":4: unknown key 'arg' in a [[stage]]"},
       {"[[stage]]\nname = \"a\"\nexec = \"cat\"\ninput = \"b\"\n", ":1: stage 'a' reads 'b', which is no stage"},
-      {"[[stage]]\nname = \"a\"\nexec = \"cat\"\n[[stage]]\nname = \"a\"\nexec = \"cat\"\n", ":4: two stages are named 'a'"},
+      {"[[stage]]\nname = \"a\"\nexec = \"cat\"\n[[stage]]\nname = \"a\"\nexec = \"cat\"\n",
+       ":4: two stages are named 'a'"},
       {"[[stage]]\nname = \"a\"\nexec = \"cat\"\ninput = \"b\"\n[[stage]]\nname = \"b\"\nexec = \"cat\"\n",
        ":1: stage 'a' is in a cycle of stages"},
       {"[[stage]]\nname = \"a\"\nexec = \"cat\"\n[[stage]]\nname = \"b\"\nexec = \"cat\"\n"
        "[[stage]]\nname = \"c\"\nexec = \"cat\"\ninput = \"a\"\n",
        ":7: stages 'b' and 'c' both read 'a': a channel has one reader"},
       {"[[stage]]\nname = \"a b\"\nexec = \"cat\"\n", ":1: stage name 'a b'"},
-      {"[[stage]]\nname = \"a\"\nexec = \"cat\"\nargs = [\"x\", 3]\n", ":4: 'args' in stage 'a' must hold strings only"},
+      {"[[stage]]\nname = \"a\"\nexec = \"cat\"\nargs = [\"x\", 3]\n",
+       ":4: 'args' in stage 'a' must hold strings only"},
       {"[[stage]]\nname = \"a\"\nexec = \"cat\"\noutput = \"chunks\"\n", ":4: 'output' applies to plain stages only"},
       {"[[stage]]\nname = \"a\"\nexec = \"cat\"\ncapacity = 10\n", ":4: 'capacity' in stage 'a' must be an integer"},
       {"[session]\nname = \"no/slash\"\n[[stage]]\nname = \"a\"\nexec = \"cat\"\n", ":2: session name 'no/slash'"},
       {"stage = 3\n", ":1: 'stage' must be written [[stage]]"},
       {"[[stage]]\nexec = \"cat\"\n", ":1: a [[stage]] has no 'name'"},
       {"[[worker]]\nname = \"w\"\n", ":1: worker 'w' has no 'exec'"},
-      {"[[worker]]\nname = \"w\"\nexec = \"cat\"\n[[worker]]\nname = \"w\"\nexec = \"cat\"\n", ":4: two workers are named 'w'"},
+      {"[[worker]]\nname = \"w\"\nexec = \"cat\"\n[[worker]]\nname = \"w\"\nexec = \"cat\"\n",
+       ":4: two workers are named 'w'"},
       {"", ": neither a [[stage]] nor a [[worker]]: nothing to run"},
   };
   for (const auto& c : cases) {
