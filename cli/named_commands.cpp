@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -122,32 +123,75 @@ Json snapshot(const detail::SessionMap& map) {
   return out;
 }
 
+// Rates over the interval between two snapshots: channels (sent and received
+// per second), processes (messages in and out), named workers (calls handled).
+// null where the thing was not there both times.
+void add_rates(Json& after, const Json& before, double seconds) {
+  const auto per_second = [seconds](const Json& now, const Json& then, const char* counter) -> Json {
+    if (!now.contains(counter) || !then.contains(counter)) return nullptr;
+    const auto a = now[counter].get<std::uint64_t>();
+    const auto b = then[counter].get<std::uint64_t>();
+    return a >= b ? static_cast<double>(a - b) / seconds : 0.0;
+  };
+  const auto find = [](const Json& list, const char* key, const Json& value) -> const Json* {
+    for (const auto& item : list) {
+      if (item[key] == value) return &item;
+    }
+    return nullptr;
+  };
+  for (auto& channel : after["channels"]) {
+    const Json* then = find(before["channels"], "name", channel["name"]);
+    channel["sent_per_s"] = then ? per_second(channel, *then, "sent") : Json(nullptr);
+    channel["received_per_s"] = then ? per_second(channel, *then, "received") : Json(nullptr);
+  }
+  for (auto& worker : after["workers"]) {
+    const Json* then = find(before["workers"], "pid", worker["pid"]);
+    worker["in_per_s"] = then ? per_second(worker, *then, "messages_in") : Json(nullptr);
+    worker["out_per_s"] = then ? per_second(worker, *then, "messages_out") : Json(nullptr);
+  }
+  for (auto& worker : after["named_workers"]) {
+    const Json* then = find(before["named_workers"], "name", worker["name"]);
+    worker["handled_per_s"] = then ? per_second(worker, *then, "handled") : Json(nullptr);
+  }
+}
+
+std::string rate_text(const Json& rate) {
+  if (rate.is_null()) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f", rate.get<double>());
+  return text;
+}
+
 void print_table(const Json& s) {
   std::printf("session %s, broker pid %d\n", s["session"].get<std::string>().c_str(), s["broker_pid"].get<int>());
-  std::printf("\nnamed workers\n  %-16s %8s %-12s %7s %-14s %7s %5s %8s\n", "NAME", "PID", "STATE", "STARTS", "LAST EXIT",
-              "QUEUED", "DEAD", "HANDLED");
+  std::printf("\nnamed workers\n  %-16s %8s %-12s %7s %-14s %7s %5s %8s %9s\n", "NAME", "PID", "STATE", "STARTS",
+              "LAST EXIT", "QUEUED", "DEAD", "HANDLED", "HANDLED/S");
   for (const auto& w : s["named_workers"]) {
     std::string last = "-";
     if (w["last_exit"].contains("code")) last = "code " + std::to_string(w["last_exit"]["code"].get<int>());
     if (w["last_exit"].contains("signal")) last = "signal " + std::to_string(w["last_exit"]["signal"].get<int>());
     if (w["last_exit"].contains("failed_to_start")) last = "failed to start";
-    std::printf("  %-16s %8s %-12s %7u %-14s %7zu %5zu %8llu\n", w["name"].get<std::string>().c_str(),
+    std::printf("  %-16s %8s %-12s %7u %-14s %7zu %5zu %8llu %9s\n", w["name"].get<std::string>().c_str(),
                 w["pid"].is_null() ? "-" : std::to_string(w["pid"].get<int>()).c_str(), w["state"].get<std::string>().c_str(),
                 w["starts"].get<unsigned>(), last.c_str(), w["queued"].get<std::size_t>(), w["dead_letters"].get<std::size_t>(),
-                static_cast<unsigned long long>(w["handled"].get<std::uint64_t>()));
+                static_cast<unsigned long long>(w["handled"].get<std::uint64_t>()), rate_text(w["handled_per_s"]).c_str());
   }
-  std::printf("\nworker processes\n  %5s %8s %-12s %10s %10s  %s\n", "SLOT", "PID", "STATE", "IN", "OUT", "EXECUTABLE");
+  std::printf("\nworker processes\n  %5s %8s %-12s %10s %10s %8s %8s  %s\n", "SLOT", "PID", "STATE", "IN", "OUT", "IN/S",
+              "OUT/S", "EXECUTABLE");
   for (const auto& w : s["workers"]) {
-    std::printf("  %5u %8d %-12s %10llu %10llu  %s\n", w["slot"].get<unsigned>(), w["pid"].get<int>(),
+    std::printf("  %5u %8d %-12s %10llu %10llu %8s %8s  %s\n", w["slot"].get<unsigned>(), w["pid"].get<int>(),
                 w["state"].get<std::string>().c_str(), static_cast<unsigned long long>(w["messages_in"].get<std::uint64_t>()),
-                static_cast<unsigned long long>(w["messages_out"].get<std::uint64_t>()), w["executable"].get<std::string>().c_str());
+                static_cast<unsigned long long>(w["messages_out"].get<std::uint64_t>()), rate_text(w["in_per_s"]).c_str(),
+                rate_text(w["out_per_s"]).c_str(), w["executable"].get<std::string>().c_str());
   }
-  std::printf("\nchannels\n  %-16s %8s %12s %10s %10s\n", "NAME", "DEPTH", "CAPACITY", "SENT", "RECEIVED");
+  std::printf("\nchannels\n  %-16s %8s %12s %10s %10s %8s %8s\n", "NAME", "DEPTH", "CAPACITY", "SENT", "RECEIVED", "SENT/S",
+              "RECV/S");
   for (const auto& c : s["channels"]) {
-    std::printf("  %-16s %8llu %12zu %10llu %10llu\n", c["name"].get<std::string>().c_str(),
+    std::printf("  %-16s %8llu %12zu %10llu %10llu %8s %8s\n", c["name"].get<std::string>().c_str(),
                 static_cast<unsigned long long>(c["depth"].get<std::uint64_t>()), c["capacity_bytes"].get<std::size_t>(),
                 static_cast<unsigned long long>(c["sent"].get<std::uint64_t>()),
-                static_cast<unsigned long long>(c["received"].get<std::uint64_t>()));
+                static_cast<unsigned long long>(c["received"].get<std::uint64_t>()), rate_text(c["sent_per_s"]).c_str(),
+                rate_text(c["received_per_s"]).c_str());
   }
   std::printf("\nshared objects\n  %-16s %-10s %s\n", "NAME", "KIND", "DETAIL");
   for (const auto& o : s["objects"]) {
@@ -164,6 +208,7 @@ Runner add_named_commands(CLI::App& app) {
   auto session = std::make_shared<std::string>();
   auto name = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
+  auto interval_ms = std::make_shared<std::uint32_t>(200);
   auto action = std::make_shared<std::string>();
   const auto add_session = [&](CLI::App* command) {
     command->add_option("--session", *session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
@@ -177,6 +222,9 @@ Runner add_named_commands(CLI::App& app) {
   auto* ps = app.add_subcommand("ps", "Named workers, worker processes, channels and shared objects of a session");
   add_session(ps);
   ps->add_flag("--json", *json, "One JSON object");
+  ps->add_option("--interval", *interval_ms, "Milliseconds between the two looks the rates come from (0: no rates)")
+      ->check(CLI::Range(0u, 60'000u))
+      ->capture_default_str();
   auto* dead = app.add_subcommand("deadletters", "The dead-letter box of a named worker: list, replay or drop");
   add_session(dead);
   dead->add_option("action", *action, "list, replay or drop")->required()->check(CLI::IsMember({"list", "replay", "drop"}));
@@ -199,7 +247,18 @@ Runner add_named_commands(CLI::App& app) {
       return kSuccess;
     }
     if (ps->parsed()) {
-      const Json out = snapshot(*map);
+      Json out = snapshot(*map);
+      if (*interval_ms > 0) {
+        const auto first = std::chrono::steady_clock::now();
+        std::this_thread::sleep_for(std::chrono::milliseconds(*interval_ms));
+        const Json before = std::move(out);
+        out = snapshot(*map);
+        add_rates(out, before, std::chrono::duration<double>(std::chrono::steady_clock::now() - first).count());
+      } else {
+        // The same fields, all null: a script reads one shape either way.
+        add_rates(out, Json{{"channels", Json::array()}, {"workers", Json::array()}, {"named_workers", Json::array()}},
+                  1.0);
+      }
       if (*json) {
         std::printf("%s\n", out.dump().c_str());
       } else {

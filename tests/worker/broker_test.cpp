@@ -405,6 +405,24 @@ TEST_CASE("colony send and recv on channels from a shell", "[ipc]") {
   CHECK(colony({"send", "ch" + std::to_string(incoming.id()), "not json"}).exit_code == 2);
   CHECK(colony({"send", "ch999999", "1"}).exit_code == 1);
   CHECK(colony({"send", "chX", "1"}).exit_code == 2);
+  // ps lists both channels, with their counters and the rates over --interval.
+  const auto ps = Value::from_json(colony({"ps", "--json", "--interval", "50"}).out);
+  int listed = 0;
+  for (const auto& channel : ps["channels"].as_array()) {
+    if (channel["name"].as_string() == "ch" + std::to_string(outgoing.id())) {
+      ++listed;
+      CHECK(channel["sent"].as_int() == 2);
+      CHECK(channel["received"].as_int() == 2);
+      CHECK(channel["depth"].as_int() == 0);
+      CHECK(channel["capacity_bytes"].as_int() > 0);
+      CHECK(channel["sent_per_s"].as_double() == 0.0);  // nothing moved while ps looked
+    }
+    if (channel["name"].as_string() == "ch" + std::to_string(incoming.id())) ++listed;
+  }
+  CHECK(listed == 2);
+  const auto table = colony({"ps"}).out;
+  CHECK(table.find("SENT/S") != std::string::npos);
+  CHECK(table.find("ch" + std::to_string(outgoing.id())) != std::string::npos);
   // One sender per channel: the host sends on `outgoing`, so the shell may not.
   const auto busy = colony({"send", "ch" + std::to_string(outgoing.id()), "1"});
   CHECK(busy.exit_code == 1);
