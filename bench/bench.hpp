@@ -4,8 +4,9 @@
 //
 // A case is one row of the table: (kind, transport, message size) plus the
 // function that measures it. Rows are listed in cases_colony.cpp,
-// cases_peers.cpp and cases_worker.cpp, one line each; drivers.hpp turns a
-// transport class into a row.
+// cases_peers.cpp, peer_zmq.cpp, peer_iceoryx.cpp and cases_worker.cpp, one
+// line each; drivers.hpp turns a transport class into a row. main.cpp's
+// kCaseLists names every file's list.
 
 #include <chrono>
 #include <cstddef>
@@ -56,6 +57,7 @@ struct Options {
   bool diagnostics = false;  // also run the rows marked diagnostic
   int repeat = 1;            // passes over every row; the table shows each row's median pass
   std::string filter;        // substring of "<case> <transport>"; empty: every case
+  std::string plot;          // --plot FILE (.svg or .png): draw the comparison with gnuplot
 };
 
 // What a case measured; a field left empty does not apply to the case.
@@ -104,12 +106,19 @@ class RunContext {
   // Messages of the calibration (and warm-up) pass of a throughput case.
   std::size_t pilot_messages(std::size_t message_size) const noexcept;
 
+  // Something a case started for the whole run (a daemon such as iox-roudi)
+  // and that must stop when the run ends: main calls end_run() after the
+  // last case, which runs these in reverse order of registration.
+  void at_run_end(std::function<void()> stop);
+  void end_run() noexcept;
+
  private:
   std::string session_;
   Placement placement_;
   bool quick_;
   std::size_t counter_ = 0;
   Clock::time_point deadline_{};
+  std::vector<std::function<void()>> run_end_;
 };
 
 inline constexpr std::chrono::seconds kCaseTimeout{30};
@@ -127,6 +136,8 @@ struct Case {
 // The rows each file contributes, in table order within a kind.
 std::vector<Case> colony_cases();
 std::vector<Case> peer_cases();
+std::vector<Case> zmq_cases();      // absent rows when built without libzmq
+std::vector<Case> iceoryx_cases();  // absent rows when built without iceoryx
 std::vector<Case> worker_cases();
 
 // Sizes of the one-way throughput rows.

@@ -129,23 +129,6 @@ std::string sibling(const char* name, const char* what) {
 
 std::string worker_executable() { return sibling(kWorkerExecutable, "the worker executable"); }
 
-std::optional<std::string> find_in_path(std::string_view program) {
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  while (!dirs.empty()) {
-    const auto colon = dirs.find(':');
-    const std::string dir(dirs.substr(0, colon));
-    const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + std::string(program);
-    std::error_code error;
-    if (std::filesystem::is_regular_file(candidate, error) && ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    if (colon == std::string_view::npos) break;
-    dirs.remove_prefix(colon + 1);
-  }
-  return std::nullopt;
-}
-
 // ---------------------------------------------------------------------------
 // Placement, processes, memory
 

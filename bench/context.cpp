@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <utility>
 
 #include "bench.hpp"
@@ -46,6 +47,22 @@ void RunContext::start_case() { deadline_ = Clock::now() + kCaseTimeout; }
 std::size_t RunContext::pilot_messages(std::size_t message_size) const noexcept {
   const std::size_t full = std::clamp<std::size_t>((std::size_t{8} << 20) / message_size, 256, 100'000);
   return quick_ ? std::max<std::size_t>(full / 8, 64) : full;
+}
+
+void RunContext::at_run_end(std::function<void()> stop) { run_end_.push_back(std::move(stop)); }
+
+void RunContext::end_run() noexcept {
+  while (!run_end_.empty()) {
+    const std::function<void()> stop = std::move(run_end_.back());
+    run_end_.pop_back();
+    try {
+      stop();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "colony_bench: at the end of the run: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "colony_bench: at the end of the run: unknown exception\n");
+    }
+  }
 }
 
 }  // namespace bench

@@ -25,6 +25,13 @@
 //     void receive(std::uint64_t seq, bool every_byte);  // the next message must be seq
 //   };
 //
+// Either kind may also have
+//
+//     void peer_end();   // the peer's last act, after it reported done
+//
+// for a library that must flush what it sent or leave a daemon before the
+// peer process ends (it ends with _exit, which runs no destructor).
+//
 // Every wait inside a transport ends by RunContext::deadline() (or the
 // watchdog) and every failure throws BenchError.
 
@@ -89,6 +96,11 @@ concept Stream = requires(T t, std::uint64_t seq, bool every_byte) {
   t.receive(seq, every_byte);
 };
 
+template <class T>
+void peer_end(T& transport) {
+  if constexpr (requires { transport.peer_end(); }) transport.peer_end();
+}
+
 // Runs the bench's side of a case; a failure there is reported together with
 // what the peer said or how it ended, which is usually the cause.
 template <class Body>
@@ -112,6 +124,7 @@ Measurement run_latency(RunContext& context, const Args&... args) {
     link.send(ControlKind::ready);
     for (std::uint64_t seq = 1; seq <= total; ++seq) transport.echo(seq);
     link.send(ControlKind::done, total);
+    peer_end(transport);
   });
   return with_post_mortem(peer, [&] {
     transport.bench_side();
@@ -150,6 +163,7 @@ Measurement run_throughput(RunContext& context, std::size_t size, const Args&...
     };
     receive_batch(pilot);
     receive_batch(link.receive_count());
+    peer_end(transport);
   });
   return with_post_mortem(peer, [&] {
     transport.sender_side();

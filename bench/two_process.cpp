@@ -11,13 +11,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -475,6 +481,187 @@ void Peer::kill_and_reap() noexcept {
   }
   pid_ = -1;
   g_peer_pid.store(-1);
+}
+
+// ---------------------------------------------------------------------------
+// A case in a process of its own
+
+namespace {
+
+// The child's answer, as text lines: "ok" then "<field> <value>" lines, or
+// "error" / "absent" then the message. Numbers in hexadecimal floating point,
+// so that they cross exactly.
+std::string encode(const Measurement& m) {
+  std::string out = "ok\n";
+  const auto number = [&out](const char* name, double value) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof(buffer), "%a", value);
+    out += std::string(name) + " " + buffer + "\n";
+  };
+  if (m.p50_ns) number("p50", *m.p50_ns);
+  if (m.p99_ns) number("p99", *m.p99_ns);
+  if (m.p90_ns) number("p90", *m.p90_ns);
+  if (m.msgs_per_s) number("msgs", *m.msgs_per_s);
+  if (m.bytes_per_s) number("bytes", *m.bytes_per_s);
+  if (m.samples) number("samples", static_cast<double>(*m.samples));
+  for (const auto& [name, value] : m.extra) number(("extra:" + name).c_str(), value);
+  std::string note = m.note;
+  std::replace(note.begin(), note.end(), '\n', ' ');
+  if (!note.empty()) out += "note " + note + "\n";
+  return out;
+}
+
+Measurement decode(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  if (line == "error" || line == "absent") {
+    std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!message.empty() && message.back() == '\n') message.pop_back();
+    if (line == "absent") throw CaseAbsent(message);
+    throw BenchError(message);
+  }
+  if (line != "ok") throw BenchError("the case process sent no result");
+  Measurement m;
+  while (std::getline(in, line)) {
+    const auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    const std::string name = line.substr(0, space);
+    const std::string rest = line.substr(space + 1);
+    if (name == "note") {
+      m.note = rest;
+      continue;
+    }
+    const double value = std::strtod(rest.c_str(), nullptr);
+    if (name == "p50") m.p50_ns = value;
+    if (name == "p99") m.p99_ns = value;
+    if (name == "p90") m.p90_ns = value;
+    if (name == "msgs") m.msgs_per_s = value;
+    if (name == "bytes") m.bytes_per_s = value;
+    if (name == "samples") m.samples = static_cast<std::size_t>(value);
+    if (name.rfind("extra:", 0) == 0) m.extra.emplace_back(name.substr(6), value);
+  }
+  return m;
+}
+
+[[noreturn]] void run_case_child(RunContext& context, pid_t bench_pid, int out,
+                                 const std::function<Measurement()>& body) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != bench_pid) ::_exit(1);
+  // Libraries may print; the bench's stdout may be JSON lines.
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  // Alarms are not inherited across fork: this process needs its own.
+  arm_watchdog(context.deadline());
+  std::string answer;
+  try {
+    answer = encode(body());
+  } catch (const CaseAbsent& e) {
+    answer = std::string("absent\n") + e.what();
+  } catch (const std::exception& e) {
+    answer = std::string("error\n") + e.what();
+  } catch (...) {
+    answer = "error\nunknown exception";
+  }
+  try {
+    write_all(out, std::as_bytes(std::span(answer.data(), answer.size())), "result pipe");
+  } catch (...) {
+    // The bench is gone; the exit status still tells.
+  }
+  ::close(out);
+  disarm_watchdog();
+  std::fflush(nullptr);
+  // exit, not _exit: the libraries' static destructors (a runtime leaving its
+  // daemon) must run. The bench's own objects live on its stack: untouched.
+  std::exit(0);
+}
+
+}  // namespace
+
+Measurement run_in_child(RunContext& context, const std::function<Measurement()>& body) {
+  FdPair result = make_pipe();
+  std::fflush(nullptr);
+  const pid_t bench_pid = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw BenchError(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    result.first.reset();
+    run_case_child(context, bench_pid, result.second.get(), body);
+  }
+  // Not the bench's peer for the watchdog: the child reports its own timeout
+  // first. It dies with the bench (PR_SET_PDEATHSIG), and its peer with it.
+  result.second.reset();
+
+  // The child times itself out at the case's deadline (its watchdog); the
+  // bench gives it a few seconds more to say so, then kills it.
+  const Clock::time_point limit = context.deadline() + std::chrono::seconds(5);
+  std::string text;
+  bool timed_out = false;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(limit - Clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd readable{result.first.get(), POLLIN, 0};
+    const int ready = ::poll(&readable, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (ready < 0 && errno != EINTR) throw BenchError(std::string("poll: ") + std::strerror(errno));
+    if (ready <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = ::read(result.first.get(), buffer, sizeof(buffer));
+    if (n > 0) {
+      text.append(buffer, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      throw BenchError(std::string("reading the result pipe: ") + std::strerror(errno));
+    }
+  }
+  if (timed_out) ::kill(pid, SIGKILL);
+  // After the result pipe closed, the child only runs its static destructors
+  // (a runtime leaving its daemon): they get until the limit too.
+  int status = 0;
+  for (bool killed = timed_out;;) {
+    const pid_t reaped = ::waitpid(pid, &status, WNOHANG);
+    if (reaped == pid || (reaped < 0 && errno != EINTR)) break;
+    if (!killed && Clock::now() > limit) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    ::usleep(1'000);
+  }
+  if (timed_out) throw BenchError(timeout_message("the case process") + "; it was killed");
+  if (text.empty()) {
+    if (WIFSIGNALED(status)) {
+      throw BenchError("the case process was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                       ::strsignal(WTERMSIG(status)) + ")");
+    }
+    throw BenchError("the case process exited with status " + std::to_string(WEXITSTATUS(status)) +
+                     " without a result");
+  }
+  Measurement measured = decode(text);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const std::string how = WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                                : "exited with status " + std::to_string(WEXITSTATUS(status));
+    throw BenchError("the case process " + how + " after its result");
+  }
+  return measured;
+}
+
+std::optional<std::string> find_in_path(std::string_view program) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const std::string dir(dirs.substr(0, colon));
+    const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + std::string(program);
+    std::error_code error;
+    if (std::filesystem::is_regular_file(candidate, error) && ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return std::nullopt;
 }
 
 }  // namespace bench

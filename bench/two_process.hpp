@@ -19,8 +19,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "bench.hpp"
 
@@ -154,5 +156,22 @@ class Peer {
   Fd to_peer_;
   Fd from_peer_;
 };
+
+// ---------------------------------------------------------------------------
+// A case in a process of its own
+
+// Runs body, a whole case (its own peer included), in a child forked from the
+// bench, and returns what it measured (or rethrows its BenchError or
+// CaseAbsent). For libraries that must not live in the bench process: a
+// process-wide runtime that registers with a daemon and must leave it when
+// the process exits (iceoryx), background threads that would stay after the
+// case. The child pins like the bench, runs under its own watchdog, sends its
+// standard output to standard error (the bench's stdout may carry JSON), and
+// ends with exit(0) so that the static destructors of those libraries run.
+// The bench waits until a few seconds after the case's deadline, then kills it.
+Measurement run_in_child(RunContext& context, const std::function<Measurement()>& body);
+
+// The first executable file named program in $PATH.
+std::optional<std::string> find_in_path(std::string_view program);
 
 }  // namespace bench

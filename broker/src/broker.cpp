@@ -19,6 +19,7 @@
 #include "colony/worker/context.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "launcher.hpp"
+#include "named_supervision.hpp"
 #include "plain_pumps.hpp"
 
 extern char** environ;
@@ -96,6 +97,10 @@ struct Managed {
   std::optional<ChildExit> exit;        // set when the process ended (or never ran)
   LaunchRequest launch;                 // kept while queued
   std::string named;                    // the worker name it serves, if it is a named worker
+  std::uint32_t kills_at_start = 0;     // its mailbox's KILL WORKER count when it started
+  bool handler_timed_out = false;       // killed by the broker: a handler ran past its timeout
+  std::uint64_t noticed_ns = 0;         // when the reaper saw its end (steady clock)
+  std::string stderr_tail;              // a named worker's last stderr lines
   std::unique_ptr<broker_detail::PlainPumps> pumps;  // a plain executable's standard input and output
   std::optional<shm::Ring> events_ring;
   std::optional<shm::TypedWriter> events;
@@ -123,6 +128,7 @@ struct Broker::Impl {
   std::map<std::string, DefineNamed> named_specs;
   std::map<std::string, Mailbox> named_boxes;
   std::map<std::string, std::uint32_t> named_running;  // name -> slot of its live process
+  std::map<std::string, broker_detail::NamedSupervision> supervisors;
   std::uint32_t running = 0;
   bool ending = false;
   Clock::time_point grace_deadline{};
@@ -358,10 +364,16 @@ struct Broker::Impl {
         return error;
       }
     }
+    // A named worker's standard error goes through the reaper, which keeps
+    // its tail for the crash report (and copies it to ours).
+    int stderr_pipe[2] = {-1, -1};
+    if (!worker.named.empty() && ::pipe2(stderr_pipe, O_CLOEXEC) != 0) stderr_pipe[0] = stderr_pipe[1] = -1;
     auto spawned = broker_detail::spawn_process(worker.launch.executable, worker.launch.arguments,
                                                 worker_environment(worker), worker.launch.working_directory,
-                                                io.child_stdin, io.child_stdout);
+                                                io.child_stdin, io.child_stdout, stderr_pipe[1]);
     io.close_child_ends();
+    if (stderr_pipe[1] >= 0) ::close(stderr_pipe[1]);
+    if (!spawned && stderr_pipe[0] >= 0) ::close(stderr_pipe[0]);
     if (!spawned) {
       record.state_word.store(pack_state(worker.generation, SlotState::created), std::memory_order_release);
       return spawned.error().message;
@@ -382,7 +394,7 @@ struct Broker::Impl {
     record.started_unix_ns.store(unix_ns(), std::memory_order_relaxed);
     ++running;
     map->header().running_workers.store(running, std::memory_order_relaxed);
-    reaper->watch(worker.process, (std::uint64_t{worker.slot} << 32) | worker.generation);
+    reaper->watch(worker.process, (std::uint64_t{worker.slot} << 32) | worker.generation, stderr_pipe[0]);
     return std::nullopt;
   }
 
@@ -441,16 +453,31 @@ struct Broker::Impl {
     }
     const bool known = named_specs.contains(definition.name);
     named_specs.insert_or_assign(definition.name, definition);
+    if (const auto found = supervisors.find(definition.name); found != supervisors.end()) {
+      found->second.set_options(broker_detail::options_of(definition));
+    } else {
+      std::optional<CrashLog> log;
+      try {
+        log = CrashLog::create(session, definition.name);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "colony broker: no crash log for '%s': %s\n", definition.name.c_str(), e.what());
+      }
+      supervisors.emplace(definition.name, broker_detail::NamedSupervision(
+                                               definition.name, broker_detail::options_of(definition), std::move(log)));
+    }
     // Publishing point: callers find the name from here on.
     if (!known) (void)map->register_entry(kNamedWorkerEntryKind, definition.name, kHostSlot, 1);
     if (named_boxes.at(definition.name).depth() > 0) launch_named(definition.name);
   }
 
-  // Starts the named worker's process unless one runs; a child of the host.
+  // Starts the named worker's process unless one runs, supervision gave it
+  // up, or it waits out a back-off; a child of the host.
   void launch_named(const std::string& name) {
     if (ending || named_running.contains(name)) return;
     const auto spec = named_specs.find(name);
     if (spec == named_specs.end()) return;
+    const auto supervisor = supervisors.find(name);
+    if (supervisor != supervisors.end() && (supervisor->second.given_up() || supervisor->second.restart_at())) return;
     std::uint32_t slot = 0;
     std::uint32_t generation = 0;
     try {
@@ -464,6 +491,7 @@ struct Broker::Impl {
     worker.generation = generation;
     worker.parent = kHostSlot;
     worker.named = name;
+    worker.kills_at_start = named_boxes.at(name).control().kills.load(std::memory_order_acquire);
     worker.launch = LaunchRequest{slot, generation, spec->second.executable, spec->second.arguments,
                                   spec->second.working_directory};
     workers.emplace(slot, std::move(worker));
@@ -478,7 +506,11 @@ struct Broker::Impl {
       launch_queue.push_back(slot);
       return;
     }
-    if (auto error = spawn(workers.at(slot))) {
+    const auto error = spawn(workers.at(slot));
+    // For the kill-to-replacement figure (colony ps, the benchmark).
+    control.replaced_ns.store(static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()),
+                              std::memory_order_relaxed);
+    if (error) {
       std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), error->c_str());
       workers.at(slot).exit = ChildExit{slot, generation, static_cast<std::uint32_t>(ExitKind::failed_to_start), 0, 0,
                                         false, *error};
@@ -557,6 +589,8 @@ struct Broker::Impl {
     if (found == workers.end() || found->second.generation != ended.generation || !found->second.alive) return;
     Managed& worker = found->second;
     worker.alive = false;
+    worker.noticed_ns = ended.noticed_ns;
+    worker.stderr_tail = ended.stderr_tail;
     broker_detail::release_process(worker.process);
     if (worker.pumps) worker.pumps->process_ended();
     --running;
@@ -632,24 +666,82 @@ struct Broker::Impl {
     remove_worker_segments(*map, slot, worker.generation);
     release_slot(slot, worker.generation);
     const std::string named = worker.named;
-    const bool failed_to_start = static_cast<ExitKind>(exit.kind) == ExitKind::failed_to_start;
+    broker_detail::NamedEnd end;
+    if (!named.empty()) {
+      end.exit = exit;
+      end.pid = worker.process.pid;
+      end.handler_timed_out = worker.handler_timed_out;
+      end.noticed_ns = worker.noticed_ns;
+      end.stderr_tail = worker.stderr_tail;
+      if (const auto box = named_boxes.find(named); box != named_boxes.end()) {
+        end.killed = box->second.control().kills.load(std::memory_order_acquire) != worker.kills_at_start;
+      }
+    }
     workers.erase(found);
     post_event(parent, exit);
     advance(parent);
-    if (!named.empty()) {
-      named_running.erase(named);
-      if (const auto box = named_boxes.find(named); box != named_boxes.end()) {
-        MailboxControl& control = box->second.control();
-        control.current_slot.store(0, std::memory_order_release);
-        control.last_exit_kind.store(exit.kind, std::memory_order_relaxed);
-        control.last_exit_code.store(exit.code, std::memory_order_relaxed);
-        control.last_exit_signal.store(exit.signal, std::memory_order_relaxed);
+    if (!named.empty()) on_named_end(named, end);
+  }
+
+  // Supervision: what follows the end of a named worker's process.
+  void on_named_end(const std::string& name, const broker_detail::NamedEnd& end) {
+    named_running.erase(name);
+    const auto box = named_boxes.find(name);
+    const auto supervisor = supervisors.find(name);
+    if (box == named_boxes.end() || supervisor == supervisors.end()) return;
+    MailboxControl& control = box->second.control();
+    control.current_slot.store(0, std::memory_order_release);
+    control.last_exit_kind.store(end.exit.kind, std::memory_order_relaxed);
+    control.last_exit_code.store(end.exit.code, std::memory_order_relaxed);
+    control.last_exit_signal.store(end.exit.signal, std::memory_order_relaxed);
+    if (ending) return;
+    // A start that failed would only fail again: the next call tries anew.
+    if (static_cast<ExitKind>(end.exit.kind) == ExitKind::failed_to_start) return;
+    using Next = broker_detail::NamedSupervision::Next;
+    const Next next = supervisor->second.on_end(end, box->second.depth() > 0, control, Clock::now());
+    if (next == Next::start_now) launch_named(name);
+  }
+
+  // Restarts whose back-off has passed.
+  void start_due_restarts(Clock::time_point now) {
+    for (auto& [name, supervisor] : supervisors) {
+      if (const auto at = supervisor.restart_at(); at && *at <= now) {
+        supervisor.restart_due();
+        launch_named(name);
       }
-      // The mailbox outlives the process: calls still queued start the next
-      // one (not after a failed start, which would only fail again).
-      const auto box = named_boxes.find(named);
-      if (!failed_to_start && box != named_boxes.end() && box->second.depth() > 0) launch_named(named);
     }
+  }
+
+  // A handler past its timeout is killed; its end counts as a crash, and its
+  // call is delivered again (toward the dead-letter limit).
+  void kill_overdue_handlers(Clock::time_point now) {
+    for (const auto& [name, slot] : named_running) {
+      const auto supervisor = supervisors.find(name);
+      if (supervisor == supervisors.end() || supervisor->second.options().handler_timeout.count() == 0) continue;
+      const auto found = workers.find(slot);
+      if (found == workers.end() || !found->second.alive || found->second.handler_timed_out) continue;
+      const MailboxControl& control = named_boxes.at(name).control();
+      if (control.in_flight.load(std::memory_order_acquire) == 0) continue;
+      const Clock::time_point since{Clock::duration(control.in_flight_since_ns.load(std::memory_order_relaxed))};
+      if (now - since < supervisor->second.options().handler_timeout) continue;
+      found->second.handler_timed_out = true;
+      found->second.kill_sent = broker_detail::signal_process(found->second.process, SIGKILL);
+    }
+  }
+
+  // When the broker must look again: a back-off ends, or a handler with a
+  // timeout may run past it (checked a few times per timeout).
+  Clock::time_point next_supervision_timer(Clock::time_point now) const {
+    auto next = Clock::time_point::max();
+    for (const auto& [name, supervisor] : supervisors) {
+      if (const auto at = supervisor.restart_at()) next = std::min(next, *at);
+      const auto timeout = supervisor.options().handler_timeout;
+      if (timeout.count() > 0 && named_running.contains(name)) {
+        next = std::min(next, now + std::clamp<Clock::duration>(timeout / 4, std::chrono::milliseconds(1),
+                                                                 std::chrono::milliseconds(100)));
+      }
+    }
+    return next;
   }
 
   void check_attach_deadlines(Clock::time_point now) {
@@ -715,6 +807,16 @@ struct Broker::Impl {
       if (auto r = shm::decode_record<DefineNamed>(record); r.ok()) on_define_named(*r.value);
     } else if (tag == shm::TypeAlias<EnsureNamed>::tag) {
       if (auto r = shm::decode_record<EnsureNamed>(record); r.ok()) launch_named(r.value->name);
+    } else if (tag == shm::TypeAlias<RestartNamed>::tag) {
+      if (auto r = shm::decode_record<RestartNamed>(record); r.ok()) {
+        if (const auto supervisor = supervisors.find(r.value->name); supervisor != supervisors.end()) {
+          supervisor->second.reset();
+          if (const auto box = named_boxes.find(r.value->name); box != named_boxes.end()) {
+            box->second.control().supervision.store(static_cast<std::uint32_t>(SupervisionState::normal));
+          }
+          launch_named(r.value->name);
+        }
+      }
     } else if (tag == shm::TypeAlias<TerminateNamed>::tag) {
       if (auto r = shm::decode_record<TerminateNamed>(record); r.ok()) {
         if (const auto running_slot = named_running.find(r.value->name); running_slot != named_running.end()) {
@@ -733,6 +835,7 @@ struct Broker::Impl {
       if (!worker.undelivered.empty() || (!worker.alive && worker.pumps)) next = std::min(next, Clock::now() + kEventRetry);
     }
     if (ending) next = std::min(next, any_alive() && Clock::now() < grace_deadline ? grace_deadline : hard_deadline);
+    if (!ending) next = std::min(next, next_supervision_timer(Clock::now()));
     return next;
   }
 
@@ -756,6 +859,10 @@ struct Broker::Impl {
       }
       const auto now = Clock::now();
       check_attach_deadlines(now);
+      if (!ending) {
+        kill_overdue_handlers(now);
+        start_due_restarts(now);
+      }
       for (auto& [slot, worker] : workers) {
         if (!worker.undelivered.empty()) flush_events(worker);
       }
@@ -794,7 +901,9 @@ Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>()) {
                        static_cast<std::uint32_t>(end.signaled ? ExitKind::signaled : ExitKind::exited),
                        end.code,
                        end.signal,
-                       end.known};
+                       end.known,
+                       end.noticed_ns,
+                       end.stderr_tail};
       impl->post_internal(ended);
     });
     impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
@@ -814,14 +923,29 @@ Worker& Broker::host() { return impl_->host_context->facade(); }
 
 void Broker::define_named_worker(const std::string& name, const std::string& executable,
                                  std::vector<std::string> arguments, std::uint32_t max_attempts) {
+  NamedWorkerOptions options;
+  options.max_attempts = max_attempts;
+  define_named_worker(name, executable, std::move(arguments), options);
+}
+
+void Broker::restart_named_worker(const std::string& name) { impl_->post_internal(detail::RestartNamed{name}); }
+
+void Broker::define_named_worker(const std::string& name, const std::string& executable,
+                                 std::vector<std::string> arguments, const NamedWorkerOptions& options) {
+  const std::uint32_t max_attempts = options.max_attempts;
   if (name.empty() || name.size() >= sizeof(detail::ObjectEntry::name)) {
     throw WorkerError(WorkerErrc::bad_state, "a worker name must have 1 to " +
                                                  std::to_string(sizeof(detail::ObjectEntry::name) - 1) + " characters");
   }
   if (max_attempts == 0) throw WorkerError(WorkerErrc::bad_state, "max_attempts must be at least 1");
   std::error_code ignored;
-  impl_->post_internal(detail::DefineNamed{name, executable, std::move(arguments), max_attempts,
-                                           std::filesystem::current_path(ignored).string()});
+  if (options.max_restarts == 0 && options.restart != RestartPolicy::never) {
+    throw WorkerError(WorkerErrc::bad_state, "max_restarts must be at least 1 (or the policy never)");
+  }
+  impl_->post_internal(broker_detail::with_options(
+      detail::DefineNamed{name, executable, std::move(arguments), max_attempts,
+                          std::filesystem::current_path(ignored).string()},
+      options));
   const auto deadline = shm::Clock::now() + std::chrono::seconds(5);
   while (!impl_->map->has_entry(detail::kNamedWorkerEntryKind, name)) {
     if (shm::Clock::now() >= deadline) {

@@ -25,10 +25,12 @@ struct Spawned {
 // blocked or handled in the caller are reset to defaults in the child, and the
 // child is killed if the calling thread ends, from before its first
 // instruction on. Errors name the cause (errno's text).
-// stdin_fd / stdout_fd (-1: inherit) become the child's standard input and output.
+// stdin_fd / stdout_fd / stderr_fd (-1: inherit) become the child's standard
+// input, output and error.
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
                                      const std::vector<std::string>& environment,
-                                     const std::string& working_directory, int stdin_fd = -1, int stdout_fd = -1);
+                                     const std::string& working_directory, int stdin_fd = -1, int stdout_fd = -1,
+                                     int stderr_fd = -1);
 bool signal_process(const Spawned& process, int signal) noexcept;
 // Whether this process lets the kernel reap its children (SIGCHLD ignored or
 // SA_NOCLDWAIT): then no exit status can be learnt.
@@ -42,6 +44,8 @@ struct ProcessEnd {
   bool signaled = false;
   int code = 0;    // exit code
   int signal = 0;  // when signaled
+  std::uint64_t noticed_ns = 0;  // steady clock, when the end was seen
+  std::string stderr_tail;       // the last lines of its standard error, when watched
 };
 
 // Waits for the end of watched processes on its own thread, reaps each one
@@ -50,7 +54,10 @@ class Reaper {
  public:
   explicit Reaper(std::function<void(const ProcessEnd&)> on_end);
   ~Reaper();  // stops the thread; processes still watched stay unreaped
-  void watch(const Spawned& process, std::uint64_t token);
+  // stderr_fd (-1: none), the read end of the process's standard error, is
+  // now the reaper's: it copies what arrives to this process's standard
+  // error (never blocking on it) and keeps the tail for the ProcessEnd.
+  void watch(const Spawned& process, std::uint64_t token, int stderr_fd = -1);
 
  private:
   struct Impl;

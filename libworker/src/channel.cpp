@@ -44,7 +44,8 @@ bool is_reserved_object_name(std::string_view object) noexcept {
   const bool worker_object = object.size() > 1 && object[0] == 'w' && object.find('g') != std::string_view::npos &&
                              object.find('-') != std::string_view::npos &&
                              object.find_first_not_of("0123456789", 1) == object.find('g');
-  return digits_after("ol") || digits_after("ch") || worker_object;
+  // cr-<name>: a named worker's crash log (crash_log.hpp).
+  return digits_after("ol") || digits_after("ch") || worker_object || object.starts_with("cr-");
 }
 
 namespace {

@@ -148,6 +148,9 @@ std::size_t Mailbox::request_kill() {
   auto& c = impl_->control();
   const std::uint64_t written = impl_->box.records_written();
   const std::size_t queued = depth();
+  // Counted first: the broker sees a process that ends after the kill as
+  // killed, never as one to restart.
+  c.kills.fetch_add(1, std::memory_order_release);
   // Publishing point: from here the reader drops everything up to `written`.
   c.kill_upto.store(kKillRequested | written, std::memory_order_release);
   if (!impl_->reader) {
@@ -243,7 +246,11 @@ std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
       continue;
     }
     control.attempts.store(attempt, std::memory_order_relaxed);
-    // Publishing point: a death from here on counts as an attempt.
+    control.in_flight_method[0] = '\0';
+    control.in_flight_since_ns.store(static_cast<std::uint64_t>(shm::Clock::now().time_since_epoch().count()),
+                                     std::memory_order_relaxed);
+    // Publishing point: a death from here on counts as an attempt, and the
+    // broker times the handler from the store above.
     control.in_flight.store(record.sequence, std::memory_order_release);
     if (seen_before) control.redelivered.fetch_add(1, std::memory_order_relaxed);
     impl_->delivering = true;

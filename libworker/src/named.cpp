@@ -1,5 +1,7 @@
 #include "colony/worker/named.hpp"
 
+#include <cstring>
+
 #include <cstdlib>
 
 #include "colony/worker/protocol.hpp"
@@ -140,6 +142,11 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
       continue;
     }
     Call& request = *decoded.value;
+    // For a crash report: which method this process may die in.
+    auto& method = box.control().in_flight_method;
+    const std::size_t length = std::min(request.method.size(), sizeof(method) - 1);
+    std::memcpy(method, request.method.data(), length);
+    method[length] = '\0';
     request.redelivered = delivery->redelivered;
     request.attempt = delivery->attempt;
     Reply reply;

@@ -6,6 +6,7 @@
 
 #include "colony/broker/broker.hpp"
 #include "colony/worker/mailbox.hpp"
+#include "child_process.hpp"
 #include "worker_test_support.hpp"
 
 using namespace colony;
@@ -15,8 +16,11 @@ namespace {
 
 // Starts readers of the mailbox one after another, each after the previous
 // one died, until `until` holds; returns how many were started.
+// The last reader is ended once `until` holds and its last message has left
+// the box (it reports a message just before it commits it).
 int run_readers(Broker& broker, const std::string& mailbox, std::vector<std::string>& handled,
                 const std::function<bool()>& until) {
+  auto box = Mailbox::open_or_create(broker.session(), mailbox);
   int started = 0;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (!until() && std::chrono::steady_clock::now() < deadline) {
@@ -28,6 +32,7 @@ int run_readers(Broker& broker, const std::string& mailbox, std::vector<std::str
       broker.host().dispatch(50ms);
     }
     if (!reader.exit_status()) {
+      (void)test::eventually([&] { return box.control().in_flight.load() == 0; }, 5s);
       reader.terminate();
       (void)reader.join(10s);
     }

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <mutex>
@@ -14,6 +16,7 @@
 #include <utility>
 
 #include "../launcher.hpp"
+#include "../stderr_tail.hpp"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -43,6 +46,7 @@ struct ChildPlan {
   int report_fd;  // the child writes errno here if it cannot exec
   int stdin_fd;   // -1: inherit
   int stdout_fd;  // -1: inherit
+  int stderr_fd;  // -1: inherit
 };
 
 [[noreturn]] void run_child(const ChildPlan& plan) noexcept {
@@ -66,7 +70,8 @@ struct ChildPlan {
   } else if (plan.directory != nullptr && ::chdir(plan.directory) != 0) {
     failure = errno;
   } else if ((plan.stdin_fd >= 0 && ::dup2(plan.stdin_fd, STDIN_FILENO) < 0) ||
-             (plan.stdout_fd >= 0 && ::dup2(plan.stdout_fd, STDOUT_FILENO) < 0)) {
+             (plan.stdout_fd >= 0 && ::dup2(plan.stdout_fd, STDOUT_FILENO) < 0) ||
+             (plan.stderr_fd >= 0 && ::dup2(plan.stderr_fd, STDERR_FILENO) < 0)) {
     failure = errno;  // dup2 clears close-on-exec on the copies: they survive exec
   } else {
     sigset_t none;
@@ -95,7 +100,8 @@ pid_t vfork_and_exec(const ChildPlan& plan) noexcept {
 
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
                                      const std::vector<std::string>& environment,
-                                     const std::string& working_directory, int stdin_fd, int stdout_fd) {
+                                     const std::string& working_directory, int stdin_fd, int stdout_fd,
+                                     int stderr_fd) {
   std::vector<std::string> argv_strings{executable};
   argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
   auto argv = pointers(argv_strings);
@@ -110,7 +116,8 @@ shm::Expected<Spawned> spawn_process(const std::string& executable, const std::v
                        ::getpid(),
                        report[1],
                        stdin_fd,
-                       stdout_fd};
+                       stdout_fd,
+                       stderr_fd};
   // No handler of ours may run in the child: everything stays blocked until
   // it has reset the dispositions.
   sigset_t all;
@@ -162,22 +169,59 @@ void release_process(Spawned& process) noexcept {
   process.handle = -1;
 }
 
+namespace {
+
+// Where the workers' standard error is copied: our own, opened again without
+// blocking, so that a stalled terminal or pipe never holds up the reaper.
+// O_APPEND: a log file is appended to, never overwritten from its start.
+int open_forward_target() {
+  const int fd = ::open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+  return fd >= 0 ? fd : ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+}
+
+std::uint64_t steady_ns() {
+  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+}  // namespace
+
 struct Reaper::Impl {
   std::function<void(const ProcessEnd&)> on_end;
   int wakeup = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int forward = open_forward_target();
   std::mutex mutex;
   struct Watched {
     int pid;
     int fd;  // our own dup of the pidfd
     std::uint64_t token;
+    int stderr_fd;  // -1: not watched, or at its end
+    std::shared_ptr<StderrTail> tail;
   };
   std::vector<Watched> added;  // guarded by mutex
   std::atomic<bool> stopping{false};
   std::thread thread;
 
+  // Reads what is there (the fd does not block); false at its end.
+  bool drain(Watched& entry) {
+    char buffer[16 << 10];
+    for (;;) {
+      const ssize_t n = ::read(entry.stderr_fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      if (n <= 0) {
+        ::close(entry.stderr_fd);
+        entry.stderr_fd = -1;
+        return false;
+      }
+      entry.tail->append(std::string_view(buffer, static_cast<std::size_t>(n)));
+      if (forward >= 0) (void)!::write(forward, buffer, static_cast<std::size_t>(n));  // dropped if it would block
+    }
+  }
+
   void loop() {
     std::vector<Watched> watched;
     std::vector<pollfd> fds;
+    std::vector<std::pair<std::size_t, bool>> owner;  // per fds entry after the first: watched index, is stderr
     while (!stopping.load()) {
       {
         std::lock_guard lock(mutex);
@@ -185,17 +229,32 @@ struct Reaper::Impl {
         added.clear();
       }
       fds.assign(1, pollfd{wakeup, POLLIN, 0});
-      for (const auto& entry : watched) fds.push_back(pollfd{entry.fd, POLLIN, 0});
+      owner.clear();
+      for (std::size_t i = 0; i < watched.size(); ++i) {
+        fds.push_back(pollfd{watched[i].fd, POLLIN, 0});
+        owner.emplace_back(i, false);
+        if (watched[i].stderr_fd >= 0) {
+          fds.push_back(pollfd{watched[i].stderr_fd, POLLIN, 0});
+          owner.emplace_back(i, true);
+        }
+      }
       if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
       if (fds[0].revents & POLLIN) {
         std::uint64_t drained = 0;
         (void)::read(wakeup, &drained, sizeof(drained));
       }
-      for (std::size_t i = fds.size(); i-- > 1;) {
-        if (fds[i].revents == 0) continue;
-        const Watched entry = watched[i - 1];
+      for (std::size_t i = 1; i < fds.size(); ++i) {
+        if (fds[i].revents != 0 && owner[i - 1].second) {
+          Watched& entry = watched[owner[i - 1].first];
+          if (entry.stderr_fd >= 0) (void)drain(entry);
+        }
+      }
+      std::vector<std::size_t> ended;
+      for (std::size_t i = 1; i < fds.size(); ++i) {
+        if (fds[i].revents == 0 || owner[i - 1].second) continue;
+        Watched& entry = watched[owner[i - 1].first];
         siginfo_t info{};
-        ProcessEnd end{entry.token, entry.pid, true, false, 0, 0};
+        ProcessEnd end{entry.token, entry.pid, true, false, 0, 0, steady_ns(), {}};
         if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(entry.fd), &info, WEXITED | WNOHANG) != 0) {
           if (errno == EINTR) continue;
           // ECHILD: reaped by someone else (a waitpid(-1) in the host): it
@@ -209,12 +268,24 @@ struct Reaper::Impl {
           end.signaled = true;
           end.signal = info.si_status;
         }
+        // All it wrote is in the pipe now: read the rest before telling.
+        if (entry.stderr_fd >= 0) {
+          (void)drain(entry);
+          if (entry.stderr_fd >= 0) ::close(entry.stderr_fd);  // a child of it may hold the pipe: stop here
+          entry.stderr_fd = -1;
+        }
+        if (entry.tail) end.stderr_tail = entry.tail->lines();
         ::close(entry.fd);
-        watched.erase(watched.begin() + static_cast<std::ptrdiff_t>(i - 1));
+        ended.push_back(owner[i - 1].first);
         on_end(end);
       }
+      std::sort(ended.begin(), ended.end());
+      for (std::size_t i = ended.size(); i-- > 0;) watched.erase(watched.begin() + static_cast<std::ptrdiff_t>(ended[i]));
     }
-    for (const auto& entry : watched) ::close(entry.fd);
+    for (const auto& entry : watched) {
+      ::close(entry.fd);
+      if (entry.stderr_fd >= 0) ::close(entry.stderr_fd);
+    }
   }
 };
 
@@ -229,15 +300,24 @@ Reaper::~Reaper() {
   (void)::write(impl_->wakeup, &one, sizeof(one));
   impl_->thread.join();
   std::lock_guard lock(impl_->mutex);
-  for (const auto& entry : impl_->added) ::close(entry.fd);
+  for (const auto& entry : impl_->added) {
+    ::close(entry.fd);
+    if (entry.stderr_fd >= 0) ::close(entry.stderr_fd);
+  }
   ::close(impl_->wakeup);
+  if (impl_->forward >= 0) ::close(impl_->forward);
 }
 
-void Reaper::watch(const Spawned& process, std::uint64_t token) {
+void Reaper::watch(const Spawned& process, std::uint64_t token, int stderr_fd) {
   const int fd = ::fcntl(process.handle, F_DUPFD_CLOEXEC, 0);
+  std::shared_ptr<StderrTail> tail;
+  if (stderr_fd >= 0) {
+    ::fcntl(stderr_fd, F_SETFL, ::fcntl(stderr_fd, F_GETFL) | O_NONBLOCK);
+    tail = std::make_shared<StderrTail>();
+  }
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->added.push_back(Impl::Watched{process.pid, fd, token});
+    impl_->added.push_back(Impl::Watched{process.pid, fd, token, stderr_fd, std::move(tail)});
   }
   const std::uint64_t one = 1;
   (void)::write(impl_->wakeup, &one, sizeof(one));

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "colony/worker/supervision.hpp"
 #include "colony/worker/worker.hpp"
 
 namespace colony {
@@ -67,6 +68,12 @@ class Broker {
   // callers can see the name. Throws WorkerError for a name too long.
   void define_named_worker(const std::string& name, const std::string& executable,
                            std::vector<std::string> arguments = {}, std::uint32_t max_attempts = 3);
+  // The same, supervised as options say (supervision.hpp): restart policy,
+  // intensity, back-off and handler timeout.
+  void define_named_worker(const std::string& name, const std::string& executable, std::vector<std::string> arguments,
+                           const NamedWorkerOptions& options);
+  // Starts a named worker that supervision gave up, its history cleared.
+  void restart_named_worker(const std::string& name);
 
   // Stops every worker, children first, and removes every segment of the
   // session. Idempotent; the destructor calls it.

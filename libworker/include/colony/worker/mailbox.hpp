@@ -53,9 +53,25 @@ struct MailboxControl {
   std::atomic<std::int32_t> last_exit_signal;
   std::atomic<std::uint32_t> current_slot;      // worker slot of the live process; 0: none
   std::atomic<std::uint32_t> current_generation;
-  std::uint8_t reserved[256 - 80];
+  // Written by the reader: when the handler of in_flight began (steady clock
+  // ns; the broker kills a handler past its timeout), and the method it runs.
+  std::atomic<std::uint64_t> in_flight_since_ns;
+  char in_flight_method[48];  // NUL-terminated; may be torn while it changes: a report, not a key
+  // Written by the broker (supervision):
+  std::atomic<std::uint32_t> supervision;  // SupervisionState
+  std::atomic<std::uint32_t> crashes;      // crash reports made
+  std::atomic<std::uint64_t> death_noticed_ns;  // steady clock: the reaper saw the last failure
+  std::atomic<std::uint64_t> replaced_ns;       // steady clock: its replacement was spawned
+  std::atomic<std::uint32_t> restarts;          // restarts after failures
+  std::atomic<std::uint32_t> kills;             // KILL WORKER requests: the broker restarts none of them
+  std::uint8_t reserved[256 - 168];
 };
 static_assert(sizeof(MailboxControl) == 256);
+static_assert(offsetof(MailboxControl, in_flight_since_ns) == 80);
+static_assert(offsetof(MailboxControl, supervision) == 136);
+static_assert(offsetof(MailboxControl, restarts) == 160);
+
+enum class SupervisionState : std::uint32_t { normal = 0, backing_off = 1, given_up = 2 };
 static_assert(offsetof(MailboxControl, in_flight) == 8);
 static_assert(offsetof(MailboxControl, handled) == 24);
 static_assert(offsetof(MailboxControl, kill_upto) == 48);

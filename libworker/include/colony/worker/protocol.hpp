@@ -58,7 +58,9 @@ struct ChildEnded {
   std::int32_t code = 0;
   std::int32_t signal = 0;
   bool known = true;  // false: reaped by someone else, the status is lost
-  template <class A> void serialize(A& a) { a(pid, slot, generation, kind, code, signal, known); }
+  std::uint64_t noticed_ns = 0;  // steady clock when the reaper saw the end
+  std::string stderr_tail;       // the last lines it wrote to stderr, when captured
+  template <class A> void serialize(A& a) { a(pid, slot, generation, kind, code, signal, known, noticed_ns, stderr_tail); }
 };
 
 // Binds a worker name to an executable (4D: a named worker's definition).
@@ -68,7 +70,17 @@ struct DefineNamed {
   std::vector<std::string> arguments;
   std::uint32_t max_attempts = 3;
   std::string working_directory;
-  template <class A> void serialize(A& a) { a(name, executable, arguments, max_attempts, working_directory); }
+  // NamedWorkerOptions (supervision.hpp), in milliseconds.
+  std::uint32_t restart = 1;  // RestartPolicy
+  std::uint32_t max_restarts = 10;
+  std::uint64_t restart_window_ms = 60'000;
+  std::uint64_t backoff_initial_ms = 10;
+  std::uint64_t backoff_max_ms = 1'000;
+  std::uint64_t handler_timeout_ms = 0;
+  template <class A> void serialize(A& a) {
+    a(name, executable, arguments, max_attempts, working_directory, restart, max_restarts, restart_window_ms,
+      backoff_initial_ms, backoff_max_ms, handler_timeout_ms);
+  }
 };
 
 // A message was posted to a named worker's mailbox: start its process if none runs.
@@ -79,6 +91,12 @@ struct EnsureNamed {
 
 // Ends a named worker's process at once (SIGKILL); its mailbox stays.
 struct TerminateNamed {
+  std::string name;
+  template <class A> void serialize(A& a) { a(name); }
+};
+
+// Starts a named worker that supervision gave up, its restart history cleared.
+struct RestartNamed {
   std::string name;
   template <class A> void serialize(A& a) { a(name); }
 };
@@ -137,6 +155,7 @@ COLONY_REGISTER_TYPE(colony::detail::StopRequest, "colony.broker.stop")
 COLONY_REGISTER_TYPE(colony::detail::DefineNamed, "colony.broker.define_named")
 COLONY_REGISTER_TYPE(colony::detail::EnsureNamed, "colony.broker.ensure_named")
 COLONY_REGISTER_TYPE(colony::detail::TerminateNamed, "colony.broker.terminate_named")
+COLONY_REGISTER_TYPE(colony::detail::RestartNamed, "colony.broker.restart_named")
 COLONY_REGISTER_TYPE(colony::detail::LaunchResult, "colony.event.launch")
 COLONY_REGISTER_TYPE(colony::detail::ChildOnline, "colony.event.online")
 COLONY_REGISTER_TYPE(colony::detail::ChildExit, "colony.event.exit")

@@ -1,0 +1,65 @@
+#pragma once
+// The broker's supervision of one named worker: whether and when its process
+// is restarted after an end, and the crash reports it keeps.
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "colony/worker/crash_log.hpp"
+#include "colony/worker/mailbox.hpp"
+#include "colony/worker/protocol.hpp"
+#include "colony/worker/supervision.hpp"
+#include "colony/worker/value.hpp"
+
+namespace colony::broker_detail {
+
+using SupervisionClock = std::chrono::steady_clock;
+
+NamedWorkerOptions options_of(const detail::DefineNamed& definition);
+detail::DefineNamed with_options(detail::DefineNamed definition, const NamedWorkerOptions& options);
+
+// How one process of the worker ended, as the broker saw it.
+struct NamedEnd {
+  detail::ChildExit exit;
+  int pid = 0;
+  bool killed = false;             // KILL WORKER asked for it
+  bool handler_timed_out = false;  // the broker killed a handler past its timeout
+  std::uint64_t noticed_ns = 0;    // steady clock: the reaper saw it
+  std::string stderr_tail;
+};
+
+class NamedSupervision {
+ public:
+  enum class Next { stay_down, start_now, start_later, given_up };
+
+  NamedSupervision(std::string name, NamedWorkerOptions options, std::optional<CrashLog> log);
+
+  const NamedWorkerOptions& options() const noexcept { return options_; }
+  void set_options(const NamedWorkerOptions& options) noexcept { options_ = options; }
+  bool given_up() const noexcept { return given_up_; }
+  std::optional<SupervisionClock::time_point> restart_at() const noexcept { return restart_at_; }
+
+  // Decides what follows an end; makes and publishes a crash report for a
+  // failure. queued: calls wait in the mailbox.
+  Next on_end(const NamedEnd& end, bool queued, MailboxControl& control, SupervisionClock::time_point now);
+  // The back-off passed (or a restart was asked for): start it now.
+  void restart_due() noexcept { restart_at_.reset(); }
+  // `colony restart`: forget the history and the given-up state.
+  void reset() noexcept;
+
+ private:
+  Value crash_report(const NamedEnd& end, const MailboxControl& control, const std::string& action) const;
+  void publish(Value report, MailboxControl& control);
+
+  std::string name_;
+  NamedWorkerOptions options_;
+  std::optional<CrashLog> log_;
+  std::deque<SupervisionClock::time_point> restarts_;  // failure restarts within the window
+  std::optional<SupervisionClock::time_point> restart_at_;
+  bool given_up_ = false;
+  std::deque<Value> reports_;
+};
+
+}  // namespace colony::broker_detail
