@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("call")) return call();
     if (app.got_subcommand("bytes") || app.got_subcommand("prop")) return data();
     if (app.got_subcommand("send") || app.got_subcommand("recv")) return channels();
-    for (const char* command : {"kill", "terminate", "ps", "deadletters"}) {
+    for (const char* command : {"kill", "terminate", "restart", "ps", "deadletters"}) {
       if (app.got_subcommand(command)) return named();
     }
   } catch (const colony::cli::UsageError& e) {

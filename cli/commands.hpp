@@ -34,7 +34,7 @@ Runner add_run_command(CLI::App& app);
 Runner add_clean_command(CLI::App& app);
 Runner add_broker_command(CLI::App& app);
 Runner add_call_command(CLI::App& app);
-// kill, terminate, ps and deadletters share one runner.
+// kill, terminate, restart, ps and deadletters share one runner.
 Runner add_named_commands(CLI::App& app);
 // bytes and prop share one runner.
 Runner add_data_commands(CLI::App& app);

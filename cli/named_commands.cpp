@@ -1,4 +1,4 @@
-// colony kill | terminate | ps | deadletters: named workers from a shell.
+// colony kill | terminate | restart | ps | deadletters: named workers from a shell.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -10,6 +10,7 @@
 #include "colony/broker/clean.hpp"
 #include "colony/shm/byte_array.hpp"
 #include "colony/shm/mutex.hpp"
+#include "colony/worker/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/worker/protocol.hpp"
@@ -54,6 +55,25 @@ Json exit_json(std::uint32_t kind, std::int32_t code, std::int32_t signal) {
   }
 }
 
+std::string_view supervision_name(std::uint32_t state) {
+  switch (static_cast<SupervisionState>(state)) {
+    case SupervisionState::normal: return "normal";
+    case SupervisionState::backing_off: return "backing-off";
+    case SupervisionState::given_up: return "given-up";
+  }
+  return "unknown";
+}
+
+// The worker's latest crash reports, oldest first (the broker keeps eight).
+Json crash_reports(const std::string& session, const std::string& name) {
+  const auto log = CrashLog::open(session, name);
+  if (!log) return Json::array();
+  const auto text = log->read();
+  if (!text || text->empty()) return Json::array();
+  Json parsed = Json::parse(*text, nullptr, false);
+  return parsed.is_array() ? parsed : Json::array();
+}
+
 Json snapshot(const detail::SessionMap& map) {
   Json out{{"session", map.session()}, {"broker_pid", map.header().broker_pid.load()}};
   Json named = Json::array();
@@ -71,7 +91,14 @@ Json snapshot(const detail::SessionMap& map) {
                   {"restarts", c.starts.load() > 0 ? c.starts.load() - 1 : 0},
                   {"last_exit", exit_json(c.last_exit_kind.load(), c.last_exit_code.load(), c.last_exit_signal.load())},
                   {"queued", box.depth()}, {"dead_letters", box.dead_letters().size()}, {"handled", c.handled.load()},
-                  {"redelivered", c.redelivered.load()}};
+                  {"redelivered", c.redelivered.load()},
+                  {"supervision", supervision_name(c.supervision.load())},
+                  {"crashes", c.crashes.load()},
+                  {"crash_reports", crash_reports(map.session(), name)}};
+      if (c.restarts.load() > 0 && c.replaced_ns.load() >= c.death_noticed_ns.load() && c.death_noticed_ns.load() > 0) {
+        // From the kernel's notice of the last failure to its replacement's spawn.
+        worker["last_restart_latency_us"] = static_cast<double>(c.replaced_ns.load() - c.death_noticed_ns.load()) / 1e3;
+      }
       const std::uint32_t slot = c.current_slot.load(std::memory_order_acquire);
       if (slot != 0 && slot < detail::kMaxWorkerSlots) {
         const auto& record = map.slot(slot);
@@ -83,6 +110,7 @@ Json snapshot(const detail::SessionMap& map) {
           worker["messages_out"] = record.messages_out.load();
         }
       }
+      if (c.supervision.load() != 0 && worker["pid"].is_null()) worker["state"] = supervision_name(c.supervision.load());
       named.push_back(worker);
     } else if (entry.kind == static_cast<std::uint32_t>(shm::SegmentKind::ring)) {
       auto ring = shm::Ring::open(map.name(shm::SegmentKind::ring, name), shm::Deadline::after(kOpen));
@@ -175,6 +203,18 @@ void print_table(const Json& s) {
                 w["pid"].is_null() ? "-" : std::to_string(w["pid"].get<int>()).c_str(), w["state"].get<std::string>().c_str(),
                 w["starts"].get<unsigned>(), last.c_str(), w["queued"].get<std::size_t>(), w["dead_letters"].get<std::size_t>(),
                 static_cast<unsigned long long>(w["handled"].get<std::uint64_t>()), rate_text(w["handled_per_s"]).c_str());
+    if (!w["crash_reports"].empty()) {
+      const Json& crash = w["crash_reports"].back();
+      std::printf("    last crash %s: %s; %s\n", crash.value("time", "").c_str(), crash.value("reason", "").c_str(),
+                  crash.value("action", "").c_str());
+      if (crash.contains("in_flight") && crash["in_flight"].is_object()) {
+        std::printf("      in flight: %s (attempt %lld)\n", crash["in_flight"].value("method", "").c_str(),
+                    static_cast<long long>(crash["in_flight"].value("attempt", 0)));
+      }
+      for (const auto& line : crash.value("stderr_tail", Json::array())) {
+        std::printf("      stderr| %s\n", line.get<std::string>().c_str());
+      }
+    }
   }
   std::printf("\nworker processes\n  %5s %8s %-12s %10s %10s %8s %8s  %s\n", "SLOT", "PID", "STATE", "IN", "OUT", "IN/S",
               "OUT/S", "EXECUTABLE");
@@ -219,6 +259,9 @@ Runner add_named_commands(CLI::App& app) {
   auto* terminate = app.add_subcommand("terminate", "End NAME's process at once (SIGKILL); its queued calls stay");
   add_session(terminate);
   terminate->add_option("name", *name, "The worker's name")->required();
+  auto* restart = app.add_subcommand("restart", "Start NAME again after supervision gave it up (its history cleared)");
+  add_session(restart);
+  restart->add_option("name", *name, "The worker's name")->required();
   auto* ps = app.add_subcommand("ps", "Named workers, worker processes, channels and shared objects of a session");
   add_session(ps);
   ps->add_flag("--json", *json, "One JSON object");
@@ -244,6 +287,12 @@ Runner add_named_commands(CLI::App& app) {
       require_named(*map, *name);
       send_to_broker(*map, detail::TerminateNamed{*name});
       std::printf("terminating worker %s\n", name->c_str());
+      return kSuccess;
+    }
+    if (restart->parsed()) {
+      require_named(*map, *name);
+      send_to_broker(*map, detail::RestartNamed{*name});
+      std::printf("restarting worker %s\n", name->c_str());
       return kSuccess;
     }
     if (ps->parsed()) {

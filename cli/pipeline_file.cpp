@@ -146,16 +146,36 @@ void read_workers(const FileErrors& errors, const toml::table& root, const std::
                   PipelineSpec& spec) {
   std::set<std::string> names;
   for (const toml::table* table : tables_of(errors, root, "worker")) {
-    refuse_unknown_keys(errors, *table, {"name", "exec", "args", "max_attempts"}, "a [[worker]]");
+    refuse_unknown_keys(errors, *table,
+                        {"name", "exec", "args", "max_attempts", "restart", "max_restarts", "restart_window_ms",
+                         "backoff_ms", "backoff_max_ms", "handler_timeout_ms"},
+                        "a [[worker]]");
     NamedWorkerSpec worker;
     worker.name = required_string(errors, *table, "name", "a [[worker]]");
     const std::string where = std::string("worker '").append(worker.name).append("'");
     if (!names.insert(worker.name).second) errors.fail(*table, "two workers are named '", worker.name, "'");
     worker.executable = resolve_executable(required_string(errors, *table, "exec", where), directory);
     worker.arguments = string_array(errors, *table, "args", where);
+    NamedWorkerOptions& options = worker.options;
     if (auto attempts = optional_integer(errors, *table, "max_attempts", where, 1, 1000)) {
-      worker.max_attempts = static_cast<std::uint32_t>(*attempts);
+      options.max_attempts = static_cast<std::uint32_t>(*attempts);
     }
+    if (auto policy = optional_string(errors, *table, "restart", where)) {
+      const auto parsed = parse_restart_policy(*policy);
+      if (!parsed) errors.fail(*table->get("restart"), "'restart' in ", where, " must be \"never\", \"on-failure\" or \"always\"");
+      options.restart = *parsed;
+    }
+    constexpr std::int64_t kHour = 3'600'000;
+    if (auto restarts = optional_integer(errors, *table, "max_restarts", where, 1, 1'000'000)) {
+      options.max_restarts = static_cast<std::uint32_t>(*restarts);
+    }
+    const auto milliseconds = [&](const char* key, std::int64_t low, std::chrono::milliseconds& into) {
+      if (auto value = optional_integer(errors, *table, key, where, low, kHour)) into = std::chrono::milliseconds(*value);
+    };
+    milliseconds("restart_window_ms", 1, options.restart_window);
+    milliseconds("backoff_ms", 0, options.backoff_initial);
+    milliseconds("backoff_max_ms", 0, options.backoff_max);
+    milliseconds("handler_timeout_ms", 0, options.handler_timeout);
     spec.workers.push_back(std::move(worker));
   }
 }

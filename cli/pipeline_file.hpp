@@ -10,6 +10,12 @@
 //   exec = "./dictionary"     # relative to the file's directory when it has a '/'
 //   args = ["--lang", "en"]
 //   max_attempts = 3          # deaths on one call before it is dead-lettered
+//   restart = "on-failure"    # supervision: "never", "on-failure" or "always"
+//   max_restarts = 10         # more restarts than this within...
+//   restart_window_ms = 60000 # ...this window, and the worker is given up
+//   backoff_ms = 10           # back-off from the second restart in a window,
+//   backoff_max_ms = 1000     # doubling up to this
+//   handler_timeout_ms = 0    # a handler running longer is killed (0: never)
 //
 //   [[stage]]                 # stages, connected by channels
 //   name = "source"
@@ -31,13 +37,15 @@
 #include <string>
 #include <vector>
 
+#include "colony/worker/supervision.hpp"
+
 namespace colony::cli {
 
 struct NamedWorkerSpec {
   std::string name;
   std::string executable;
   std::vector<std::string> arguments;
-  std::uint32_t max_attempts = 3;
+  NamedWorkerOptions options;
 };
 
 struct StageSpec {

@@ -68,7 +68,7 @@ int run(const RunOptions& options) {
   if (!options.pipeline_file.empty()) pipeline = read_pipeline_file(options.pipeline_file);
   for (const auto& text : options.workers) {
     const WorkerSpec spec = parse_worker(text);
-    pipeline.workers.push_back({spec.name, spec.executable, spec.arguments, 3});
+    pipeline.workers.push_back({spec.name, spec.executable, spec.arguments, NamedWorkerOptions{}});
   }
   block_stop_signals();
 
@@ -81,7 +81,7 @@ int run(const RunOptions& options) {
   Broker broker(broker_options);
   std::vector<std::string> names;
   for (const auto& worker : pipeline.workers) {
-    broker.define_named_worker(worker.name, worker.executable, worker.arguments, worker.max_attempts);
+    broker.define_named_worker(worker.name, worker.executable, worker.arguments, worker.options);
     names.push_back(worker.name);
   }
   StopOnSignals stop_on_signals(broker);

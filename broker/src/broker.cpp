@@ -100,6 +100,7 @@ struct Managed {
   std::uint32_t kills_at_start = 0;     // its mailbox's KILL WORKER count when it started
   bool handler_timed_out = false;       // killed by the broker: a handler ran past its timeout
   std::uint64_t noticed_ns = 0;         // when the reaper saw its end (steady clock)
+  Clock::time_point spawned_at{};
   std::string stderr_tail;              // a named worker's last stderr lines
   std::unique_ptr<broker_detail::PlainPumps> pumps;  // a plain executable's standard input and output
   std::optional<shm::Ring> events_ring;
@@ -367,6 +368,8 @@ struct Broker::Impl {
     // A named worker's standard error goes through the reaper, which keeps
     // its tail for the crash report (and copies it to ours).
     int stderr_pipe[2] = {-1, -1};
+    // Taken before the process exists: whatever it does comes after.
+    const Clock::time_point spawn_started = Clock::now();
     if (!worker.named.empty() && ::pipe2(stderr_pipe, O_CLOEXEC) != 0) stderr_pipe[0] = stderr_pipe[1] = -1;
     auto spawned = broker_detail::spawn_process(worker.launch.executable, worker.launch.arguments,
                                                 worker_environment(worker), worker.launch.working_directory,
@@ -388,6 +391,7 @@ struct Broker::Impl {
       post_event(worker.parent, ChildOnline{worker.slot, worker.generation, spawned->pid});
     }
     worker.process = *spawned;
+    worker.spawned_at = spawn_started;
     worker.alive = true;
     worker.attach_deadline = Clock::now() + options.limits.attach_timeout;
     record.pid.store(spawned->pid, std::memory_order_release);
@@ -723,6 +727,8 @@ struct Broker::Impl {
       const MailboxControl& control = named_boxes.at(name).control();
       if (control.in_flight.load(std::memory_order_acquire) == 0) continue;
       const Clock::time_point since{Clock::duration(control.in_flight_since_ns.load(std::memory_order_relaxed))};
+      // A call its predecessor died in: this process has not taken it yet.
+      if (since < found->second.spawned_at) continue;
       if (now - since < supervisor->second.options().handler_timeout) continue;
       found->second.handler_timed_out = true;
       found->second.kill_sent = broker_detail::signal_process(found->second.process, SIGKILL);

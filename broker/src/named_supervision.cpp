@@ -104,8 +104,9 @@ NamedSupervision::Next NamedSupervision::on_end(const NamedEnd& end, bool queued
   const auto state = next == Next::given_up     ? SupervisionState::given_up
                      : next == Next::start_later ? SupervisionState::backing_off
                                                  : SupervisionState::normal;
-  control.supervision.store(static_cast<std::uint32_t>(state), std::memory_order_relaxed);
+  // The report first: whoever sees the new state finds the report that explains it.
   publish(crash_report(end, control, action), control);
+  control.supervision.store(static_cast<std::uint32_t>(state), std::memory_order_release);
   return next;
 }
 

@@ -24,11 +24,13 @@ class StderrTail {
     std::string_view text(kept_);
     if (text.size() > kKeep) text.remove_prefix(text.size() - kKeep);
     while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-    std::size_t start = text.size();
-    for (std::size_t count = 0; count < kMaxLines && start > 0; ++count) {
-      const std::size_t newline = text.rfind('\n', start - 1);
+    std::size_t start = 0;
+    std::size_t end = text.size();  // the line being taken ends here
+    for (std::size_t count = 0; count < kMaxLines; ++count) {
+      const std::size_t newline = end == 0 ? std::string_view::npos : text.rfind('\n', end - 1);
       start = newline == std::string_view::npos ? 0 : newline + 1;
       if (newline == std::string_view::npos) break;
+      end = newline;
     }
     return std::string(text.substr(start));
   }

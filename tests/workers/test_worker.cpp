@@ -49,7 +49,8 @@ int main_with(const std::string& mode, int argc, char** argv) {
   }
   if (mode == "exit-without-attaching") return argc > 2 ? std::atoi(argv[2]) : 0;
   if (mode == "named") {
-    // A named worker: a counter whose state persists between calls.
+    // A named worker: a counter whose state persists between calls. With
+    // argv[2], it exits (cleanly) after that many idle milliseconds.
     colony::Methods methods;
     std::int64_t total = 0;
     std::string started = "no";
@@ -70,10 +71,23 @@ int main_with(const std::string& mode, int argc, char** argv) {
       return colony::Value("slept");
     });
     methods.on("fail", [&](const colony::Call&) -> colony::Value { throw std::runtime_error("asked to fail"); });
+    methods.on("exit", [&](const colony::Call& call) -> colony::Value {
+      std::exit(static_cast<int>(call.args[0].as_int()));
+    });
+    methods.on("say-and-crash-once", [&](const colony::Call& call) {
+      // Leaves lines on stderr for the crash report, then dies on its first delivery.
+      if (!call.redelivered) {
+        std::fprintf(stderr, "about to crash\nholding %s\n", call.args[0].as_string().c_str());
+        std::fflush(stderr);
+        std::raise(SIGKILL);
+      }
+      return colony::Value("survived");
+    });
     methods.on("crash-once", [&](const colony::Call& call) {
       if (!call.redelivered) std::raise(SIGKILL);
       return colony::Value(colony::Value::Map{{"attempt", static_cast<std::int64_t>(call.attempt)}});
     });
+    if (argc > 2) return methods.serve(std::chrono::milliseconds(std::atoi(argv[2])));
     return methods.serve();
   }
   if (mode == "call-and-exit") {
