@@ -8,6 +8,7 @@
 #include <set>
 
 #include "colony/shm/names.hpp"
+#include "colony/worker/session_layout.hpp"
 #include "session_option.hpp"
 
 namespace colony::cli {
@@ -15,6 +16,7 @@ namespace {
 
 constexpr std::size_t kMaxStages = 256;
 constexpr std::size_t kMaxStageName = 64;
+constexpr std::size_t kMaxWorkerName = sizeof(detail::ObjectEntry::name) - 1;
 constexpr std::int64_t kMinCapacity = 4096;
 constexpr std::int64_t kMaxCapacity = std::int64_t{1} << 30;
 
@@ -57,6 +59,7 @@ std::string required_string(const FileErrors& errors, const toml::table& table, 
   if (node == nullptr) errors.fail(table, where, " has no '", key, "'");
   const auto value = node->value<std::string>();
   if (!value || value->empty()) errors.fail(*node, "'", key, "' in ", where, " must be a non-empty string");
+  if (value->find('\0') != std::string::npos) errors.fail(*node, "'", key, "' in ", where, " holds a NUL character");
   return *value;
 }
 
@@ -92,6 +95,7 @@ std::vector<std::string> string_array(const FileErrors& errors, const toml::tabl
     if (!text) {
       errors.fail(element, "'", key, "' in ", where, " must hold strings only (quote numbers: \"3\")");
     }
+    if (text->find('\0') != std::string::npos) errors.fail(element, "'", key, "' in ", where, " holds a NUL character");
     strings.push_back(*text);
   }
   return strings;
@@ -152,6 +156,10 @@ void read_workers(const FileErrors& errors, const toml::table& root, const std::
                         "a [[worker]]");
     NamedWorkerSpec worker;
     worker.name = required_string(errors, *table, "name", "a [[worker]]");
+    if (worker.name.size() > kMaxWorkerName) {
+      errors.fail(*table, "worker name '", worker.name.substr(0, 20), "...' is longer than ",
+                  std::to_string(kMaxWorkerName), " bytes");
+    }
     const std::string where = std::string("worker '").append(worker.name).append("'");
     if (!names.insert(worker.name).second) errors.fail(*table, "two workers are named '", worker.name, "'");
     worker.executable = resolve_executable(required_string(errors, *table, "exec", where), directory);

@@ -35,36 +35,51 @@ std::string describe(const RunningStage& stage) {
   return std::string("stage '").append(stage.spec->name).append("' (").append(stage.spec->executable).append(")");
 }
 
+// colony's standard output. A reader that went away (`colony run ... | head`)
+// is remembered, not fatal: SIGPIPE is ignored, and the session then ends.
+struct Output {
+  bool broken = false;
+  bool unprintable = false;  // a stage sent something with no printed form
+  void write(const void* data, std::size_t size, bool newline) {
+    if (broken) return;
+    if (std::fwrite(data, 1, size, stdout) != size || (newline && std::fputc('\n', stdout) == EOF)) broken = true;
+  }
+  void flush() {
+    if (!broken && std::fflush(stdout) != 0) broken = true;
+  }
+};
+
 template <class T>
-void print_as_json(MessageChannel& channel) {
-  channel.on_message<T>([](T value) {
+void print_as_json(MessageChannel& channel, Output& out) {
+  channel.on_message<T>([&out](T value) {
     const std::string line = Value(value).to_json();
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
+    out.write(line.data(), line.size(), true);
   });
 }
 
 // What the last stage sends lands on colony's standard output: lines as
 // lines, byte chunks as they are, other values as one JSON line each.
-void print_output(MessageChannel& channel) {
-  channel.on_message<std::string>([](std::string line) {
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-  });
+void print_output(MessageChannel& channel, Output& out, const std::string& stage) {
+  channel.on_message<std::string>([&out](std::string line) { out.write(line.data(), line.size(), true); });
   channel.on_message<std::vector<std::byte>>(
-      [](std::vector<std::byte> chunk) { std::fwrite(chunk.data(), 1, chunk.size(), stdout); });
-  channel.on_message<Value>([](Value value) {
+      [&out](std::vector<std::byte> chunk) { out.write(chunk.data(), chunk.size(), false); });
+  channel.on_message<Value>([&out](Value value) {
     const std::string line = value.to_json();
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
+    out.write(line.data(), line.size(), true);
   });
-  print_as_json<std::int64_t>(channel);
-  print_as_json<std::int32_t>(channel);
-  print_as_json<double>(channel);
-  print_as_json<bool>(channel);
+  print_as_json<std::int64_t>(channel, out);
+  print_as_json<std::int32_t>(channel, out);
+  print_as_json<std::uint64_t>(channel, out);
+  print_as_json<std::uint32_t>(channel, out);
+  print_as_json<double>(channel, out);
+  print_as_json<bool>(channel, out);
+  channel.on_messageerror([&out, stage](const MessageError& error) {
+    std::fprintf(stderr, "colony: stage '%s' sent what colony cannot print: %s\n", stage.c_str(), error.message.c_str());
+    out.unprintable = true;
+  });
 }
 
-std::vector<RunningStage> create_stages(Worker& host, const PipelineSpec& spec) {
+std::vector<RunningStage> create_stages(Worker& host, const PipelineSpec& spec, Output& out) {
   std::vector<RunningStage> stages(spec.stages.size());
   std::vector<bool> has_reader(spec.stages.size(), false);
   for (const auto& stage : spec.stages) {
@@ -93,7 +108,7 @@ std::vector<RunningStage> create_stages(Worker& host, const PipelineSpec& spec) 
     }
     if (!has_reader[i]) {
       stage.printed = true;
-      print_output(stage.output);
+      print_output(stage.output, out, stage_spec.name);
     }
   }
   return stages;
@@ -123,7 +138,9 @@ bool stopped_by_its_reader(const std::vector<RunningStage>& stages, std::size_t 
 
 int run_pipeline(Broker& broker, const PipelineSpec& spec, const StopOnSignals& stop) {
   Worker& host = broker.host();
-  std::vector<RunningStage> stages = create_stages(host, spec);
+  std::signal(SIGPIPE, SIG_IGN);  // workers get it back: the launcher resets ignored signals
+  Output out;
+  std::vector<RunningStage> stages = create_stages(host, spec, out);
   std::uint64_t exits_seen = 0;
   for (auto& stage : stages) {
     stage.handle.on_exit([&stage, &exits_seen](const ExitStatus& status) {
@@ -148,12 +165,17 @@ int run_pipeline(Broker& broker, const PipelineSpec& spec, const StopOnSignals& 
     }
   }
   if (code != 0) {
+    // Nothing more flows: a stage blocked sending to one that never started
+    // must see its channel closed, or its end would never come.
     for (auto& stage : stages) {
+      stage.output.close();
+      if (stage.input.valid()) stage.input.close();
       if (stage.started) stage.handle.terminate();
     }
   }
 
   std::optional<Clock::time_point> give_up;
+  bool output_lost = false;
   while (!finished(stages)) {
     if (stop.signal() != 0 && !give_up) give_up = Clock::now() + kStopPatience;
     if (give_up && Clock::now() >= *give_up) {
@@ -162,11 +184,21 @@ int run_pipeline(Broker& broker, const PipelineSpec& spec, const StopOnSignals& 
       break;
     }
     (void)host.dispatch(std::chrono::milliseconds(100));
-    std::fflush(stdout);
+    out.flush();
+    if (out.broken && !output_lost) {
+      // Nobody reads colony's output: end the stages, as a shell pipeline would.
+      output_lost = true;
+      for (auto& stage : stages) {
+        if (stage.printed) stage.output.close();
+      }
+      broker.request_stop();
+      give_up = Clock::now() + kStopPatience;
+    }
   }
-  std::fflush(stdout);
+  out.flush();
 
   if (stop.signal() != 0) return 128 + stop.signal();
+  if (output_lost) return 128 + SIGPIPE;
   if (code != 0) return code;
   for (std::size_t i = 0; i < stages.size(); ++i) {
     const RunningStage& stage = stages[i];
@@ -174,6 +206,7 @@ int run_pipeline(Broker& broker, const PipelineSpec& spec, const StopOnSignals& 
     std::fprintf(stderr, "colony: %s %s\n", describe(stage).c_str(), stage.exit->describe().c_str());
     code = stage.exit->shell_code();
   }
+  if (code == 0 && out.unprintable) code = kFailure;
   return code;
 }
 

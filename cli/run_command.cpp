@@ -1,5 +1,6 @@
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -74,7 +75,16 @@ int run(const RunOptions& options) {
 
   BrokerOptions broker_options;
   broker_options.session = options.session.empty() ? pipeline.session : options.session;
-  broker_options.limits.max_running = options.max_workers.value_or(pipeline.max_workers.value_or(64));
+  // Every stage and named worker runs at once: a cap below that would queue a
+  // stage behind the ones waiting for it, for ever.
+  const auto needed = static_cast<std::uint32_t>(pipeline.stages.size() + pipeline.workers.size());
+  const std::optional<std::uint32_t> cap = options.max_workers ? options.max_workers : pipeline.max_workers;
+  if (cap && !pipeline.stages.empty() && *cap < needed) {
+    throw UsageError("run: " + std::to_string(pipeline.stages.size()) + " stages and " +
+                     std::to_string(pipeline.workers.size()) + " named workers need max_workers of at least " +
+                     std::to_string(needed) + " (it is " + std::to_string(*cap) + ")");
+  }
+  broker_options.limits.max_running = cap.value_or(std::max<std::uint32_t>(64, needed));
   broker_options.limits.over_cap =
       options.over_cap == "fail" ? BrokerLimits::OverCap::fail : BrokerLimits::OverCap::queue;
   broker_options.limits.attach_timeout = std::chrono::milliseconds(options.attach_timeout_ms);

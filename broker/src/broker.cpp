@@ -765,8 +765,13 @@ struct Broker::Impl {
     if (ending) return;
     ending = true;
     map->header().state.store(static_cast<std::uint32_t>(SessionState::ending));
-    for (const std::uint32_t slot : launch_queue) {
-      if (auto found = workers.find(slot); found != workers.end()) found->second.terminating = true;
+    // Queued, never to start: their parents hear of it now.
+    const std::deque<std::uint32_t> queued = launch_queue;
+    for (const std::uint32_t slot : queued) {
+      if (auto found = workers.find(slot); found != workers.end()) {
+        found->second.terminating = true;
+        advance(slot);
+      }
     }
     for (auto& [slot, worker] : workers) {
       if (worker.alive) {
@@ -882,6 +887,8 @@ struct Broker::Impl {
         if (now >= grace_deadline) {
           for (auto& [slot, worker] : workers) {
             if (worker.alive && !worker.kill_sent) worker.kill_sent = broker_detail::signal_process(worker.process, SIGKILL);
+            // Output nobody reads any more must not hold the exit back.
+            if (worker.pumps) worker.pumps->stop();
           }
         }
         if (now >= hard_deadline) break;  // unkillable (D state): give up waiting, never hang

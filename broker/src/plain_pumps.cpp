@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,7 @@ bool write_all(int fd, const void* data, std::size_t size) {
 PlainPumps::PlainPumps(std::shared_ptr<detail::ChannelCore> input, int stdin_write_fd,
                        std::shared_ptr<detail::ChannelCore> output, int stdout_read_fd, bool chunks) {
   if (stdin_write_fd >= 0) {
-    input_thread_ = std::thread([this, input, stdin_write_fd, chunks] { feed(input, stdin_write_fd, chunks); });
+    input_thread_ = std::thread([this, input, stdin_write_fd] { feed(input, stdin_write_fd); });
   }
   if (stdout_read_fd >= 0) {
     output_thread_ = std::thread([this, output, stdout_read_fd, chunks] { publish(output, stdout_read_fd, chunks); });
@@ -46,7 +47,7 @@ PlainPumps::~PlainPumps() {
   if (output_thread_.joinable()) output_thread_.join();
 }
 
-void PlainPumps::feed(std::shared_ptr<detail::ChannelCore> input, int fd, bool chunks) {
+void PlainPumps::feed(std::shared_ptr<detail::ChannelCore> input, int fd) {
   // A process that stops reading makes write() fail with EPIPE instead of
   // killing the broker: SIGPIPE is blocked on this thread, and a pending one
   // is discarded below.
@@ -54,22 +55,29 @@ void PlainPumps::feed(std::shared_ptr<detail::ChannelCore> input, int fd, bool c
   sigemptyset(&pipe_signal);
   sigaddset(&pipe_signal, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+  // Lines (std::string, written with a newline) and byte chunks (written as
+  // they are) both feed it, whatever the stage before it sends.
   bool open = true;
-  while (open && !stopping_.load() && !process_ended_.load()) {
-    const auto deadline = shm::Deadline::after(kSlice);
-    if (chunks) {
-      auto received = input->receive<std::vector<std::byte>>(deadline);
-      if (received.ok()) open = write_all(fd, received.value->data(), received.value->size());
-      else if (received.status == shm::ReceiveStatus::closed || received.status == shm::ReceiveStatus::corrupt) open = false;
-    } else {
-      auto received = input->receive<std::string>(deadline);
-      if (received.ok()) {
-        received.value->push_back('\n');
-        open = write_all(fd, received.value->data(), received.value->size());
-      } else if (received.status == shm::ReceiveStatus::closed || received.status == shm::ReceiveStatus::corrupt) {
-        open = false;
+  const auto write_record = [&](const shm::RecordView& record) {
+    if (record.type_tag == shm::TypeAlias<std::string>::tag) {
+      if (auto line = shm::decode_record<std::string>(record); line.ok()) {
+        line.value->push_back('\n');
+        open = write_all(fd, line.value->data(), line.value->size());
+        return;
+      }
+    } else if (record.type_tag == shm::TypeAlias<std::vector<std::byte>>::tag) {
+      if (auto chunk = shm::decode_record<std::vector<std::byte>>(record); chunk.ok()) {
+        open = write_all(fd, chunk.value->data(), chunk.value->size());
+        return;
       }
     }
+    throw MessageError{"a plain executable's input takes lines (std::string) or byte chunks (std::vector<std::byte>), not " +
+                           shm::TypeRegistry::describe(record.type_tag),
+                       false};
+  };
+  while (open && !stopping_.load() && !process_ended_.load()) {
+    const auto received = input->receive_any(shm::Deadline::after(kSlice), write_record);
+    if (received.status == shm::ReceiveStatus::closed || received.status == shm::ReceiveStatus::corrupt) open = false;
   }
   // End of input for the process: it sees EOF on its standard input.
   ::close(fd);
@@ -79,6 +87,9 @@ void PlainPumps::feed(std::shared_ptr<detail::ChannelCore> input, int fd, bool c
 
 void PlainPumps::publish(std::shared_ptr<detail::ChannelCore> output, int fd, bool chunks) {
   std::string pending;  // lines mode: what came after the last newline
+  // Room for the record's own framing under the session's message limit.
+  const std::size_t max_line = output->max_message() > 64 ? output->max_message() - 64 : output->max_message();
+  bool warned_long_line = false;
   std::vector<char> buffer(kChunk);
   const auto send = [&](auto value) {
     // Back-pressure: waits while the channel is full, but gives up when the
@@ -112,6 +123,16 @@ void PlainPumps::publish(std::shared_ptr<detail::ChannelCore> output, int fd, bo
       open = send(pending.substr(start, newline - start));
     }
     pending.erase(0, start);
+    // A line longer than a message can be: sent in pieces rather than lost,
+    // and said once on stderr.
+    while (open && pending.size() > max_line) {
+      if (!warned_long_line) {
+        std::fprintf(stderr, "colony: a line of output is longer than a message (%zu bytes): sent in pieces\n", max_line);
+        warned_long_line = true;
+      }
+      open = send(pending.substr(0, max_line));
+      pending.erase(0, max_line);
+    }
   }
   if (open && !pending.empty() && !chunks) (void)send(pending);  // a last line without a newline
   ::close(fd);

@@ -26,9 +26,12 @@ class PlainPumps {
   bool output_done() const noexcept { return output_done_.load(std::memory_order_acquire); }
   // The process ended: the input pump stops feeding it.
   void process_ended() noexcept { process_ended_.store(true, std::memory_order_release); }
+  // The session is ending: the output pump stops waiting for room in a
+  // channel nobody may read any more.
+  void stop() noexcept { stopping_.store(true, std::memory_order_release); }
 
  private:
-  void feed(std::shared_ptr<detail::ChannelCore> input, int fd, bool chunks);
+  void feed(std::shared_ptr<detail::ChannelCore> input, int fd);
   void publish(std::shared_ptr<detail::ChannelCore> output, int fd, bool chunks);
   std::atomic<bool> stopping_{false};
   std::atomic<bool> process_ended_{false};

@@ -397,6 +397,8 @@ ChannelState ChannelCore::state() const noexcept {
   return available() == 0 ? ChannelState::closed : ChannelState::closing;
 }
 
+std::size_t ChannelCore::max_message() const noexcept { return session_->header().max_message; }
+
 std::size_t ChannelCore::available() const noexcept {
   const std::uint64_t written = ring_.records_written();
   const std::uint64_t read = ring_.records_read();

@@ -119,6 +119,34 @@ TEST_CASE("a failing stage is named on stderr and gives the pipeline its exit co
     CHECK(result.err.find("no such file") != std::string::npos);
     CHECK(std::chrono::steady_clock::now() - started < 30s);  // sleep 60 did not hold it
   }
+  SECTION("a stage that cannot start after one that filled its channel: 127, no hang") {
+    const auto file = directory.write(
+        "full.toml", "[[stage]]\nname = \"numbers\"\nexec = \"seq\"\nargs = [\"1000000\"]\nplain = true\n"
+                     "[[stage]]\nname = \"gone\"\nexec = \"./no-such-worker\"\n");
+    const auto result = run_pipeline(file, 30s);
+    CHECK(result.finished);
+    CHECK(result.exit_code == 127);
+  }
+}
+
+TEST_CASE("a plain stage reads lines and chunks alike, and closed output ends the session cleanly", "[ipc]") {
+  PipelineDirectory directory;
+  const auto file = directory.write("mixed.toml",
+                                    "[[stage]]\nname = \"numbers\"\nexec = \"seq\"\nargs = [\"3\"]\nplain = true\n"
+                                    "[[stage]]\nname = \"bytes\"\nexec = \"cat\"\nplain = true\noutput = \"chunks\"\n"
+                                    "[[stage]]\nname = \"lines\"\nexec = \"cat\"\nplain = true\n");
+  const auto result = run_pipeline(file);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out == "1\n2\n3\n");
+
+  const std::string session = test::unique_session("closed");
+  const auto endless = directory.write(
+      "endless.toml", "[session]\nname = " + quoted(session) + "\n[[stage]]\nname = \"yes\"\nexec = \"yes\"\nplain = true\n");
+  const auto piped = test::run_command(
+      {"/bin/bash", "-c", test::cli_path() + " run -p " + endless + " | head -n 2; echo \"colony ${PIPESTATUS[0]}\""}, 30s);
+  CHECK(piped.out == "y\ny\ncolony 141\n");
+  CHECK(test::session_segments(session).empty());
+  CHECK(test::processes_in_session(session).empty());
 }
 
 TEST_CASE("a pipeline file finds ./executables next to itself and gives each stage its channels", "[ipc]") {
@@ -218,6 +246,10 @@ TEST_CASE("pipeline files with mistakes are refused with the file, the line and 
       {"[[worker]]\nname = \"w\"\nexec = \"cat\"\n[[worker]]\nname = \"w\"\nexec = \"cat\"\n",
        ":4: two workers are named 'w'"},
       {"", ": neither a [[stage]] nor a [[worker]]: nothing to run"},
+      {"[[worker]]\nname = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n"
+       "exec = \"cat\"\n",
+       ":1: worker name 'aaaaaaaaaaaaaaaaaaaa...' is longer than 103 bytes"},
+      {"[[worker]]\nname = \"w\"\nexec = \"cat\"\nrestart = \"sometimes\"\n", ":4: 'restart' in worker 'w' must be"},
   };
   for (const auto& c : cases) {
     const auto file = directory.write("bad.toml", c.text);
@@ -231,6 +263,12 @@ TEST_CASE("pipeline files with mistakes are refused with the file, the line and 
   const auto missing = run_pipeline((directory.path() / "absent.toml").string(), 10s);
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find("absent.toml: no such file") != std::string::npos);
+  const auto capped = run_pipeline(directory.write("cap.toml", "[session]\nmax_workers = 1\n"
+                                                                 "[[stage]]\nname = \"a\"\nexec = \"yes\"\nplain = true\n"
+                                                                 "[[stage]]\nname = \"b\"\nexec = \"head\"\nplain = true\n"),
+                                   10s);
+  CHECK(capped.exit_code == 2);
+  CHECK(capped.err.find("need max_workers of at least 2") != std::string::npos);
   const auto both = test::run_command({test::cli_path(), "run", "-p", "x.toml", "/bin/true"}, 10s);
   CHECK(both.exit_code == 2);
   CHECK(both.err.find("not both") != std::string::npos);

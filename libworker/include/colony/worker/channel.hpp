@@ -150,6 +150,7 @@ class ChannelCore {
 
   ChannelState state() const noexcept;
   std::size_t available() const noexcept;
+  std::size_t max_message() const noexcept;  // the session's message limit
   void close() noexcept;
 
  private:
