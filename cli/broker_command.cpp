@@ -69,7 +69,9 @@ int start(const StartOptions& options) {
   std::vector<WorkerSpec> specs;
   for (const auto& text : options.workers) specs.push_back(parse_worker(text));
   int ready[2];
-  if (::pipe(ready) != 0) throw std::runtime_error("pipe failed");
+  // Close-on-exec: a worker the broker starts at once (calls queued in a
+  // mailbox it took over) must not hold the pipe open, or we would wait on.
+  if (::pipe2(ready, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   // Forked before any thread exists in this process.
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");

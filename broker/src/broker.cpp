@@ -150,7 +150,12 @@ struct Broker::Impl {
     if (session_is_live(session)) {
       throw WorkerError(WorkerErrc::bad_state, "session '" + session + "' is already run by a live broker");
     }
-    (void)clean_dead_sessions(session);
+    // A dead broker's session: its mailboxes stay, for us to go on with.
+    const auto taken_over = take_over_dead_session(session);
+    if (!taken_over.empty()) {
+      std::fprintf(stderr, "colony broker: session '%s' was left by a dead broker: taking over %zu mailbox segments\n",
+                   session.c_str(), taken_over.size());
+    }
 
     auto control_name = shm::SegmentName::make(session, shm::SegmentKind::control, kSessionControl);
     auto segment = shm::Segment::create(*control_name, kSessionDataSize);
@@ -460,6 +465,10 @@ struct Broker::Impl {
     if (const auto found = supervisors.find(definition.name); found != supervisors.end()) {
       found->second.set_options(broker_detail::options_of(definition));
     } else {
+      // A mailbox taken over from a dead broker still names its processes.
+      MailboxControl& control = named_boxes.at(definition.name).control();
+      control.current_slot.store(0, std::memory_order_release);
+      control.supervision.store(static_cast<std::uint32_t>(SupervisionState::normal), std::memory_order_relaxed);
       std::optional<CrashLog> log;
       try {
         log = CrashLog::create(session, definition.name);

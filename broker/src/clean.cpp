@@ -79,4 +79,24 @@ CleanReport clean_dead_sessions(const std::string& only_session) {
   return report;
 }
 
+std::vector<std::string> take_over_dead_session(const std::string& session) {
+  std::vector<std::string> kept;
+  if (!control_segment_exists(session)) {
+    (void)clean_dead_sessions(session);
+    return kept;
+  }
+  if (session_is_live(session)) return kept;
+  for (const auto& os_name : shm::Segment::list(shm::SegmentName::session_prefix(session))) {
+    const auto parsed = shm::SegmentName::parse(os_name);
+    const bool mailbox = parsed && parsed->kind() == shm::SegmentKind::ring &&
+                         (parsed->name().starts_with("mb-") || parsed->name().starts_with("dl-"));
+    if (mailbox) {
+      kept.push_back(os_name);
+    } else {
+      (void)shm::Segment::remove_os_name(os_name.c_str());
+    }
+  }
+  return kept;
+}
+
 }  // namespace colony

@@ -229,3 +229,39 @@ TEST_CASE("a crash report keeps the last ten lines of stderr, whatever the chunk
   flood.append(std::string(100'000, 'x'));
   CHECK(flood.lines().size() == broker_detail::StderrTail::kKeep);  // one long line: its end
 }
+
+TEST_CASE("a broker killed with SIGKILL: its workers die, and a new broker of the session goes on with the queue",
+          "[crash]") {
+  const std::string session = test::unique_session("takeover");
+  const std::vector<std::string> environment{"COLONY_SESSION=" + session};
+  const auto colony = [&](std::vector<std::string> args, std::chrono::milliseconds timeout = 20s) {
+    args.insert(args.begin(), test::cli_path());
+    return test::run_command(args, timeout, environment);
+  };
+  const std::string worker = "counter=" + test::worker_path() + " named";
+  REQUIRE(colony({"broker", "start", "--session", session, "--worker", worker}).exit_code == 0);
+  const int broker_pid = static_cast<int>(Value::from_json(colony({"broker", "status", "--json"}).out)["broker_pid"].as_int());
+  CHECK(colony({"call", "counter", "add", "1", "--wait"}).out == "1\n");
+  REQUIRE(colony({"call", "counter", "sleep", "5000"}).exit_code == 0);  // in its handler at the kill
+  REQUIRE(colony({"call", "counter", "add", "2"}).exit_code == 0);        // queued behind it
+  REQUIRE(colony({"call", "counter", "add", "3"}).exit_code == 0);
+  {
+    auto box = Mailbox::open_or_create(session, "counter");
+    REQUIRE(test::eventually([&] { return box.control().in_flight.load() != 0; }, 10s));
+    CHECK(box.depth() == 3);
+  }
+  REQUIRE(::kill(broker_pid, SIGKILL) == 0);
+  CHECK(test::eventually([&] { return test::processes_in_session(session).empty(); }, 5s));  // no worker survives it
+
+  // A new broker of the same session takes the mailbox over: the call in
+  // flight is delivered again (marked), the queued ones follow, none lost.
+  REQUIRE(colony({"broker", "start", "--session", session, "--worker", worker}).exit_code == 0);
+  CHECK(colony({"call", "counter", "get", "--wait"}, 30s).out == "5\n");  // a new process: 0 + 2 + 3
+  {
+    auto box = Mailbox::open_or_create(session, "counter");
+    CHECK(box.control().redelivered.load() == 1);
+    CHECK(box.depth() == 0);
+  }
+  CHECK(colony({"broker", "stop"}, 30s).exit_code == 0);
+  CHECK(test::session_segments(session).empty());
+}

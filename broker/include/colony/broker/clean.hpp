@@ -17,6 +17,12 @@ struct CleanReport {
 // a session whose broker is alive. With a session name, looks at that one only.
 CleanReport clean_dead_sessions(const std::string& only_session = {});
 
+// What a broker starting on the name of a dead session does first: removes the
+// session's segments but keeps its named workers' mailboxes and dead-letter
+// boxes, whose calls it goes on with once the names are defined again
+// (nothing queued is lost to a broker's death). Returns the segments kept.
+std::vector<std::string> take_over_dead_session(const std::string& session);
+
 // True when the session's control segment names a broker that is alive.
 bool session_is_live(const std::string& session);
 
