@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   const auto named = colony::cli::add_named_commands(app);
   const auto data = colony::cli::add_data_commands(app);
   const auto channels = colony::cli::add_channel_commands(app);
+  const auto top = colony::cli::add_top_command(app);
   std::string known;
   bool is_known = false;
   for (const auto* command : app.get_subcommands({})) {
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("call")) return call();
     if (app.got_subcommand("bytes") || app.got_subcommand("prop")) return data();
     if (app.got_subcommand("send") || app.got_subcommand("recv")) return channels();
+    if (app.got_subcommand("top")) return top();
     for (const char* command : {"kill", "terminate", "restart", "ps", "deadletters"}) {
       if (app.got_subcommand(command)) return named();
     }

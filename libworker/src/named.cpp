@@ -53,6 +53,20 @@ bool named_worker_exists(std::string_view session, std::string_view name) {
   return map->has_entry(detail::kNamedWorkerEntryKind, name);
 }
 
+int named_worker_pid(std::string_view session, std::string_view name) {
+  const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpenDeadline));
+  if (!map->has_entry(detail::kNamedWorkerEntryKind, name)) return 0;
+  auto box = Mailbox::open_or_create(session, name);
+  const std::uint32_t slot = box.control().current_slot.load(std::memory_order_acquire);
+  if (slot == 0 || slot >= detail::kMaxWorkerSlots) return 0;
+  const auto& record = map->slot(slot);
+  const std::uint64_t word = record.state_word.load(std::memory_order_acquire);
+  if (detail::generation_of(word) != box.control().current_generation.load(std::memory_order_relaxed)) return 0;
+  const auto state = detail::state_of(word);
+  if (state != detail::SlotState::starting && state != detail::SlotState::running) return 0;
+  return record.pid.load(std::memory_order_acquire);
+}
+
 std::optional<Value> call(std::string_view session, std::string_view name, std::string_view method, Value args,
                           const CallOptions& options) {
   const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpenDeadline));

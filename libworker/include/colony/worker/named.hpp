@@ -68,6 +68,8 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
 
 // Whether name is defined in session.
 bool named_worker_exists(std::string_view session, std::string_view name);
+// The pid of the named worker's live process; 0 when none runs.
+int named_worker_pid(std::string_view session, std::string_view name);
 
 class Methods {
  public:
