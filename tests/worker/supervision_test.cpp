@@ -239,6 +239,11 @@ TEST_CASE("a broker killed with SIGKILL: its workers die, and a new broker of th
     return test::run_command(args, timeout, environment);
   };
   const std::string worker = "counter=" + test::worker_path() + " named";
+  // A failed REQUIRE must not leave a background broker behind.
+  struct StopAtEnd {
+    std::string session;
+    ~StopAtEnd() { (void)test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 30s); }
+  } stop_at_end{session};
   REQUIRE(colony({"broker", "start", "--session", session, "--worker", worker}).exit_code == 0);
   const int broker_pid = static_cast<int>(Value::from_json(colony({"broker", "status", "--json"}).out)["broker_pid"].as_int());
   CHECK(colony({"call", "counter", "add", "1", "--wait"}).out == "1\n");
