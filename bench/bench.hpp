@@ -47,6 +47,8 @@ enum class CaseKind {
   throughput,     // one way, sender to receiver
   worker_start,   // start of a process until it answered (or, for the floors, ended)
   workers,        // many worker processes exchanging messages with the parent at once
+  restart,        // a supervised worker SIGKILLed until its replacement was spawned
+  pipeline,       // the demo pipeline's blocks per second, with and without chaos
 };
 std::string_view kind_name(CaseKind kind) noexcept;
 
@@ -57,7 +59,7 @@ struct Options {
   bool diagnostics = false;  // also run the rows marked diagnostic
   int repeat = 1;            // passes over every row; the table shows each row's median pass
   std::string filter;        // substring of "<case> <transport>"; empty: every case
-  std::string plot;          // --plot FILE (.svg or .png): draw the comparison with gnuplot
+  std::vector<std::string> plots;  // --plot FILE (.svg or .png): draw the comparison with gnuplot
 };
 
 // What a case measured; a field left empty does not apply to the case.
@@ -139,6 +141,7 @@ std::vector<Case> peer_cases();
 std::vector<Case> zmq_cases();      // absent rows when built without libzmq
 std::vector<Case> iceoryx_cases();  // absent rows when built without iceoryx
 std::vector<Case> worker_cases();
+std::vector<Case> supervision_cases();
 
 // Sizes of the one-way throughput rows.
 inline constexpr std::size_t kSmall = 64;

@@ -21,6 +21,10 @@ std::string_view kind_name(CaseKind kind) noexcept {
       return "worker-start";
     case CaseKind::workers:
       return "workers-64";
+    case CaseKind::restart:
+      return "restart";
+    case CaseKind::pipeline:
+      return "pipeline";
   }
   return "unknown";
 }

@@ -2,10 +2,12 @@
 // and Colony's workers (start, API round trip, 64 at once) against theirs.
 //
 //   colony_bench [--quick] [--json] [--case FILTER] [--repeat N] [--diagnostics] [--list]
+//                [--plot FILE.svg|FILE.png]
 //
 // Prints the machine, a table and the target ratios of the issue. With
 // --json, stdout carries one JSON object per row and the human-readable
-// report goes to stderr. Exits non-zero when a case failed.
+// report goes to stderr. With --plot, gnuplot then draws the comparison.
+// Exits non-zero when a case failed or the plot could not be drawn.
 
 #include <unistd.h>
 
@@ -30,12 +32,24 @@ using namespace bench;
 
 constexpr const char* kUsage =
     "usage: colony_bench [--quick] [--json] [--case FILTER] [--repeat N] [--diagnostics] [--list]\n"
+    "                    [--plot FILE.svg|FILE.png]\n"
     "  --quick        short run (fewer round trips, ~0.05 s per throughput row)\n"
     "  --json         one JSON object per row on stdout; the report goes to stderr\n"
     "  --case FILTER  only rows whose \"<case> <transport> <size>\" contains FILTER\n"
     "  --repeat N     N interleaved passes over the rows; each row shows its median pass\n"
     "  --diagnostics  also run rows that take Colony's numbers apart (typed layer, ring, polling)\n"
-    "  --list         list the rows and exit\n";
+    "  --list         list the rows and exit\n"
+    "  --plot FILE    after the table, draw round trips and 64 B / 64 KiB throughput per\n"
+    "                 transport into FILE (.svg or .png) with gnuplot (Debian: gnuplot-nox);\n"
+    "                 repeat it for more files\n";
+
+bool plot_file_ok(const std::string& file) {
+  const auto ends_with = [&file](const char* suffix) {
+    const std::size_t n = std::strlen(suffix);
+    return file.size() > n && file.compare(file.size() - n, n, suffix) == 0;
+  };
+  return ends_with(".svg") || ends_with(".png");
+}
 
 bool parse(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
@@ -58,6 +72,12 @@ bool parse(int argc, char** argv, Options& options) {
       options.filter = argv[++i];
     } else if (arg.rfind("--case=", 0) == 0) {
       options.filter = arg.substr(7);
+    } else if ((arg == "--plot" && i + 1 < argc) || arg.rfind("--plot=", 0) == 0) {
+      options.plots.push_back(arg == "--plot" ? argv[++i] : arg.substr(7));
+      if (!plot_file_ok(options.plots.back())) {
+        std::fprintf(stderr, "colony_bench: --plot takes a file name ending in .svg or .png\n");
+        return false;
+      }
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -69,12 +89,19 @@ bool parse(int argc, char** argv, Options& options) {
   return true;
 }
 
-// Every row, grouped by case kind then size; within a group Colony first,
-// then the peers in the order their file lists them.
+// Every file's list of rows (bench.hpp declares them). A new file of cases
+// adds its function here, its declaration to bench.hpp and its source to
+// CMakeLists.txt.
+using CaseList = std::vector<Case> (*)();
+constexpr CaseList kCaseLists[] = {colony_cases, peer_cases, zmq_cases, iceoryx_cases, worker_cases, supervision_cases};
+
+// Every row, grouped by case kind then size; within a group the rows in the
+// order of kCaseLists (Colony first), then of each file's list.
 std::vector<Case> selected_cases(const Options& options) {
-  std::vector<Case> cases = colony_cases();
-  for (Case& row : peer_cases()) cases.push_back(std::move(row));
-  for (Case& row : worker_cases()) cases.push_back(std::move(row));
+  std::vector<Case> cases;
+  for (const CaseList list : kCaseLists) {
+    for (Case& row : list()) cases.push_back(std::move(row));
+  }
   std::stable_sort(cases.begin(), cases.end(), [](const Case& a, const Case& b) {
     if (a.kind != b.kind) return a.kind < b.kind;
     return a.size_bytes < b.size_bytes;
@@ -207,9 +234,14 @@ int main(int argc, char** argv) {
   print_table(report, results);
   print_targets(report, results);
   if (options.json) print_json(stdout, results);
+  std::fflush(nullptr);
 
+  // Daemons the rows started for the run (iox-roudi) stop before the check.
+  context.end_run();
   const std::vector<std::string> left = remove_leftovers(session);
   for (const std::string& name : left)
     std::fprintf(stderr, "colony_bench: FAILED: /dev/shm/%s was left behind (now removed)\n", name.c_str());
-  return failed || !left.empty() ? 1 : 0;
+  bool plotted = true;
+  for (const std::string& file : options.plots) plotted = plot_results(file, results) && plotted;
+  return failed || !left.empty() || !plotted ? 1 : 0;
 }

@@ -9,6 +9,8 @@
 //
 // Messages go through zmq_send / zmq_recv with the application's buffers
 // (libzmq copies them in and out), as the other peers read and write theirs.
+// Each row runs in a case process forked from the bench (run_in_child), which
+// forks the peer: libzmq's threads never run in the bench process.
 // The bench binds, the peer connects; the socket file lives in /dev/shm under
 // the run's "colony_<session>_" prefix, held by a ScopedName and checked by
 // main's leftover scan. Each process makes its own context after the fork.
@@ -22,8 +24,10 @@
 
 #if COLONY_BENCH_HAVE_ZMQ
 
+#include <unistd.h>
 #include <zmq.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -219,12 +223,31 @@ class ZmqStream {
 
 }  // namespace
 
+// Each row runs in a case process of its own (run_in_child): libzmq's I/O
+// threads and their malloc arenas stay out of the bench process, whose memory
+// the worker rows report.
+// The endpoints' files belong to the case process; a bench interrupted by a
+// signal unlinks them by prefix (the case process dies with it).
+void clean_endpoints_on_signals(RunContext& context) {
+  add_cleanup_prefix("/dev/shm", "colony_" + context.session() + "_zmq");
+}
+
 std::vector<Case> zmq_cases() {
+  const auto latency = [](RunContext& context) {
+    clean_endpoints_on_signals(context);
+    return run_in_child(context, [&] { return run_latency<ZmqPingPong>(context); });
+  };
+  const auto throughput = [](std::size_t size) {
+    return Case{CaseKind::throughput, "zeromq", size, [size](RunContext& context) {
+                  clean_endpoints_on_signals(context);
+                  return run_in_child(context, [&] { return run_throughput<ZmqStream>(context, size); });
+                }};
+  };
   return {
-      latency_case<ZmqPingPong>(CaseKind::latency_block, "zeromq"),
-      throughput_case<ZmqStream>("zeromq", kSmall),
-      throughput_case<ZmqStream>("zeromq", kMedium),
-      throughput_case<ZmqStream>("zeromq", kLarge),
+      Case{CaseKind::latency_block, "zeromq", kPingSize, latency},
+      throughput(kSmall),
+      throughput(kMedium),
+      throughput(kLarge),
   };
 }
 

@@ -16,30 +16,6 @@ std::string printf_string(const char* format, double value) {
   return buffer;
 }
 
-std::string format_time(const std::optional<double>& ns) {
-  if (!ns) return "-";
-  if (*ns < 1e3) return printf_string("%.0f ns", *ns);
-  if (*ns < 1e6) return printf_string("%.2f us", *ns / 1e3);
-  return printf_string("%.2f ms", *ns / 1e6);
-}
-
-// Decimal prefixes, as throughput is usually quoted.
-std::string format_rate(const std::optional<double>& value, const char* unit) {
-  if (!value) return "-";
-  const double v = *value;
-  std::string number;
-  if (v >= 1e9) {
-    number = printf_string("%.2f G", v / 1e9);
-  } else if (v >= 1e6) {
-    number = printf_string("%.2f M", v / 1e6);
-  } else if (v >= 1e3) {
-    number = printf_string("%.1f k", v / 1e3);
-  } else {
-    number = printf_string("%.0f ", v);
-  }
-  return number + unit;
-}
-
 std::string cpu_model() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
@@ -141,6 +117,34 @@ std::string notes_of(const Measurement& m) {
 }
 
 }  // namespace
+
+std::string format_time(const std::optional<double>& ns) {
+  if (!ns) return "-";
+  if (*ns < 1e3) return printf_string("%.0f ns", *ns);
+  if (*ns < 1e6) return printf_string("%.2f us", *ns / 1e3);
+  return printf_string("%.2f ms", *ns / 1e6);
+}
+
+// Decimal prefixes, as throughput is usually quoted.
+std::string format_rate(const std::optional<double>& value, const char* unit) {
+  if (!value) return "-";
+  const double v = *value;
+  std::string number;
+  if (v >= 1e9) {
+    number = printf_string("%.2f G", v / 1e9);
+  } else if (v >= 1e6) {
+    number = printf_string("%.2f M", v / 1e6);
+  } else if (v >= 1e3) {
+    number = printf_string("%.1f k", v / 1e3);
+  } else {
+    number = printf_string("%.0f ", v);
+  }
+  return number + unit;
+}
+
+std::string machine_summary() {
+  return cpu_model() + ", " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + " cores online; " + compiler();
+}
 
 void print_machine(std::FILE* out, const Placement& placement) {
   utsname system{};

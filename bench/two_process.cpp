@@ -21,8 +21,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <sstream>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -47,6 +45,14 @@ std::array<NameSlot, kNameSlots> g_names;
 char g_cleanup_prefix[256] = {};
 std::atomic<bool> g_cleanup_prefix_set{false};
 
+// The (directory, prefix) pairs of add_cleanup_prefix.
+struct PrefixSlot {
+  std::atomic<bool> used{false};
+  char directory[128] = {};
+  char prefix[128] = {};
+};
+std::array<PrefixSlot, 4> g_prefixes;
+
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<pid_t>::is_always_lock_free &&
               std::atomic<bool>::is_always_lock_free);
 
@@ -56,13 +62,12 @@ extern "C" void on_alarm(int) {
   if (peer > 0) ::kill(peer, SIGKILL);
 }
 
-// Unlinks the /dev/shm entries whose names start with g_cleanup_prefix, with
+// Unlinks the entries of directory_path whose names start with prefix, with
 // async-signal-safe calls only (open, getdents64, unlinkat, close). Rescans
 // after a pass that removed something, as removing entries while reading a
 // directory may make the reading skip some.
-void unlink_prefixed_shm() noexcept {
-  if (!g_cleanup_prefix_set.load()) return;
-  const int directory = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+void unlink_prefixed(const char* directory_path, const char* prefix) noexcept {
+  const int directory = ::open(directory_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (directory < 0) return;
   alignas(8) char buffer[8192];
   for (int pass = 0; pass < 8; ++pass) {
@@ -77,8 +82,8 @@ void unlink_prefixed_shm() noexcept {
         std::memcpy(&length, buffer + offset + 16, sizeof(length));
         const char* name = buffer + offset + 19;
         std::size_t i = 0;
-        while (g_cleanup_prefix[i] != '\0' && name[i] == g_cleanup_prefix[i]) ++i;
-        if (g_cleanup_prefix[i] == '\0' && ::unlinkat(directory, name, 0) == 0) removed = true;
+        while (prefix[i] != '\0' && name[i] == prefix[i]) ++i;
+        if (prefix[i] == '\0' && ::unlinkat(directory, name, 0) == 0) removed = true;
         if (length == 0) break;
         offset += length;
       }
@@ -86,6 +91,15 @@ void unlink_prefixed_shm() noexcept {
     if (!removed) break;
   }
   ::close(directory);
+}
+
+// The /dev/shm entries of the brokers' sessions (set_cleanup_prefix), and
+// those of add_cleanup_prefix.
+void unlink_prefixed_shm() noexcept {
+  if (g_cleanup_prefix_set.load()) unlink_prefixed("/dev/shm", g_cleanup_prefix);
+  for (const PrefixSlot& slot : g_prefixes) {
+    if (slot.used.load()) unlink_prefixed(slot.directory, slot.prefix);
+  }
 }
 
 // SIGINT/SIGTERM/SIGHUP: kill the peer, unlink every named object, then die
@@ -302,6 +316,24 @@ void set_cleanup_prefix(const std::string& prefix) {
   g_cleanup_prefix_set.store(true);
 }
 
+void add_cleanup_prefix(const std::string& directory, const std::string& prefix) {
+  if (directory.empty() || directory.size() >= sizeof(PrefixSlot::directory) || prefix.empty() ||
+      prefix.size() >= sizeof(PrefixSlot::prefix)) {
+    throw BenchError("bad cleanup prefix: " + directory + "/" + prefix);
+  }
+  for (PrefixSlot& slot : g_prefixes) {
+    if (slot.used.load()) {
+      if (directory == slot.directory && prefix == slot.prefix) return;
+      continue;
+    }
+    std::memcpy(slot.directory, directory.c_str(), directory.size() + 1);
+    std::memcpy(slot.prefix, prefix.c_str(), prefix.size() + 1);
+    slot.used.store(true);
+    return;
+  }
+  throw BenchError("too many cleanup prefixes");
+}
+
 ScopedName::ScopedName(std::string os_name, std::function<void()> remove) : slot_(-1), remove_(std::move(remove)) {
   if (os_name.size() >= sizeof(NameSlot::os_name)) throw BenchError("object name too long: " + os_name);
   for (int i = 0; i < kNameSlots; ++i) {
@@ -512,27 +544,31 @@ std::string encode(const Measurement& m) {
 }
 
 Measurement decode(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  std::getline(in, line);
-  if (line == "error" || line == "absent") {
-    std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!message.empty() && message.back() == '\n') message.pop_back();
-    if (line == "absent") throw CaseAbsent(message);
-    throw BenchError(message);
+  const auto first_end = text.find('\n');
+  const std::string head = text.substr(0, first_end);
+  std::string rest = first_end == std::string::npos ? std::string() : text.substr(first_end + 1);
+  if (head == "error" || head == "absent") {
+    if (!rest.empty() && rest.back() == '\n') rest.pop_back();
+    if (head == "absent") throw CaseAbsent(rest);
+    throw BenchError(rest);
   }
-  if (line != "ok") throw BenchError("the case process sent no result");
+  if (head != "ok") throw BenchError("the case process sent no result");
   Measurement m;
-  while (std::getline(in, line)) {
+  std::size_t begin = 0;
+  while (begin < rest.size()) {
+    auto end = rest.find('\n', begin);
+    if (end == std::string::npos) end = rest.size();
+    const std::string line = rest.substr(begin, end - begin);
+    begin = end + 1;
     const auto space = line.find(' ');
     if (space == std::string::npos) continue;
     const std::string name = line.substr(0, space);
-    const std::string rest = line.substr(space + 1);
+    const std::string value_text = line.substr(space + 1);
     if (name == "note") {
-      m.note = rest;
+      m.note = value_text;
       continue;
     }
-    const double value = std::strtod(rest.c_str(), nullptr);
+    const double value = std::strtod(value_text.c_str(), nullptr);
     if (name == "p50") m.p50_ns = value;
     if (name == "p99") m.p99_ns = value;
     if (name == "p90") m.p90_ns = value;

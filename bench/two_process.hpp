@@ -86,6 +86,11 @@ void check_watchdog(const char* what);
 // name starts with it (a broker makes too many segments to hold by name).
 void set_cleanup_prefix(const std::string& prefix);
 
+// The handlers also unlink the entries of directory whose names start with
+// prefix: files a library makes per process (iceoryx's runtime sockets in
+// /tmp) that a process killed with the bench cannot remove itself.
+void add_cleanup_prefix(const std::string& directory, const std::string& prefix);
+
 // Holds a named OS object: remove() runs when the holder goes out of scope;
 // the OS name (what shm_unlink takes) is also unlinked from a signal handler.
 class ScopedName {

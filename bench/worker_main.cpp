@@ -19,6 +19,7 @@
 #include <exception>
 #include <string>
 
+#include "colony/worker/named.hpp"
 #include "colony/worker/worker.hpp"
 
 namespace {
@@ -72,8 +73,14 @@ int echo(const EchoOptions& options) {
 int main(int argc, char** argv) {
   // Before anything else: this mode is the floor of a process start.
   if (argc == 2 && std::strcmp(argv[1], "exit-now") == 0) return 0;
+  if (argc == 2 && std::strcmp(argv[1], "named") == 0) {
+    // A named worker for the kill-to-replacement row: answers "ping" with its pid.
+    colony::Methods methods;
+    methods.on("ping", [](const colony::Call&) { return colony::Value(static_cast<long long>(::getpid())); });
+    return methods.serve();
+  }
   if (argc < 2 || std::strcmp(argv[1], "echo") != 0) {
-    std::fprintf(stderr, "usage: colony_bench_worker exit-now | echo [--once] [--spin N] [--cpu C]\n");
+    std::fprintf(stderr, "usage: colony_bench_worker exit-now | named | echo [--once] [--spin N] [--cpu C]\n");
     return 64;
   }
   EchoOptions options;

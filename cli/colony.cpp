@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   const auto data = colony::cli::add_data_commands(app);
   const auto channels = colony::cli::add_channel_commands(app);
   const auto top = colony::cli::add_top_command(app);
+  const auto bench = colony::cli::add_bench_command(app);
   std::string known;
   bool is_known = false;
   for (const auto* command : app.get_subcommands({})) {
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("bytes") || app.got_subcommand("prop")) return data();
     if (app.got_subcommand("send") || app.got_subcommand("recv")) return channels();
     if (app.got_subcommand("top")) return top();
+    if (app.got_subcommand("bench")) return bench();
     for (const char* command : {"kill", "terminate", "restart", "ps", "deadletters"}) {
       if (app.got_subcommand(command)) return named();
     }

@@ -41,5 +41,6 @@ Runner add_data_commands(CLI::App& app);
 // send and recv share one runner.
 Runner add_channel_commands(CLI::App& app);
 Runner add_top_command(CLI::App& app);
+Runner add_bench_command(CLI::App& app);
 
 }  // namespace colony::cli

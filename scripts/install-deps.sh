@@ -11,6 +11,12 @@ packages=(
   nlohmann-json3-dev  # JSON for dynamic values (colony::Value), the CLI and --json output
   libtomlplusplus-dev # pipeline files (colony run --pipeline)
   catch2              # tests (Catch2 2.13)
+  # benchmark peers (colony_bench builds and runs without them: their rows show as absent)
+  libzmq3-dev         # ZeroMQ (ipc://) as a peer
+  iceoryx             # iox-roudi, the daemon colony_bench starts for the iceoryx rows
+  libiceoryx-posh-dev # iceoryx publish/subscribe as a peer
+  libiceoryx-hoofs-dev # iceoryx's base library headers (needed by the posh headers)
+  gnuplot-nox         # colony_bench --plot
 )
 
 missing=()
