@@ -152,9 +152,9 @@ struct Broker::Impl {
     }
     // A dead broker's session: its mailboxes stay, for us to go on with.
     const auto taken_over = take_over_dead_session(session);
-    if (!taken_over.empty()) {
+    if (!taken_over.kept.empty()) {
       std::fprintf(stderr, "colony broker: session '%s' was left by a dead broker: taking over %zu mailbox segments\n",
-                   session.c_str(), taken_over.size());
+                   session.c_str(), taken_over.kept.size());
     }
 
     auto control_name = shm::SegmentName::make(session, shm::SegmentKind::control, kSessionControl);
@@ -172,7 +172,9 @@ struct Broker::Impl {
     header.max_message = options.limits.max_message;
     header.channel_capacity = options.limits.channel_capacity;
     header.attach_timeout_ms = static_cast<std::uint32_t>(options.limits.attach_timeout.count());
-    header.next_object_id.store(1);
+    // After a take-over, calls of the dead session still name their reply
+    // rings by id: ours go on from its next id, with a margin.
+    header.next_object_id.store(taken_over.kept.empty() ? 1 : taken_over.next_object_id + (1u << 20));
     header.next_fresh_slot.store(1);
     // Slot 0 is the host: this process.
     auto& host = *reinterpret_cast<WorkerSlot*>(segment->data());
@@ -687,7 +689,11 @@ struct Broker::Impl {
       end.noticed_ns = worker.noticed_ns;
       end.stderr_tail = worker.stderr_tail;
       if (const auto box = named_boxes.find(named); box != named_boxes.end()) {
-        end.killed = box->second.control().kills.load(std::memory_order_acquire) != worker.kills_at_start;
+        const MailboxControl& control = box->second.control();
+        end.killed = control.kills.load(std::memory_order_acquire) != worker.kills_at_start;
+        // Taken before the next process can take a call: this one's, if any.
+        end.in_handler = control.in_flight.load(std::memory_order_acquire) != 0 &&
+                         Clock::time_point{Clock::duration(control.in_flight_since_ns.load())} >= worker.spawned_at;
       }
     }
     workers.erase(found);
@@ -708,8 +714,8 @@ struct Broker::Impl {
     control.last_exit_code.store(end.exit.code, std::memory_order_relaxed);
     control.last_exit_signal.store(end.exit.signal, std::memory_order_relaxed);
     if (ending) return;
-    // A start that failed would only fail again: the next call tries anew.
-    if (static_cast<ExitKind>(end.exit.kind) == ExitKind::failed_to_start) return;
+    // A start that failed is a failure like a crash: retried with back-off,
+    // and given up past the intensity.
     using Next = broker_detail::NamedSupervision::Next;
     const Next next = supervisor->second.on_end(end, box->second.depth() > 0, control, Clock::now());
     if (next == Next::start_now) launch_named(name);
@@ -720,6 +726,14 @@ struct Broker::Impl {
     for (auto& [name, supervisor] : supervisors) {
       if (const auto at = supervisor.restart_at(); at && *at <= now) {
         supervisor.restart_due();
+        const auto box = named_boxes.find(name);
+        if (box == named_boxes.end()) continue;
+        MailboxControl& control = box->second.control();
+        control.supervision.store(static_cast<std::uint32_t>(SupervisionState::normal), std::memory_order_release);
+        // Killed while it waited out its back-off: no restart, unless calls
+        // came in after the kill.
+        const bool killed_since = control.kills.load(std::memory_order_acquire) != supervisor.kills_when_planned();
+        if (killed_since && box->second.depth() == 0) continue;
         launch_named(name);
       }
     }
@@ -752,7 +766,7 @@ struct Broker::Impl {
       if (const auto at = supervisor.restart_at()) next = std::min(next, *at);
       const auto timeout = supervisor.options().handler_timeout;
       if (timeout.count() > 0 && named_running.contains(name)) {
-        next = std::min(next, now + std::clamp<Clock::duration>(timeout / 4, std::chrono::milliseconds(1),
+        next = std::min(next, now + std::clamp<Clock::duration>(timeout / 4, std::chrono::milliseconds(5),
                                                                  std::chrono::milliseconds(100)));
       }
     }

@@ -79,24 +79,34 @@ CleanReport clean_dead_sessions(const std::string& only_session) {
   return report;
 }
 
-std::vector<std::string> take_over_dead_session(const std::string& session) {
-  std::vector<std::string> kept;
+TakeOver take_over_dead_session(const std::string& session) {
+  TakeOver result;
+  std::vector<std::string>& kept = result.kept;
   if (!control_segment_exists(session)) {
     (void)clean_dead_sessions(session);
-    return kept;
+    return result;
   }
-  if (session_is_live(session)) return kept;
+  if (session_is_live(session)) return result;
+  if (auto name = shm::SegmentName::make(session, shm::SegmentKind::control, detail::kSessionControl)) {
+    if (auto segment = shm::Segment::open(*name, shm::Deadline::after(kReadyWait))) {
+      const auto& header = *reinterpret_cast<const detail::SessionHeader*>(segment->control());
+      if (header.magic == detail::kSessionMagic) result.next_object_id = header.next_object_id.load();
+    }
+  }
   for (const auto& os_name : shm::Segment::list(shm::SegmentName::session_prefix(session))) {
     const auto parsed = shm::SegmentName::parse(os_name);
+    // Mailboxes and dead-letter boxes, and the reply rings of callers still
+    // waiting for an answer to a call queued there.
     const bool mailbox = parsed && parsed->kind() == shm::SegmentKind::ring &&
-                         (parsed->name().starts_with("mb-") || parsed->name().starts_with("dl-"));
+                         (parsed->name().starts_with("mb-") || parsed->name().starts_with("dl-") ||
+                          parsed->name().starts_with("rp"));
     if (mailbox) {
       kept.push_back(os_name);
     } else {
       (void)shm::Segment::remove_os_name(os_name.c_str());
     }
   }
-  return kept;
+  return result;
 }
 
 }  // namespace colony

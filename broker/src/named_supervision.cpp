@@ -62,44 +62,62 @@ NamedSupervision::NamedSupervision(std::string name, NamedWorkerOptions options,
 
 void NamedSupervision::reset() noexcept {
   restarts_.clear();
+  failures_.clear();
   restart_at_.reset();
   given_up_ = false;
 }
 
+NamedSupervision::Next NamedSupervision::plan_restart(SupervisionClock::time_point now, std::string& action) {
+  const auto wait = restart_backoff(options_, restarts_.size());
+  restarts_.push_back(now);
+  if (wait.count() == 0) {
+    action = "restarted at once";
+    return Next::start_now;
+  }
+  restart_at_ = now + wait;
+  action = "restarting in " + std::to_string(wait.count()) + " ms (back-off)";
+  return Next::start_later;
+}
+
 NamedSupervision::Next NamedSupervision::on_end(const NamedEnd& end, bool queued, MailboxControl& control,
                                                 SupervisionClock::time_point now) {
-  const bool failure = (failed(end.exit) || end.handler_timed_out) && !end.killed;
+  kills_when_planned_ = control.kills.load(std::memory_order_acquire);
+  for (auto* window : {&restarts_, &failures_}) {
+    while (!window->empty() && now - window->front() > options_.restart_window) window->pop_front();
+  }
+  const bool clean = !failed(end.exit) && !end.handler_timed_out;
+  // A kill ends a worker cleanly; one that crashed before it saw the kill crashed.
+  const bool killed = end.killed && clean;
+  // Exiting, even with code 0, inside a handler is a death on that call.
+  const bool failure = !killed && (!clean || end.in_handler);
+  std::string action;
   if (!failure) {
-    // A clean end, or KILL WORKER: no crash. Calls still queued (those that
-    // came after a kill) start the next process, as at first use.
-    control.supervision.store(static_cast<std::uint32_t>(SupervisionState::normal), std::memory_order_relaxed);
-    const bool again = !end.killed && options_.restart == RestartPolicy::always;
-    return (queued || again) && !given_up_ ? Next::start_now : Next::stay_down;
+    control.supervision.store(static_cast<std::uint32_t>(SupervisionState::normal), std::memory_order_release);
+    // Calls still queued (those after a kill too) start the next process, as
+    // at first use; `always` restarts it anyway. Both through the back-off, so
+    // a worker that keeps exiting at once cannot make a storm of starts.
+    const bool again = queued || (!killed && options_.restart == RestartPolicy::always);
+    if (!again || given_up_) return Next::stay_down;
+    const Next next = plan_restart(now, action);
+    if (next == Next::start_later) {
+      control.supervision.store(static_cast<std::uint32_t>(SupervisionState::backing_off), std::memory_order_release);
+    }
+    return next;
   }
   control.death_noticed_ns.store(end.noticed_ns, std::memory_order_relaxed);
-  while (!restarts_.empty() && now - restarts_.front() > options_.restart_window) restarts_.pop_front();
   Next next = Next::stay_down;
-  std::string action;
   if (options_.restart == RestartPolicy::never) {
     action = queued ? "not restarted (policy never): the next call starts it" : "not restarted (policy never)";
-  } else if (restarts_.size() >= options_.max_restarts) {
+  } else if (failures_.size() >= options_.max_restarts) {
     given_up_ = true;
     next = Next::given_up;
-    action = "given up: " + std::to_string(restarts_.size()) + " restarts within " +
+    action = "given up: " + std::to_string(failures_.size()) + " restarts within " +
              std::to_string(options_.restart_window.count()) + " ms; its mailbox is kept (colony restart " + name_ +
              ")";
   } else {
-    const auto wait = restart_backoff(options_, restarts_.size());
-    restarts_.push_back(now);
     control.restarts.fetch_add(1, std::memory_order_relaxed);
-    if (wait.count() == 0) {
-      next = Next::start_now;
-      action = "restarted at once";
-    } else {
-      next = Next::start_later;
-      restart_at_ = now + wait;
-      action = "restarting in " + std::to_string(wait.count()) + " ms (back-off)";
-    }
+    failures_.push_back(now);
+    next = plan_restart(now, action);
   }
   const auto state = next == Next::given_up     ? SupervisionState::given_up
                      : next == Next::start_later ? SupervisionState::backing_off
@@ -121,10 +139,13 @@ Value NamedSupervision::crash_report(const NamedEnd& end, const MailboxControl& 
   } else {
     report["code"] = end.exit.code;
   }
-  report["reason"] = end.handler_timed_out
-                         ? "its handler ran past " + std::to_string(options_.handler_timeout.count()) +
-                               " ms and was killed"
-                         : status.describe();
+  if (end.handler_timed_out) {
+    report["reason"] = "its handler ran past " + std::to_string(options_.handler_timeout.count()) + " ms and was killed";
+  } else if (status.ok()) {
+    report["reason"] = "exited with code 0 inside a handler";
+  } else {
+    report["reason"] = status.describe();
+  }
   report["restarts"] = static_cast<long long>(control.restarts.load(std::memory_order_relaxed));
   const std::uint64_t in_flight = control.in_flight.load(std::memory_order_acquire);
   if (in_flight != 0) {

@@ -24,7 +24,8 @@ detail::DefineNamed with_options(detail::DefineNamed definition, const NamedWork
 struct NamedEnd {
   detail::ChildExit exit;
   int pid = 0;
-  bool killed = false;             // KILL WORKER asked for it
+  bool killed = false;             // KILL WORKER was asked for since it started
+  bool in_handler = false;         // a call was in flight when it ended
   bool handler_timed_out = false;  // the broker killed a handler past its timeout
   std::uint64_t noticed_ns = 0;    // steady clock: the reaper saw it
   std::string stderr_tail;
@@ -46,19 +47,26 @@ class NamedSupervision {
   Next on_end(const NamedEnd& end, bool queued, MailboxControl& control, SupervisionClock::time_point now);
   // The back-off passed (or a restart was asked for): start it now.
   void restart_due() noexcept { restart_at_.reset(); }
+  // The mailbox's kill count when the restart was planned: a kill since
+  // cancels a restart that waits out its back-off.
+  std::uint32_t kills_when_planned() const noexcept { return kills_when_planned_; }
   // `colony restart`: forget the history and the given-up state.
   void reset() noexcept;
 
  private:
   Value crash_report(const NamedEnd& end, const MailboxControl& control, const std::string& action) const;
+  // Plans the next start through the window and the back-off.
+  Next plan_restart(SupervisionClock::time_point now, std::string& action);
   void publish(Value report, MailboxControl& control);
 
   std::string name_;
   NamedWorkerOptions options_;
   std::optional<CrashLog> log_;
-  std::deque<SupervisionClock::time_point> restarts_;  // failure restarts within the window
+  std::deque<SupervisionClock::time_point> restarts_;  // restarts within the window: the back-off
+  std::deque<SupervisionClock::time_point> failures_;  // those after failures: the intensity
   std::optional<SupervisionClock::time_point> restart_at_;
   bool given_up_ = false;
+  std::uint32_t kills_when_planned_ = 0;
   std::deque<Value> reports_;
 };
 

@@ -114,7 +114,10 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
   auto reader = shm::RingReader::attach(*reply_ring);
   if (!reader) throw WorkerError(WorkerErrc::os_error, reader.error().message);
   shm::TypedReader typed(std::move(*reader));
-  const auto received = typed.receive<Reply>(deadline);
+  auto received = typed.receive<Reply>(deadline);
+  // A reply for another call (an id of a dead session's caller, answered after
+  // a take-over): not ours, skip it.
+  while (received.ok() && received.value->id != request.id) received = typed.receive<Reply>(deadline);
   if (received.status == shm::ReceiveStatus::timed_out) {
     throw WorkerError(WorkerErrc::timed_out, "no reply from '" + std::string(name) + "' within " +
                                                  std::to_string(options.timeout.count()) + " ms; the call stays queued");

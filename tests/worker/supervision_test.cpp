@@ -1,7 +1,11 @@
 // Supervision of named workers with real processes and real SIGKILL: restart
 // policies, back-off, restart intensity, handler timeouts and crash reports.
+#include <sys/wait.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <csignal>
 #include <thread>
@@ -247,12 +251,14 @@ TEST_CASE("a broker killed with SIGKILL: its workers die, and a new broker of th
   REQUIRE(colony({"broker", "start", "--session", session, "--worker", worker}).exit_code == 0);
   const int broker_pid = static_cast<int>(Value::from_json(colony({"broker", "status", "--json"}).out)["broker_pid"].as_int());
   CHECK(colony({"call", "counter", "add", "1", "--wait"}).out == "1\n");
-  REQUIRE(colony({"call", "counter", "sleep", "5000"}).exit_code == 0);  // in its handler at the kill
-  REQUIRE(colony({"call", "counter", "add", "2"}).exit_code == 0);        // queued behind it
-  REQUIRE(colony({"call", "counter", "add", "3"}).exit_code == 0);
+  // In its handler at the kill, its caller waiting for the answer; two more queued behind it.
+  const int waiting_caller = test::spawn_command(
+      {test::cli_path(), "call", "--session", session, "counter", "sleep", "3000", "--wait", "--timeout", "60000"});
   {
     auto box = Mailbox::open_or_create(session, "counter");
     REQUIRE(test::eventually([&] { return box.control().in_flight.load() != 0; }, 10s));
+    REQUIRE(colony({"call", "counter", "add", "2"}).exit_code == 0);
+    REQUIRE(colony({"call", "counter", "add", "3"}).exit_code == 0);
     CHECK(box.depth() == 3);
   }
   REQUIRE(::kill(broker_pid, SIGKILL) == 0);
@@ -262,6 +268,10 @@ TEST_CASE("a broker killed with SIGKILL: its workers die, and a new broker of th
   // flight is delivered again (marked), the queued ones follow, none lost.
   REQUIRE(colony({"broker", "start", "--session", session, "--worker", worker}).exit_code == 0);
   CHECK(colony({"call", "counter", "get", "--wait"}, 30s).out == "5\n");  // a new process: 0 + 2 + 3
+  // The caller of the call in flight got its answer, from the new process.
+  const int caller_status = test::reap(waiting_caller, 30s);
+  CHECK(WIFEXITED(caller_status));
+  CHECK(WEXITSTATUS(caller_status) == 0);
   {
     auto box = Mailbox::open_or_create(session, "counter");
     CHECK(box.control().redelivered.load() == 1);
@@ -269,4 +279,36 @@ TEST_CASE("a broker killed with SIGKILL: its workers die, and a new broker of th
   }
   CHECK(colony({"broker", "stop"}, 30s).exit_code == 0);
   CHECK(test::session_segments(session).empty());
+}
+
+TEST_CASE("a worker's stderr copied to a reader that went away does not take the broker down", "[crash]") {
+  // colony run's own stderr is a pipe whose reader exits after one byte; a
+  // named worker writes lines to its stderr and crashes; the broker copies
+  // them on, gets EPIPE, and goes on.
+  const std::string directory = "/tmp/colony-stderr-" + std::to_string(::getpid());
+  std::filesystem::create_directories(directory);
+  const std::string file = directory + "/calls.toml";
+  const std::string calls = test::cli_path() + " call w say-and-crash-once '\"x\"' --wait && " + test::cli_path() +
+                            " call w say-and-crash-once '\"y\"' --wait";
+  std::ofstream(file) << "[[worker]]\nname = \"w\"\nexec = \"" << test::worker_path()
+                      << "\"\nargs = [\"named\"]\n[[stage]]\nname = \"client\"\nexec = \"sh\"\nargs = [\"-c\", "
+                      << Value(calls).to_json() << "]\nplain = true\n";
+  const auto result = test::run_command(
+      {"/bin/bash", "-c", test::cli_path() + " run -p " + file + " 2> >(head -c 1 >/dev/null); echo \"exit $?\""}, 60s);
+  std::filesystem::remove_all(directory);
+  CHECK(result.out == "\"survived\"\n\"survived\"\nexit 0\n");
+}
+
+TEST_CASE("a worker that exits at once is restarted with back-off, not in a storm", "[crash]") {
+  Broker broker(test::broker_options());
+  NamedWorkerOptions options;
+  options.restart = RestartPolicy::always;
+  options.backoff_initial = 50ms;
+  broker.define_named_worker("quitter", "/bin/true", {}, options);
+  auto box = Mailbox::open_or_create(broker.session(), "quitter");
+  post(broker, "quitter", "anything");  // /bin/true never reads it: it stays queued
+  std::this_thread::sleep_for(1s);
+  // At once, 50, 100, 200, 400 ms: some six starts in a second, not hundreds.
+  CHECK(box.control().starts.load() <= 8);
+  CHECK(box.control().starts.load() >= 3);
 }

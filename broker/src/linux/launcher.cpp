@@ -1,6 +1,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -171,12 +173,23 @@ void release_process(Spawned& process) noexcept {
 
 namespace {
 
-// Where the workers' standard error is copied: our own, opened again without
-// blocking, so that a stalled terminal or pipe never holds up the reaper.
-// O_APPEND: a log file is appended to, never overwritten from its start.
-int open_forward_target() {
-  const int fd = ::open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
-  return fd >= 0 ? fd : ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+// Where the workers' standard error is copied, and how, so that the reaper
+// never blocks on it: a pipe or a terminal is opened again without blocking;
+// a socket (journald) is sent to without waiting; a regular file shares our
+// own descriptor, and its offset (it does not block).
+struct ForwardTarget {
+  int fd = -1;
+  bool socket = false;
+};
+
+ForwardTarget open_forward_target() {
+  struct stat info {};
+  if (::fstat(STDERR_FILENO, &info) != 0) return {};
+  if (S_ISREG(info.st_mode)) return {::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), false};
+  if (S_ISSOCK(info.st_mode)) return {::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), true};
+  // Pipes, FIFOs and terminals: a description of our own, non-blocking; none
+  // at all if that cannot be had.
+  return {::open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC), false};
 }
 
 std::uint64_t steady_ns() {
@@ -188,7 +201,7 @@ std::uint64_t steady_ns() {
 struct Reaper::Impl {
   std::function<void(const ProcessEnd&)> on_end;
   int wakeup = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  int forward = open_forward_target();
+  ForwardTarget forward = open_forward_target();
   std::mutex mutex;
   struct Watched {
     int pid;
@@ -200,6 +213,18 @@ struct Reaper::Impl {
   std::vector<Watched> added;  // guarded by mutex
   std::atomic<bool> stopping{false};
   std::thread thread;
+
+  // Copies a worker's stderr to ours; what would block is dropped (the tail
+  // keeps it for the report). A reader gone for good ends the copying.
+  void copy_on(const char* data, std::size_t size) {
+    if (forward.fd < 0) return;
+    const ssize_t n = forward.socket ? ::send(forward.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                     : ::write(forward.fd, data, size);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      ::close(forward.fd);
+      forward.fd = -1;
+    }
+  }
 
   // Reads what is there (the fd does not block); false at its end.
   bool drain(Watched& entry) {
@@ -214,11 +239,17 @@ struct Reaper::Impl {
         return false;
       }
       entry.tail->append(std::string_view(buffer, static_cast<std::size_t>(n)));
-      if (forward >= 0) (void)!::write(forward, buffer, static_cast<std::size_t>(n));  // dropped if it would block
+      copy_on(buffer, static_cast<std::size_t>(n));
     }
   }
 
   void loop() {
+    // A closed stderr must cost a write's EPIPE, never the process: SIGPIPE
+    // is blocked on this thread, where the copying happens.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     std::vector<Watched> watched;
     std::vector<pollfd> fds;
     std::vector<std::pair<std::size_t, bool>> owner;  // per fds entry after the first: watched index, is stderr
@@ -286,6 +317,10 @@ struct Reaper::Impl {
       ::close(entry.fd);
       if (entry.stderr_fd >= 0) ::close(entry.stderr_fd);
     }
+    // A SIGPIPE our writes raised stays pending on this thread: discard it.
+    const timespec none{0, 0};
+    while (::sigtimedwait(&pipe_signal, nullptr, &none) > 0) {
+    }
   }
 };
 
@@ -305,7 +340,7 @@ Reaper::~Reaper() {
     if (entry.stderr_fd >= 0) ::close(entry.stderr_fd);
   }
   ::close(impl_->wakeup);
-  if (impl_->forward >= 0) ::close(impl_->forward);
+  if (impl_->forward.fd >= 0) ::close(impl_->forward.fd);
 }
 
 void Reaper::watch(const Spawned& process, std::uint64_t token, int stderr_fd) {
