@@ -34,17 +34,6 @@ void require_named(const detail::SessionMap& map, const std::string& name) {
   }
 }
 
-std::string_view state_name(detail::SlotState state) {
-  switch (state) {
-    case detail::SlotState::created: return "new";
-    case detail::SlotState::queued: return "queued";
-    case detail::SlotState::starting: return "starting";
-    case detail::SlotState::running: return "running";
-    case detail::SlotState::terminating: return "terminating";
-    default: return "terminated";
-  }
-}
-
 Json exit_json(std::uint32_t kind, std::int32_t code, std::int32_t signal) {
   switch (static_cast<detail::ExitKind>(kind)) {
     case detail::ExitKind::none: return nullptr;
@@ -105,7 +94,7 @@ Json snapshot(const detail::SessionMap& map) {
         const auto word = record.state_word.load();
         if (detail::generation_of(word) == c.current_generation.load()) {
           worker["pid"] = record.pid.load();
-          worker["state"] = state_name(detail::state_of(word));
+          worker["state"] = detail::slot_state_name(detail::state_of(word));
           worker["messages_in"] = record.messages_in.load();
           worker["messages_out"] = record.messages_out.load();
         }
@@ -139,7 +128,7 @@ Json snapshot(const detail::SessionMap& map) {
     const auto word = record.state_word.load(std::memory_order_acquire);
     const auto state = detail::state_of(word);
     if (state == detail::SlotState::free || state == detail::SlotState::terminated || state == detail::SlotState::reserved) continue;
-    workers.push_back(Json{{"slot", slot}, {"pid", record.pid.load()}, {"state", state_name(state)},
+    workers.push_back(Json{{"slot", slot}, {"pid", record.pid.load()}, {"state", detail::slot_state_name(state)},
                            {"executable", std::string(record.executable, ::strnlen(record.executable, sizeof(record.executable)))},
                            {"parent_slot", record.parent_slot.load()}, {"messages_in", record.messages_in.load()},
                            {"messages_out", record.messages_out.load()}});

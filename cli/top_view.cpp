@@ -23,17 +23,6 @@ namespace {
 using Json = nlohmann::json;
 constexpr std::uint32_t kEntryPublished = 2;  // ObjectEntry::state
 
-std::string_view state_name(detail::SlotState state) {
-  switch (state) {
-    case detail::SlotState::created: return "new";
-    case detail::SlotState::queued: return "queued";
-    case detail::SlotState::starting: return "starting";
-    case detail::SlotState::running: return "running";
-    case detail::SlotState::terminating: return "terminating";
-    default: return "terminated";
-  }
-}
-
 std::string text_of(const char* chars, std::size_t capacity) { return std::string(chars, ::strnlen(chars, capacity)); }
 
 std::uint64_t backlog(const shm::Ring& ring) {
@@ -194,7 +183,7 @@ void SessionWatcher::look_at_named(TopFrame& frame, std::uint32_t entry, const s
         row.slot = slot;
         row.generation = generation;
         row.pid = map_->slot(slot).pid.load();
-        row.state = state_name(detail::state_of(word));
+        row.state = detail::slot_state_name(detail::state_of(word));
       }
     }
   }
@@ -222,7 +211,7 @@ void SessionWatcher::look_at_processes(TopFrame& frame) const {
     row.slot = slot;
     row.generation = detail::generation_of(word);
     row.pid = record.pid.load();
-    row.state = state_name(state);
+    row.state = detail::slot_state_name(state);
     row.executable = text_of(record.executable, sizeof record.executable);
     row.messages_in = record.messages_in.load(std::memory_order_relaxed);
     row.messages_out = record.messages_out.load(std::memory_order_relaxed);

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "colony/shm/layout.hpp"
 
@@ -49,6 +50,18 @@ enum class SlotState : std::uint32_t {
   terminating = 6,  // being ended, children first
   terminated = 7,   // the process is gone and so are its children
 };
+
+// As colony ps and colony top show it (a WorkerState's name).
+inline constexpr std::string_view slot_state_name(SlotState state) noexcept {
+  switch (state) {
+    case SlotState::created: return "new";
+    case SlotState::queued: return "queued";
+    case SlotState::starting: return "starting";
+    case SlotState::running: return "running";
+    case SlotState::terminating: return "terminating";
+    default: return "terminated";
+  }
+}
 
 enum class SessionState : std::uint32_t { starting = 0, running = 1, ending = 2 };
 
