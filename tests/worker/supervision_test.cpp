@@ -52,8 +52,10 @@ bool idle(const Mailbox& box) { return box.depth() == 0 && box.control().in_flig
 
 }  // namespace
 
+// Also under TSan ([threads]): the broker's thread, its reaper reading
+// stderr, and the test's calls all run in this process.
 TEST_CASE("a crashed worker is restarted at once and its crash report names the call, the signal and its stderr",
-          "[crash]") {
+          "[crash][threads]") {
   Broker broker(test::broker_options());
   broker.define_named_worker("fragile", test::worker_path(), {"named"});
   auto box = Mailbox::open_or_create(broker.session(), "fragile");
