@@ -52,6 +52,13 @@ struct Mailbox::Impl {
 
   MailboxControl& control() const { return *reinterpret_cast<MailboxControl*>(box.user_area()); }
 
+  // The dead-letter box's reader, for one pass over it (list, replay, drop).
+  shm::RingReader dead_reader() {
+    auto attached = shm::RingReader::attach(dead);
+    if (!attached) throw WorkerError(WorkerErrc::bad_state, "dead-letter box: " + attached.error().message);
+    return std::move(*attached);
+  }
+
   void bury(const shm::RecordView& record, std::uint32_t attempts) {
     if (!dead_writer) {
       auto writer_attached = shm::RingWriter::attach(dead);
@@ -185,10 +192,9 @@ void Mailbox::drain_killed() {
 
 std::size_t Mailbox::replay_dead_letters() {
   std::size_t moved = 0;
-  auto reader = shm::RingReader::attach(impl_->dead);
-  if (!reader) throw WorkerError(WorkerErrc::bad_state, "dead-letter box: " + reader.error().message);
+  auto reader = impl_->dead_reader();
   for (;;) {
-    const shm::Received received = reader->try_receive();
+    const shm::Received received = reader.try_receive();
     if (!received.ok()) break;
     auto decoded = shm::decode_record<DeadLetter>(received.record);
     if (decoded.ok()) {
@@ -198,17 +204,16 @@ std::size_t Mailbox::replay_dead_letters() {
       if (status != shm::RingStatus::ok) break;  // the rest stays dead-lettered
       ++moved;
     }
-    reader->commit();  // moved (or unreadable): it leaves the dead-letter box
+    reader.commit();  // moved (or unreadable): it leaves the dead-letter box
   }
   return moved;
 }
 
 std::size_t Mailbox::drop_dead_letters() {
   std::size_t dropped = 0;
-  auto reader = shm::RingReader::attach(impl_->dead);
-  if (!reader) throw WorkerError(WorkerErrc::bad_state, "dead-letter box: " + reader.error().message);
-  while (reader->try_receive().ok()) ++dropped;
-  reader->commit();
+  auto reader = impl_->dead_reader();
+  while (reader.try_receive().ok()) ++dropped;
+  reader.commit();
   return dropped;
 }
 
@@ -271,11 +276,10 @@ void Mailbox::done() {
 
 std::vector<DeadLetter> Mailbox::dead_letters() {
   std::vector<DeadLetter> letters;
-  auto reader = shm::RingReader::attach(impl_->dead);
-  if (!reader) throw WorkerError(WorkerErrc::bad_state, "dead-letter box: " + reader.error().message);
+  auto reader = impl_->dead_reader();
   // Received, never committed: the reader detaches and leaves them all.
   for (;;) {
-    const shm::Received received = reader->try_receive();
+    const shm::Received received = reader.try_receive();
     if (!received.ok()) break;
     auto decoded = shm::decode_record<DeadLetter>(received.record);
     if (decoded.ok()) letters.push_back(std::move(*decoded.value));
