@@ -1,6 +1,7 @@
 // colony broker start|stop|status: a broker for a named session in the
 // background, for scripts.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -100,7 +101,14 @@ int stop(const std::string& given_session) {
   }
   const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
   const int broker_pid = map->header().broker_pid.load();
-  send_to_broker(*map, detail::StopRequest{::getpid()});
+  try {
+    send_to_broker(*map, detail::StopRequest{::getpid()});
+  } catch (const WorkerError& e) {
+    // The request ring takes nothing (its claim lock is stuck, say): the
+    // broker also stops on SIGTERM, which needs no shared memory.
+    std::fprintf(stderr, "colony: %s; sending SIGTERM to the broker (pid %d)\n", e.what(), broker_pid);
+    if (broker_pid <= 0 || ::kill(broker_pid, SIGTERM) != 0) throw;
+  }
   // The broker removes the session's segments last, then its process ends:
   // wait for both, so that a script may start the session again at once.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);

@@ -19,8 +19,9 @@ void send_to_broker(const detail::SessionMap& map, const Request& request) {
   auto writer = shm::RingWriter::attach(*ring);
   if (!writer) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + writer.error().message);
   shm::TypedWriter typed(std::move(*writer));
-  if (typed.send(request, shm::Deadline::after(std::chrono::seconds(5))) != shm::RingStatus::ok) {
-    throw WorkerError(WorkerErrc::session_gone, "the broker does not take requests");
+  if (const auto sent = typed.send(request, shm::Deadline::after(std::chrono::seconds(5))); sent != shm::RingStatus::ok) {
+    throw WorkerError(sent == shm::RingStatus::timed_out ? WorkerErrc::timed_out : WorkerErrc::session_gone,
+                      "the broker takes no request: " + typed.describe(sent));
   }
 }
 

@@ -44,13 +44,16 @@ int main() {
     std::uint64_t number = 0;
     std::uint64_t sum = 0;
     {
-      colony::shm::MutexLock guard(*lock);  // the frame's words are only read or written under it
       const auto idle_deadline = Deadline::after(kIdleLimit);
+      // The frame's words are only read or written under the mutex.
+      colony::shm::MutexLock guard(*lock, idle_deadline);
+      if (!guard) break;  // held past the idle limit: the producer is stuck
       // Re-check after every wake: a notification may be meant for another waiter.
       while (frame->load<std::uint32_t>(frame::kGenerationOffset).value() == seen_generation &&
              frame->load<std::uint32_t>(frame::kDoneOffset).value() == 0 && !idle_deadline.expired()) {
-        (void)changed->wait(*lock, idle_deadline);
+        if (!changed->wait(guard, idle_deadline).holds_mutex()) break;
       }
+      if (!guard) break;
       const auto generation = frame->load<std::uint32_t>(frame::kGenerationOffset).value();
       done = frame->load<std::uint32_t>(frame::kDoneOffset).value() != 0;
       if (generation != seen_generation) {

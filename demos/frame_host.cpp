@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,9 @@ Options parse(int argc, char** argv) {
 void publish(colony::SharedByteArray& frame, colony::SharedMutex& lock, colony::SharedCondition& changed,
              std::uint64_t k, bool last) {
   {
-    colony::shm::MutexLock guard(*lock);
+    // A consumer holds the mutex only to copy one frame.
+    colony::shm::MutexLock guard(*lock, colony::shm::Deadline::after(std::chrono::seconds(10)));
+    if (!guard) throw std::runtime_error("the frame's mutex stayed held for 10 s");
     const auto bytes = frame->bytes();
     const std::size_t words = (bytes.size() - frame::kPayloadOffset) / sizeof(std::uint64_t);
     std::uint64_t sum = 0xCBF29CE484222325ULL;  // frame::checksum, computed as we write

@@ -43,7 +43,8 @@ int main() {
   if (!counters || !lock) return 1;
   (void)counters->fetch_add<std::uint64_t>(0, 1);
   {
-    MutexLock held(*lock);
+    MutexLock held(*lock, Deadline::after(1s));  // every lock takes a deadline
+    if (!held) return 1;
     if (held.owner_died()) std::printf("previous holder %d died: repairing\n", held.dead_owner_pid());
     (void)counters->store<std::uint32_t>(8, 42);
   }

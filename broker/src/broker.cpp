@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <tuple>
@@ -13,6 +14,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
 #include "colony/broker/clean.hpp"
 #include "colony/shm/process.hpp"
@@ -36,7 +38,6 @@ constexpr std::size_t kRequestRingCapacity = 1 << 20;
 constexpr std::size_t kRequestMaxMessage = 256 << 10;
 constexpr auto kEventRetry = std::chrono::milliseconds(5);
 constexpr auto kKillWait = std::chrono::seconds(3);
-constexpr auto kInternalPostDeadline = std::chrono::seconds(5);
 
 std::string random_session_name() {
   std::random_device device;
@@ -116,8 +117,17 @@ struct Broker::Impl {
   std::shared_ptr<SessionMap> map;
   std::optional<shm::Ring> requests_ring;
   std::optional<shm::RingReader> requests;
-  std::mutex request_writer_mutex;  // request_stop and the reaper share one writer
-  std::optional<shm::TypedWriter> request_writer;
+  // Requests from this process's own threads (the reaper, stop, define,
+  // restart) go through an in-process queue, not through the request ring:
+  // a process that holds the ring's claim lock and is stopped, or a lock word
+  // someone overwrote, must not keep the broker from learning of deaths or
+  // from stopping. Posting sets internal_pending, then wakes the loop's sleep
+  // on the ring (Ring::wake_reader).
+  using InternalRequest = std::variant<ChildEnded, DefineNamed, RestartNamed>;
+  std::mutex internal_mutex;
+  std::deque<InternalRequest> internal_queue;
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> internal_pending{false};
   std::shared_ptr<Context> host_context;
   std::unique_ptr<broker_detail::Reaper> reaper;
   std::thread thread;
@@ -193,9 +203,6 @@ struct Broker::Impl {
     auto reader = shm::RingReader::attach(*requests_ring);
     if (!reader) throw WorkerError(WorkerErrc::os_error, reader.error().message);
     requests.emplace(std::move(*reader));
-    auto writer = shm::RingWriter::attach(*requests_ring);
-    if (!writer) throw WorkerError(WorkerErrc::os_error, writer.error().message);
-    request_writer.emplace(std::move(*writer));
 
     create_worker_segments(*map, kHostSlot, 1);
     Managed host_entry;
@@ -208,14 +215,51 @@ struct Broker::Impl {
     install_host_context(host_context);
   }
 
-  void post_internal(const auto& request) {
-    std::lock_guard lock(request_writer_mutex);
-    // Bounded: a broker thread that stopped reading (its ring corrupt) must
-    // not hang the reaper or stop().
-    if (request_writer->send(request, shm::Deadline::after(kInternalPostDeadline)) != shm::RingStatus::ok) {
-      std::fprintf(stderr, "colony broker: the request ring takes nothing; a notice was dropped\n");
+  // From any thread of this process; never blocks on shared memory.
+  void post_internal(InternalRequest request) {
+    {
+      std::lock_guard lock(internal_mutex);
+      internal_queue.push_back(std::move(request));
+    }
+    wake_loop();
+  }
+
+  // Allocation-free, for request_stop (noexcept) and signal-waiting threads.
+  void post_stop() noexcept {
+    stop_requested.store(true, std::memory_order_release);
+    wake_loop();
+  }
+
+  void wake_loop() noexcept {
+    // Flag first, then the bump of the ring's signal that the loop sleeps on
+    // (see RingReader::receive with an interrupt).
+    internal_pending.store(true, std::memory_order_seq_cst);
+    requests_ring->wake_reader();
+  }
+
+  void handle_internal() {
+    if (!internal_pending.load(std::memory_order_acquire)) return;
+    std::deque<InternalRequest> pending;
+    {
+      std::lock_guard lock(internal_mutex);
+      // Cleared under the lock, before we take the queue: a request posted
+      // after this sets it again and is handled on the next turn.
+      internal_pending.store(false, std::memory_order_relaxed);
+      pending.swap(internal_queue);
+    }
+    if (stop_requested.exchange(false, std::memory_order_acq_rel)) begin_stop();
+    for (const auto& request : pending) {
+      try {
+        std::visit([this](const auto& r) { handle_internal_request(r); }, request);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "colony broker: %s\n", e.what());
+      }
     }
   }
+
+  void handle_internal_request(const ChildEnded& ended) { on_process_end(ended); }
+  void handle_internal_request(const DefineNamed& definition) { on_define_named(definition); }
+  void handle_internal_request(const RestartNamed& restart) { on_restart_named(restart.name); }
 
   // --- events to workers ------------------------------------------------------
 
@@ -833,24 +877,12 @@ struct Broker::Impl {
       if (auto r = shm::decode_record<TerminateRequest>(record); r.ok()) on_terminate(*r.value);
     } else if (tag == shm::TypeAlias<OnlineNotice>::tag) {
       if (auto r = shm::decode_record<OnlineNotice>(record); r.ok()) on_online(*r.value);
-    } else if (tag == shm::TypeAlias<ChildEnded>::tag) {
-      if (auto r = shm::decode_record<ChildEnded>(record); r.ok()) on_process_end(*r.value);
     } else if (tag == shm::TypeAlias<StopRequest>::tag) {
       begin_stop();
-    } else if (tag == shm::TypeAlias<DefineNamed>::tag) {
-      if (auto r = shm::decode_record<DefineNamed>(record); r.ok()) on_define_named(*r.value);
     } else if (tag == shm::TypeAlias<EnsureNamed>::tag) {
       if (auto r = shm::decode_record<EnsureNamed>(record); r.ok()) launch_named(r.value->name);
     } else if (tag == shm::TypeAlias<RestartNamed>::tag) {
-      if (auto r = shm::decode_record<RestartNamed>(record); r.ok()) {
-        if (const auto supervisor = supervisors.find(r.value->name); supervisor != supervisors.end()) {
-          supervisor->second.reset();
-          if (const auto box = named_boxes.find(r.value->name); box != named_boxes.end()) {
-            box->second.control().supervision.store(static_cast<std::uint32_t>(SupervisionState::normal));
-          }
-          launch_named(r.value->name);
-        }
-      }
+      if (auto r = shm::decode_record<RestartNamed>(record); r.ok()) on_restart_named(r.value->name);
     } else if (tag == shm::TypeAlias<TerminateNamed>::tag) {
       if (auto r = shm::decode_record<TerminateNamed>(record); r.ok()) {
         if (const auto running_slot = named_running.find(r.value->name); running_slot != named_running.end()) {
@@ -858,8 +890,20 @@ struct Broker::Impl {
         }
       }
     }
-    // Anything else is not for us: dropped. Requests come from processes of
-    // this user only (segments are 0600), but a bad record must not stop the broker.
+    // Anything else is not for us: dropped (deaths and definitions come from
+    // this process only, never through the ring). Requests come from
+    // processes of this user only (segments are 0600), but a bad record must
+    // not stop the broker.
+  }
+
+  void on_restart_named(const std::string& name) {
+    const auto supervisor = supervisors.find(name);
+    if (supervisor == supervisors.end()) return;
+    supervisor->second.reset();
+    if (const auto box = named_boxes.find(name); box != named_boxes.end()) {
+      box->second.control().supervision.store(static_cast<std::uint32_t>(SupervisionState::normal));
+    }
+    launch_named(name);
   }
 
   Clock::time_point next_timer() const {
@@ -876,7 +920,8 @@ struct Broker::Impl {
   void loop() {
     map->header().state.store(static_cast<std::uint32_t>(SessionState::running));
     for (;;) {
-      const shm::Received received = requests->receive(shm::Deadline::at(next_timer()));
+      handle_internal();
+      const shm::Received received = requests->receive(shm::Deadline::at(next_timer()), internal_pending);
       if (received.ok()) {
         try {
           handle(received.record);
@@ -991,12 +1036,7 @@ void Broker::define_named_worker(const std::string& name, const std::string& exe
   }
 }
 
-void Broker::request_stop() noexcept {
-  try {
-    impl_->post_internal(StopRequest{shm::current_pid()});
-  } catch (...) {
-  }
-}
+void Broker::request_stop() noexcept { impl_->post_stop(); }
 
 void Broker::wait_until_stopped() {
   if (impl_->thread.joinable()) impl_->thread.join();

@@ -21,14 +21,18 @@ bool is_reply_ring_name(std::string_view object) {
          object.find_first_not_of("0123456789", 2) == std::string_view::npos;
 }
 
-void ensure_running(const detail::SessionMap& map, std::string_view name) {
+void ensure_running(const detail::SessionMap& map, std::string_view name, shm::Deadline deadline) {
   auto ring = shm::Ring::open(map.name(shm::SegmentKind::ring, detail::kBrokerRing), shm::Deadline::after(kOpenDeadline));
   if (!ring) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + ring.error().message);
   auto writer = shm::RingWriter::attach(*ring);
   if (!writer) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + writer.error().message);
   shm::TypedWriter typed(std::move(*writer));
-  if (typed.send(detail::EnsureNamed{std::string(name)}, shm::Deadline::after(kBrokerDeadline)) != shm::RingStatus::ok) {
-    throw WorkerError(WorkerErrc::session_gone, "the broker does not take requests");
+  const auto sent = typed.send(detail::EnsureNamed{std::string(name)}, deadline);
+  if (sent == shm::RingStatus::timed_out) {
+    throw WorkerError(WorkerErrc::timed_out, "the broker took no request in time: " + typed.describe(sent));
+  }
+  if (sent != shm::RingStatus::ok) {
+    throw WorkerError(WorkerErrc::session_gone, "the broker takes no request: " + typed.describe(sent));
   }
 }
 
@@ -104,11 +108,17 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
   if (posted == shm::RingStatus::too_large) {
     throw WorkerError(WorkerErrc::message_too_large, "the call is larger than the mailbox of '" + std::string(name) + "' takes");
   }
+  if (posted == shm::RingStatus::timed_out) {
+    throw WorkerError(WorkerErrc::timed_out, "the call to '" + std::string(name) + "' was not queued within " +
+                                                 std::to_string(options.timeout.count()) + " ms: " + box.describe(posted));
+  }
   if (posted != shm::RingStatus::ok) {
     throw WorkerError(WorkerErrc::channel_full,
-                      "the mailbox of '" + std::string(name) + "' stayed full: " + std::string(shm::to_string(posted)));
+                      "the mailbox of '" + std::string(name) + "' takes nothing: " + box.describe(posted));
   }
-  ensure_running(*map, name);
+  // Bounded by the call's own timeout: a queued call is not lost if the
+  // broker is slow to hear of it (it looks at the mailbox when it starts).
+  ensure_running(*map, name, deadline.capped(kBrokerDeadline));
   if (!options.wait) return std::nullopt;
 
   auto reader = shm::RingReader::attach(*reply_ring);

@@ -44,6 +44,14 @@ PropertyStore PropertyStore::open(const shm::SegmentName& bytes_name, const shm:
   return PropertyStore(std::move(*bytes), std::move(*mutex));
 }
 
+shm::MutexLock PropertyStore::lock_store() {
+  shm::MutexLock lock(mutex_, shm::Deadline::after(kLockDeadline));
+  if (lock) return lock;
+  const auto code = lock.result().status == shm::LockStatus::timed_out ? WorkerErrc::timed_out : WorkerErrc::os_error;
+  throw WorkerError(code, "shared properties: cannot lock " + mutex_.name().os_name() + ": " +
+                              shm::describe_lock_failure(lock.result().status, lock.result().error_number));
+}
+
 std::map<std::string, StoredValue, std::less<>> PropertyStore::load_locked() {
   std::map<std::string, StoredValue, std::less<>> values;
   const auto selector = bytes_.load<std::uint64_t>(kSelectorOffset);
@@ -61,8 +69,7 @@ std::map<std::string, StoredValue, std::less<>> PropertyStore::load_locked() {
 }
 
 void PropertyStore::set(std::string_view key, std::uint32_t type_tag, std::vector<std::byte> bytes) {
-  shm::MutexLock lock(mutex_);
-  if (!lock) throw WorkerError(WorkerErrc::os_error, "shared properties: cannot lock " + mutex_.name().os_name());
+  const shm::MutexLock lock = lock_store();
   // A previous writer that died here left the old dictionary published: the
   // selector only ever points at a complete blob.
   auto values = load_locked();
@@ -84,8 +91,7 @@ void PropertyStore::set(std::string_view key, std::uint32_t type_tag, std::vecto
 }
 
 std::optional<StoredValue> PropertyStore::get(std::string_view key) {
-  shm::MutexLock lock(mutex_);
-  if (!lock) throw WorkerError(WorkerErrc::os_error, "shared properties: cannot lock " + mutex_.name().os_name());
+  const shm::MutexLock lock = lock_store();
   auto values = load_locked();
   const auto found = values.find(key);
   if (found == values.end()) return std::nullopt;
@@ -93,8 +99,7 @@ std::optional<StoredValue> PropertyStore::get(std::string_view key) {
 }
 
 std::vector<std::string> PropertyStore::keys() {
-  shm::MutexLock lock(mutex_);
-  if (!lock) throw WorkerError(WorkerErrc::os_error, "shared properties: cannot lock " + mutex_.name().os_name());
+  const shm::MutexLock lock = lock_store();
   std::vector<std::string> names;
   for (auto& [name, value] : load_locked()) names.push_back(name);
   return names;

@@ -91,10 +91,18 @@ ConditionWait Condition::wait(Mutex& mutex, Deadline deadline) noexcept {
   }
 
   shared.waiters.fetch_sub(1, std::memory_order_relaxed);
-  // Unbounded: a condition wait always returns holding the mutex. A holder
-  // that died is recovered by the robust mutex and reported in relock.
-  const LockResult relock = mutex.lock();
+  // Bounded by the same deadline: a holder that died is recovered by the
+  // robust mutex and reported in relock; one that is stopped makes the
+  // retake time out, and the caller learns that it does not hold the mutex.
+  const LockResult relock = mutex.lock_until(deadline);
   return ConditionWait{status, relock};
+}
+
+ConditionWait Condition::wait(MutexLock& held, Deadline deadline) noexcept {
+  assert(held.owns_lock() && "Condition::wait needs the mutex held");
+  ConditionWait waited = wait(held.mutex(), deadline);
+  held.set_relocked(waited.relock);
+  return waited;
 }
 
 void Condition::notify(int count) noexcept {

@@ -166,6 +166,14 @@ void Ring::close() noexcept {
   futex_wake(c.space_signal, kWakeAll);
 }
 
+void Ring::wake_reader() noexcept {
+  RingControl& c = control();
+  // Unconditional: the reader may be between its announcement and its sleep.
+  // The bump makes that sleep return at once; the wake ends one in progress.
+  c.data_signal.fetch_add(1, std::memory_order_release);
+  futex_wake(c.data_signal, kWakeAll);
+}
+
 bool Ring::is_closed() const noexcept { return control().closed.load(std::memory_order_acquire) != 0; }
 
 std::size_t Ring::bytes_used() const noexcept {
@@ -274,12 +282,36 @@ bool RingWriter::has_space(std::uint64_t tail, std::size_t needed, RingStatus& f
 }
 
 Claim RingWriter::try_claim(std::uint32_t type_tag, std::size_t payload_size) {
+  return claim_within(type_tag, payload_size, Deadline::after(kClaimLockPatience));
+}
+
+Claim RingWriter::claim_within(std::uint32_t type_tag, std::size_t payload_size, Deadline lock_deadline) {
   if (type_tag == kPaddingTag) throw std::invalid_argument("ring records need a non-zero type tag");
+  lock_failure_ = LockStatus::acquired;
   if (payload_size > ring_->max_message()) return claim_failed(RingStatus::too_large);
   if (ring_->is_closed()) return claim_failed(RingStatus::closed);
   const std::size_t record_size = record_size_for(payload_size);
-  return ring_->variant() == RingVariant::single_writer ? claim_single(type_tag, payload_size, record_size)
-                                                        : claim_many(type_tag, payload_size, record_size);
+  return ring_->variant() == RingVariant::single_writer
+             ? claim_single(type_tag, payload_size, record_size)
+             : claim_many(type_tag, payload_size, record_size, lock_deadline);
+}
+
+std::string RingWriter::describe(RingStatus status) const {
+  const std::string ring = "ring " + ring_->name().os_name();
+  if (lock_failure_ == LockStatus::timed_out && status == RingStatus::timed_out) {
+    return ring + ": its claim lock stayed held" +
+           (lock_holder_pid_ != 0 ? " by pid " + std::to_string(lock_holder_pid_) : std::string()) +
+           " past the deadline (that process is stopped or hung, or the lock word names no live thread)";
+  }
+  if (lock_failure_ == LockStatus::failed && status == RingStatus::corrupt) {
+    return ring + ": its claim lock cannot be taken: " + describe_lock_failure(lock_failure_, lock_failure_errno_);
+  }
+  switch (status) {
+    case RingStatus::full: return ring + " is full";
+    case RingStatus::timed_out: return ring + " stayed full until the deadline";
+    case RingStatus::corrupt: return ring + " is corrupt (a value in its control block is out of range)";
+    default: return ring + ": " + std::string(to_string(status));
+  }
 }
 
 Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size) {
@@ -310,13 +342,22 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
   return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size, padding_position};
 }
 
-Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size) {
+Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size,
+                             Deadline lock_deadline) {
   RingControl& c = ring_->control();
   RobustMutexCell lock(c.claim_lock);
   // A writer that died holding the lock published nothing past tail, or a
   // whole claimed header: either way the state is consistent, so an
   // owner-died report needs no repair here.
-  (void)lock.lock();
+  const LockResult locked = lock.lock_until(lock_deadline);
+  if (!locked.acquired()) {
+    lock_failure_ = locked.status;
+    lock_failure_errno_ = locked.error_number;
+    lock_holder_pid_ = lock.holder_pid();
+    // EDEADLK cannot happen (the lock is never held across calls): any
+    // failure other than a timeout is a lock word that is not ours.
+    return claim_failed(locked.status == LockStatus::timed_out ? RingStatus::timed_out : RingStatus::corrupt);
+  }
   const std::size_t capacity = ring_->capacity();
   std::uint64_t position = c.tail.load(std::memory_order_relaxed);
   if (position % kRecordAlign != 0) {
@@ -357,13 +398,13 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
 Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadline deadline) {
   RingControl& c = ring_->control();
   for (;;) {
-    Claim claimed = try_claim(type_tag, payload_size);
+    Claim claimed = claim_within(type_tag, payload_size, deadline);
     if (claimed.status != RingStatus::full) return claimed;
     // Spin: one load per pause; claim again only once the reader moved.
     for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
       cpu_relax();
       if (c.head.load(std::memory_order_relaxed) != cached_head_ || ring_->is_closed()) {
-        claimed = try_claim(type_tag, payload_size);
+        claimed = claim_within(type_tag, payload_size, deadline);
         if (claimed.status != RingStatus::full) return claimed;
       }
     }
@@ -379,7 +420,7 @@ Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadli
     const std::uint32_t signal = c.space_signal.load(std::memory_order_acquire);
     c.writers_waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    claimed = try_claim(type_tag, payload_size);
+    claimed = claim_within(type_tag, payload_size, deadline);
     if (claimed.status != RingStatus::full) return claimed;
     if (deadline.passed()) return claim_failed(RingStatus::timed_out);
     futex_wait(c.space_signal, signal, deadline);
@@ -619,11 +660,18 @@ Received RingReader::try_receive() {
   }
 }
 
-Received RingReader::receive(Deadline deadline) {
+Received RingReader::receive(Deadline deadline) { return receive_until(deadline, nullptr); }
+
+Received RingReader::receive(Deadline deadline, const std::atomic<bool>& interrupt) {
+  return receive_until(deadline, &interrupt);
+}
+
+Received RingReader::receive_until(Deadline deadline, const std::atomic<bool>* interrupt) {
   RingControl& c = ring_->control();
+  const auto interrupted = [interrupt] { return interrupt != nullptr && interrupt->load(std::memory_order_acquire); };
   for (;;) {
     Received received = try_receive();
-    if (received.status != RingStatus::empty) return received;
+    if (received.status != RingStatus::empty || interrupted()) return received;
     // Spin: one load of tail per pause; look at the record only once tail
     // moved (or, behind a claim still being filled, at its length). Polling
     // tail rather than the record's publication word keeps us off the lines
@@ -650,6 +698,13 @@ Received RingReader::receive(Deadline deadline) {
     c.readers_waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     received = try_receive();
+    if (received.status == RingStatus::empty && interrupted()) {
+      // The interrupter bumped data_signal after setting the flag: either we
+      // read the bumped signal above (and see the flag here), or the sleep
+      // below returns at once.
+      c.readers_waiting.store(0, std::memory_order_relaxed);
+      return received;
+    }
     if (received.status != RingStatus::empty || deadline.passed()) {
       c.readers_waiting.store(0, std::memory_order_relaxed);
       return received.status == RingStatus::empty ? receive_status(RingStatus::timed_out) : received;

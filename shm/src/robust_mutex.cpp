@@ -71,6 +71,20 @@ LockResult RobustMutexCell::lock_until(Deadline deadline) noexcept {
   return LockResult{LockStatus::failed, 0, rc};
 }
 
+std::string describe_lock_failure(LockStatus status, int error_number) {
+  switch (status) {
+    case LockStatus::acquired:
+    case LockStatus::acquired_owner_died: return "acquired";
+    case LockStatus::timed_out: return "it stayed held past the deadline (its holder is stopped, hung or not a live thread)";
+    case LockStatus::would_block: return "it is held";
+    case LockStatus::failed: break;
+  }
+  if (error_number == EDEADLK) return "this thread holds it already";
+  if (error_number == ENOTRECOVERABLE) return "it is not recoverable (a holder died and it was never made consistent)";
+  if (error_number == EINVAL) return "its lock word is not a robust mutex (overwritten?)";
+  return os_error("it cannot be locked", error_number).message;
+}
+
 LockResult RobustMutexCell::try_lock() noexcept {
   const int rc = pthread_mutex_trylock(&cell_->native);
   if (rc == 0 || rc == EOWNERDEAD) return on_acquired(rc);

@@ -98,10 +98,12 @@ COLONY_CHILD_SCENARIO("condition-producer") {
   auto* slot = area_as<Slot>(not_empty->area);
   const auto deadline = Deadline::after(30s);
   for (std::uint64_t item = 1; item <= count; ++item) {
-    shm::MutexLock guard(mutex);
+    shm::MutexLock guard(mutex, deadline);
+    if (!guard) return kTimedOut;
     if (guard.owner_died()) return kUnexpectedOwnerDeath;
     while (slot->full != 0) {
-      const auto waited = not_full->wait(mutex, deadline);
+      const auto waited = not_full->wait(guard, deadline);
+      if (!waited.holds_mutex()) return kTimedOut;
       if (waited.owner_died()) return kUnexpectedOwnerDeath;
       if (waited.timed_out() && slot->full != 0) return kTimedOut;
     }
@@ -123,10 +125,12 @@ COLONY_CHILD_SCENARIO("condition-consumer") {
   auto* slot = area_as<Slot>(not_empty->area);
   const auto deadline = Deadline::after(30s);
   for (std::uint64_t expected = 1; expected <= count; ++expected) {
-    shm::MutexLock guard(mutex);
+    shm::MutexLock guard(mutex, deadline);
+    if (!guard) return kTimedOut;
     if (guard.owner_died()) return kUnexpectedOwnerDeath;
     while (slot->full == 0) {
-      const auto waited = not_empty->condition.wait(mutex, deadline);
+      const auto waited = not_empty->condition.wait(guard, deadline);
+      if (!waited.holds_mutex()) return kTimedOut;
       if (waited.owner_died()) return kUnexpectedOwnerDeath;
       if (waited.timed_out() && slot->full == 0) return kTimedOut;
     }
@@ -144,11 +148,13 @@ COLONY_CHILD_SCENARIO("condition-wait-for-flag") {
   auto shared = open_shared(args.at(0), "c");
   if (!shared) return 2;
   auto* flag = area_as<Flag>(shared->area);
-  shm::MutexLock guard(shared->mutex);
-  ++flag->waiting;
   const auto deadline = Deadline::after(10s);
+  shm::MutexLock guard(shared->mutex, deadline);
+  if (!guard) return kTimedOut;
+  ++flag->waiting;
   while (flag->set == 0) {
-    if (shared->condition.wait(shared->mutex, deadline).timed_out() && flag->set == 0) return kTimedOut;
+    const auto waited = shared->condition.wait(guard, deadline);
+    if (!waited.holds_mutex() || (waited.timed_out() && flag->set == 0)) return kTimedOut;
   }
   return 0;
 }
@@ -158,7 +164,7 @@ COLONY_CHILD_SCENARIO("condition-wait-for-flag") {
 COLONY_CHILD_SCENARIO("condition-notify-then-die-holding-mutex") {
   auto shared = open_shared(args.at(0), "c");
   if (!shared) return 2;
-  if (!shared->mutex.lock().acquired()) return kTimedOut;
+  if (!shared->mutex.lock_until(Deadline::after(5s)).acquired()) return kTimedOut;
   shared->condition.notify_all();
   // Tells the test it may kill us now: holding the mutex, after the notify.
   std::atomic_ref<std::uint32_t>(*area_as<std::uint32_t>(shared->area)).store(1, std::memory_order_release);
@@ -192,7 +198,7 @@ TEST_CASE("a wait with a deadline times out when nobody notifies and returns hol
           "[unit][condition]") {
   test::TestSession session;
   auto shared = create_shared(session, "c", 64);
-  REQUIRE(shared.mutex.lock().acquired());
+  REQUIRE(shared.mutex.lock_until(Deadline::after(5s)).acquired());
 
   const auto started = std::chrono::steady_clock::now();
   const auto waited = shared.condition.wait(shared.mutex, Deadline::after(50ms));
@@ -214,7 +220,7 @@ TEST_CASE("a notify with no waiter is harmless and not remembered by a later wai
   shared.condition.notify_all();
   CHECK(shared.condition.notifications() == 2);
 
-  REQUIRE(shared.mutex.lock().acquired());
+  REQUIRE(shared.mutex.lock_until(Deadline::after(5s)).acquired());
   CHECK(shared.condition.wait(shared.mutex, Deadline::after(30ms)).timed_out());
   CHECK(shared.condition.wait(shared.mutex, Deadline::now()).timed_out());
   shared.mutex.unlock();
@@ -237,7 +243,8 @@ TEST_CASE("a producer and a consumer process pass 2000 items in order through a 
   CHECK(consumer_status.ok());
   CHECK(producer_status.ok());
 
-  shm::MutexLock guard(shared.mutex);
+  shm::MutexLock guard(shared.mutex, Deadline::after(5s));
+  REQUIRE(guard);
   CHECK(slot->received == kItems);
   CHECK(slot->full == 0);
 }
@@ -276,7 +283,7 @@ TEST_CASE("a wait reports that the mutex holder died while the waiter was asleep
   test::TestSession session;
   auto shared = create_shared(session, "c", 64);
   // Held before the child starts, so the child can take it only inside our wait.
-  REQUIRE(shared.mutex.lock().status == shm::LockStatus::acquired);
+  REQUIRE(shared.mutex.lock_until(Deadline::after(5s)).status == shm::LockStatus::acquired);
   auto child = test::ChildProcess::start("condition-notify-then-die-holding-mutex", {session.name()});
   // Kills the child once it has notified while holding the mutex, which it
   // can take only while we wait.
@@ -311,10 +318,14 @@ TEST_CASE("threads of one process take turns through one mutex and condition", "
     threads.emplace_back([&, t] {
       const auto deadline = Deadline::after(30s);
       for (int round = 0; round < kRounds; ++round) {
-        shm::MutexLock guard(shared.mutex);
+        shm::MutexLock guard(shared.mutex, deadline);
+        if (!guard) {
+          failures.fetch_add(1);
+          return;
+        }
         while (turn % kThreads != t) {
-          const auto waited = shared.condition.wait(shared.mutex, deadline);
-          if (waited.timed_out() && turn % kThreads != t) {
+          const auto waited = shared.condition.wait(guard, deadline);
+          if (!waited.holds_mutex() || (waited.timed_out() && turn % kThreads != t)) {
             failures.fetch_add(1);
             return;
           }

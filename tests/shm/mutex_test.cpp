@@ -61,7 +61,7 @@ T* area_of(const shm::Segment& segment) {
 COLONY_CHILD_SCENARIO("mutex-lock-and-hang") {
   auto mutex = shm::Mutex::open(mutex_name(args.at(0)), Deadline::after(5s));
   if (!mutex) return 2;
-  if (!mutex->lock().acquired()) return 3;
+  if (!mutex->lock_until(Deadline::after(5s)).acquired()) return 3;
   for (;;) ::pause();
 }
 
@@ -71,7 +71,7 @@ COLONY_CHILD_SCENARIO("mutex-half-transfer") {
   auto area = shm::Segment::open(area_name(args.at(0), "accounts"), Deadline::after(5s));
   if (!mutex || !area) return 2;
   auto* accounts = area_of<Accounts>(*area);
-  if (!mutex->lock().acquired()) return 3;
+  if (!mutex->lock_until(Deadline::after(5s)).acquired()) return 3;
   accounts->from.fetch_sub(30);
   for (;;) ::pause();
 }
@@ -88,8 +88,9 @@ COLONY_CHILD_SCENARIO("mutex-increment") {
     if (start_by.passed()) return 4;
     std::this_thread::yield();
   }
+  const auto finish_by = Deadline::after(30s);
   for (int i = 0; i < iterations; ++i) {
-    const auto locked = mutex->lock();
+    const auto locked = mutex->lock_until(finish_by);
     if (locked.status != LockStatus::acquired) return 3;
     // Read, then write: a lost update shows up if two processes interleave here.
     const std::uint64_t seen = counter->value;
@@ -116,7 +117,7 @@ TEST_CASE("a mutex locks, unlocks and tells who holds it", "[unit][mutex]") {
   REQUIRE(other_handle);
   CHECK(sut->holder_pid() == 0);
 
-  const auto locked = sut->lock();
+  const auto locked = sut->lock_until(Deadline::after(1s));
   CHECK(locked.status == LockStatus::acquired);
   CHECK_FALSE(locked.owner_died());
   CHECK(other_handle->holder_pid() == ::getpid());
@@ -151,7 +152,7 @@ TEST_CASE("a mutex name is exclusive and must name a mutex", "[unit][mutex]") {
   CHECK(missing.error().code == Errc::not_found);
 
   CHECK(shm::Mutex::remove(mutex_name(session.name())));
-  CHECK(first->lock().acquired());  // a removed name leaves open handles working
+  CHECK(first->lock_until(Deadline::after(1s)).acquired());  // a removed name leaves open handles working
   first->unlock();
 }
 
@@ -160,7 +161,7 @@ TEST_CASE("a MutexLock releases at scope exit and keeps how it was acquired", "[
   auto sut = shm::Mutex::create(mutex_name(session.name()));
   REQUIRE(sut);
   {
-    shm::MutexLock guard(*sut);
+    shm::MutexLock guard(*sut, Deadline::after(1s));
     CHECK(guard.owns_lock());
     CHECK_FALSE(guard.owner_died());
     CHECK(sut->holder_pid() == ::getpid());
@@ -190,7 +191,7 @@ TEST_CASE("a mutex whose holder was killed goes to the next locker with the deat
   REQUIRE(child.wait_for(5000ms));
 
   shm::LockResult recovered{LockStatus::timed_out};
-  SECTION("by lock") { recovered = sut->lock(); }
+  SECTION("by a lock with a long deadline") { recovered = sut->lock_until(Deadline::after(60s)); }
   SECTION("by try_lock") { recovered = sut->try_lock(); }
   SECTION("by a timed lock") { recovered = sut->lock_until(Deadline::after(2s)); }
   CHECK(recovered.status == LockStatus::acquired_owner_died);
@@ -275,7 +276,7 @@ TEST_CASE("two processes incrementing a counter under the mutex never lose an up
   REQUIRE(first_status.ok());
   REQUIRE(second_status.ok());
 
-  const auto locked = sut->lock();
+  const auto locked = sut->lock_until(Deadline::after(1s));
   CHECK(locked.status == LockStatus::acquired);
   CHECK(counter->value == 2u * kIterations);
   sut->unlock();
@@ -296,7 +297,7 @@ TEST_CASE("threads of one process contending on one mutex never lose an update",
     threads.emplace_back([&, t] {
       for (int i = 0; i < kIterations; ++i) {
         // Mix blocking locks with try_lock so both paths meet under contention.
-        auto locked = (i + t) % 3 == 0 ? sut->try_lock() : sut->lock();
+        auto locked = (i + t) % 3 == 0 ? sut->try_lock() : sut->lock_until(Deadline::after(30s));
         while (locked.status == LockStatus::would_block) {
           std::this_thread::yield();
           locked = sut->try_lock();

@@ -70,7 +70,7 @@ TEST_CASE("colony top --once --json: the worker with its pid and rates, a channe
   auto held = SharedMutex::create("top-held");
   auto unheld = SharedMutex::create("top-free");
   std::optional<shm::MutexLock> holding;  // released before `held` goes, whatever happens
-  holding.emplace(*held);
+  holding.emplace(*held, shm::Deadline::after(std::chrono::seconds(5)));
   REQUIRE(holding->owns_lock());
   const auto result = top_while_busy(broker.host(), worker, feed, {"--once", "--json", "--interval", "200", "--session", broker.session()});
   holding.reset();

@@ -116,6 +116,8 @@ class Mailbox {
   shm::RingStatus post(const T& value, shm::Deadline deadline) {
     return writer().send(value, deadline);
   }
+  // Why the last post failed with status, naming the mailbox's segment.
+  std::string describe(shm::RingStatus status) { return writer().describe(status); }
   std::size_t depth() const noexcept;  // messages waiting, the one in a handler included
   const MailboxControl& control() const noexcept;
   MailboxControl& control() noexcept;

@@ -10,6 +10,7 @@
 // leaves the previous dictionary in place, and the mutex reports it died.
 
 #include <cstdint>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,11 +38,17 @@ class PropertyStore {
   static PropertyStore create(const shm::SegmentName& bytes_name, const shm::SegmentName& mutex_name);
   static PropertyStore open(const shm::SegmentName& bytes_name, const shm::SegmentName& mutex_name);
 
+  // How long an operation waits for the store's mutex. A live holder keeps
+  // it for one copy of the dictionary; a stopped one would otherwise hold
+  // every reader and writer for ever. Past it: WorkerError timed_out.
+  static constexpr std::chrono::seconds kLockDeadline{2};
+
   void set(std::string_view key, std::uint32_t type_tag, std::vector<std::byte> bytes);
   std::optional<StoredValue> get(std::string_view key);
   std::vector<std::string> keys();
 
  private:
+  shm::MutexLock lock_store();
   PropertyStore(shm::ByteArray bytes, shm::Mutex mutex) : bytes_(std::move(bytes)), mutex_(std::move(mutex)) {}
   std::map<std::string, StoredValue, std::less<>> load_locked();
   shm::ByteArray bytes_;

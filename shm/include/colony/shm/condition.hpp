@@ -34,15 +34,18 @@ enum class ConditionStatus {
   timed_out,  // the deadline passed with no notification
 };
 
-// What a wait returns. The mutex is held again in both cases; relock says how
-// it was retaken, and relock.owner_died() means its previous holder died while
-// we waited: repair the data it protects, as after Mutex::lock.
+// What a wait returns. relock says how the mutex was retaken: acquired, or
+// acquired_owner_died (its previous holder died while we waited: repair the
+// data it protects, as after Mutex::lock_until); timed_out or failed when it
+// could not be retaken by the wait's deadline, and then the caller does NOT
+// hold the mutex.
 struct [[nodiscard]] ConditionWait {
   ConditionStatus status;
   LockResult relock;
   bool notified() const noexcept { return status == ConditionStatus::notified; }
   bool timed_out() const noexcept { return status == ConditionStatus::timed_out; }
   bool owner_died() const noexcept { return relock.owner_died(); }
+  bool holds_mutex() const noexcept { return relock.acquired(); }
 };
 
 class Condition {
@@ -59,12 +62,13 @@ class Condition {
   Condition& operator=(Condition&&) noexcept = default;
   ~Condition() = default;
 
-  // The caller holds mutex. Releases it, sleeps until notified, and retakes it
-  // before returning. The retake has no deadline, like std::condition_variable:
-  // a dead holder cannot block it (the mutex is robust), only a live one can.
-  ConditionWait wait(Mutex& mutex) noexcept { return wait(mutex, Deadline::never()); }
-  // As wait(mutex), but stops sleeping once the deadline passes; the mutex is
-  // retaken in both cases.
+  // The caller holds the mutex through held. Releases it, sleeps until
+  // notified or the deadline, and retakes it with the same deadline: a dead
+  // holder cannot block the retake (the mutex is robust), and a stopped one
+  // cannot make the wait overrun its deadline. held.owns_lock() then says
+  // whether the mutex is held again (see ConditionWait).
+  ConditionWait wait(MutexLock& held, Deadline deadline) noexcept;
+  // The same for a mutex held without a MutexLock: check holds_mutex().
   ConditionWait wait(Mutex& mutex, Deadline deadline) noexcept;
 
   // Wakes one sleeping waiter (waiters that have not fallen asleep yet also

@@ -43,9 +43,10 @@ class Mutex {
   Mutex& operator=(Mutex&&) noexcept = default;
   ~Mutex() = default;
 
-  // Blocks until acquired. Never hangs on a dead owner: reports it instead.
-  LockResult lock() noexcept { return cell_.lock(); }
-  // acquired, acquired_owner_died, or timed_out once the deadline passed.
+  // acquired, acquired_owner_died, timed_out once the deadline passed, or
+  // failed (see describe_lock_failure). Never hangs on a dead owner: reports
+  // it instead. There is no lock() without a deadline: a holder that is
+  // stopped, not dead, would make it wait for ever.
   LockResult lock_until(Deadline deadline) noexcept { return cell_.lock_until(deadline); }
   // acquired, acquired_owner_died, or would_block while a live owner holds it.
   LockResult try_lock() noexcept { return cell_.try_lock(); }
@@ -68,15 +69,15 @@ class Mutex {
 // Holds a Mutex for a scope and keeps the report of how it was acquired, so a
 // caller cannot miss that the previous owner died:
 //
-//   MutexLock guard(mutex);
+//   MutexLock guard(mutex, Deadline::after(1s));
+//   if (!guard) return give_up(guard.result());
 //   if (guard.owner_died()) repair(shared_data);
 //
 // Mutex::lock returns a LockResult rather than void, so std::lock_guard and
 // std::unique_lock would drop that report; this is their replacement.
 class [[nodiscard]] MutexLock {
  public:
-  explicit MutexLock(Mutex& mutex) noexcept : mutex_(&mutex), result_(mutex.lock()) {}
-  // Check owns_lock(): false when the deadline passed first.
+  // Check owns_lock(): false when the deadline passed first (or the lock failed).
   MutexLock(Mutex& mutex, Deadline deadline) noexcept : mutex_(&mutex), result_(mutex.lock_until(deadline)) {}
   // Check owns_lock(): false while a live owner holds the mutex.
   MutexLock(Mutex& mutex, std::try_to_lock_t) noexcept : mutex_(&mutex), result_(mutex.try_lock()) {}
@@ -106,6 +107,12 @@ class [[nodiscard]] MutexLock {
   Mutex& mutex() const noexcept { return *mutex_; }
 
  private:
+  friend class Condition;  // releases and retakes the mutex around a wait
+  void set_relocked(const LockResult& relock) noexcept {
+    result_ = relock;
+    owns_ = relock.acquired();
+  }
+
   Mutex* mutex_;
   LockResult result_;
   bool owns_ = result_.acquired();

@@ -17,6 +17,8 @@
 //   a ring that fails a check reports corrupt from then on and is never read
 //   out of bounds.
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -25,6 +27,7 @@
 #include "colony/shm/deadline.hpp"
 #include "colony/shm/error.hpp"
 #include "colony/shm/layout.hpp"
+#include "colony/shm/robust_mutex.hpp"
 #include "colony/shm/segment.hpp"
 
 namespace colony::shm {
@@ -66,6 +69,9 @@ class Ring {
 
   // Stops sends; the reader drains what was committed, then sees closed.
   void close() noexcept;
+  // Wakes the reader from a receive(deadline, interrupt) so that it looks at
+  // its interrupt flag; set the flag first. Writes nothing else.
+  void wake_reader() noexcept;
   bool is_closed() const noexcept;
 
   // Introspection, racy by nature: bytes and records between head and tail.
@@ -117,6 +123,14 @@ class RingWriter {
 
   // Copies payload in as one record tagged type_tag (non-zero). try_send
   // reports full at once; send waits for space until the deadline.
+  //
+  // A many-writer ring's claim lock is taken with the deadline too (a live
+  // holder keeps it for a few instructions; one that keeps it longer is
+  // stopped, hung, or the lock word was overwritten): send and claim return
+  // timed_out when the lock stayed held until the deadline, and corrupt when
+  // it cannot be taken at all (describe() says which). try_send and
+  // try_claim wait for the lock at most kClaimLockPatience.
+  static constexpr std::chrono::milliseconds kClaimLockPatience{20};
   RingStatus try_send(std::uint32_t type_tag, std::span<const std::byte> payload);
   RingStatus send(std::uint32_t type_tag, std::span<const std::byte> payload, Deadline deadline);
 
@@ -132,10 +146,16 @@ class RingWriter {
 
   Ring& ring() const noexcept { return *ring_; }
 
+  // One line for a person on why the last claim or send failed with status,
+  // naming the ring's segment: "ring /colony.s.ring.mb-x: its claim lock
+  // stayed held by pid 4242 past the deadline (...)".
+  std::string describe(RingStatus status) const;
+
  private:
   RingWriter(Ring& ring, WaitPolicy policy);
+  Claim claim_within(std::uint32_t type_tag, std::size_t payload_size, Deadline lock_deadline);
   Claim claim_single(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size);
-  Claim claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size);
+  Claim claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size, Deadline lock_deadline);
   RingStatus fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept;
   bool has_space(std::uint64_t tail, std::size_t needed, RingStatus& failure);
   void wake_reader() noexcept;
@@ -147,6 +167,10 @@ class RingWriter {
   bool attached_single_ = false;
   std::uint64_t tail_ = 0;         // single writer: our own tail, published on commit
   std::uint64_t cached_head_ = 0;  // last head seen; refreshed only when space looks short
+  // Why the last claim failed at the claim lock (status acquired: it did not).
+  LockStatus lock_failure_ = LockStatus::acquired;
+  int lock_failure_errno_ = 0;
+  int lock_holder_pid_ = 0;  // the pid the lock named when it timed out
 };
 
 // A committed record, valid until the reader commits it.
@@ -174,6 +198,10 @@ class RingReader {
   // commit() does, for every record received so far.
   Received try_receive();
   Received receive(Deadline deadline);
+  // As receive, but also returns (empty) as soon as interrupt is set by a
+  // thread that then calls Ring::wake_reader: how a process waits for records
+  // and for work of its own in one sleep.
+  Received receive(Deadline deadline, const std::atomic<bool>& interrupt);
   void commit() noexcept;
 
   // Records received but not yet committed.
@@ -183,6 +211,7 @@ class RingReader {
  private:
   RingReader(Ring& ring, WaitPolicy policy);
   enum class Step { record, padding, in_progress, none };
+  Received receive_until(Deadline deadline, const std::atomic<bool>* interrupt);
   Step step(Received& out);
   bool published_at_cursor() const noexcept;
   Received fail_corrupt();

@@ -10,6 +10,7 @@
 // repair the data the mutex protects.
 
 #include <cstdint>
+#include <string>
 
 #include "colony/shm/deadline.hpp"
 #include "colony/shm/error.hpp"
@@ -24,6 +25,11 @@ enum class LockStatus {
   would_block,          // try_lock only: held by a live owner
   failed,               // not acquired: relocking from the holding thread, or a corrupt cell (error_number says which)
 };
+
+// "held by a live owner past the deadline", "the lock word is not a mutex
+// (Invalid argument)"...: why a lock was not acquired, for a message that also
+// names the segment.
+std::string describe_lock_failure(LockStatus status, int error_number);
 
 struct [[nodiscard]] LockResult {
   LockStatus status;
@@ -42,7 +48,10 @@ class RobustMutexCell {
 
   explicit RobustMutexCell(MutexCell& cell) noexcept : cell_(&cell) {}
 
-  LockResult lock() noexcept { return lock_until(Deadline::never()); }
+  // Every lock takes a deadline: a robust mutex only helps when its holder
+  // dies, and a holder that is stopped (SIGSTOP, a debugger) or a lock word
+  // overwritten with a thread that does not exist would otherwise block the
+  // caller for ever. Deadline::never() is there for a caller who knows better.
   LockResult lock_until(Deadline deadline) noexcept;
   LockResult try_lock() noexcept;
   // Returns false (and changes nothing) when the calling thread does not hold it.

@@ -122,8 +122,22 @@ class TypedWriter {
 
   template <RegisteredType T>
   RingStatus send(const T& value, Deadline deadline) {
-    const std::size_t size = serialized_size(value);
-    const Claim claimed = writer_.claim(TypeAlias<T>::tag, size, deadline);
+    return fill(value, writer_.claim(TypeAlias<T>::tag, serialized_size(value), deadline));
+  }
+  // Waits for no space; a many-writer ring's claim lock is waited for at most
+  // RingWriter::kClaimLockPatience.
+  template <RegisteredType T>
+  RingStatus try_send(const T& value) {
+    return fill(value, writer_.try_claim(TypeAlias<T>::tag, serialized_size(value)));
+  }
+
+  RingWriter& raw() noexcept { return writer_; }
+  // Why the last send failed with status, naming the ring (RingWriter::describe).
+  std::string describe(RingStatus status) const { return writer_.describe(status); }
+
+ private:
+  template <RegisteredType T>
+  RingStatus fill(const T& value, const Claim& claimed) {
     if (!claimed.ok()) return claimed.status;
     try {
       serialize_into(value, claimed.payload);
@@ -134,14 +148,7 @@ class TypedWriter {
     writer_.commit(claimed);
     return RingStatus::ok;
   }
-  template <RegisteredType T>
-  RingStatus try_send(const T& value) {
-    return send(value, Deadline::now());
-  }
 
-  RingWriter& raw() noexcept { return writer_; }
-
- private:
   RingWriter writer_;
 };
 

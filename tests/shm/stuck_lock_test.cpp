@@ -1,0 +1,264 @@
+// A lock whose holder does not die must not make anyone overrun a deadline:
+// a holder stopped with SIGSTOP (as a debugger stops it), and lock words
+// forged to name a thread that does not exist or to be no mutex at all.
+// A robust mutex only helps when its holder dies; these are the other cases.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "child_process.hpp"
+#include "colony/shm/condition.hpp"
+#include "colony/shm/mutex.hpp"
+#include "colony/shm/ring.hpp"
+#include "colony/shm/robust_mutex.hpp"
+#include "test_session.hpp"
+
+using namespace colony;
+using namespace std::chrono_literals;
+using shm::Deadline;
+using shm::LockStatus;
+using shm::RingStatus;
+using shm::SegmentKind;
+
+namespace {
+
+constexpr std::uint32_t kTag = 7;
+
+shm::SegmentName ring_name(const std::string& session) {
+  return *shm::SegmentName::make(session, SegmentKind::ring, "shared");
+}
+shm::SegmentName mutex_name(const std::string& session) {
+  return *shm::SegmentName::make(session, SegmentKind::mutex, "m");
+}
+shm::SegmentName condition_name(const std::string& session) {
+  return *shm::SegmentName::make(session, SegmentKind::condition, "c");
+}
+
+std::span<const std::byte> bytes_of(std::string_view text) {
+  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+char process_state(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return '?';
+  const auto close_paren = line.rfind(')');
+  return close_paren != std::string::npos && close_paren + 2 < line.size() ? line[close_paren + 2] : '?';
+}
+
+// Waits until the child stopped itself (state T) while holding what it took.
+void wait_until_stopped(const test::ChildProcess& child) {
+  REQUIRE(test::eventually([&] { return process_state(child.pid()) == 'T'; }, 5000ms));
+}
+
+// A pid that names no process: a child that has exited and been reaped.
+int pid_of_nobody() {
+  auto gone = test::ChildProcess::start("stuck-lock-exit");
+  const int pid = gone.pid();
+  REQUIRE(gone.wait_for(5s));
+  REQUIRE(::kill(pid, 0) != 0);
+  return pid;
+}
+
+shm::Ring make_many_writer_ring(const test::TestSession& session) {
+  auto ring = shm::Ring::create(ring_name(session.name()), {4096, 512, shm::RingVariant::many_writers});
+  REQUIRE(ring);
+  return std::move(ring).value();
+}
+
+// Glibc's pthread_mutex_t: the futex word (the holder's thread id) and the
+// mutex kind. Written here only to forge what a stray write or a hostile
+// process of the same user could leave in the segment.
+void forge_lock_word(shm::MutexCell& cell, int thread_id) { cell.native.__data.__lock = thread_id; }
+void forge_mutex_kind(shm::MutexCell& cell) { cell.native.__data.__kind = -1; }
+
+template <class F>
+std::chrono::milliseconds time_of(F&& f) {
+  const auto started = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+}
+
+COLONY_CHILD_SCENARIO("stuck-lock-exit") { return 0; }
+
+// Takes the claim lock of the test's many-writer ring and stops, holding it.
+COLONY_CHILD_SCENARIO("stuck-lock-hold-claim-lock") {
+  auto ring = shm::Ring::open(ring_name(args.at(0)), Deadline::after(5s));
+  if (!ring) return 2;
+  shm::RobustMutexCell lock(ring->control().claim_lock);
+  if (!lock.lock_until(Deadline::after(5s)).acquired()) return 3;
+  ::raise(SIGSTOP);
+  return 0;
+}
+
+// Takes the test's mutex and stops, holding it.
+COLONY_CHILD_SCENARIO("stuck-lock-hold-mutex") {
+  auto mutex = shm::Mutex::open(mutex_name(args.at(0)), Deadline::after(5s));
+  if (!mutex) return 2;
+  if (!mutex->lock_until(Deadline::after(10s)).acquired()) return 3;
+  ::raise(SIGSTOP);
+  return 0;
+}
+
+// Takes the mutex with raw pthread calls and is killed holding it: the
+// next raw locker can then leave it unrecoverable.
+COLONY_CHILD_SCENARIO("stuck-lock-hold-and-wait") {
+  auto mutex = shm::Mutex::open(mutex_name(args.at(0)), Deadline::after(5s));
+  if (!mutex) return 2;
+  if (!mutex->lock_until(Deadline::after(5s)).acquired()) return 3;
+  for (;;) ::pause();
+}
+
+}  // namespace
+
+TEST_CASE("a stopped holder of a many-writer ring's claim lock makes sends time out at their deadline",
+          "[ipc][ring][lock]") {
+  test::TestSession session;
+  shm::Ring ring = make_many_writer_ring(session);
+  auto writer = shm::RingWriter::attach(ring);
+  auto reader = shm::RingReader::attach(ring);
+  REQUIRE(writer);
+  REQUIRE(reader);
+  auto holder = test::ChildProcess::start("stuck-lock-hold-claim-lock", {session.name()});
+  wait_until_stopped(holder);
+
+  RingStatus sent = RingStatus::ok;
+  const auto waited = time_of([&] { sent = writer->send(kTag, bytes_of("late"), Deadline::after(300ms)); });
+  CHECK(sent == RingStatus::timed_out);
+  CHECK(waited >= 300ms);
+  CHECK(waited < 3s);
+  CHECK_THAT(writer->describe(sent), Catch::Contains(ring.name().os_name()) &&
+                                         Catch::Contains("claim lock stayed held by pid " + std::to_string(holder.pid())));
+
+  // A try waits for no space and only briefly for the lock.
+  const auto tried = time_of([&] { sent = writer->try_send(kTag, bytes_of("late")); });
+  CHECK(sent == RingStatus::timed_out);
+  CHECK(tried < 2s);
+
+  // Once the holder is dead the kernel hands the lock on, and sends flow.
+  holder.kill_hard();
+  REQUIRE(holder.wait_for(5s));
+  REQUIRE(writer->send(kTag, bytes_of("after"), Deadline::after(2s)) == RingStatus::ok);
+  auto got = reader->receive(Deadline::after(2s));
+  REQUIRE(got.ok());
+  CHECK(std::string(reinterpret_cast<const char*>(got.record.payload.data()), got.record.payload.size()) == "after");
+}
+
+TEST_CASE("a claim lock word naming a thread that does not exist makes sends time out, not hang",
+          "[unit][ring][lock]") {
+  test::TestSession session;
+  shm::Ring ring = make_many_writer_ring(session);
+  auto writer = shm::RingWriter::attach(ring);
+  REQUIRE(writer);
+  forge_lock_word(ring.control().claim_lock, pid_of_nobody());
+
+  RingStatus sent = RingStatus::ok;
+  const auto waited = time_of([&] { sent = writer->send(kTag, bytes_of("x"), Deadline::after(200ms)); });
+  CHECK(sent == RingStatus::timed_out);
+  CHECK(waited < 3s);
+  CHECK(writer->try_send(kTag, bytes_of("x")) == RingStatus::timed_out);
+  CHECK_THAT(writer->describe(RingStatus::timed_out), Catch::Contains("claim lock"));
+}
+
+TEST_CASE("a claim lock that is not a mutex any more is a clear error naming the ring", "[unit][ring][lock]") {
+  test::TestSession session;
+  shm::Ring ring = make_many_writer_ring(session);
+  auto writer = shm::RingWriter::attach(ring);
+  REQUIRE(writer);
+  forge_mutex_kind(ring.control().claim_lock);
+
+  const auto sent = writer->send(kTag, bytes_of("x"), Deadline::after(200ms));
+  CHECK(sent == RingStatus::corrupt);
+  CHECK_THAT(writer->describe(sent), Catch::Contains(ring.name().os_name()) &&
+                                         Catch::Contains("claim lock cannot be taken") &&
+                                         Catch::Contains("not a robust mutex"));
+}
+
+TEST_CASE("a stopped mutex holder makes a timed lock time out; a forged one times out or fails clearly",
+          "[ipc][mutex][lock]") {
+  test::TestSession session;
+  auto sut = shm::Mutex::create(mutex_name(session.name()));
+  REQUIRE(sut);
+
+  SECTION("a holder stopped with SIGSTOP") {
+    auto holder = test::ChildProcess::start("stuck-lock-hold-mutex", {session.name()});
+    wait_until_stopped(holder);
+    shm::LockResult locked{LockStatus::acquired};
+    const auto waited = time_of([&] { locked = sut->lock_until(Deadline::after(200ms)); });
+    CHECK(locked.status == LockStatus::timed_out);
+    CHECK(waited < 3s);
+    CHECK(sut->holder_pid() == holder.pid());
+    shm::MutexLock guard(*sut, Deadline::after(100ms));
+    CHECK_FALSE(guard.owns_lock());
+    CHECK(guard.result().status == LockStatus::timed_out);
+  }
+  SECTION("a lock word naming a thread that does not exist") {
+    auto segment = shm::Segment::open(mutex_name(session.name()), Deadline::now());
+    REQUIRE(segment);
+    forge_lock_word(*reinterpret_cast<shm::MutexCell*>(segment->control()), pid_of_nobody());
+    CHECK(sut->lock_until(Deadline::after(100ms)).status == LockStatus::timed_out);
+  }
+  SECTION("a lock word that is no mutex") {
+    auto segment = shm::Segment::open(mutex_name(session.name()), Deadline::now());
+    REQUIRE(segment);
+    forge_mutex_kind(*reinterpret_cast<shm::MutexCell*>(segment->control()));
+    const auto locked = sut->lock_until(Deadline::after(100ms));
+    CHECK(locked.status == LockStatus::failed);
+    CHECK(locked.error_number == EINVAL);
+    CHECK_THAT(shm::describe_lock_failure(locked.status, locked.error_number), Catch::Contains("not a robust mutex"));
+  }
+}
+
+TEST_CASE("a mutex left unrecoverable by a foreign locker fails with ENOTRECOVERABLE, never hangs",
+          "[crash][mutex][lock]") {
+  test::TestSession session;
+  auto sut = shm::Mutex::create(mutex_name(session.name()));
+  REQUIRE(sut);
+  auto holder = test::ChildProcess::start("stuck-lock-hold-and-wait", {session.name()});
+  REQUIRE(test::eventually([&] { return sut->holder_pid() == holder.pid(); }, 5000ms));
+  holder.kill_hard();
+  REQUIRE(holder.wait_for(5s));
+  // A locker that does not follow the robust protocol: takes the dead
+  // owner's mutex and releases it without marking it consistent.
+  auto segment = shm::Segment::open(mutex_name(session.name()), Deadline::now());
+  REQUIRE(segment);
+  auto& native = reinterpret_cast<shm::MutexCell*>(segment->control())->native;
+  REQUIRE(pthread_mutex_lock(&native) == EOWNERDEAD);
+  REQUIRE(pthread_mutex_unlock(&native) == 0);
+
+  const auto locked = sut->lock_until(Deadline::after(1s));
+  CHECK(locked.status == LockStatus::failed);
+  CHECK(locked.error_number == ENOTRECOVERABLE);
+  CHECK_THAT(shm::describe_lock_failure(locked.status, locked.error_number), Catch::Contains("not recoverable"));
+}
+
+TEST_CASE("a condition wait whose mutex a stopped process holds returns at its deadline without the mutex",
+          "[ipc][condition][lock]") {
+  test::TestSession session;
+  auto mutex = shm::Mutex::create(mutex_name(session.name()));
+  auto condition = shm::Condition::create(condition_name(session.name()));
+  REQUIRE(mutex);
+  REQUIRE(condition);
+  shm::MutexLock guard(*mutex, Deadline::after(1s));
+  REQUIRE(guard);
+  // The child takes the mutex while we wait (the wait releases it) and stops.
+  auto holder = test::ChildProcess::start("stuck-lock-hold-mutex", {session.name()});
+
+  shm::ConditionWait waited{shm::ConditionStatus::notified, {LockStatus::acquired}};
+  const auto elapsed = time_of([&] { waited = condition->wait(guard, Deadline::after(2s)); });
+  CHECK(waited.timed_out());
+  CHECK_FALSE(waited.holds_mutex());
+  CHECK(waited.relock.status == LockStatus::timed_out);
+  CHECK_FALSE(guard.owns_lock());  // the guard knows: its destructor unlocks nothing
+  CHECK(elapsed >= 2s);
+  CHECK(elapsed < 5s);
+  CHECK(process_state(holder.pid()) == 'T');
+  CHECK(mutex->holder_pid() == holder.pid());
+}
