@@ -95,24 +95,22 @@ int start(const StartOptions& options) {
 
 int stop(const std::string& given_session) {
   const std::string session = resolve_session(given_session);
-  if (!session_is_live(session)) {
-    std::fprintf(stderr, "colony: no live broker runs session '%s'\n", session.c_str());
-    return kFailure;
-  }
+  require_live_session(session);
   const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
-  const int broker_pid = map->header().broker_pid.load();
+  const shm::ProcessIdentity broker{map->header().broker_pid.load(), map->header().broker_start};
   try {
     send_to_broker(*map, detail::StopRequest{::getpid()});
   } catch (const WorkerError& e) {
     // The request ring takes nothing (its claim lock is stuck, say): the
-    // broker also stops on SIGTERM, which needs no shared memory.
-    std::fprintf(stderr, "colony: %s; sending SIGTERM to the broker (pid %d)\n", e.what(), broker_pid);
-    if (broker_pid <= 0 || ::kill(broker_pid, SIGTERM) != 0) throw;
+    // broker also stops on SIGTERM, which needs no shared memory. Sent only
+    // to the process that is the broker, never to a pid reused since.
+    std::fprintf(stderr, "colony: %s; sending SIGTERM to the broker (pid %d)\n", e.what(), broker.pid);
+    if (broker.pid <= 0 || !shm::is_alive(broker) || ::kill(broker.pid, SIGTERM) != 0) throw;
   }
   // The broker removes the session's segments last, then its process ends:
   // wait for both, so that a script may start the session again at once.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (!shm::Segment::list(shm::SegmentName::session_prefix(session)).empty() || shm::process_is_alive(broker_pid)) {
+  while (!shm::Segment::list(shm::SegmentName::session_prefix(session)).empty() || shm::is_alive(broker)) {
     if (std::chrono::steady_clock::now() >= deadline) {
       std::fprintf(stderr, "colony: session '%s' did not end within 15 s\n", session.c_str());
       return kFailure;
@@ -125,7 +123,8 @@ int stop(const std::string& given_session) {
 
 int status(const std::string& given_session, bool json) {
   const std::string session = resolve_session(given_session);
-  const bool live = session_is_live(session);
+  const SessionCheck check = check_session(session);
+  const bool live = check.verdict == SessionVerdict::live;
   int broker_pid = 0;
   std::uint32_t running = 0;
   if (live) {
@@ -139,9 +138,17 @@ int status(const std::string& given_session, bool json) {
       out["broker_pid"] = broker_pid;
       out["running_workers"] = running;
     }
-    std::printf("%s\n", out.dump().c_str());
+    if (check.verdict == SessionVerdict::foreign || check.verdict == SessionVerdict::unverifiable) {
+      out["accessible"] = false;
+      out["reason"] = check.reason;
+    }
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else if (live) {
     std::printf("session %s: broker pid %d, %u workers running\n", session.c_str(), broker_pid, running);
+  } else if (check.verdict == SessionVerdict::foreign) {
+    std::printf("session %s: not accessible to this user: %s\n", session.c_str(), check.reason.c_str());
+  } else if (check.verdict == SessionVerdict::unverifiable) {
+    std::printf("session %s: cannot be read: %s\n", session.c_str(), check.reason.c_str());
   } else {
     std::printf("session %s: no live broker\n", session.c_str());
   }

@@ -26,7 +26,7 @@ std::shared_ptr<detail::ChannelCore> open_channel(const std::string& session, co
     throw UsageError("a channel is ch<N> or <N>, got '" + text + "'");
   }
   const std::uint64_t id = std::stoull(digits);
-  if (!session_is_live(session)) throw WorkerError(WorkerErrc::session_gone, "no live broker runs session '" + session + "'");
+  require_live_session(session);
   auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
   auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, "ch" + digits), shm::Deadline::after(std::chrono::seconds(2)));
   if (!ring) throw WorkerError(WorkerErrc::not_found, "no channel ch" + digits + " in session '" + session + "'");

@@ -95,7 +95,7 @@ int run_bytes(const BytesOptions& o) {
   const std::string session = resolve_session(o.session);
   if (o.action == "create") {
     need(o, 1, "create NAME SIZE");
-    if (!session_is_live(session)) throw WorkerError(WorkerErrc::session_gone, "no live broker runs session '" + session + "'");
+    require_live_session(session);
     if (detail::is_reserved_object_name(o.name)) throw UsageError("the name '" + o.name + "' is reserved for Colony's own segments");
     const std::size_t size = number(o.operands[0], "SIZE");
     auto segment = shm::SegmentName::make(session, shm::SegmentKind::bytes, o.name);
@@ -205,7 +205,7 @@ std::string property_json(const std::string& key, const detail::StoredValue& sto
 
 int run_prop(const PropOptions& o) {
   const std::string session = resolve_session(o.session);
-  if (!session_is_live(session)) throw WorkerError(WorkerErrc::session_gone, "no live broker runs session '" + session + "'");
+  require_live_session(session);
   const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpen));
   auto store = open_properties(*map, o.worker);
   if (o.action == "get") {

@@ -24,7 +24,7 @@ using Json = nlohmann::json;
 constexpr auto kOpen = std::chrono::seconds(2);
 
 std::shared_ptr<detail::SessionMap> open_live(const std::string& session) {
-  if (!session_is_live(session)) throw WorkerError(WorkerErrc::session_gone, "no live broker runs session '" + session + "'");
+  require_live_session(session);
   return detail::SessionMap::open(session, shm::Deadline::after(kOpen));
 }
 

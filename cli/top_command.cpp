@@ -301,7 +301,7 @@ Event wait_for_event(Clock::time_point until, const SessionWatcher& watcher, con
 }
 
 std::shared_ptr<detail::SessionMap> open_live(const std::string& session) {
-  if (!session_is_live(session)) throw WorkerError(WorkerErrc::session_gone, "no live broker runs session '" + session + "'");
+  require_live_session(session);
   return detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
 }
 

@@ -6,12 +6,14 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <future>
 #include <tuple>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <variant>
@@ -38,6 +40,8 @@ constexpr std::size_t kRequestRingCapacity = 1 << 20;
 constexpr std::size_t kRequestMaxMessage = 256 << 10;
 constexpr auto kEventRetry = std::chrono::milliseconds(5);
 constexpr auto kKillWait = std::chrono::seconds(3);
+// The broker's loop answers a definition at its next turn; it never waits on shared memory.
+constexpr auto kDefineDeadline = std::chrono::seconds(10);
 
 std::string random_session_name() {
   std::random_device device;
@@ -123,7 +127,12 @@ struct Broker::Impl {
   // someone overwrote, must not keep the broker from learning of deaths or
   // from stopping. Posting sets internal_pending, then wakes the loop's sleep
   // on the ring (Ring::wake_reader).
-  using InternalRequest = std::variant<ChildEnded, DefineNamed, RestartNamed>;
+  // A definition is answered: empty when the name is registered, else why not.
+  struct DefineCall {
+    DefineNamed definition;
+    std::shared_ptr<std::promise<std::string>> answer;
+  };
+  using InternalRequest = std::variant<ChildEnded, DefineCall, RestartNamed>;
   std::mutex internal_mutex;
   std::deque<InternalRequest> internal_queue;
   std::atomic<bool> stop_requested{false};
@@ -132,6 +141,7 @@ struct Broker::Impl {
   std::unique_ptr<broker_detail::Reaper> reaper;
   std::thread thread;
   bool stopped = false;
+  std::vector<std::string> existing_before_start;  // what a failed start must leave
 
   // Broker-thread state.
   std::map<std::uint32_t, Managed> workers;
@@ -157,8 +167,23 @@ struct Broker::Impl {
     if (auto valid = shm::validate_name(session, "session", shm::kMaxSessionLength); !valid) {
       throw WorkerError(WorkerErrc::bad_state, valid.error().message);
     }
-    if (session_is_live(session)) {
-      throw WorkerError(WorkerErrc::bad_state, "session '" + session + "' is already run by a live broker");
+    existing_before_start = shm::Segment::list(shm::SegmentName::session_prefix(session));
+    // Only a session that is provably dead is taken over; anything we cannot
+    // prove ours and dead is refused and left as it is.
+    const SessionCheck check = check_session(session);
+    switch (check.verdict) {
+      case SessionVerdict::live:
+        throw WorkerError(WorkerErrc::bad_state, "session '" + session + "' is already run by a live broker" +
+                                                     (check.broker.pid > 0 ? " (pid " + std::to_string(check.broker.pid) + ")"
+                                                                           : std::string()));
+      case SessionVerdict::foreign:
+        throw WorkerError(WorkerErrc::bad_state, "session '" + session + "' is not accessible to this user: " + check.reason);
+      case SessionVerdict::unverifiable:
+        throw WorkerError(WorkerErrc::bad_state, "session '" + session + "' cannot be started: " + check.reason +
+                                                     "; `colony clean --force --session " + session +
+                                                     "` removes it once no process of it runs");
+      case SessionVerdict::dead:
+      case SessionVerdict::no_control: break;
     }
     // A dead broker's session: its mailboxes stay, for us to go on with.
     const auto taken_over = take_over_dead_session(session);
@@ -174,7 +199,9 @@ struct Broker::Impl {
     header.magic = kSessionMagic;
     header.version = kSessionVersion;
     header.slot_count = kMaxWorkerSlots;
-    header.broker_pid.store(shm::current_pid());
+    const shm::ProcessIdentity self = shm::current_identity();
+    header.broker_pid.store(self.pid);
+    header.broker_start = self.start;
     header.state.store(static_cast<std::uint32_t>(SessionState::starting));
     header.broker_started_unix_ns = unix_ns();
     header.max_running = options.limits.max_running;
@@ -258,7 +285,7 @@ struct Broker::Impl {
   }
 
   void handle_internal_request(const ChildEnded& ended) { on_process_end(ended); }
-  void handle_internal_request(const DefineNamed& definition) { on_define_named(definition); }
+  void handle_internal_request(const DefineCall& call) { call.answer->set_value(on_define_named(call.definition)); }
   void handle_internal_request(const RestartNamed& restart) { on_restart_named(restart.name); }
 
   // --- events to workers ------------------------------------------------------
@@ -497,14 +524,14 @@ struct Broker::Impl {
 
   // --- named workers ----------------------------------------------------------
 
-  void on_define_named(const DefineNamed& definition) {
-    if (definition.name.empty() || definition.name.size() >= sizeof(ObjectEntry::name)) return;
+  // Returns why the name could not be defined; empty once callers can see it.
+  std::string on_define_named(const DefineNamed& definition) {
+    if (definition.name.empty() || definition.name.size() >= sizeof(ObjectEntry::name)) return "the name is too long";
     try {
       named_boxes.emplace(definition.name,
                           Mailbox::open_or_create(session, definition.name, MailboxOptions{1 << 20, definition.max_attempts}));
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "colony broker: cannot make the mailbox of '%s': %s\n", definition.name.c_str(), e.what());
-      return;
+      return std::string("cannot make its mailbox: ") + e.what();
     }
     const bool known = named_specs.contains(definition.name);
     named_specs.insert_or_assign(definition.name, definition);
@@ -527,6 +554,7 @@ struct Broker::Impl {
     // Publishing point: callers find the name from here on.
     if (!known) (void)map->register_entry(kNamedWorkerEntryKind, definition.name, kHostSlot, 1);
     if (named_boxes.at(definition.name).depth() > 0) launch_named(definition.name);
+    return {};
   }
 
   // Starts the named worker's process unless one runs, supervision gave it
@@ -920,7 +948,8 @@ struct Broker::Impl {
   void loop() {
     map->header().state.store(static_cast<std::uint32_t>(SessionState::running));
     for (;;) {
-      handle_internal();
+      // Returns at once while an internal request is pending (handled below,
+      // before the checks of this turn, so that a stop ends the loop now).
       const shm::Received received = requests->receive(shm::Deadline::at(next_timer()), internal_pending);
       if (received.ok()) {
         try {
@@ -936,6 +965,7 @@ struct Broker::Impl {
         // we wait for without spinning on the broken ring.
         std::this_thread::sleep_for(kEventRetry);
       }
+      handle_internal();
       const auto now = Clock::now();
       check_attach_deadlines(now);
       if (!ending) {
@@ -964,9 +994,28 @@ struct Broker::Impl {
     }
   }
 
+  // At the end: every segment of the session that validates as ours and was
+  // made by us or by a process that is gone (our workers). What cannot be
+  // validated (a name squatted under our prefix) is not ours to remove.
   void remove_session_segments() {
-    for (const auto& name : shm::Segment::list(shm::SegmentName::session_prefix(session))) {
-      shm::Segment::remove_os_name(name.c_str());
+    for (const auto& left : colony::remove_session_segments(session, shm::current_identity(), true)) {
+      std::fprintf(stderr, "colony broker: left %s: %s\n", left.name.c_str(), left.reason.c_str());
+    }
+  }
+
+  // A start that failed removes only what this start made: names that were
+  // not there before it began and that validate as made by this process.
+  void remove_own_segments() noexcept {
+    try {
+      const auto before = std::set<std::string>(existing_before_start.begin(), existing_before_start.end());
+      for (const auto& name : shm::Segment::list(shm::SegmentName::session_prefix(session))) {
+        if (before.contains(name)) continue;
+        const auto parsed = shm::SegmentName::parse(name);
+        if (!parsed) continue;
+        auto segment = shm::Segment::open(*parsed, shm::Deadline::now());
+        if (segment && segment->creator() == shm::current_identity()) (void)shm::Segment::remove_os_name(name.c_str());
+      }
+    } catch (...) {
     }
   }
 };
@@ -991,7 +1040,7 @@ Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>()) {
   } catch (...) {
     install_host_context(nullptr);
     impl_->host_context.reset();
-    if (impl_->map) impl_->remove_session_segments();
+    if (!impl_->session.empty()) impl_->remove_own_segments();
     throw;
   }
 }
@@ -1023,16 +1072,19 @@ void Broker::define_named_worker(const std::string& name, const std::string& exe
   if (options.max_restarts == 0 && options.restart != RestartPolicy::never) {
     throw WorkerError(WorkerErrc::bad_state, "max_restarts must be at least 1 (or the policy never)");
   }
-  impl_->post_internal(broker_detail::with_options(
-      detail::DefineNamed{name, executable, std::move(arguments), max_attempts,
-                          std::filesystem::current_path(ignored).string()},
-      options));
-  const auto deadline = shm::Clock::now() + std::chrono::seconds(5);
-  while (!impl_->map->has_entry(detail::kNamedWorkerEntryKind, name)) {
-    if (shm::Clock::now() >= deadline) {
-      throw WorkerError(WorkerErrc::session_gone, "the broker did not register worker '" + name + "'");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto answer = std::make_shared<std::promise<std::string>>();
+  auto answered = answer->get_future();
+  impl_->post_internal(Impl::DefineCall{
+      broker_detail::with_options(detail::DefineNamed{name, executable, std::move(arguments), max_attempts,
+                                                      std::filesystem::current_path(ignored).string()},
+                                  options),
+      std::move(answer)});
+  if (answered.wait_for(kDefineDeadline) != std::future_status::ready) {
+    throw WorkerError(WorkerErrc::session_gone, "the broker did not register worker '" + name + "' within " +
+                                                    std::to_string(kDefineDeadline.count()) + " s");
+  }
+  if (const std::string why = answered.get(); !why.empty()) {
+    throw WorkerError(WorkerErrc::bad_state, "cannot define worker '" + name + "': " + why);
   }
 }
 

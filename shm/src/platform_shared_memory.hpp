@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "colony/shm/error.hpp"
+#include "colony/shm/segment.hpp"
 
 namespace colony::shm::platform {
 
@@ -22,6 +23,9 @@ class SharedMemoryObject {
   // user and has mode 0600; the mapping covers the object's current size.
   static Expected<std::unique_ptr<SharedMemoryObject>> open_existing(const std::string& os_name);
   static bool remove(const std::string& os_name) noexcept;
+  // Whether the entry exists and belongs to this user, without opening it
+  // (a symlink is not followed); description says what it is otherwise.
+  static EntryOwner owner_of(const std::string& os_name);
   static std::vector<std::string> list(std::string_view prefix);
 
   virtual ~SharedMemoryObject() = default;

@@ -38,22 +38,24 @@ Error corrupt_config(const SegmentName& name, const std::string& detail) {
   return Error{Errc::corrupt, "ring " + name.os_name() + " is corrupt: " + detail};
 }
 
-// Claims a pid slot (writer_pid of a single-writer ring, reader_pid) for this
-// process, taking it over from a dead holder.
-Expected<void> claim_slot(std::atomic<std::int32_t>& slot, const SegmentName& name, const char* role) {
-  const int self = current_pid();
-  std::int32_t holder = slot.load(std::memory_order_acquire);
+// Claims an identity slot (the writer of a single-writer ring, the reader)
+// for this process, taking it over from a dead holder: one whose pid is gone
+// or now names a process that started at another time.
+Expected<void> claim_slot(std::atomic<std::uint64_t>& slot, const SegmentName& name, const char* role) {
+  const ProcessIdentity self = current_identity();
+  std::uint64_t holder_word = slot.load(std::memory_order_acquire);
   for (;;) {
-    if (holder != 0 && (holder == self || process_is_alive(holder))) {
+    const ProcessIdentity holder = unpack_identity(holder_word);
+    if (holder_word != 0 && (holder.pid == self.pid || is_alive(holder))) {
       return Error{Errc::busy, "ring " + name.os_name() + " already has a " + role + " (pid " +
-                                   std::to_string(holder) + ")"};
+                                   std::to_string(holder.pid) + ")"};
     }
-    if (slot.compare_exchange_weak(holder, self, std::memory_order_acq_rel)) return {};
+    if (slot.compare_exchange_weak(holder_word, pack(self), std::memory_order_acq_rel)) return {};
   }
 }
 
-void release_slot(std::atomic<std::int32_t>& slot) noexcept {
-  std::int32_t self = current_pid();
+void release_slot(std::atomic<std::uint64_t>& slot) noexcept {
+  std::uint64_t self = pack(current_identity());
   slot.compare_exchange_strong(self, 0, std::memory_order_acq_rel);
 }
 
@@ -191,12 +193,12 @@ std::uint64_t Ring::records_read() const noexcept { return control().records_rea
 // ---------------------------------------------------------------------------
 // RingWriter
 
-RingWriter::RingWriter(Ring& ring, WaitPolicy policy) : ring_(&ring), policy_(policy), pid_(current_pid()) {}
+RingWriter::RingWriter(Ring& ring, WaitPolicy policy) : ring_(&ring), policy_(policy), self_(current_identity()) {}
 
 RingWriter::RingWriter(RingWriter&& other) noexcept
     : ring_(other.ring_),
       policy_(other.policy_),
-      pid_(other.pid_),
+      self_(other.self_),
       attached_single_(other.attached_single_),
       tail_(other.tail_),
       cached_head_(other.cached_head_) {
@@ -204,14 +206,14 @@ RingWriter::RingWriter(RingWriter&& other) noexcept
 }
 
 RingWriter::~RingWriter() {
-  if (attached_single_) release_slot(ring_->control().writer_pid);
+  if (attached_single_) release_slot(ring_->control().writer);
 }
 
 Expected<RingWriter> RingWriter::attach(Ring& ring, WaitPolicy policy) {
   RingWriter writer(ring, policy);
   RingControl& c = ring.control();
   if (ring.variant() == RingVariant::single_writer) {
-    if (auto ok = claim_slot(c.writer_pid, ring.name(), "writer"); !ok) return ok.error();
+    if (auto ok = claim_slot(c.writer, ring.name(), "writer"); !ok) return ok.error();
     writer.attached_single_ = true;
     writer.recover_published_records();
   }
@@ -328,7 +330,8 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
     RecordHeader& padding = header_at(*ring_, position);
     padding.type_tag = kPaddingTag;
     padding.sequence = 0;
-    padding.writer_pid = pid_;
+    padding.writer_pid = self_.pid;
+    padding.writer_start = self_.start;
     padding.length.store(static_cast<std::int32_t>(to_end - sizeof(RecordHeader)), std::memory_order_relaxed);
     padding_position = position;
     position += to_end;
@@ -336,7 +339,8 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
   RecordHeader& header = header_at(*ring_, position);
   header.type_tag = type_tag;
   header.sequence = ring_->control().next_sequence.load(std::memory_order_relaxed);
-  header.writer_pid = pid_;
+  header.writer_pid = self_.pid;
+  header.writer_start = self_.start;
   header.length.store(static_cast<std::int32_t>(payload_size), std::memory_order_relaxed);
   auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
   return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size, padding_position};
@@ -375,7 +379,8 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
     RecordHeader& padding = header_at(*ring_, position);
     padding.type_tag = kPaddingTag;
     padding.sequence = 0;
-    padding.writer_pid = pid_;
+    padding.writer_pid = self_.pid;
+    padding.writer_start = self_.start;
     padding.length.store(static_cast<std::int32_t>(to_end - sizeof(RecordHeader)), std::memory_order_relaxed);
     position += to_end;
   }
@@ -383,7 +388,8 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
   const std::uint64_t sequence = c.next_sequence.load(std::memory_order_relaxed);
   header.type_tag = type_tag;
   header.sequence = sequence;
-  header.writer_pid = pid_;
+  header.writer_pid = self_.pid;
+  header.writer_start = self_.start;
   header.length.store(in_progress_length(payload_size), std::memory_order_relaxed);
   c.next_sequence.store(sequence + 1, std::memory_order_relaxed);
   // Publishes the header (and any padding) with our pid. If we die after
@@ -516,12 +522,12 @@ RingReader::RingReader(RingReader&& other) noexcept
 RingReader::~RingReader() {
   // Uncommitted records stay in the ring for the next reader, exactly as if
   // this process had been killed.
-  if (attached_) release_slot(ring_->control().reader_pid);
+  if (attached_) release_slot(ring_->control().reader);
 }
 
 Expected<RingReader> RingReader::attach(Ring& ring, WaitPolicy policy) {
   RingControl& c = ring.control();
-  if (auto ok = claim_slot(c.reader_pid, ring.name(), "reader"); !ok) return ok.error();
+  if (auto ok = claim_slot(c.reader, ring.name(), "reader"); !ok) return ok.error();
   RingReader reader(ring, policy);
   reader.attached_ = true;
   const std::uint64_t head = c.head.load(std::memory_order_acquire);
@@ -588,16 +594,16 @@ RingReader::Step RingReader::step(Received& out) {
     }
     // Liveness costs a syscall and a /proc read: ask at most once per
     // interval for the same record, however often the caller polls.
-    const int writer = header.writer_pid;
+    const ProcessIdentity writer{header.writer_pid, header.writer_start};
     const auto now = Clock::now();
     if (cursor_ == liveness_position_ && now - liveness_checked_at_ < kWriterLivenessInterval) {
-      in_progress_writer_ = writer;
+      in_progress_writer_ = writer.pid;
       return Step::in_progress;
     }
     liveness_position_ = cursor_;
     liveness_checked_at_ = now;
-    if (process_is_alive(writer)) {
-      in_progress_writer_ = writer;
+    if (is_alive(writer)) {
+      in_progress_writer_ = writer.pid;
       return Step::in_progress;
     }
     // Its writer died inside the record: make it padding. Only the reader

@@ -29,8 +29,10 @@ std::uint64_t unix_now_ns() {
 std::uint64_t load_magic(SegmentHeader& header) {
   return std::atomic_ref<std::uint64_t>(header.magic).load(std::memory_order_acquire);
 }
-int load_creator_pid(SegmentHeader& header) {
-  return std::atomic_ref<std::int32_t>(header.creator_pid).load(std::memory_order_acquire);
+// creator_start is stored before creator_pid is release-stored.
+ProcessIdentity load_creator(SegmentHeader& header) {
+  const int pid = std::atomic_ref<std::int32_t>(header.creator_pid).load(std::memory_order_acquire);
+  return {pid, std::atomic_ref<std::uint32_t>(header.creator_start).load(std::memory_order_relaxed)};
 }
 
 Error refuse(const SegmentName& name, Errc code, const std::string& detail) {
@@ -82,7 +84,9 @@ Expected<Segment> Segment::create(const SegmentName& name, std::size_t data_size
   // The object is zero-filled. Publish the creator first so that an opener
   // racing with us can tell "still being built" from "creator died".
   SegmentHeader& header = segment.header();
-  std::atomic_ref<std::int32_t>(header.creator_pid).store(current_pid(), std::memory_order_release);
+  const ProcessIdentity self = current_identity();
+  std::atomic_ref<std::uint32_t>(header.creator_start).store(self.start, std::memory_order_relaxed);
+  std::atomic_ref<std::int32_t>(header.creator_pid).store(self.pid, std::memory_order_release);
   header.layout_version = kLayoutVersion;
   header.kind = static_cast<std::uint32_t>(name.kind());
   header.total_size = total;
@@ -118,9 +122,10 @@ Expected<Segment> Segment::open(const SegmentName& name, Deadline ready_deadline
     const std::uint64_t magic = load_magic(header);
     if (magic == 0) {
       // Zero-filled: the creator has not written the header yet.
-      const int creator = load_creator_pid(header);
-      if (creator != 0 && !process_is_alive(creator)) {
-        return refuse(name, Errc::creator_died, "its creator (pid " + std::to_string(creator) + ") died while building it");
+      const ProcessIdentity creator = load_creator(header);
+      if (creator.pid != 0 && !is_alive(creator)) {
+        return refuse(name, Errc::creator_died,
+                      "its creator (pid " + std::to_string(creator.pid) + ") died while building it");
       }
       if (ready_deadline.passed()) return refuse(name, Errc::not_ready, "its header was never written");
       std::this_thread::sleep_for(1ms);
@@ -142,10 +147,10 @@ Expected<Segment> Segment::open(const SegmentName& name, Deadline ready_deadline
     }
 
     while (header.ready.load(std::memory_order_acquire) == 0) {
-      const int creator = load_creator_pid(header);
-      if (!process_is_alive(creator)) {
+      const ProcessIdentity creator = load_creator(header);
+      if (!is_alive(creator)) {
         return refuse(name, Errc::creator_died,
-                      "its creator (pid " + std::to_string(creator) + ") died before marking it ready");
+                      "its creator (pid " + std::to_string(creator.pid) + ") died before marking it ready");
       }
       if (ready_deadline.passed()) return refuse(name, Errc::not_ready, "it did not become ready before the deadline");
       futex_wait(header.ready, 0, ready_deadline.capped(kCreatorCheckInterval));
@@ -166,5 +171,7 @@ bool Segment::remove_os_name(const char* os_name) noexcept {
 }
 
 std::vector<std::string> Segment::list(std::string_view prefix) { return platform::SharedMemoryObject::list(prefix); }
+
+EntryOwner Segment::owner_of(const std::string& os_name) { return platform::SharedMemoryObject::owner_of(os_name); }
 
 }  // namespace colony::shm

@@ -91,7 +91,7 @@ TEST_CASE("colony clean never touches a live session", "[ipc]") {
   CHECK(listed["removed"] == Value(Value::Array{}));
   CHECK(listed["kept_sessions"] == Value(Value::Array{broker.session()}));
   CHECK(test::session_segments(broker.session()) == before);
-  CHECK(clean_dead_sessions(broker.session()).removed.empty());
+  CHECK(clean_dead_sessions({broker.session()}).removed.empty());
 }
 
 TEST_CASE("colony run exits with the worker's exit code and reports a death by signal", "[ipc]") {

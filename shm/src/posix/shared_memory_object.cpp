@@ -73,14 +73,18 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::create_exclusi
 }
 
 Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::open_existing(const std::string& os_name) {
-  const FileDescriptor fd(::shm_open(os_name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0));
+  // O_NONBLOCK: a FIFO squatting the name must not block the open.
+  const FileDescriptor fd(::shm_open(os_name.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0));
   if (fd.get() < 0) {
     if (errno == ENOENT) return Error{Errc::not_found, "segment " + os_name + " does not exist"};
     if (errno == EACCES) return Error{Errc::foreign_owner, "segment " + os_name + " is not accessible to this user"};
+    if (errno == ELOOP) return Error{Errc::bad_mode, "segment " + os_name + " is a symbolic link, never followed"};
+    if (errno == EISDIR) return Error{Errc::bad_mode, "segment " + os_name + " is a directory"};
     return os_error("shm_open " + os_name, errno);
   }
   struct stat info {};
   if (::fstat(fd.get(), &info) != 0) return os_error("fstat " + os_name, errno);
+  if (!S_ISREG(info.st_mode)) return Error{Errc::bad_mode, "segment " + os_name + " is not a regular file"};
   if (info.st_uid != ::geteuid()) {
     return Error{Errc::foreign_owner, "segment " + os_name + " belongs to uid " + std::to_string(info.st_uid) +
                                           ", not to this user (uid " + std::to_string(::geteuid()) + ")"};
@@ -95,6 +99,24 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::open_existing(
 }
 
 bool SharedMemoryObject::remove(const std::string& os_name) noexcept { return ::shm_unlink(os_name.c_str()) == 0; }
+
+EntryOwner SharedMemoryObject::owner_of(const std::string& os_name) {
+  EntryOwner owner;
+  struct stat info {};
+  // Built by append: g++ 12 warns falsely on "/dev/shm" + string (GCC bug 105651).
+  std::string path("/dev/shm");
+  path.append(os_name);
+  if (::lstat(path.c_str(), &info) != 0) return owner;
+  owner.exists = true;
+  if (info.st_uid != ::geteuid()) {
+    owner.description = "belongs to uid " + std::to_string(info.st_uid) + ", not to this user";
+  } else if (!S_ISREG(info.st_mode) && !S_ISLNK(info.st_mode)) {
+    owner.description = "is neither a file nor a symbolic link";
+  } else {
+    owner.ours = true;
+  }
+  return owner;
+}
 
 std::vector<std::string> SharedMemoryObject::list(std::string_view prefix) {
   // Linux and the BSDs with a tmpfs mount expose POSIX shared memory as /dev/shm.

@@ -64,4 +64,8 @@ bool SharedMemoryObject::remove(const std::string&) noexcept { return false; }
 
 std::vector<std::string> SharedMemoryObject::list(std::string_view) { return {}; }
 
+// Windows cannot list or inspect named mappings: nothing is ever found to
+// clean, and a mapping vanishes with its last handle.
+EntryOwner SharedMemoryObject::owner_of(const std::string&) { return {}; }
+
 }  // namespace colony::shm::platform

@@ -30,7 +30,8 @@ inline constexpr char kWorkerEnv[] = "COLONY_WORKER";        // "<slot>.<generat
 inline constexpr char kBrokerPidEnv[] = "COLONY_BROKER_PID";
 
 inline constexpr std::uint64_t kSessionMagic = 0x3153534553594e43ULL;  // "CNYSESS1"
-inline constexpr std::uint32_t kSessionVersion = 1;
+// 2: the broker is recorded with its start time (broker_start).
+inline constexpr std::uint32_t kSessionVersion = 2;
 inline constexpr std::uint32_t kMaxWorkerSlots = 1024;
 inline constexpr std::uint32_t kHostSlot = 0;  // the process that hosts the broker
 inline constexpr std::uint32_t kMaxObjectEntries = 4096;
@@ -95,13 +96,17 @@ struct SessionHeader {
   std::atomic<std::uint32_t> next_fresh_slot;  // slots below it have been used at least once
   std::atomic<std::uint32_t> running_workers;
   std::atomic<std::uint32_t> object_entries;  // ObjectEntry slots handed out so far
-  std::uint8_t reserved[256 - 84];
+  // ProcessIdentity::start of broker_pid: with it, a broker whose pid was
+  // given to another process is dead, not live. Written before READY.
+  std::uint32_t broker_start;
+  std::uint8_t reserved[256 - 88];
 };
 static_assert(sizeof(SessionHeader) == 256);
 static_assert(offsetof(SessionHeader, broker_pid) == 16);
 static_assert(offsetof(SessionHeader, max_message) == 40);
 static_assert(offsetof(SessionHeader, next_object_id) == 64);
 static_assert(offsetof(SessionHeader, object_entries) == 80);
+static_assert(offsetof(SessionHeader, broker_start) == 84);
 static_assert(shm::kControlOffset + sizeof(SessionHeader) <= shm::kDataOffset);
 
 // One worker. Slot 0 is the host. Three 128-byte lines: what senders read

@@ -29,7 +29,9 @@ namespace colony::shm {
 inline constexpr std::size_t kLineSize = 128;
 inline constexpr std::size_t kDataOffset = 4096;  // documented: foreign mappers rely on it
 inline constexpr std::uint64_t kSegmentMagic = 0x31594e4f4c4f4323ULL;  // "#COLONY1" little endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+// 2: creators, ring writers and readers are recorded as a pid with its start
+// time (ProcessIdentity), so that a reused pid is never taken for them.
+inline constexpr std::uint32_t kLayoutVersion = 2;
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
@@ -39,8 +41,10 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 // SegmentHeader: the first 128 bytes of every segment.
 // The creator fills every field, then release-stores ready = 1 (and wakes the
 // futex on it). An opener that sees ready == 0 waits with a deadline and gives
-// up early when creator_pid is dead, so a creator killed before READY leaves a
-// segment that is refused, never adopted half-made.
+// up early when the creator (creator_pid started at creator_start) is dead, so
+// a creator killed before READY leaves a segment that is refused, never
+// adopted half-made. creator_start is written before creator_pid is
+// release-stored: whoever sees the pid sees its start too.
 struct SegmentHeader {
   std::uint64_t magic;            // kSegmentMagic
   std::uint32_t layout_version;   // kLayoutVersion
@@ -51,11 +55,14 @@ struct SegmentHeader {
   std::int32_t creator_pid;
   std::atomic<std::uint32_t> ready;  // 0 while being built, 1 once usable; futex word
   std::uint64_t created_unix_ns;
-  std::uint8_t reserved[kLineSize - 56];
+  std::uint32_t creator_start;    // ProcessIdentity::start of creator_pid
+  std::uint8_t reserved[kLineSize - 60];
 };
 static_assert(sizeof(SegmentHeader) == kLineSize);
 static_assert(offsetof(SegmentHeader, magic) == 0, "magic must stay first: foreign tools read it there");
+static_assert(offsetof(SegmentHeader, creator_pid) == 40);
 static_assert(offsetof(SegmentHeader, ready) == 44);
+static_assert(offsetof(SegmentHeader, creator_start) == 56);
 inline constexpr std::size_t kControlOffset = sizeof(SegmentHeader);
 
 // ---------------------------------------------------------------------------
@@ -106,8 +113,8 @@ static_assert(sizeof(ByteArrayControl) == kLineSize);
 //
 //   RingControl at kControlOffset:
 //     line 0  config (fixed at creation) and the closed flag
-//     line 1  writer side: tail, next_sequence, writer_pid, data_signal, readers_waiting
-//     line 2  reader side: head, last_sequence, reader_pid, space_signal, writers_waiting
+//     line 1  writer side: tail, next_sequence, data_signal, readers_waiting, writer
+//     line 2  reader side: head, last_sequence, space_signal, writers_waiting, reader
 //     line 3  claim lock of the many-writer variant
 //   data at kDataOffset: capacity bytes of records
 //
@@ -125,11 +132,12 @@ static_assert(sizeof(ByteArrayControl) == kLineSize);
 // reader may already have taken, and the next writer's attach moves tail past
 // every record whose publication word matches.
 // Publication, many writers: under the claim lock a writer writes the header
-// with length = -payload (claimed, in progress) and its pid, then release-stores
-// tail and unlocks; it copies the payload without the lock and finally
-// release-stores length = +payload. The reader acquire-loads tail, then the
-// length: negative means "in progress"; if the writer named in the header is
-// dead, the reader turns the record into padding and goes on.
+// with length = -payload (claimed, in progress) and its identity (pid and
+// start time), then release-stores tail and unlocks; it copies the payload
+// without the lock and finally release-stores length = +payload. The reader
+// acquire-loads tail, then the length: negative means "in progress"; if the
+// writer named in the header is dead (its pid gone, or now another process's),
+// the reader turns the record into padding and goes on.
 // Records start on a cache line: a record then spans as few lines as its
 // size allows, and the lines are what moves between the two cores.
 inline constexpr std::size_t kRecordAlign = 64;
@@ -140,7 +148,7 @@ struct RecordHeader {
   std::uint32_t type_tag;            // kPaddingTag or the payload's registered type tag
   std::uint64_t sequence;            // per ring, strictly increasing over data records
   std::int32_t writer_pid;
-  std::uint32_t reserved0;
+  std::uint32_t writer_start;        // ProcessIdentity::start of writer_pid
   // Single-writer rings: position ^ RingControl::publication_key, release-
   // stored after the record's header and payload, before tail. A reader that
   // finds this value at its cursor knows the record is whole without reading
@@ -154,6 +162,7 @@ static_assert(offsetof(RecordHeader, length) == 0);
 static_assert(offsetof(RecordHeader, type_tag) == 4);
 static_assert(offsetof(RecordHeader, sequence) == 8);
 static_assert(offsetof(RecordHeader, writer_pid) == 16);
+static_assert(offsetof(RecordHeader, writer_start) == 20);
 static_assert(offsetof(RecordHeader, publication) == 24);
 
 enum class RingVariant : std::uint32_t { single_writer = 1, many_writers = 2 };
@@ -171,22 +180,26 @@ struct RingControl {
   // so the flag the reader sets before sleeping lives here, not on its own line.
   std::atomic<std::uint64_t> tail;            // end of the last claimed record
   std::atomic<std::uint64_t> next_sequence;   // sequence of the next data record
-  std::atomic<std::int32_t> writer_pid;       // single-writer variant: the attached writer
+  std::atomic<std::uint32_t> pad1a;
   std::atomic<std::uint32_t> data_signal;     // futex word the reader sleeps on; bumped when it waits
   std::atomic<std::uint32_t> readers_waiting; // 1: the reader sleeps; the writer that wakes it clears it
-  std::atomic<std::uint32_t> pad1a;
+  std::atomic<std::uint32_t> pad1b;
   std::atomic<std::uint64_t> records_written;
-  std::uint8_t pad1[kLineSize - 40];
+  // Single-writer variant: the attached writer, pack(ProcessIdentity); 0: none.
+  // One word, claimed by one compare-and-swap, so pid and start never tear.
+  std::atomic<std::uint64_t> writer;
+  std::uint8_t pad1[kLineSize - 48];
 
   // line 2: hot for the reader. Each commit writes head and reads writers_waiting.
   std::atomic<std::uint64_t> head;            // start of the oldest record not yet committed
   std::atomic<std::uint64_t> last_sequence;   // sequence of the last committed data record
-  std::atomic<std::int32_t> reader_pid;       // the attached reader
+  std::atomic<std::uint32_t> pad2a;
   std::atomic<std::uint32_t> space_signal;    // futex word writers sleep on; bumped when they wait
   std::atomic<std::uint32_t> writers_waiting; // 1: some writer sleeps; the reader clears it and wakes them all
-  std::atomic<std::uint32_t> pad2a;
+  std::atomic<std::uint32_t> pad2b;
   std::atomic<std::uint64_t> records_read;
-  std::uint8_t pad2[kLineSize - 40];
+  std::atomic<std::uint64_t> reader;          // the attached reader, pack(ProcessIdentity); 0: none
+  std::uint8_t pad2[kLineSize - 48];
 
   // line 3: claim lock of the many-writer variant
   MutexCell claim_lock;
@@ -194,6 +207,8 @@ struct RingControl {
 static_assert(offsetof(RingControl, tail) == kLineSize, "writer line starts on its own 128-byte line");
 static_assert(offsetof(RingControl, head) == 2 * kLineSize, "reader line starts on its own 128-byte line");
 static_assert(offsetof(RingControl, claim_lock) == 3 * kLineSize);
+static_assert(offsetof(RingControl, writer) == kLineSize + 40);
+static_assert(offsetof(RingControl, reader) == 2 * kLineSize + 40);
 static_assert(sizeof(RingControl) == 4 * kLineSize);
 static_assert(kControlOffset + sizeof(RingControl) <= kDataOffset);
 

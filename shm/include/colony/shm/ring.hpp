@@ -27,6 +27,7 @@
 #include "colony/shm/deadline.hpp"
 #include "colony/shm/error.hpp"
 #include "colony/shm/layout.hpp"
+#include "colony/shm/process.hpp"
 #include "colony/shm/robust_mutex.hpp"
 #include "colony/shm/segment.hpp"
 
@@ -163,7 +164,7 @@ class RingWriter {
 
   Ring* ring_;
   WaitPolicy policy_;
-  int pid_;  // stamped into each record; a writer belongs to the process that attached it
+  ProcessIdentity self_;  // stamped into each record; a writer belongs to the process that attached it
   bool attached_single_ = false;
   std::uint64_t tail_ = 0;         // single writer: our own tail, published on commit
   std::uint64_t cached_head_ = 0;  // last head seen; refreshed only when space looks short

@@ -13,12 +13,20 @@
 #include "colony/shm/error.hpp"
 #include "colony/shm/layout.hpp"
 #include "colony/shm/names.hpp"
+#include "colony/shm/process.hpp"
 
 namespace colony::shm {
 
 namespace platform {
 class SharedMemoryObject;
 }
+
+// What a name in the shared-memory namespace is, seen without opening it.
+struct EntryOwner {
+  bool exists = false;
+  bool ours = false;        // a plain object (or symlink) of this user
+  std::string description;  // when not ours: "belongs to uid 1000", "is a directory"...
+};
 
 class Segment {
  public:
@@ -42,6 +50,8 @@ class Segment {
   // without the slash, starts with prefix. Empty where the OS cannot list
   // shared memory (Windows): there, objects vanish with their last handle.
   static std::vector<std::string> list(std::string_view prefix);
+  // Whether os_name exists and belongs to this user, without opening it.
+  static EntryOwner owner_of(const std::string& os_name);
 
   Segment(Segment&&) noexcept;
   Segment& operator=(Segment&&) noexcept;
@@ -56,6 +66,8 @@ class Segment {
   std::byte* control() const noexcept { return base() + kControlOffset; }
   std::byte* data() const noexcept { return base() + kDataOffset; }
   std::size_t data_size() const noexcept { return data_size_; }
+  // Who created it: the pid and its start time, for is_alive().
+  ProcessIdentity creator() const noexcept { return {header().creator_pid, header().creator_start}; }
 
   // Bytes the OS object of a segment with data_size bytes of data occupies.
   static std::size_t total_size_for(std::size_t data_size) noexcept;
