@@ -36,8 +36,9 @@ using broker_detail::ProcessEnd;
 using broker_detail::Spawned;
 using Clock = shm::Clock;
 
-constexpr std::size_t kRequestRingCapacity = 1 << 20;
-constexpr std::size_t kRequestMaxMessage = 256 << 10;
+// Requests are small (a launch carries its arguments); reserved at creation.
+constexpr std::size_t kRequestRingCapacity = 512 << 10;
+constexpr std::size_t kRequestMaxMessage = 128 << 10;
 constexpr auto kEventRetry = std::chrono::milliseconds(5);
 constexpr auto kKillWait = std::chrono::seconds(3);
 // The broker's loop answers a definition at its next turn; it never waits on shared memory.

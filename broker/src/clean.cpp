@@ -254,6 +254,17 @@ TakeOver take_over_dead_session(const std::string& session) {
   return result;
 }
 
+SessionMemory session_memory(const std::string& session) {
+  SessionMemory memory;
+  for (const auto& os_name : shm::Segment::list(shm::SegmentName::session_prefix(session))) {
+    const shm::EntryOwner entry = shm::Segment::owner_of(os_name);
+    if (!entry.exists) continue;
+    memory.bytes += entry.bytes;
+    ++memory.segments;
+  }
+  return memory;
+}
+
 std::vector<SkippedSegment> remove_session_segments(const std::string& session, shm::ProcessIdentity creator,
                                                     bool also_dead_creators) {
   std::vector<SkippedSegment> left;

@@ -13,7 +13,8 @@ namespace {
 
 constexpr auto kOpenDeadline = std::chrono::seconds(2);
 constexpr auto kBrokerDeadline = std::chrono::seconds(5);
-constexpr std::size_t kReplyCapacity = 1 << 20;
+// One reply, reserved per waited call: replies up to 128 KiB.
+constexpr std::size_t kReplyCapacity = 256 << 10;
 constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 
 bool is_reply_ring_name(std::string_view object) {

@@ -8,7 +8,8 @@
 namespace colony::detail {
 namespace {
 
-constexpr std::size_t kEventsCapacity = 256 << 10;
+// Lifecycle events are a few dozen bytes; a full ring is retried by the broker.
+constexpr std::size_t kEventsCapacity = 16 << 10;
 
 std::size_t channel_max_message(std::size_t capacity, std::size_t session_max) {
   // Beyond this a message travels out of line (channel.hpp).

@@ -20,6 +20,7 @@ std::string_view to_string(Errc code) noexcept {
     case Errc::not_ready: return "segment not ready before the deadline";
     case Errc::busy: return "busy";
     case Errc::corrupt: return "corrupt";
+    case Errc::no_space: return "out of shared memory";
     case Errc::os_error: return "system error";
   }
   return "unknown error";

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 
 #include "platform_shared_memory.hpp"
@@ -46,6 +48,23 @@ class FileDescriptor {
   int fd_;
 };
 
+std::string mebibytes(std::uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return text;
+}
+
+Error out_of_space(const std::string& os_name, std::size_t size) {
+  std::string message = "segment " + os_name + " needs " + mebibytes(size) + " of shared memory";
+  struct statvfs space {};
+  if (::statvfs("/dev/shm", &space) == 0) {
+    const std::uint64_t free_bytes = std::uint64_t{space.f_bavail} * space.f_frsize;
+    const std::uint64_t total_bytes = std::uint64_t{space.f_blocks} * space.f_frsize;
+    message += "; /dev/shm has " + mebibytes(free_bytes) + " free of " + mebibytes(total_bytes);
+  }
+  return Error{Errc::no_space, std::move(message)};
+}
+
 Expected<std::unique_ptr<SharedMemoryObject>> map(int fd, std::size_t size, const std::string& os_name) {
   void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (address == MAP_FAILED) return os_error("mmap " + os_name, errno);
@@ -66,6 +85,17 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::create_exclusi
     const int saved = errno;
     ::shm_unlink(os_name.c_str());
     return os_error("sizing " + os_name, saved);
+  }
+  // Reserve every page now. /dev/shm is a tmpfs of fixed size, and ftruncate
+  // alone makes a sparse file: the first write to a page that has no room
+  // would kill the writer with SIGBUS, much later and in any process. With
+  // the pages reserved, what does not fit is this error, at creation.
+  if (const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); rc != 0) {
+    if (rc == ENOSPC || rc == EFBIG || rc == ENOMEM) {
+      ::shm_unlink(os_name.c_str());
+      return out_of_space(os_name, size);
+    }
+    // EOPNOTSUPP, EINVAL: a file system that cannot reserve; the sizes stand.
   }
   auto mapped = map(fd.get(), size, os_name);
   if (!mapped) ::shm_unlink(os_name.c_str());
@@ -108,6 +138,7 @@ EntryOwner SharedMemoryObject::owner_of(const std::string& os_name) {
   path.append(os_name);
   if (::lstat(path.c_str(), &info) != 0) return owner;
   owner.exists = true;
+  owner.bytes = static_cast<std::uint64_t>(info.st_blocks) * 512;
   if (info.st_uid != ::geteuid()) {
     owner.description = "belongs to uid " + std::to_string(info.st_uid) + ", not to this user";
   } else if (!S_ISREG(info.st_mode) && !S_ISLNK(info.st_mode)) {

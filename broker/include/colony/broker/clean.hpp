@@ -85,6 +85,14 @@ struct TakeOver {
 };
 TakeOver take_over_dead_session(const std::string& session);
 
+// Shared memory the session's segments hold now, in bytes (what /dev/shm
+// accounts for them), and how many segments there are.
+struct SessionMemory {
+  std::uint64_t bytes = 0;
+  std::size_t segments = 0;
+};
+SessionMemory session_memory(const std::string& session);
+
 // At a session's end, or a failed start: removes the session's segments that
 // validate as ours and were made by `creator` or (when also_dead_creators) by
 // a process that is gone. Reports what it left.

@@ -33,7 +33,10 @@ struct StoredValue {
 
 class PropertyStore {
  public:
-  static constexpr std::size_t kDefaultCapacity = 1 << 20;  // per half; sparse until written
+  // Bytes of serialized dictionary per half (two halves, so a writer never
+  // overwrites the published one). Reserved at creation like every segment:
+  // 64 KiB holds configuration and handles; larger data belongs in a byte array.
+  static constexpr std::size_t kDefaultCapacity = 64 << 10;
 
   static PropertyStore create(const shm::SegmentName& bytes_name, const shm::SegmentName& mutex_name);
   static PropertyStore open(const shm::SegmentName& bytes_name, const shm::SegmentName& mutex_name);

@@ -28,6 +28,7 @@ enum class Errc {
   not_ready,         // the segment did not become ready before the deadline
   busy,              // the single reader or writer slot is held by a live process
   corrupt,           // a field read from shared memory is out of range
+  no_space,          // the shared-memory file system cannot hold the segment (the message says how much is free)
   os_error,          // a system call failed; the message carries errno's text
 };
 

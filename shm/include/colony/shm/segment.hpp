@@ -4,6 +4,7 @@
 // never adopted unless owner, mode, magic, version, kind and size all match.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@ struct EntryOwner {
   bool exists = false;
   bool ours = false;        // a plain object (or symlink) of this user
   std::string description;  // when not ours: "belongs to uid 1000", "is a directory"...
+  std::uint64_t bytes = 0;  // memory it holds (allocated blocks, not its apparent size)
 };
 
 class Segment {
