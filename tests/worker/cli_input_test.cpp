@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -61,6 +62,20 @@ Value nested_value(int depth) {
   for (int i = 1; i < depth; ++i) value = Value::Array{value};
   return value;
 }
+
+// A directory of the test's own, removed with what is in it on every way out.
+struct TemporaryDirectory {
+  std::string path;
+  TemporaryDirectory() {
+    char name[] = "/tmp/colony-utf8-XXXXXX";
+    if (::mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path = name;
+  }
+  ~TemporaryDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
 
 struct Measured {
   int exit_code = -1;
@@ -275,10 +290,8 @@ TEST_CASE("a worker name that is not UTF-8 is refused at definition, and colony'
   SECTION("names, methods and executables from shared memory are printed as valid JSON") {
     // The C++ API defines what the command line refuses; shared memory may
     // hold anything.
-    char directory_template[] = "/tmp/colony-utf8-XXXXXX";
-    REQUIRE(::mkdtemp(directory_template) != nullptr);
-    const std::string directory = directory_template;
-    const std::string executable = directory + "/echo\xfe";
+    const TemporaryDirectory directory;
+    const std::string executable = directory.path + "/echo\xfe";
     REQUIRE(::symlink(self_path().c_str(), executable.c_str()) == 0);
     {
       Broker broker(test::broker_options());
@@ -297,7 +310,7 @@ TEST_CASE("a worker name that is not UTF-8 is refused at definition, and colony'
       CHECK(parsed["named_workers"].as_array().at(0)["name"].as_string() == "bad\xEF\xBF\xBD");  // U+FFFD where it broke
       bool listed = false;
       for (const auto& process : parsed["workers"].as_array()) {
-        listed = listed || process["executable"].as_string() == directory + "/echo\xEF\xBF\xBD";
+        listed = listed || process["executable"].as_string() == directory.path + "/echo\xEF\xBF\xBD";
       }
       CHECK(listed);
       CHECK(colony({"ps", "--interval", "0"}).exit_code == 0);
@@ -316,7 +329,5 @@ TEST_CASE("a worker name that is not UTF-8 is refused at definition, and colony'
       CHECK(after.exit_code == 0);
       CHECK_NOTHROW(Value::from_json(after.out));
     }
-    ::unlink(executable.c_str());
-    ::rmdir(directory.c_str());
   }
 }

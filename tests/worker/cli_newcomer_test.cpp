@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <utility>
@@ -50,7 +51,10 @@ struct TemporaryDirectory {
     if (::mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
     path = name;
   }
-  ~TemporaryDirectory() { (void)test::run_command({"/bin/rm", "-rf", path}, 10s); }
+  ~TemporaryDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
 };
 
 std::string directory_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
