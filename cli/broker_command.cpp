@@ -66,7 +66,9 @@ struct StartOptions {
   std::_Exit(code);
 }
 
-int start(const StartOptions& options) {
+int start(StartOptions options) {
+  options.session = session_to_start(options.session);
+  // Every definition is checked before anything starts.
   std::vector<WorkerSpec> specs;
   for (const auto& text : options.workers) specs.push_back(parse_worker(text));
   int ready[2];
@@ -164,9 +166,11 @@ Runner add_broker_command(CLI::App& app) {
   auto session = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto* start_command = command->add_subcommand("start", "Start a broker in the background; prints its session");
-  start_command->add_option("--session", start_options->session, "Session name (default: a random one)")
+  start_command->add_option("--session", start_options->session, "Session name (default: $COLONY_SESSION, else a random one)")
       ->check(session_name_validator());
-  start_command->add_option("--worker", start_options->workers, "A named worker: NAME=EXECUTABLE [ARGS...]")
+  start_command
+      ->add_option("--worker", start_options->workers,
+                   "A named worker: NAME=EXECUTABLE [ARGS...] (refused unless EXECUTABLE can be started)")
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);

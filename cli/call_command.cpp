@@ -5,6 +5,7 @@
 
 #include "colony/worker/named.hpp"
 #include "commands.hpp"
+#include "raw_arguments.hpp"
 #include "session_option.hpp"
 
 namespace colony::cli {
@@ -14,22 +15,34 @@ struct CallCommand {
   std::string session;
   std::string name;
   std::string method;
-  std::vector<std::string> arguments;
   bool wait = false;
   std::uint32_t timeout_ms = 30'000;
 };
 
-int run_call(const CallCommand& command) {
-  const std::string session = resolve_session(command.session);
+// Each argument as the JSON the user typed. The list of a call's arguments
+// is one level of nesting itself, so an argument may nest one level less than
+// a Value: deeper, no worker could decode the call.
+Value::Array parse_arguments(const std::vector<std::string>& typed) {
   Value::Array arguments;
-  for (std::size_t i = 0; i < command.arguments.size(); ++i) {
+  for (std::size_t i = 0; i < typed.size(); ++i) {
+    const std::string which = "argument " + std::to_string(i + 1);
     try {
-      arguments.push_back(Value::from_json(command.arguments[i]));
+      arguments.push_back(Value::from_json(typed[i]));
     } catch (const WorkerError& e) {
-      throw UsageError("argument " + std::to_string(i + 1) + " is not a JSON value (" + e.what() +
-                       "); quote strings: '\"text\"'");
+      throw UsageError(which + " is not a JSON value (" + e.what() + "); quote strings: '\"text\"'");
+    }
+    if (arguments.back().depth() + 1 > Value::kMaxDepth) {
+      throw UsageError(which + " is nested deeper than " + std::to_string(Value::kMaxDepth - 1) +
+                       " levels: inside the list of a call's arguments it would pass the limit of " +
+                       std::to_string(Value::kMaxDepth));
     }
   }
+  return arguments;
+}
+
+int run_call(const CallCommand& command, const std::vector<std::string>& typed) {
+  const std::string session = resolve_session(command.session);
+  Value::Array arguments = parse_arguments(typed);
   try {
     const auto reply = call(session, command.name, command.method, Value(std::move(arguments)),
                             CallOptions{command.wait, std::chrono::milliseconds(command.timeout_ms)});
@@ -53,10 +66,12 @@ Runner add_call_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("name", command->name, "The worker's name (case-sensitive)")->required();
   sub->add_option("method", command->method, "The method (empty: the startup method)");
-  sub->add_option("arguments", command->arguments, "Arguments, each a JSON value");
-  sub->footer("Exit codes: 0 queued (or replied), 1 failed (unknown worker, the method failed), 2 usage,\n"
-              "3 no reply within --timeout (the call stays queued).");
-  return [command]() { return run_call(*command); };
+  // ARGS...: extras, so that each reaches the worker as typed (raw_arguments.hpp).
+  sub->allow_extras();
+  sub->footer("ARGS...: each a JSON value, passed exactly as typed ('[1,2]' is one argument, an array).\n"
+              "Exit codes: 0 queued (or replied), 1 failed (unknown worker, the method failed, the worker\n"
+              "cannot start, the session ended), 2 usage, 3 no reply within --timeout (the call stays queued).");
+  return [command, sub]() { return run_call(*command, raw_arguments(*sub)); };
 }
 
 }  // namespace colony::cli

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "colony/shm/names.hpp"
 
@@ -30,7 +31,15 @@ inline const CLI::Validator& session_name_validator() {
   return validator;
 }
 
-Runner add_run_command(CLI::App& app);
+// colony run [OPTIONS] EXE ARGS...: ARGS are EXE's alone, as with env, nohup
+// or timeout, so CLI11 never sees them (it would take an option name among
+// them for run's own and split "[a,b]" into a list). main() hands the whole
+// command line to set_aside_executable_arguments, which moves ARGS into
+// executable_arguments and returns the rest for CLI11; the runner reads
+// executable_arguments when it runs.
+Runner add_run_command(CLI::App& app, const std::vector<std::string>& executable_arguments);
+std::vector<std::string> set_aside_executable_arguments(const CLI::App& app, std::vector<std::string> command_line,
+                                                        std::vector<std::string>& executable_arguments);
 Runner add_clean_command(CLI::App& app);
 Runner add_broker_command(CLI::App& app);
 Runner add_call_command(CLI::App& app);

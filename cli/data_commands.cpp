@@ -1,9 +1,11 @@
 // colony bytes ... and colony prop ...: shared byte arrays and shared
 // properties from a shell.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <string>
-#include <unistd.h>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +16,8 @@
 #include "colony/worker/properties.hpp"
 #include "colony/worker/value_record.hpp"
 #include "commands.hpp"
+#include "json_output.hpp"
+#include "raw_arguments.hpp"
 #include "session_option.hpp"
 
 namespace colony::cli {
@@ -112,7 +116,7 @@ int run_bytes(const BytesOptions& o) {
     const Json info{{"name", o.name}, {"os_name", bytes.os_name()}, {"data_offset", shm::ByteArray::data_offset()},
                     {"capacity", bytes.capacity()}, {"length", check(bytes.length())}};
     if (o.json) {
-      std::printf("%s\n", info.dump().c_str());
+      std::printf("%s\n", json_text(info).c_str());
     } else {
       std::printf("os name:     %s\ndata offset: %zu\ncapacity:    %zu\nlength:      %zu\n", bytes.os_name().c_str(),
                   shm::ByteArray::data_offset(), bytes.capacity(), check(bytes.length()));
@@ -121,13 +125,29 @@ int run_bytes(const BytesOptions& o) {
   }
   if (o.action == "read") {
     if (o.operands.size() != 2) throw UsageError("usage: colony bytes read NAME OFFSET LENGTH [--hex]");
-    std::vector<std::byte> out(number(o.operands[1], "LENGTH"));
-    check(bytes.read(number(o.operands[0], "OFFSET"), out));
-    if (o.hex) {
-      std::printf("%s\n", hex_of(out).c_str());
-    } else {
-      (void)!::write(STDOUT_FILENO, out.data(), out.size());
+    const std::size_t offset = number(o.operands[0], "OFFSET");
+    const std::size_t length = number(o.operands[1], "LENGTH");
+    // Checked before any memory is taken for it: LENGTH is the user's.
+    const std::size_t current = check(bytes.length());
+    if (offset > current || length > current - offset) {
+      throw WorkerError(WorkerErrc::bad_state, "byte array " + bytes.os_name() + ": read of " + std::to_string(length) +
+                                                   " bytes at offset " + std::to_string(offset) +
+                                                   " is beyond the length " + std::to_string(current));
     }
+    // In chunks: a large array is printed in bounded memory.
+    constexpr std::size_t kChunk = 64 << 10;
+    std::vector<std::byte> chunk(std::min(length, kChunk));
+    for (std::size_t done = 0; done < length;) {
+      const std::span<std::byte> part(chunk.data(), std::min(kChunk, length - done));
+      check(bytes.read(offset + done, part));
+      if (o.hex) {
+        std::fputs(hex_of(part).c_str(), stdout);
+      } else {
+        std::fwrite(part.data(), 1, part.size(), stdout);
+      }
+      done += part.size();
+    }
+    if (o.hex) std::fputc('\n', stdout);
     return kSuccess;
   }
   if (o.action == "write") {
@@ -235,13 +255,17 @@ Runner add_data_commands(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"create", "info", "read", "write", "cas", "wait", "notify"}));
   b->add_option("name", bytes->name, "The array's name in the session")->required()->check(session_name_validator());
-  b->add_option("operands", bytes->operands, "SIZE | OFFSET LENGTH | OFFSET DATA | OFFSET EXPECTED DESIRED | ...");
+  // The operands (SIZE | OFFSET LENGTH | OFFSET DATA | OFFSET EXPECTED DESIRED | ...) are taken as
+  // typed, extras: "[a,b]" is data to write, not a list (raw_arguments.hpp).
+  b->allow_extras();
   b->add_flag("--json", bytes->json, "info as one JSON object");
   b->add_flag("--hex", bytes->hex, "read prints hex; write takes hex");
   b->add_flag("--wide", bytes->wide, "cas on a 64-bit word (default 32)");
   b->add_option("--timeout", bytes->timeout_ms, "wait: milliseconds")->capture_default_str();
   b->add_option("--count", bytes->count, "notify: waiters to wake")->capture_default_str();
-  b->footer("info prints the OS name of the segment and the data offset (4096), for other languages' mappers.\n"
+  b->footer("Operands: create NAME SIZE | read NAME OFFSET LENGTH | write NAME OFFSET DATA |\n"
+            "cas NAME OFFSET EXPECTED DESIRED | wait NAME OFFSET EXPECTED | notify NAME OFFSET.\n"
+            "info prints the OS name of the segment and the data offset (4096), for other languages' mappers.\n"
             "cas exits 0 when it swapped, 1 when not (it prints the value found); wait exits 3 on timeout.");
 
   auto prop = std::make_shared<PropOptions>();
@@ -251,7 +275,11 @@ Runner add_data_commands(CLI::App& app) {
   p->add_option("worker", prop->worker, "The worker's name")->required();
   p->add_option("key", prop->key, "The property")->required();
   p->add_option("value", prop->value, "set: a JSON value");
-  return [=]() { return b->parsed() ? run_bytes(*bytes) : run_prop(*prop); };
+  return [=]() {
+    if (!b->parsed()) return run_prop(*prop);
+    bytes->operands = raw_arguments(*b);
+    return run_bytes(*bytes);
+  };
 }
 
 }  // namespace colony::cli

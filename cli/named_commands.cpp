@@ -15,6 +15,7 @@
 #include "colony/worker/named.hpp"
 #include "colony/worker/protocol.hpp"
 #include "commands.hpp"
+#include "json_output.hpp"
 #include "session_option.hpp"
 
 namespace colony::cli {
@@ -298,7 +299,7 @@ Runner add_named_commands(CLI::App& app) {
                   1.0);
       }
       if (*json) {
-        std::printf("%s\n", out.dump().c_str());
+        std::printf("%s\n", json_text(out).c_str());
       } else {
         print_table(out);
       }
@@ -314,7 +315,7 @@ Runner add_named_commands(CLI::App& app) {
           line["method"] = decoded.value->method;
           line["args"] = Json::parse(decoded.value->args.to_json());
         }
-        std::printf("%s\n", *json ? line.dump().c_str() : line.dump(2).c_str());
+        std::printf("%s\n", json_text(line, *json ? -1 : 2).c_str());
       }
       return kSuccess;
     }

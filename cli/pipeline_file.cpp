@@ -10,6 +10,7 @@
 #include "colony/shm/names.hpp"
 #include "colony/worker/session_layout.hpp"
 #include "session_option.hpp"
+#include "worker_spec.hpp"
 
 namespace colony::cli {
 namespace {
@@ -163,6 +164,9 @@ void read_workers(const FileErrors& errors, const toml::table& root, const std::
     const std::string where = std::string("worker '").append(worker.name).append("'");
     if (!names.insert(worker.name).second) errors.fail(*table, "two workers are named '", worker.name, "'");
     worker.executable = resolve_executable(required_string(errors, *table, "exec", where), directory);
+    if (const std::string problem = definition_problem(worker.name, worker.executable); !problem.empty()) {
+      errors.fail(*table->get("exec"), problem);
+    }
     worker.arguments = string_array(errors, *table, "args", where);
     NamedWorkerOptions& options = worker.options;
     if (auto attempts = optional_integer(errors, *table, "max_attempts", where, 1, 1000)) {

@@ -2,12 +2,12 @@
 // A pipeline description file (TOML) for `colony run --pipeline FILE`:
 //
 //   [session]                 # optional
-//   name = "words"            # default: a random name (--session wins)
+//   name = "words"            # default: a random name (--session, then $COLONY_SESSION, win)
 //   max_workers = 16
 //
 //   [[worker]]                # a named worker the session offers (colony call)
 //   name = "dictionary"
-//   exec = "./dictionary"     # relative to the file's directory when it has a '/'
+//   exec = "./dictionary"     # relative to the file's directory when it has a '/'; must be executable
 //   args = ["--lang", "en"]
 //   max_attempts = 3          # deaths on one call before it is dead-lettered
 //   restart = "on-failure"    # supervision: "never", "on-failure" or "always"

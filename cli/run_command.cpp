@@ -26,12 +26,12 @@ struct RunOptions {
   std::vector<std::string> workers;  // named worker definitions
   std::string pipeline_file;
   std::string executable;
-  std::vector<std::string> arguments;
 };
 
 // The one worker of `colony run EXE ARGS...`: the session lasts as long as it.
-int run_executable(Broker& broker, const RunOptions& options, const StopOnSignals& stop_on_signals) {
-  auto worker = broker.host().create(options.executable, options.arguments);
+int run_executable(Broker& broker, const RunOptions& options, const std::vector<std::string>& arguments,
+                   const StopOnSignals& stop_on_signals) {
+  auto worker = broker.host().create(options.executable, arguments);
   try {
     worker.start();
   } catch (const WorkerError& e) {
@@ -58,7 +58,7 @@ int serve(Broker& broker, const std::vector<std::string>& names, const StopOnSig
   return stop_on_signals.signal() != 0 ? 128 + stop_on_signals.signal() : kSuccess;
 }
 
-int run(const RunOptions& options) {
+int run(const RunOptions& options, const std::vector<std::string>& executable_arguments) {
   const int given = (options.executable.empty() ? 0 : 1) + (options.pipeline_file.empty() ? 0 : 1);
   if (given == 2) throw UsageError("run: give an executable or --pipeline FILE, not both");
   if (given == 0 && options.workers.empty()) {
@@ -74,7 +74,9 @@ int run(const RunOptions& options) {
   block_stop_signals();
 
   BrokerOptions broker_options;
-  broker_options.session = options.session.empty() ? pipeline.session : options.session;
+  // --session, else $COLONY_SESSION (as for every command), else the file's.
+  broker_options.session = session_to_start(options.session);
+  if (broker_options.session.empty()) broker_options.session = pipeline.session;
   // Every stage and named worker runs at once: a cap below that would queue a
   // stage behind the ones waiting for it, for ever.
   const auto needed = static_cast<std::uint32_t>(pipeline.stages.size() + pipeline.workers.size());
@@ -97,7 +99,7 @@ int run(const RunOptions& options) {
   StopOnSignals stop_on_signals(broker);
   int code = 0;
   if (!options.executable.empty()) {
-    code = run_executable(broker, options, stop_on_signals);
+    code = run_executable(broker, options, executable_arguments, stop_on_signals);
   } else if (!pipeline.stages.empty()) {
     code = run_pipeline(broker, pipeline, stop_on_signals);
   } else {
@@ -107,13 +109,48 @@ int run(const RunOptions& options) {
   return code;
 }
 
+// Whether the option spelled word (-x, --name, --name=value) takes a value
+// from the next word; throws UsageError for an option run does not have.
+bool takes_next_word(const CLI::App& command, const std::string& word) {
+  const bool is_long = word.starts_with("--");
+  const std::string name = is_long ? word.substr(0, word.find('=')) : word.substr(0, 2);
+  const CLI::Option* option = command.get_option_no_throw(name);
+  if (option == nullptr) throw UsageError("run: unknown option '" + name + "' (before EXE; see colony run --help)");
+  const bool value_attached = is_long ? word.find('=') != std::string::npos : word.size() > 2;
+  return option->get_items_expected_min() > 0 && !value_attached;
+}
+
 }  // namespace
 
-Runner add_run_command(CLI::App& app) {
+std::vector<std::string> set_aside_executable_arguments(const CLI::App& app, std::vector<std::string> command_line,
+                                                        std::vector<std::string>& executable_arguments) {
+  if (command_line.size() < 2 || command_line[1] != "run") return command_line;
+  const CLI::App& command = *app.get_subcommand("run");
+  std::size_t at = 2;
+  while (at < command_line.size()) {
+    const std::string& word = command_line[at];
+    if (word == "--") {
+      ++at;
+      break;
+    }
+    if (word.size() < 2 || word[0] != '-') break;
+    at += takes_next_word(command, word) ? std::size_t{2} : std::size_t{1};
+  }
+  // command_line[at] is EXE: CLI11 gets what comes before it, and it.
+  if (at + 1 < command_line.size()) {
+    executable_arguments.assign(command_line.begin() + static_cast<std::ptrdiff_t>(at) + 1, command_line.end());
+    command_line.resize(at + 1);
+  }
+  return command_line;
+}
+
+Runner add_run_command(CLI::App& app, const std::vector<std::string>& executable_arguments) {
   auto options = std::make_shared<RunOptions>();
   auto* command = app.add_subcommand(
       "run", "Start a session in the foreground: run EXE in it as a worker, or the stages of a pipeline file");
-  command->add_option("--session", options->session, "Session name (default: a random one)")
+  command
+      ->add_option("--session", options->session,
+                   "Session name (default: $COLONY_SESSION, else the pipeline file's, else a random one)")
       ->check(session_name_validator());
   command->add_option("--max-workers", options->max_workers, "Running workers at most (default: 64)")
       ->check(CLI::Range(1u, 1023u));
@@ -135,17 +172,21 @@ Runner add_run_command(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command->add_option("--pipeline,-p", options->pipeline_file,
                       "A pipeline file (TOML): stages connected by channels, named workers");
-  command->add_option("executable", options->executable, "The worker executable");
-  command->add_option("arguments", options->arguments, "Its arguments");
-  command->prefix_command();  // everything after EXE belongs to EXE
+  // EXE's arguments never reach CLI11: main sets them aside (set_aside_executable_arguments).
+  command->add_option("executable", options->executable, "The worker executable; every word after it is its own");
+  // A "--" before EXE is kept among the extras.
+  command->prefix_command();
   command->footer(
+      "Everything after EXE is EXE's arguments, options included (as with env, nohup or\n"
+      "timeout): colony run /bin/echo -n hi passes -n to echo. A --worker whose\n"
+      "EXECUTABLE cannot be started is refused (exit 2) before the session starts.\n"
       "With EXE: exits with the worker's exit code once the session has ended; 128+N\n"
       "when it died by signal N; 127 when it could not be started; 126 when it never\n"
       "attached. With --pipeline: 0 when every stage succeeded, else the code of the\n"
       "last failing stage (as set -o pipefail); the last stage's output is printed.\n"
       "With only --worker: serves calls until stopped. SIGINT/SIGTERM stop the\n"
       "session (exit code 128+N). Exit code 2: bad arguments or pipeline file.");
-  return [options]() { return run(*options); };
+  return [options, &executable_arguments]() { return run(*options, executable_arguments); };
 }
 
 }  // namespace colony::cli

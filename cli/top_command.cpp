@@ -24,6 +24,7 @@
 #include "colony/broker/clean.hpp"
 #include "colony/worker/errors.hpp"
 #include "commands.hpp"
+#include "json_output.hpp"
 #include "session_option.hpp"
 #include "top_view.hpp"
 
@@ -308,7 +309,7 @@ std::shared_ptr<detail::SessionMap> open_live(const std::string& session) {
 // One frame as text lines or a JSON line, for a pipe or a file.
 bool print_frame(const TopFrame& frame, const TopOptions& options, bool first) {
   if (options.json) {
-    return write_all(frame_json(frame).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    return write_all(json_text(frame_json(frame)) + "\n");
   }
   std::string text = first ? "" : "\n";
   for (const auto& line : frame_lines(frame, options.interval_ms)) text += line + "\n";

@@ -1,9 +1,13 @@
 #include "colony/worker/named.hpp"
 
-#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
+#include "colony/shm/process.hpp"
+#include "colony/worker/crash_log.hpp"
 #include "colony/worker/protocol.hpp"
 #include "colony/worker/session_map.hpp"
 #include "colony/worker/worker.hpp"
@@ -16,6 +20,9 @@ constexpr auto kBrokerDeadline = std::chrono::seconds(5);
 // One reply, reserved per waited call: replies up to 128 KiB.
 constexpr std::size_t kReplyCapacity = 256 << 10;
 constexpr auto kIdlePoll = std::chrono::milliseconds(500);
+// How often a waited call looks whether its reply can still come (the reply
+// itself wakes it at once).
+constexpr auto kWatchInterval = std::chrono::milliseconds(100);
 
 bool is_reply_ring_name(std::string_view object) {
   return object.size() > 2 && object.size() <= 22 && object.starts_with("rp") &&
@@ -51,7 +58,129 @@ void send_reply(const detail::SessionMap& map, const std::string& reply_ring, co
   }
 }
 
+enum class SessionEnd { none, ending, broker_dead };
+
+// Whether the session can still handle calls: its broker runs and is not ending it.
+SessionEnd session_end(const detail::SessionMap& map) {
+  const auto& header = map.header();
+  if (header.state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(detail::SessionState::ending)) {
+    return SessionEnd::ending;
+  }
+  return shm::process_is_alive(header.broker_pid.load(std::memory_order_acquire)) ? SessionEnd::none
+                                                                                  : SessionEnd::broker_dead;
+}
+
+// The reason of the worker's latest crash report; empty when none can be read.
+std::string last_failure_reason(std::string_view session, std::string_view name) {
+  try {
+    const auto log = CrashLog::open(session, name);
+    if (!log) return {};
+    const auto text = log->read();
+    if (!text) return {};
+    const Value reports = Value::from_json(*text);
+    if (reports.kind() != Value::Kind::array || reports.size() == 0) return {};
+    const Value& last = reports.as_array().back();
+    if (!last.contains("reason") || last["reason"].kind() != Value::Kind::string) return {};
+    return last["reason"].as_string();
+  } catch (const std::exception&) {
+    return {};  // the log is the broker's to write: a torn or foreign one tells nothing
+  }
+}
+
+// What the mailbox control said when the call was queued.
+struct BeforePost {
+  std::uint32_t starts = 0;
+  std::uint32_t crashes = 0;
+};
+
+// Throws when the reply of a waited call cannot come: the session ended, the
+// worker failed to start after the call was queued, or supervision gave it
+// up. A dead broker alone is no reason: a broker that takes the session over
+// keeps the mailbox and the caller's reply ring, and answers the call; only
+// once the reply ring is gone (colony clean) can no answer come.
+void refuse_if_no_reply_can_come(const detail::SessionMap& map, const Mailbox& box, const shm::SegmentName& reply_ring,
+                                 std::string_view session, std::string_view name, const BeforePost& before) {
+  const std::string worker = "'" + std::string(name) + "'";
+  const SessionEnd end = session_end(map);
+  if (end == SessionEnd::ending) {
+    throw WorkerError(WorkerErrc::session_gone, "session '" + std::string(session) + "' ended before " + worker + " replied");
+  }
+  if (end == SessionEnd::broker_dead) {
+    const auto ring = shm::Segment::open(reply_ring, shm::Deadline::now());
+    if (!ring && ring.error().code == shm::Errc::not_found) {
+      throw WorkerError(WorkerErrc::session_gone,
+                        "session '" + std::string(session) + "' ended before " + worker + " replied: its broker (pid " +
+                            std::to_string(map.header().broker_pid.load()) + ") died and its segments were removed");
+    }
+  }
+  const MailboxControl& control = box.control();
+  if (control.supervision.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SupervisionState::given_up)) {
+    const std::string reason = last_failure_reason(session, name);
+    throw WorkerError(WorkerErrc::bad_state, "supervision gave up worker " + worker + " after repeated failures" +
+                                                 (reason.empty() ? "" : " (last: " + reason + ")") +
+                                                 "; the call stays in its mailbox until colony restart " +
+                                                 std::string(name));
+  }
+  // A start made for this call (or after it was queued) that failed, and was
+  // reported: the broker records the exit, then the report.
+  const bool started_since = control.starts.load(std::memory_order_acquire) != before.starts;
+  const bool reported_since = control.crashes.load(std::memory_order_acquire) != before.crashes;
+  const bool not_running = control.current_slot.load(std::memory_order_acquire) == 0;
+  const bool failed_to_start =
+      control.last_exit_kind.load(std::memory_order_acquire) == static_cast<std::uint32_t>(detail::ExitKind::failed_to_start);
+  if (started_since && reported_since && not_running && failed_to_start) {
+    std::string reason = last_failure_reason(session, name);
+    constexpr std::string_view kPrefix = "failed to start: ";
+    if (reason.starts_with(kPrefix)) reason.erase(0, kPrefix.size());
+    throw WorkerError(WorkerErrc::no_such_executable,
+                      "worker " + worker + " failed to start" + (reason.empty() ? "" : ": " + reason) +
+                          " (the call stays in its mailbox; colony ps shows the worker's state)");
+  }
+}
+
+// A handler's ValueError, said in terms of the call: which method, which argument.
+std::string argument_error(const Call& request, const ValueError& error) {
+  const std::string method = request.method.empty() ? "the startup method" : "method '" + request.method + "'";
+  if (error.value() == &request.args) {
+    if (const auto index = error.missing_index()) {
+      const std::size_t wanted = *index + 1;
+      return method + " takes at least " + std::to_string(wanted) + (wanted == 1 ? " argument" : " arguments") + ", got " +
+             std::to_string(request.args.size());
+    }
+    return method + " arguments: " + error.what();
+  }
+  if (request.args.kind() == Value::Kind::array) {
+    const auto& list = request.args.as_array();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (&list[i] == error.value()) return method + " argument " + std::to_string(i + 1) + ": " + error.what();
+    }
+  }
+  return method + ": " + error.what();
+}
+
 }  // namespace
+
+std::optional<std::string> why_cannot_execute(const std::string& executable) {
+  const auto check = [](const std::string& path) -> std::optional<std::string> {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return "no such file";
+    if (!S_ISREG(info.st_mode)) return "not a regular file";
+    if (::access(path.c_str(), X_OK) != 0) return "not executable";
+    return std::nullopt;
+  };
+  if (executable.empty()) return "an empty name";
+  if (executable.find('/') != std::string::npos) return check(executable);
+  const char* path = std::getenv("PATH");
+  std::string_view directories = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (;;) {
+    const auto colon = directories.find(':');
+    const std::string directory(directories.substr(0, colon));
+    if (!check((directory.empty() ? "." : directory) + "/" + executable)) return std::nullopt;
+    if (colon == std::string_view::npos) break;
+    directories.remove_prefix(colon + 1);
+  }
+  return "not found in PATH";
+}
 
 bool named_worker_exists(std::string_view session, std::string_view name) {
   const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpenDeadline));
@@ -74,12 +203,28 @@ int named_worker_pid(std::string_view session, std::string_view name) {
 
 std::optional<Value> call(std::string_view session, std::string_view name, std::string_view method, Value args,
                           const CallOptions& options) {
+  // Queued, such a call would be dropped by the worker as unreadable: refused here.
+  if (args.depth() > Value::kMaxDepth) {
+    throw WorkerError(WorkerErrc::undecodable, "the arguments of a call to '" + std::string(name) +
+                                                   "' are nested deeper than " + std::to_string(Value::kMaxDepth) +
+                                                   ": no worker could decode them");
+  }
   const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpenDeadline));
+  if (const SessionEnd end = session_end(*map); end != SessionEnd::none) {
+    throw WorkerError(WorkerErrc::session_gone,
+                      "no live broker runs session '" + std::string(session) + "' (" +
+                          (end == SessionEnd::ending ? std::string("it is ending")
+                                                     : "its broker, pid " + std::to_string(map->header().broker_pid.load()) +
+                                                           ", is dead") +
+                          ")");
+  }
   if (!map->has_entry(detail::kNamedWorkerEntryKind, name)) {
     throw WorkerError(WorkerErrc::not_found,
                       "no worker named '" + std::string(name) + "' in session '" + std::string(session) + "'");
   }
   auto box = Mailbox::open_or_create(session, name);
+  const BeforePost before{box.control().starts.load(std::memory_order_acquire),
+                          box.control().crashes.load(std::memory_order_acquire)};
   Call request;
   request.id = map->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
   request.method = std::string(method);
@@ -125,17 +270,31 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
   auto reader = shm::RingReader::attach(*reply_ring);
   if (!reader) throw WorkerError(WorkerErrc::os_error, reader.error().message);
   shm::TypedReader typed(std::move(*reader));
-  auto received = typed.receive<Reply>(deadline);
-  // A reply for another call (an id of a dead session's caller, answered after
-  // a take-over): not ours, skip it.
-  while (received.ok() && received.value->id != request.id) received = typed.receive<Reply>(deadline);
-  if (received.status == shm::ReceiveStatus::timed_out) {
-    throw WorkerError(WorkerErrc::timed_out, "no reply from '" + std::string(name) + "' within " +
-                                                 std::to_string(options.timeout.count()) + " ms; the call stays queued");
+  for (;;) {
+    auto received = typed.receive<Reply>(deadline.capped(kWatchInterval));
+    if (received.ok()) {
+      // A reply for another call (an id of a dead session's caller, answered
+      // after a take-over): not ours, skip it.
+      if (received.value->id != request.id) continue;
+      if (!received.value->ok) throw WorkerError(WorkerErrc::bad_state, received.value->error);
+      return std::move(received.value->value);
+    }
+    if (received.status != shm::ReceiveStatus::timed_out) {
+      throw WorkerError(WorkerErrc::undecodable, "the reply does not decode: " + received.error);
+    }
+    if (deadline.passed()) {
+      const std::string late =
+          "no reply from '" + std::string(name) + "' within " + std::to_string(options.timeout.count()) + " ms";
+      if (session_end(*map) == SessionEnd::broker_dead) {
+        throw WorkerError(WorkerErrc::timed_out, late + ": the broker of session '" + std::string(session) + "' (pid " +
+                                                     std::to_string(map->header().broker_pid.load()) +
+                                                     ") died while the call waited; the call stays in its mailbox for "
+                                                     "a broker that takes the session over");
+      }
+      throw WorkerError(WorkerErrc::timed_out, late + "; the call stays queued");
+    }
+    refuse_if_no_reply_can_come(*map, box, *reply_name, session, name, before);
   }
-  if (!received.ok()) throw WorkerError(WorkerErrc::undecodable, "the reply does not decode: " + received.error);
-  if (!received.value->ok) throw WorkerError(WorkerErrc::bad_state, received.value->error);
-  return std::move(received.value->value);
 }
 
 int Methods::serve(std::chrono::milliseconds idle_exit) {
@@ -186,6 +345,9 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
     } else {
       try {
         reply.value = found->second(request);
+      } catch (const ValueError& e) {
+        reply.ok = false;
+        reply.error = argument_error(request, e);
       } catch (const std::exception& e) {
         reply.ok = false;
         reply.error = e.what();

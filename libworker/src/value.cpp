@@ -1,5 +1,6 @@
 #include "colony/worker/value.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -149,9 +150,47 @@ std::string_view Value::kind_name(Kind kind) noexcept {
   return "unknown";
 }
 
+std::string_view Value::kind_with_article(Kind kind) noexcept {
+  switch (kind) {
+    case Kind::null: return "null";
+    case Kind::boolean: return "a bool";
+    case Kind::integer: return "an integer";
+    case Kind::floating: return "a floating point number";
+    case Kind::string: return "a string";
+    case Kind::bytes: return "bytes";
+    case Kind::array: return "an array";
+    case Kind::map: return "a map";
+  }
+  return "unknown";
+}
+
+std::string Value::describe() const {
+  // Long enough to recognize a value, short enough for one line of an error.
+  constexpr std::size_t kShown = 40;
+  switch (kind()) {
+    case Kind::null: return "null";
+    case Kind::boolean: return as_bool() ? "the bool true" : "the bool false";
+    case Kind::integer: return "the integer " + std::to_string(as_int());
+    case Kind::floating: {
+      const double number = std::get<double>(data_);
+      if (std::isnan(number)) return "the floating point number NaN";
+      if (std::isinf(number)) return number > 0 ? "the floating point number infinity" : "the floating point number -infinity";
+      return "the floating point number " + to_json();
+    }
+    case Kind::string: {
+      const std::string& text = as_string();
+      if (text.size() <= kShown) return "the string " + to_json();
+      return "the string " + Value(text.substr(0, kShown)).to_json() + "... (" + std::to_string(text.size()) + " bytes)";
+    }
+    case Kind::bytes: return std::to_string(as_bytes().size()) + " bytes";
+    case Kind::array: return "an array of " + std::to_string(as_array().size());
+    case Kind::map: return "a map of " + std::to_string(as_map().size());
+  }
+  return "an unknown value";
+}
+
 void Value::wrong(Kind wanted) const {
-  throw WorkerError(WorkerErrc::wrong_type, "expected " + std::string(kind_name(wanted)) + ", the value is " +
-                                                std::string(kind_name(kind())));
+  throw ValueError(WorkerErrc::wrong_type, "expected " + std::string(kind_with_article(wanted)) + ", got " + describe(), this);
 }
 
 bool Value::as_bool() const {
@@ -195,8 +234,9 @@ Value::Map& Value::as_map() {
 const Value& Value::operator[](std::size_t index) const {
   const auto& array = as_array();
   if (index >= array.size()) {
-    throw WorkerError(WorkerErrc::not_found,
-                      "index " + std::to_string(index) + " is past the array's " + std::to_string(array.size()));
+    throw ValueError(WorkerErrc::not_found,
+                     "index " + std::to_string(index) + " is past the end of an array of " + std::to_string(array.size()),
+                     this, index);
   }
   return array[index];
 }
@@ -204,7 +244,7 @@ const Value& Value::operator[](std::size_t index) const {
 const Value& Value::operator[](std::string_view key) const {
   const auto& map = as_map();
   const auto found = map.find(key);
-  if (found == map.end()) throw WorkerError(WorkerErrc::not_found, "no key '" + std::string(key) + "' in the map");
+  if (found == map.end()) throw ValueError(WorkerErrc::not_found, "no key '" + std::string(key) + "' in the map", this);
   return found->second;
 }
 
@@ -228,6 +268,23 @@ std::size_t Value::size() const noexcept {
     case Kind::map: return std::get<Map>(data_).size();
     default: return 0;
   }
+}
+
+int Value::depth() const {
+  // Without recursion: a value built in C++ may nest deeper than any stack.
+  int deepest = 0;
+  std::vector<std::pair<const Value*, int>> pending{{this, 0}};
+  while (!pending.empty()) {
+    const auto [value, level] = pending.back();
+    pending.pop_back();
+    deepest = std::max(deepest, level);
+    if (value->kind() == Kind::array) {
+      for (const auto& element : std::get<Array>(value->data_)) pending.emplace_back(&element, level + 1);
+    } else if (value->kind() == Kind::map) {
+      for (const auto& [key, element] : std::get<Map>(value->data_)) pending.emplace_back(&element, level + 1);
+    }
+  }
+  return deepest;
 }
 
 Value Value::from_json(std::string_view text) {

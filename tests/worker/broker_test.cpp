@@ -308,7 +308,7 @@ TEST_CASE("colony kill, terminate, ps and deadletters from a shell", "[ipc]") {
     const auto letter = Value::from_json(listed.out);
     CHECK(letter["method"].as_string() == "die");
     CHECK(letter["attempts"].as_int() == 3);
-    CHECK(letter["args"] == Value(Value::Array{1, 2}));
+    CHECK(letter["args"] == Value(Value::Array{Value::Array{1, 2}}));  // one argument, the array typed
     CHECK(colony({"deadletters", "replay", "fragile"}).out.find("replayed 1") != std::string::npos);
     // Replayed, it kills three more processes and is buried again.
     CHECK(test::eventually([&] { return !colony({"deadletters", "list", "fragile"}).out.empty(); }, 20s));

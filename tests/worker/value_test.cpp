@@ -49,7 +49,7 @@ TEST_CASE("a value holds one of eight kinds and says so when asked for another",
     FAIL("a string read as an integer");
   } catch (const WorkerError& e) {
     CHECK(e.code() == WorkerErrc::wrong_type);
-    CHECK(std::string(e.what()) == "expected integer, the value is string");
+    CHECK(std::string(e.what()) == "expected an integer, got the string \"colony\"");
   }
   try {
     (void)value["absent"];

@@ -60,11 +60,23 @@ struct CallOptions {
 // Queues a call to the named worker of session (and starts its process if
 // none runs); returns once it is queued. With wait, returns the reply's value.
 // Throws WorkerError: not_found for a name nobody defined, bad_state with the
-// worker's message when the method is unknown or threw, timed_out when no
-// reply came in time (the call stays queued), channel_full when the mailbox
-// stayed full.
+// worker's message when the method is unknown or threw (a wrong or missing
+// argument names the method and the argument), timed_out when no reply came
+// in time (the call stays queued), channel_full when the mailbox stayed full,
+// undecodable for arguments nested deeper than a worker can decode,
+// session_gone when no live broker runs the session. A waited call does not
+// wait out its timeout when no reply can come: no_such_executable when the
+// worker failed to start after the call was queued, bad_state when
+// supervision gave the worker up, session_gone when the session ended. Its
+// broker's death alone ends no wait: a broker that takes the session over
+// answers the call (timed_out then says the broker died).
 std::optional<Value> call(std::string_view session, std::string_view name, std::string_view method, Value args,
                           const CallOptions& options = {});
+
+// Why executable cannot be started the way the broker starts a worker (a
+// path with a '/' as it is, from the current directory; else looked up in
+// PATH): "no such file", "not executable", ...; nullopt when it can.
+std::optional<std::string> why_cannot_execute(const std::string& executable);
 
 // Whether name is defined in session.
 bool named_worker_exists(std::string_view session, std::string_view name);

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,6 +28,27 @@
 #include "colony/worker/errors.hpp"
 
 namespace colony {
+
+class Value;
+
+// What Value's accessors throw: a WorkerError (wrong_type, or not_found for
+// an index or key that is not there) that also says which value refused, so
+// that code knowing where that value sits can say so (Methods names the
+// argument of a call). The address is for comparing only, never to follow:
+// the value may be gone by the time the error is caught.
+class ValueError : public WorkerError {
+ public:
+  ValueError(WorkerErrc code, const std::string& message, const Value* value,
+             std::optional<std::size_t> missing_index = std::nullopt)
+      : WorkerError(code, message), value_(value), missing_index_(missing_index) {}
+  const Value* value() const noexcept { return value_; }
+  // operator[](index) past the end of an array: the index asked for.
+  std::optional<std::size_t> missing_index() const noexcept { return missing_index_; }
+
+ private:
+  const Value* value_;
+  std::optional<std::size_t> missing_index_;
+};
 
 class Value {
  public:
@@ -60,7 +82,8 @@ class Value {
   Kind kind() const noexcept { return static_cast<Kind>(data_.index()); }
   bool is_null() const noexcept { return kind() == Kind::null; }
 
-  // Each throws WorkerError(wrong_type) naming what it holds instead.
+  // Each throws ValueError(wrong_type) naming what it holds instead:
+  // "expected an integer, got the string \"x\"".
   bool as_bool() const;
   std::int64_t as_int() const;
   double as_double() const;  // an integer converts
@@ -71,7 +94,7 @@ class Value {
   const Map& as_map() const;
   Map& as_map();
 
-  // Element access; const versions throw WorkerError(not_found) when absent.
+  // Element access; const versions throw ValueError(not_found) when absent.
   const Value& operator[](std::size_t index) const;
   const Value& operator[](std::string_view key) const;
   Value& operator[](std::string_view key);  // inserts null into a map (or turns null into a map)
@@ -80,12 +103,22 @@ class Value {
 
   friend bool operator==(const Value&, const Value&) = default;
 
+  // How deep arrays and maps nest in this value, counted as the decoders
+  // count: 0 for a scalar or an empty array or map, 1 for [1] or [[]]. A
+  // value deeper than kMaxDepth does not decode.
+  int depth() const;
+
   // Throws WorkerError(undecodable) with the position of the first problem.
   static Value from_json(std::string_view text);
   // indent < 0: one line.
   std::string to_json(int indent = -1) const;
 
+  // "integer", "string", ...; with an article: "an integer", "a string".
   static std::string_view kind_name(Kind kind) noexcept;
+  static std::string_view kind_with_article(Kind kind) noexcept;
+  // The value for a person, short: "the string \"x\"", "the integer 5",
+  // "an array of 2", "null" (long strings are cut).
+  std::string describe() const;
 
   template <class A>
   void save(A& archive) const;
