@@ -98,7 +98,7 @@ SessionWatcher::SessionWatcher(std::shared_ptr<detail::SessionMap> map) : map_(s
 bool SessionWatcher::session_ended() const {
   const auto& header = map_->header();
   return header.state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(detail::SessionState::ending) ||
-         !shm::process_is_alive(header.broker_pid.load());
+         !shm::is_alive(detail::broker_identity(header));
 }
 
 TopFrame SessionWatcher::look() {

@@ -161,7 +161,7 @@ SessionCheck check_session(const std::string& session) {
   if (header.slot_count != detail::kMaxWorkerSlots || segment->data_size() != detail::kSessionDataSize) {
     return unverifiable(what + " has a size this build does not make");
   }
-  check.broker = {header.broker_pid.load(std::memory_order_acquire), header.broker_start};
+  check.broker = detail::broker_identity(header);
   const shm::ProcessIdentity creator = segment->creator();
   if (check.broker.pid <= 0 || check.broker != creator) {
     return unverifiable(what + " names broker pid " + std::to_string(check.broker.pid) + " but was made by pid " +

@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "colony/shm/process.hpp"
 #include "colony/worker/crash_log.hpp"
@@ -24,9 +26,46 @@ constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 // itself wakes it at once).
 constexpr auto kWatchInterval = std::chrono::milliseconds(100);
 
+// Reply rings are named "rp" and 16 random hex digits: a name another local
+// process could guess and squat would make every waited call fail.
+constexpr std::size_t kReplyNameDigits = 16;
+constexpr int kReplyNameTries = 8;
+
 bool is_reply_ring_name(std::string_view object) {
-  return object.size() > 2 && object.size() <= 22 && object.starts_with("rp") &&
-         object.find_first_not_of("0123456789", 2) == std::string_view::npos;
+  return object.size() == 2 + kReplyNameDigits && object.starts_with("rp") &&
+         object.find_first_not_of("0123456789abcdef", 2) == std::string_view::npos;
+}
+
+std::string random_reply_ring_name() {
+  // From the OS's entropy each time: a seeded generator's next names could be
+  // worked out from the names it showed in /dev/shm.
+  std::random_device entropy;
+  const std::uint64_t bits = (std::uint64_t{entropy()} << 32) | entropy();
+  char digits[kReplyNameDigits + 1];
+  std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(bits));
+  return "rp" + std::string(digits);
+}
+
+// A new reply ring under an unpredictable name; a name that exists already
+// (squatted, or a one-in-2^64 clash) is never adopted: another name is drawn.
+shm::Ring create_reply_ring(const detail::SessionMap& map, std::string& object, std::optional<shm::SegmentName>& name) {
+  shm::RingOptions options;
+  options.capacity = kReplyCapacity;
+  options.max_message = kReplyCapacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign;
+  for (int attempt = 0; attempt < kReplyNameTries; ++attempt) {
+    object = random_reply_ring_name();
+    const auto candidate = map.name(shm::SegmentKind::ring, object);
+    auto made = shm::Ring::create(candidate, options);
+    if (made) {
+      name = candidate;
+      return std::move(*made);
+    }
+    if (made.error().code != shm::Errc::already_exists) {
+      throw WorkerError(WorkerErrc::os_error, "cannot make a reply ring: " + made.error().message);
+    }
+  }
+  throw WorkerError(WorkerErrc::os_error, "cannot make a reply ring: " + std::to_string(kReplyNameTries) +
+                                              " random names in a row exist already");
 }
 
 void ensure_running(const detail::SessionMap& map, std::string_view name, shm::Deadline deadline) {
@@ -66,8 +105,7 @@ SessionEnd session_end(const detail::SessionMap& map) {
   if (header.state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(detail::SessionState::ending)) {
     return SessionEnd::ending;
   }
-  return shm::process_is_alive(header.broker_pid.load(std::memory_order_acquire)) ? SessionEnd::none
-                                                                                  : SessionEnd::broker_dead;
+  return shm::is_alive(detail::broker_identity(header)) ? SessionEnd::none : SessionEnd::broker_dead;
 }
 
 // The reason of the worker's latest crash report; empty when none can be read.
@@ -97,17 +135,19 @@ struct BeforePost {
 // worker failed to start after the call was queued, or supervision gave it
 // up. A dead broker alone is no reason: a broker that takes the session over
 // keeps the mailbox and the caller's reply ring, and answers the call; only
-// once the reply ring is gone (colony clean) can no answer come.
-void refuse_if_no_reply_can_come(const detail::SessionMap& map, const Mailbox& box, const shm::SegmentName& reply_ring,
-                                 std::string_view session, std::string_view name, const BeforePost& before) {
+// once the mailbox is gone (colony clean removed the dead session; it never
+// removes the reply ring of this live caller) can no answer come.
+void refuse_if_no_reply_can_come(const detail::SessionMap& map, const Mailbox& box, std::string_view session,
+                                 std::string_view name, const BeforePost& before) {
   const std::string worker = "'" + std::string(name) + "'";
   const SessionEnd end = session_end(map);
   if (end == SessionEnd::ending) {
     throw WorkerError(WorkerErrc::session_gone, "session '" + std::string(session) + "' ended before " + worker + " replied");
   }
   if (end == SessionEnd::broker_dead) {
-    const auto ring = shm::Segment::open(reply_ring, shm::Deadline::now());
-    if (!ring && ring.error().code == shm::Errc::not_found) {
+    const auto mailbox = shm::Segment::open(map.name(shm::SegmentKind::ring, "mb-" + Mailbox::encode_name(name)),
+                                            shm::Deadline::now());
+    if (!mailbox && mailbox.error().code == shm::Errc::not_found) {
       throw WorkerError(WorkerErrc::session_gone,
                         "session '" + std::string(session) + "' ended before " + worker + " replied: its broker (pid " +
                             std::to_string(map.header().broker_pid.load()) + ") died and its segments were removed");
@@ -232,14 +272,7 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
   std::optional<shm::Ring> reply_ring;
   std::optional<shm::SegmentName> reply_name;
   if (options.wait) {
-    request.reply_ring = "rp" + std::to_string(request.id);
-    reply_name = map->name(shm::SegmentKind::ring, request.reply_ring);
-    shm::RingOptions ring_options;
-    ring_options.capacity = kReplyCapacity;
-    ring_options.max_message = kReplyCapacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign;
-    auto made = shm::Ring::create(*reply_name, ring_options);
-    if (!made) throw WorkerError(WorkerErrc::os_error, "cannot make a reply ring: " + made.error().message);
-    reply_ring.emplace(std::move(*made));
+    reply_ring.emplace(create_reply_ring(*map, request.reply_ring, reply_name));
   }
   // Removes the reply ring on every way out.
   struct RemoveReplyRing {
@@ -293,7 +326,7 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
       }
       throw WorkerError(WorkerErrc::timed_out, late + "; the call stays queued");
     }
-    refuse_if_no_reply_can_come(*map, box, *reply_name, session, name, before);
+    refuse_if_no_reply_can_come(*map, box, session, name, before);
   }
 }
 

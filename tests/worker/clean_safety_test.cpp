@@ -265,3 +265,27 @@ TEST_CASE("a dead broker whose pid now names another process is dead, and colony
   CHECK(test::eventually([&] { return test::session_segments(session).empty(); }, 5000ms));
   CHECK(shm::process_is_alive(bystander.pid()));  // and it was not signalled
 }
+
+TEST_CASE("reply rings have names no local process can guess: squatted names never deny a waited call",
+          "[ipc][clean]") {
+  const std::string session = start_broker(test::unique_session("replies"));
+  // The names sequential ids would give the next calls, and more: squatted.
+  SquattedFiles squatted;
+  std::uint64_t next_id = 0;
+  {
+    auto control = open_control(session);
+    next_id = header_of(control).next_object_id.load();
+  }
+  for (std::uint64_t id = next_id; id < next_id + 64; ++id) {
+    const std::string path = shm_path(session, "ring.rp" + std::to_string(id));
+    write_file(path, "squatted", 0600);
+    squatted.paths.push_back(path);
+  }
+  for (int call = 1; call <= 3; ++call) {
+    const auto added = run_colony({"call", "--session", session, "counter", "add", "1", "--wait"});
+    CHECK(added.exit_code == 0);
+    CHECK(added.out == std::to_string(call) + "\n");
+  }
+  for (const auto& path : squatted.paths) CHECK(std::filesystem::file_size(path) == 8);  // untouched
+  CHECK(run_colony({"broker", "stop", "--session", session}, 30s).exit_code == 0);
+}

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "colony/shm/layout.hpp"
+#include "colony/shm/process.hpp"
 
 namespace colony::detail {
 
@@ -108,6 +109,11 @@ static_assert(offsetof(SessionHeader, next_object_id) == 64);
 static_assert(offsetof(SessionHeader, object_entries) == 80);
 static_assert(offsetof(SessionHeader, broker_start) == 84);
 static_assert(shm::kControlOffset + sizeof(SessionHeader) <= shm::kDataOffset);
+
+// The broker as recorded: judged alive with shm::is_alive, never by pid alone.
+inline shm::ProcessIdentity broker_identity(const SessionHeader& header) noexcept {
+  return {header.broker_pid.load(std::memory_order_acquire), header.broker_start};
+}
 
 // One worker. Slot 0 is the host. Three 128-byte lines: what senders read
 // (state), what the worker itself writes per message (doorbell, counters),
