@@ -127,8 +127,8 @@ struct Broker::Impl {
   // a process that holds the ring's claim lock and is stopped, or a lock word
   // someone overwrote, must not keep the broker from learning of deaths or
   // from stopping. Posting sets internal_pending, then wakes the loop's sleep
-  // on the ring (Ring::wake_reader).
-  // A definition is answered: empty when the name is registered, else why not.
+  // on the ring (Ring::wake_reader). A definition is answered through its
+  // promise: empty once the name is registered, else why it is not.
   struct DefineCall {
     DefineNamed definition;
     std::shared_ptr<std::promise<std::string>> answer;
@@ -286,7 +286,15 @@ struct Broker::Impl {
   }
 
   void handle_internal_request(const ChildEnded& ended) { on_process_end(ended); }
-  void handle_internal_request(const DefineCall& call) { call.answer->set_value(on_define_named(call.definition)); }
+  void handle_internal_request(const DefineCall& call) {
+    std::string why;
+    try {
+      why = on_define_named(call.definition);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    call.answer->set_value(std::move(why));
+  }
   void handle_internal_request(const RestartNamed& restart) { on_restart_named(restart.name); }
 
   // --- events to workers ------------------------------------------------------
