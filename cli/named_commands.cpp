@@ -134,6 +134,9 @@ Json snapshot(const detail::SessionMap& map) {
                            {"parent_slot", record.parent_slot.load()}, {"messages_in", record.messages_in.load()},
                            {"messages_out", record.messages_out.load()}});
   }
+  const SessionMemory memory = session_memory(map.session());
+  out["shared_memory_bytes"] = memory.bytes;
+  out["shared_memory_segments"] = memory.segments;
   out["named_workers"] = named;
   out["workers"] = workers;
   out["channels"] = channels;
@@ -180,8 +183,17 @@ std::string rate_text(const Json& rate) {
   return text;
 }
 
+// Shared memory in the unit a reader compares with `df /dev/shm`.
+std::string memory_text(std::uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return text;
+}
+
 void print_table(const Json& s) {
-  std::printf("session %s, broker pid %d\n", s["session"].get<std::string>().c_str(), s["broker_pid"].get<int>());
+  std::printf("session %s, broker pid %d, shared memory %s in %zu segments\n", s["session"].get<std::string>().c_str(),
+              s["broker_pid"].get<int>(), memory_text(s["shared_memory_bytes"].get<std::uint64_t>()).c_str(),
+              s["shared_memory_segments"].get<std::size_t>());
   std::printf("\nnamed workers\n  %-16s %8s %-12s %7s %-14s %7s %5s %8s %9s\n", "NAME", "PID", "STATE", "STARTS",
               "LAST EXIT", "QUEUED", "DEAD", "HANDLED", "HANDLED/S");
   for (const auto& w : s["named_workers"]) {

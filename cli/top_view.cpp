@@ -14,6 +14,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "colony/broker/clean.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/worker/mailbox.hpp"
 
@@ -107,6 +108,9 @@ TopFrame SessionWatcher::look() {
   frame.broker_pid = map_->header().broker_pid.load();
   frame.taken = std::chrono::steady_clock::now();
   frame.broker_usage = read_process_usage(frame.broker_pid);
+  const SessionMemory memory = session_memory(frame.session);
+  frame.shared_memory_bytes = memory.bytes;
+  frame.shared_memory_segments = memory.segments;
   look_at_entries(frame);    // named workers first: the process rows name theirs
   look_at_processes(frame);
   add_rates(frame);
@@ -277,6 +281,8 @@ Json frame_json(const TopFrame& frame) {
            {"broker_pid", frame.broker_pid},
            {"broker_cpu_percent", or_null(frame.broker_cpu_percent)},
            {"broker_rss_bytes", frame.broker_usage ? Json(frame.broker_usage->rss_bytes) : Json(nullptr)},
+           {"shared_memory_bytes", frame.shared_memory_bytes},
+           {"shared_memory_segments", frame.shared_memory_segments},
            {"seconds", frame.seconds}};
   Json& named = out["named_workers"] = Json::array();
   for (const auto& row : frame.named_workers) {
@@ -409,9 +415,10 @@ std::string clock_text() {
 std::vector<std::string> frame_lines(const TopFrame& frame, std::uint32_t interval_ms) {
   std::vector<std::string> lines;
   const std::string broker_cpu = frame.broker_cpu_percent ? percent_text(frame.broker_cpu_percent) + "%" : "-";
-  lines.push_back(formatted("session %s, broker pid %d (cpu %s, rss %s), %s, every %u ms",
-                            printable(frame.session).c_str(), frame.broker_pid, broker_cpu.c_str(), bytes_text(rss_of(frame.broker_usage)).c_str(),
-                            clock_text().c_str(), interval_ms));
+  lines.push_back(formatted("session %s, broker pid %d (cpu %s, rss %s), shared memory %s in %zu segments, %s, every %u ms",
+                            printable(frame.session).c_str(), frame.broker_pid, broker_cpu.c_str(),
+                            bytes_text(rss_of(frame.broker_usage)).c_str(), bytes_text(frame.shared_memory_bytes).c_str(),
+                            frame.shared_memory_segments, clock_text().c_str(), interval_ms));
 
   lines.emplace_back();
   lines.push_back(formatted("worker processes (%zu)", frame.workers.size()));

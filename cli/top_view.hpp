@@ -87,6 +87,8 @@ struct TopFrame {
   double seconds = 0;  // since the previous look; 0 on the first
   std::optional<ProcessUsage> broker_usage;
   std::optional<double> broker_cpu_percent;
+  std::uint64_t shared_memory_bytes = 0;  // all the session's segments, as /dev/shm accounts them
+  std::size_t shared_memory_segments = 0;
   std::vector<NamedRow> named_workers;
   std::vector<ProcessRow> workers;
   std::vector<ChannelRow> channels;

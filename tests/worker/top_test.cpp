@@ -1,5 +1,6 @@
 // colony top against a broker hosted in the test: one frame as JSON and as
 // text, a dead session, and a running top that ends with its session.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,4 +146,52 @@ TEST_CASE("colony top ends by itself, exit code 0, when its session ends", "[ipc
   const int status = test::reap(top, 10s);  // kills it, and returns -1, past the deadline
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+namespace {
+
+// What /dev/shm accounts for a session's segments, summed by the test itself.
+std::uint64_t bytes_in_dev_shm(const std::vector<std::string>& segments) {
+  std::uint64_t bytes = 0;
+  for (const auto& name : segments) {
+    struct stat info {};
+    if (::stat(("/dev/shm/" + name).c_str(), &info) == 0) bytes += static_cast<std::uint64_t>(info.st_blocks) * 512;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("colony ps and top show the shared memory a session holds, and it grows with a byte array", "[ipc]") {
+  Broker broker(test::broker_options());
+  const auto look = [&](const std::string& command) {
+    std::vector<std::string> argv{test::cli_path(), command, "--json", "--session", broker.session()};
+    if (command == "top") argv.insert(argv.begin() + 2, "--once");
+    const auto result = test::run_command(argv, 20s);
+    REQUIRE(result.exit_code == 0);
+    return Value::from_json(result.out);
+  };
+  const auto segments = test::session_segments(broker.session());
+  for (const std::string command : {"ps", "top"}) {
+    const Value shown = look(command);
+    INFO(command);
+    CHECK(shown["shared_memory_segments"] == Value(static_cast<std::int64_t>(segments.size())));
+    CHECK(shown["shared_memory_bytes"] == Value(static_cast<std::int64_t>(bytes_in_dev_shm(segments))));
+  }
+
+  auto big = SharedByteArray::create(std::size_t{4} << 20, "big");
+  REQUIRE(big.valid());
+  const auto with_array = test::session_segments(broker.session());
+  REQUIRE(with_array.size() == segments.size() + 1);
+  const auto grown = bytes_in_dev_shm(with_array);
+  CHECK(grown >= bytes_in_dev_shm(segments) + (std::uint64_t{4} << 20));  // reserved at creation, not on first write
+  for (const std::string command : {"ps", "top"}) {
+    const Value shown = look(command);
+    INFO(command);
+    CHECK(shown["shared_memory_segments"] == Value(static_cast<std::int64_t>(with_array.size())));
+    CHECK(shown["shared_memory_bytes"] == Value(static_cast<std::int64_t>(grown)));
+  }
+  const auto text = test::run_command({test::cli_path(), "ps", "--session", broker.session()}, 20s);
+  CHECK(text.out.find("shared memory ") != std::string::npos);
+  CHECK(text.out.find(" in " + std::to_string(with_array.size()) + " segments") != std::string::npos);
 }

@@ -1,16 +1,34 @@
 #include "session_processes.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
+#include <cstring>
 
 #include "colony/shm/process.hpp"
 #include "colony/worker/session_layout.hpp"
 
 namespace colony::broker_detail {
+namespace {
+
+// A process's environment, NUL-separated; empty when it cannot be read.
+std::string environment_of(const char* pid) {
+  std::string path("/proc/");
+  path.append(pid).append("/environ");
+  std::string environment;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return environment;
+  char chunk[4096];
+  for (ssize_t length; (length = ::read(fd, chunk, sizeof chunk)) > 0;) {
+    environment.append(chunk, static_cast<std::size_t>(length));
+  }
+  ::close(fd);
+  return environment;
+}
+
+}  // namespace
 
 std::vector<int> processes_in_session(const std::string& session) {
   std::vector<int> pids;
@@ -21,15 +39,13 @@ std::vector<int> processes_in_session(const std::string& session) {
   while (const dirent* entry = ::readdir(proc)) {
     const int pid = std::atoi(entry->d_name);
     if (pid <= 0) continue;
-    std::ifstream file(std::string("/proc/").append(entry->d_name).append("/environ"), std::ios::binary);
-    const std::string environment((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    for (std::size_t start = 0; start < environment.size();) {
-      const std::size_t end = std::min(environment.find('\0', start), environment.size());
-      if (environment.compare(start, end - start, needle) == 0) {
+    const std::string environment = environment_of(entry->d_name);
+    // Entries are NUL-terminated: the needle matches a whole entry.
+    for (const char* at = environment.c_str(); at < environment.c_str() + environment.size(); at += std::strlen(at) + 1) {
+      if (needle == at) {
         if (shm::process_is_alive(pid)) pids.push_back(pid);
         break;
       }
-      start = end + 1;
     }
   }
   ::closedir(proc);
