@@ -176,7 +176,14 @@ std::size_t Mailbox::request_kill() {
 void Mailbox::drain_killed() {
   auto& c = impl_->control();
   const std::uint64_t kill = c.kill_upto.load(std::memory_order_acquire);
-  if (kill == 0 || !impl_->reader) return;
+  if (kill == 0) return;
+  // A reader that died draining left the kill pending: its successor, which
+  // has taken nothing yet, drains the rest.
+  if (!impl_->reader) {
+    auto attached = shm::RingReader::attach(impl_->box);
+    if (!attached) return;  // a live reader has the box: it drains
+    impl_->reader.emplace(std::move(*attached));
+  }
   const std::uint64_t upto = kill & ~kKillRequested;
   impl_->delivering = false;
   // take() may hold one message already: if everything the kill covers is
