@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/segment.hpp"
 #include "colony/worker/errors.hpp"
 #include "colony/worker/mailbox.hpp"
@@ -47,6 +48,7 @@ void CrashLog::publish(std::string_view json_array) {
   std::atomic_thread_fence(std::memory_order_release);
   (void)bytes_.write(kText, std::as_bytes(std::span(text.data(), text.size())));
   (void)bytes_.store<std::uint32_t>(kLength, static_cast<std::uint32_t>(text.size()));
+  COLONY_FAILPOINT("crash_log.publish.before_even");
   // Publishing point: even again, the text whole. Dying before leaves it odd.
   (void)bytes_.store<std::uint32_t>(kGeneration, (generation | 1u) + 1u);
 }

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <thread>
 
+#include "colony/shm/failpoint.hpp"
+
 namespace colony {
 namespace {
 
@@ -75,6 +77,7 @@ struct Mailbox::Impl {
       throw WorkerError(WorkerErrc::channel_full, "the dead-letter box takes nothing: " +
                                                      std::string(shm::to_string(status)));
     }
+    COLONY_FAILPOINT("mailbox.bury.after_send");
   }
 };
 
@@ -173,7 +176,14 @@ std::size_t Mailbox::request_kill() {
 void Mailbox::drain_killed() {
   auto& c = impl_->control();
   const std::uint64_t kill = c.kill_upto.load(std::memory_order_acquire);
-  if (kill == 0 || !impl_->reader) return;
+  if (kill == 0) return;
+  // A reader that died draining left the kill pending: its successor, which
+  // has taken nothing yet, drains the rest.
+  if (!impl_->reader) {
+    auto attached = shm::RingReader::attach(impl_->box);
+    if (!attached) return;  // a live reader has the box: it drains
+    impl_->reader.emplace(std::move(*attached));
+  }
   const std::uint64_t upto = kill & ~kKillRequested;
   impl_->delivering = false;
   // take() may hold one message already: if everything the kill covers is
@@ -183,6 +193,7 @@ void Mailbox::drain_killed() {
     while (impl_->box.records_read() + impl_->reader->uncommitted() < upto) {
       // A death in this loop: kill_upto stays and the next reader drains the rest.
       if (!impl_->reader->try_receive().ok()) break;
+      COLONY_FAILPOINT("mailbox.drain_killed.received");
     }
     impl_->reader->commit();
   }
@@ -250,6 +261,7 @@ std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
       control.in_flight.store(0, std::memory_order_release);
       continue;
     }
+    COLONY_FAILPOINT("mailbox.take.before_attempt");
     control.attempts.store(attempt, std::memory_order_relaxed);
     control.in_flight_method[0] = '\0';
     control.in_flight_since_ns.store(static_cast<std::uint64_t>(shm::Clock::now().time_since_epoch().count()),
@@ -257,6 +269,7 @@ std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
     // Publishing point: a death from here on counts as an attempt, and the
     // broker times the handler from the store above.
     control.in_flight.store(record.sequence, std::memory_order_release);
+    COLONY_FAILPOINT("mailbox.take.after_attempt");
     if (seen_before) control.redelivered.fetch_add(1, std::memory_order_relaxed);
     impl_->delivering = true;
     return Delivery{record, seen_before, attempt};
@@ -270,6 +283,7 @@ void Mailbox::done() {
   // The message leaves the box; dying right after leaves in_flight naming a
   // sequence no later record has.
   impl_->reader->commit();
+  COLONY_FAILPOINT("mailbox.done.after_commit");
   control.handled.fetch_add(1, std::memory_order_relaxed);
   control.in_flight.store(0, std::memory_order_release);
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/worker/crash_log.hpp"
 #include "colony/worker/protocol.hpp"
@@ -389,6 +390,7 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
     // Replied before the message leaves the box: a death in between means
     // the call is handled (and answered) again, never lost.
     if (!request.reply_ring.empty()) send_reply(*map, request.reply_ring, reply);
+    COLONY_FAILPOINT("named.serve.before_done");
     box.done();
     idle_since = shm::Clock::now();
   }

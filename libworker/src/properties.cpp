@@ -2,6 +2,7 @@
 
 #include <cereal/types/map.hpp>
 
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/archive.hpp"
 
 namespace colony::detail {
@@ -87,6 +88,7 @@ void PropertyStore::set(std::string_view key, std::uint32_t type_tag, std::vecto
   writer(values);
   // Publishing point: one store switches readers to the new blob. Dying
   // before it leaves the old dictionary; after it, the new one.
+  COLONY_FAILPOINT("properties.set.before_publish");
   (void)bytes_.store<std::uint64_t>(kSelectorOffset, (std::uint64_t{length} << 1) | next_half);
 }
 

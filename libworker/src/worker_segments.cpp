@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 
 #include "colony/worker/context.hpp"
@@ -90,6 +91,7 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
   }
   // A creator that dies from here to `created` leaves a reserved slot; the
   // broker frees it when it sees this process end.
+  COLONY_FAILPOINT("worker_slot.make.reserved");
   auto& record = session.slot(slot);
   record.parent_slot.store(parent_slot, std::memory_order_relaxed);
   record.parent_generation.store(parent_generation, std::memory_order_relaxed);

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
 
@@ -56,6 +57,7 @@ Expected<Condition> Condition::create(const SegmentName& name) {
   // All zero is the initial state: sequence 0, no waiters.
   new (segment->control()) ConditionCell{};
   // If we die before mark_ready, openers get creator_died and never use the cell.
+  COLONY_FAILPOINT("condition.create.before_ready");
   segment->mark_ready();
   return Condition(std::move(segment).value());
 }
@@ -77,6 +79,7 @@ ConditionWait Condition::wait(Mutex& mutex, Deadline deadline) noexcept {
   // If we die from here to the decrement below, waiters stays one too high:
   // notifiers see a waiter and make a futex_wake syscall that wakes nobody.
   mutex.unlock();
+  COLONY_FAILPOINT("condition.wait.before_sleep");
 
   ConditionStatus status = ConditionStatus::timed_out;
   for (;;) {
@@ -112,6 +115,7 @@ void Condition::notify(int count) noexcept {
   // If we die here, waiters not yet asleep see the new sequence and return;
   // those already asleep stay asleep until another notification or their
   // deadline, as if we had died just before notifying.
+  COLONY_FAILPOINT("condition.notify.before_wake");
   if (shared.waiters.load(std::memory_order_seq_cst) == 0) return;  // see the protocol above
   futex_wake(shared.sequence, count);
 }

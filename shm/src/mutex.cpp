@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "colony/shm/failpoint.hpp"
+
 namespace colony::shm {
 namespace {
 
@@ -29,6 +31,7 @@ Expected<Mutex> Mutex::create(const SegmentName& name) {
     return initialized.error();
   }
   // If we die before mark_ready, openers get creator_died and never touch the cell.
+  COLONY_FAILPOINT("mutex.create.before_ready");
   segment->mark_ready();
   return Mutex(std::move(segment).value());
 }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "colony/shm/cpu_relax.hpp"
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/shm/robust_mutex.hpp"
@@ -130,6 +131,7 @@ Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options)
     }
   }
   // If we die before this line, openers see a segment that never became READY.
+  COLONY_FAILPOINT("ring.create.before_ready");
   segment->mark_ready();
   const std::uint64_t key = control.publication_key;
   return Ring(std::move(segment).value(), capacity, options.max_message, options.variant, key);
@@ -362,6 +364,7 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
     // failure other than a timeout is a lock word that is not ours.
     return claim_failed(locked.status == LockStatus::timed_out ? RingStatus::timed_out : RingStatus::corrupt);
   }
+  COLONY_FAILPOINT("ring.claim_many.locked");
   const std::size_t capacity = ring_->capacity();
   std::uint64_t position = c.tail.load(std::memory_order_relaxed);
   if (position % kRecordAlign != 0) {
@@ -396,6 +399,7 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
   // this line, the reader finds a record in progress whose writer is dead and
   // turns it into padding; later records are unaffected.
   c.tail.store(position + record_size, std::memory_order_release);
+  COLONY_FAILPOINT("ring.claim_many.after_tail");
   lock.unlock();
   auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
   return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size, ~std::uint64_t{0}};
@@ -445,7 +449,9 @@ void RingWriter::commit(const Claim& claimed) noexcept {
     // the record is visible and the next writer overwrites it; if we die
     // after it, the reader may take the record and the next writer's attach
     // moves tail past it.
+    COLONY_FAILPOINT("ring.commit.before_publication");
     header.publication.store(ring_->publication_for(claimed.position), std::memory_order_release);
+    COLONY_FAILPOINT("ring.commit.after_publication");
     c.next_sequence.store(header.sequence + 1, std::memory_order_relaxed);
     c.records_written.store(c.records_written.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     tail_ = claimed.end;
@@ -453,6 +459,7 @@ void RingWriter::commit(const Claim& claimed) noexcept {
   } else {
     c.records_written.fetch_add(1, std::memory_order_relaxed);
     // The length is published last: the reader sees the whole payload or waits.
+    COLONY_FAILPOINT("ring.commit_many.before_length");
     header.length.store(static_cast<std::int32_t>(claimed.payload.size()), std::memory_order_release);
   }
   wake_reader();
@@ -611,6 +618,7 @@ RingReader::Step RingReader::step(Received& out) {
     // the next reader finds the same dead writer and does the same.
     length = -(length + 1);
     header.type_tag = kPaddingTag;
+    COLONY_FAILPOINT("ring.reader.before_padding_length");
     header.length.store(length, std::memory_order_release);
   }
   const auto payload_size = static_cast<std::size_t>(length);
@@ -717,6 +725,7 @@ Received RingReader::receive_until(Deadline deadline, const std::atomic<bool>* i
     }
     // While a live writer fills the record at our cursor, wake up now and
     // then to notice if it dies; otherwise sleep until woken or the deadline.
+    COLONY_FAILPOINT("ring.reader.before_sleep");
     futex_wait(c.data_signal, signal, in_progress_writer_ != 0 ? deadline.capped(kWriterLivenessInterval) : deadline);
     c.readers_waiting.store(0, std::memory_order_relaxed);
   }
@@ -730,7 +739,9 @@ void RingReader::commit() noexcept {
   uncommitted_ = 0;
   // Frees the space. If we die before this line, every record received since
   // the last commit is delivered again to the next reader.
+  COLONY_FAILPOINT("ring.reader_commit.before_head");
   c.head.store(committed_, std::memory_order_release);
+  COLONY_FAILPOINT("ring.reader_commit.after_head");
   // After head, never before: a reader that dies between the two leaves a
   // last_sequence that is merely older, which weakens the next reader's
   // sequence check but never makes a good record look replayed.

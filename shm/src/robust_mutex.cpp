@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <ctime>
 
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 
 namespace colony::shm {
@@ -33,9 +34,11 @@ LockResult RobustMutexCell::on_acquired(int rc) noexcept {
     pthread_mutex_consistent(&cell_->native);
     cell_->owner_died_count.fetch_add(1, std::memory_order_relaxed);
   }
+  COLONY_FAILPOINT("robust_mutex.lock.before_owner_store");
   // If we die on the next line, the next locker gets EOWNERDEAD and reads our pid.
   cell_->owner_pid.store(current_pid(), std::memory_order_relaxed);
   cell_->acquisitions.fetch_add(1, std::memory_order_relaxed);
+  COLONY_FAILPOINT("robust_mutex.lock.after_owner_store");
   return result;
 }
 
@@ -103,6 +106,7 @@ bool RobustMutexCell::unlock() noexcept {
   // If we die after this exchange but before the unlock, the next locker
   // gets EOWNERDEAD with owner_pid 0: "an owner died", without a name.
   const bool was_ours = cell_->owner_pid.compare_exchange_strong(expected, 0, std::memory_order_relaxed);
+  COLONY_FAILPOINT("robust_mutex.unlock.before_release");
   if (pthread_mutex_unlock(&cell_->native) == 0) return true;
   if (was_ours) cell_->owner_pid.store(self, std::memory_order_relaxed);  // EPERM: not this thread's lock after all
   return false;

@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
 #include "platform_shared_memory.hpp"
@@ -94,6 +95,7 @@ Expected<Segment> Segment::create(const SegmentName& name, std::size_t data_size
   header.data_size = data_size;
   header.created_unix_ns = unix_now_ns();
   // If we die here, openers see magic == 0 and a dead creator_pid: creator_died.
+  COLONY_FAILPOINT("segment.create.before_magic");
   std::atomic_ref<std::uint64_t>(header.magic).store(kSegmentMagic, std::memory_order_release);
   return segment;
 }
