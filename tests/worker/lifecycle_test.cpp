@@ -149,7 +149,9 @@ TEST_CASE("terminate ends a worker at once and close ends it after the current h
 
 TEST_CASE("terminating the top of a three-level tree leaves no process and ends children first", "[ipc]") {
   Broker broker(test::broker_options());
-  auto top = broker.host().create(test::worker_path(), {"tree", "3"});
+  // The leaf holds 256 MiB: it dies slowly, so that ending the others
+  // without waiting for it would show.
+  auto top = broker.host().create(test::worker_path(), {"tree", "3", "256"});
   std::vector<int> pids;
   top.on_message<std::int32_t>([&](std::int32_t pid) { pids.push_back(pid); });
   std::vector<int> alive_at_exit;

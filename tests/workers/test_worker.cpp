@@ -393,10 +393,15 @@ int main_with(const std::string& mode, int argc, char** argv) {
   }
   if (mode == "tree") {
     // A chain of workers: each reports its pid and its descendants' pids up.
+    // With argv[3], the last holds that many MiB, written: the kernel takes
+    // a while to tear them down, so it dies slowly.
     const int depth = std::atoi(argv[2]);
+    const std::string ballast_mib = argc > 3 ? argv[3] : "0";
+    std::vector<char> ballast;
     colony::WorkerHandle child;
+    if (depth <= 1) ballast.assign(static_cast<std::size_t>(std::atoi(ballast_mib.c_str())) << 20, 1);
     if (depth > 1) {
-      child = self.create(argv[0], {"tree", std::to_string(depth - 1)});
+      child = self.create(argv[0], {"tree", std::to_string(depth - 1), ballast_mib});
       child.on_message<std::int32_t>([&](std::int32_t pid) { self.post_message(pid); });
       child.start();
     }
