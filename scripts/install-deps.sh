@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev  # JSON for dynamic values (colony::Value), the CLI and --json output
   libtomlplusplus-dev # pipeline files (colony run --pipeline)
   catch2              # tests (Catch2 2.13)
+  python3             # tests: Python's multiprocessing.shared_memory reads a Colony byte array
   # benchmark peers (colony_bench builds and runs without them: their rows show as absent)
   libzmq3-dev         # ZeroMQ (ipc://) as a peer
   iceoryx             # iox-roudi, the daemon colony_bench starts for the iceoryx rows

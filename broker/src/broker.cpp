@@ -542,6 +542,9 @@ struct Broker::Impl {
     } catch (const std::exception& e) {
       return std::string("cannot make its mailbox: ") + e.what();
     }
+    // The box may be older than this definition (a redefinition, a session
+    // taken over from a dead broker): its K is this definition's from now on.
+    named_boxes.at(definition.name).control().max_attempts.store(definition.max_attempts, std::memory_order_relaxed);
     const bool known = named_specs.contains(definition.name);
     named_specs.insert_or_assign(definition.name, definition);
     if (const auto found = supervisors.find(definition.name); found != supervisors.end()) {

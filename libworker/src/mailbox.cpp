@@ -112,7 +112,7 @@ Mailbox Mailbox::open_or_create(std::string_view session, std::string_view name,
   shm::Ring box = create_or_open(segment_name(session, "mb-", encoded), box_options, &created);
   auto& control = *reinterpret_cast<MailboxControl*>(box.user_area());
   if (created) {
-    control.max_attempts = options.max_attempts;
+    control.max_attempts.store(options.max_attempts, std::memory_order_relaxed);
     // Publishing point of the mailbox's own state (the ring itself is READY
     // already): an opener that sees no magic yet waits for it below.
     std::atomic_ref<std::uint64_t>(control.magic).store(kMailboxMagic, std::memory_order_release);
@@ -253,7 +253,7 @@ std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
     const shm::RecordView& record = received.record;
     const bool seen_before = control.in_flight.load(std::memory_order_acquire) == record.sequence;
     const std::uint32_t attempt = seen_before ? control.attempts.load(std::memory_order_relaxed) + 1 : 1;
-    if (seen_before && attempt > control.max_attempts) {
+    if (seen_before && attempt > control.max_attempts.load(std::memory_order_relaxed)) {
       // Every earlier delivery of it ended with the reader's death.
       impl_->bury(record, attempt - 1);
       impl_->reader->commit();

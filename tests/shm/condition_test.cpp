@@ -73,15 +73,6 @@ T* area_as(const shm::Segment& area) {
   return std::launder(static_cast<T*>(static_cast<void*>(area.data())));
 }
 
-// True once the process sleeps in the kernel (state S in /proc/<pid>/stat).
-bool is_asleep(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  const auto close_paren = line.rfind(')');
-  return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] == 'S';
-}
-
 // Exit codes shared by the scenarios below.
 constexpr int kTimedOut = 3;
 constexpr int kOutOfOrder = 4;
@@ -157,6 +148,18 @@ COLONY_CHILD_SCENARIO("condition-wait-for-flag") {
     if (!waited.holds_mutex() || (waited.timed_out() && flag->set == 0)) return kTimedOut;
   }
   return 0;
+}
+
+// Waits once, with no predicate: exits 0 when that one wait was notified,
+// kTimedOut when its deadline passed first.
+COLONY_CHILD_SCENARIO("condition-wait-once") {
+  auto shared = open_shared(args.at(0), "c");
+  if (!shared) return 2;
+  const auto deadline = Deadline::after(30s);
+  shm::MutexLock guard(shared->mutex, deadline);
+  if (!guard) return kTimedOut;
+  const auto waited = shared->condition.wait(guard, deadline);
+  return waited.notified() ? 0 : kTimedOut;
 }
 
 // Takes the mutex the test released by waiting, notifies, and hangs holding
@@ -258,7 +261,7 @@ TEST_CASE("a waiter killed while waiting blocks neither the notifier nor the oth
   auto doomed = test::ChildProcess::start("condition-wait-for-flag", {session.name()});
   auto survivor = test::ChildProcess::start("condition-wait-for-flag", {session.name()});
   REQUIRE(test::eventually(
-      [&] { return shared.condition.waiters() == 2 && is_asleep(doomed.pid()) && is_asleep(survivor.pid()); },
+      [&] { return shared.condition.waiters() == 2 && test::is_asleep(doomed.pid()) && test::is_asleep(survivor.pid()); },
       5000ms));
   doomed.kill_hard();
   REQUIRE(doomed.wait_for(5000ms));
@@ -277,6 +280,42 @@ TEST_CASE("a waiter killed while waiting blocks neither the notifier nor the oth
   const auto survivor_status = survivor.wait_or_kill(5s);
   INFO("survivor " << survivor_status.describe());
   CHECK(survivor_status.ok());
+}
+
+TEST_CASE("notify_one wakes exactly one of two waiting processes, and the next notify_one the other",
+          "[ipc][condition]") {
+  test::TestSession session;
+  auto shared = create_shared(session, "c", 64);
+  auto first = test::ChildProcess::start("condition-wait-once", {session.name()});
+  auto second = test::ChildProcess::start("condition-wait-once", {session.name()});
+  // Both asleep in the wait: none of them can return for a notification that came too early.
+  REQUIRE(test::eventually(
+      [&] { return shared.condition.waiters() == 2 && test::is_asleep(first.pid()) && test::is_asleep(second.pid()); }, 5000ms));
+
+  shared.condition.notify_one();
+  std::optional<test::ExitStatus> first_status;
+  std::optional<test::ExitStatus> second_status;
+  const auto one_ended = [&] {
+    if (!first_status) first_status = first.wait_for(0ms);
+    if (!second_status) second_status = second.wait_for(0ms);
+    return first_status.has_value() || second_status.has_value();
+  };
+  REQUIRE(test::eventually(one_ended, 10s));
+  // The other one stays asleep: a notify_one that woke both would show it by now.
+  std::this_thread::sleep_for(300ms);
+  (void)one_ended();
+  REQUIRE(first_status.has_value() != second_status.has_value());
+  auto& woken = first_status ? *first_status : *second_status;
+  auto& sleeper = first_status ? second : first;
+  INFO("woken waiter " << woken.describe());
+  CHECK(woken.ok());  // notified, not timed out
+  CHECK(test::is_asleep(sleeper.pid()));
+  CHECK(shared.condition.waiters() == 1);
+
+  shared.condition.notify_one();
+  const auto last = sleeper.wait_or_kill(10s);
+  INFO("second waiter " << last.describe());
+  CHECK(last.ok());
 }
 
 TEST_CASE("a wait reports that the mutex holder died while the waiter was asleep", "[crash][ipc][condition]") {

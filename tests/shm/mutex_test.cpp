@@ -100,6 +100,34 @@ COLONY_CHILD_SCENARIO("mutex-increment") {
   return 0;
 }
 
+// Raises a flag, then blocks in a lock the test's holder keeps; exits 0 when
+// the lock came with the death of the pid in args[1] reported.
+COLONY_CHILD_SCENARIO("mutex-lock-behind-holder") {
+  auto mutex = shm::Mutex::open(mutex_name(args.at(0)), Deadline::after(5s));
+  auto area = shm::Segment::open(area_name(args.at(0), "flag"), Deadline::after(5s));
+  if (!mutex || !area) return 2;
+  area_of<std::atomic<std::uint32_t>>(*area)->store(1);
+  const auto locked = mutex->lock_until(Deadline::after(30s));
+  if (!locked.acquired()) return 3;
+  const bool reported = locked.status == LockStatus::acquired_owner_died && locked.dead_owner_pid == std::stoi(args.at(1));
+  mutex->unlock();
+  return reported ? 0 : 4;
+}
+
+// Unlocks a mutex it does not hold: exits 0 when unlock refused and the
+// lock stayed as it was (held by args[1] when that is not 0, else free).
+COLONY_CHILD_SCENARIO("mutex-unlock-not-held") {
+  auto mutex = shm::Mutex::open(mutex_name(args.at(0)), Deadline::after(5s));
+  if (!mutex) return 2;
+  const int holder = std::stoi(args.at(1));
+  if (mutex->unlock()) return 3;
+  if (mutex->holder_pid() != holder) return 4;
+  const auto tried = mutex->try_lock();
+  if (holder != 0) return tried.status == LockStatus::would_block ? 0 : 5;
+  if (tried.status != LockStatus::acquired) return 6;
+  return mutex->unlock() ? 0 : 7;
+}
+
 // Starts a child that locks the mutex and hangs, and waits until it holds it.
 test::ChildProcess start_holder(const test::TestSession& session, const shm::Mutex& mutex) {
   auto child = test::ChildProcess::start("mutex-lock-and-hang", {session.name()});
@@ -191,7 +219,7 @@ TEST_CASE("a mutex whose holder was killed goes to the next locker with the deat
   REQUIRE(child.wait_for(5000ms));
 
   shm::LockResult recovered{LockStatus::timed_out};
-  SECTION("by a lock with a long deadline") { recovered = sut->lock_until(Deadline::after(60s)); }
+  SECTION("by a lock that would block") { recovered = sut->lock_until(Deadline::after(10s)); }
   SECTION("by try_lock") { recovered = sut->try_lock(); }
   SECTION("by a timed lock") { recovered = sut->lock_until(Deadline::after(2s)); }
   CHECK(recovered.status == LockStatus::acquired_owner_died);
@@ -207,6 +235,53 @@ TEST_CASE("a mutex whose holder was killed goes to the next locker with the deat
   CHECK(sut->try_lock().status == LockStatus::acquired);
   sut->unlock();
   CHECK(sut->owner_died_count() == 1);
+}
+
+TEST_CASE("a process blocked in a lock gets it, with the death reported, when the holder is killed",
+          "[crash][ipc][mutex]") {
+  test::TestSession session;
+  auto sut = shm::Mutex::create(mutex_name(session.name()));
+  REQUIRE(sut);
+  auto flag_area = shm::Segment::create(area_name(session.name(), "flag"), sizeof(std::atomic<std::uint32_t>));
+  REQUIRE(flag_area);
+  auto* flag = create_area<std::atomic<std::uint32_t>>(*flag_area);
+  auto holder = start_holder(session, *sut);
+  auto locker = test::ChildProcess::start("mutex-lock-behind-holder", {session.name(), std::to_string(holder.pid())});
+  // Asleep in the kernel once it is past the flag: blocked in the lock.
+  REQUIRE(test::eventually([&] { return flag->load() == 1 && test::is_asleep(locker.pid()); }, 5000ms));
+  holder.kill_hard();
+  REQUIRE(holder.wait_for(5000ms));
+
+  const auto status = locker.wait_or_kill(10s);
+  INFO("locker " << status.describe() << " (3: not acquired, 4: acquired without the death reported)");
+  CHECK(status.ok());
+  CHECK(sut->owner_died_count() == 1);
+  const auto after = sut->try_lock();
+  CHECK(after.status == LockStatus::acquired);  // the locker unlocked it: usable, nothing left to report
+  sut->unlock();
+}
+
+TEST_CASE("an unlock from a process that does not hold the mutex is refused and changes nothing", "[ipc][mutex]") {
+  test::TestSession session;
+  auto sut = shm::Mutex::create(mutex_name(session.name()));
+  REQUIRE(sut);
+  SECTION("held by this process") {
+    REQUIRE(sut->lock_until(Deadline::after(5s)).status == LockStatus::acquired);
+    auto stranger = test::ChildProcess::start("mutex-unlock-not-held", {session.name(), std::to_string(::getpid())});
+    const auto status = stranger.wait_or_kill(10s);
+    INFO("stranger " << status.describe() << " (3: unlock succeeded, 4: holder changed, 5: lock no longer held)");
+    CHECK(status.ok());
+    CHECK(sut->holder_pid() == ::getpid());
+    CHECK(sut->unlock());  // still ours to release
+  }
+  SECTION("held by nobody") {
+    auto stranger = test::ChildProcess::start("mutex-unlock-not-held", {session.name(), "0"});
+    const auto status = stranger.wait_or_kill(10s);
+    INFO("stranger " << status.describe() << " (3: unlock succeeded, 4: holder changed, 6: lock broken)");
+    CHECK(status.ok());
+  }
+  CHECK(sut->lock_until(Deadline::after(1s)).status == LockStatus::acquired);
+  sut->unlock();
 }
 
 TEST_CASE("a locker sees and repairs the data a killed holder left half-updated", "[crash][ipc][mutex]") {

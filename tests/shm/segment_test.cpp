@@ -60,10 +60,20 @@ TEST_CASE("segment names follow one scheme and reject bad user names", "[unit]")
 
 TEST_CASE("a created segment is 0600 whatever the umask, exclusive, and opens once ready", "[unit]") {
   test::TestSession session;
+  // 0 would let a creator asking for too much (0644, 0666) show it; 0277 and
+  // 0777 clear the owner's own bits from what shm_open is asked for.
+  for (const mode_t mask : {mode_t{0}, mode_t{022}, mode_t{077}, mode_t{0277}, mode_t{0777}}) {
+    const auto masked = session.segment(SegmentKind::bytes, "umask" + std::to_string(mask));
+    const mode_t old_umask = ::umask(mask);
+    auto made = shm::Segment::create(masked, 100);
+    ::umask(old_umask);
+    INFO("umask 0" << std::oct << mask);
+    REQUIRE(made);
+    CHECK(mode_of(masked.os_name()) == 0600);
+    CHECK(shm::Segment::remove(masked));
+  }
   const auto name = session.segment(SegmentKind::bytes, "a");
-  const mode_t old_umask = ::umask(0);  // would otherwise leave 0600 alone; 0 tests that we set it exactly
   auto created = shm::Segment::create(name, 100);
-  ::umask(old_umask);
   REQUIRE(created);
   CHECK(mode_of(name.os_name()) == 0600);
   CHECK(created->size() == shm::kDataOffset + 100);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <stdexcept>
 #include <thread>
@@ -135,6 +136,14 @@ ExitStatus ChildProcess::wait_or_kill(std::chrono::milliseconds timeout) {
   kill_hard();
   (void)wait_for(std::chrono::seconds(5));
   return ExitStatus{};
+}
+
+bool is_asleep(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto close_paren = line.rfind(')');
+  return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] == 'S';
 }
 
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout) {

@@ -58,6 +58,10 @@ class ChildProcess {
   bool reaped_ = false;
 };
 
+// True once the process sleeps in the kernel (state S in /proc/<pid>/stat):
+// for a process that has nothing else to wait for, asleep in a futex.
+bool is_asleep(int pid);
+
 // Polls predicate every millisecond until it is true or the timeout passes.
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout);
 

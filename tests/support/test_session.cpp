@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -10,9 +12,22 @@
 
 namespace colony::test {
 
+const std::string& session_name_prefix() {
+  static const std::string prefix = [] {
+    const std::string pid = std::to_string(::getpid());
+    const char* run = std::getenv("COLONY_TEST_RUN");
+    const std::string_view id = run == nullptr ? std::string_view{} : std::string_view(run);
+    const bool usable = !id.empty() && id.size() <= 12 && std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+    });
+    return usable ? "test" + std::string(id) + "p" + pid + "n" : "test" + pid + "n";
+  }();
+  return prefix;
+}
+
 TestSession::TestSession() {
   static std::atomic<int> counter{0};
-  name_ = "test" + std::to_string(::getpid()) + "n" + std::to_string(counter.fetch_add(1));
+  name_ = session_name_prefix() + std::to_string(counter.fetch_add(1));
 }
 
 TestSession::~TestSession() {

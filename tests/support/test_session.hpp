@@ -9,6 +9,12 @@
 
 namespace colony::test {
 
+// What every session name the suite chooses begins with: "test<run>p<pid>n"
+// under ctest, whose run id ($COLONY_TEST_RUN, set per ctest run) lets
+// tests/check_no_leftovers.sh tell this run's segments from those of a suite
+// running at the same time; "test<pid>n" outside ctest.
+const std::string& session_name_prefix();
+
 class TestSession {
  public:
   TestSession();

@@ -6,7 +6,10 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "colony/broker/broker.hpp"
@@ -160,6 +163,18 @@ TEST_CASE("the colony command refuses bad input with one clear line and exit cod
   CHECK(help.out.find("clean") != std::string::npos);
 }
 
+TEST_CASE("colony run exits with 126 when its worker never attaches, and leaves nothing behind", "[ipc]") {
+  const std::string session = unique_session("unattached");
+  // The worker sleeps a minute without attaching: the broker gives up on it after 300 ms.
+  const auto result = test::run_command(
+      {test::cli_path(), "run", "--session", session, "--attach-timeout", "300", test::worker_path(), "not-a-worker"}, 30s);
+  CHECK(result.finished);
+  CHECK(result.exit_code == 126);
+  CHECK(result.err.find("did not attach to the session within 300 ms") != std::string::npos);
+  CHECK(test::processes_in_session(session).empty());
+  CHECK(test::session_segments(session).empty());
+}
+
 TEST_CASE("a broker killed before its worker attached still leaves no process", "[crash]") {
   const std::string session = unique_session("early");
   const int broker_pid = test::spawn_command(
@@ -270,15 +285,41 @@ TEST_CASE("colony kill, terminate, ps and deadletters from a shell", "[ipc]") {
               .exit_code == 0);
 
   SECTION("kill drops what is queued and ends the worker after its current call") {
-    const auto first_pid = colony({"call", "counter", "pid", "--wait"}).out;
-    REQUIRE(colony({"call", "counter", "sleep", "300"}).exit_code == 0);
-    for (int i = 0; i < 5; ++i) REQUIRE(colony({"call", "counter", "add", "1"}).exit_code == 0);
+    // Calls that leave lines in a file: what ran shows even after its process is gone.
+    const auto directory = std::filesystem::temp_directory_path() / ("colony-kill-" + session);
+    std::filesystem::create_directories(directory);
+    struct RemoveDirectory {
+      std::filesystem::path path;
+      ~RemoveDirectory() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+      }
+    } remove_directory{directory};
+    const auto json = [](const std::string& text) { return Value(text).to_json(); };
+    const std::string log = (directory / "log").string();
+    const std::string release = (directory / "release").string();
+    const auto read_log = [&] {
+      std::ifstream file(log);
+      std::stringstream text;
+      text << file.rdbuf();
+      return text.str();
+    };
+
+    const int first_pid = std::stoi(colony({"call", "counter", "pid", "--wait"}).out);
+    // The current call: it runs until the release file exists.
+    REQUIRE(colony({"call", "counter", "hold", json(log), json(release)}).exit_code == 0);
+    for (int i = 0; i < 5; ++i) REQUIRE(colony({"call", "counter", "note", json(log), json("queued " + std::to_string(i))}).exit_code == 0);
+    REQUIRE(test::eventually([&] { return read_log() == "begin\n"; }, 10s));
     const auto killed = colony({"kill", "counter"});
     CHECK(killed.exit_code == 0);
     CHECK(killed.out.find("killed worker counter") != std::string::npos);
-    // A new call starts a new process with fresh state: the five adds are gone.
-    CHECK(test::eventually([&] { return colony({"call", "counter", "pid", "--wait"}).out != first_pid; }, 10s));
-    CHECK(colony({"call", "counter", "get", "--wait"}).out == "0\n");
+    std::ofstream(release).put('\n');
+    // The current call finished, then the process ended without running the five queued calls.
+    CHECK(test::eventually([&] { return !shm::process_is_alive(first_pid); }, 10s));
+    CHECK(read_log() == "begin\nend\n");
+    // A new call starts a new process; the queued calls did not wait for it either.
+    CHECK(std::stoi(colony({"call", "counter", "pid", "--wait"}).out) != first_pid);
+    CHECK(read_log() == "begin\nend\n");
   }
   SECTION("terminate ends the process at once and ps reports the restart") {
     REQUIRE(colony({"call", "fragile", "add", "1", "--wait"}).exit_code == 0);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -288,4 +289,64 @@ TEST_CASE("reply rings have names no local process can guess: squatted names nev
   }
   for (const auto& path : squatted.paths) CHECK(std::filesystem::file_size(path) == 8);  // untouched
   CHECK(run_colony({"broker", "stop", "--session", session}, 30s).exit_code == 0);
+}
+
+TEST_CASE("colony clean without --session removes every dead session of its user and nothing else", "[ipc][clean]") {
+  // Run as the user nobody: cleaning every session then reaches only
+  // nobody's, never the dead sessions of other tests running meanwhile.
+  const std::string dead = test::unique_session("everydead");
+  const std::string live = test::unique_session("everylive");
+  const std::string rooted = test::unique_session("everyroot");  // dead too, but this user's, not nobody's
+  struct EndSessions {
+    const std::string& live;
+    const std::string& dead;
+    const std::string& rooted;
+    ~EndSessions() {
+      (void)colony_as_nobody({"broker", "stop", "--session", live}, 30s);
+      (void)colony_as_nobody({"clean", "--session", dead});
+      (void)run_colony({"clean", "--session", rooted});
+    }
+  } end_sessions{live, dead, rooted};
+  const auto broker_pid_of = [](const test::CommandResult& status) {
+    REQUIRE(status.exit_code == 0);
+    return static_cast<int>(Value::from_json(status.out)["broker_pid"].as_int());
+  };
+  const auto kill_broker = [](int pid) {
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE(test::eventually([&] { return !shm::process_is_alive(pid); }, 5000ms));
+  };
+  REQUIRE(colony_as_nobody({"broker", "start", "--session", dead}).exit_code == 0);
+  kill_broker(broker_pid_of(colony_as_nobody({"broker", "status", "--session", dead, "--json"})));
+  REQUIRE(colony_as_nobody({"broker", "start", "--session", live}).exit_code == 0);
+  start_broker(rooted);
+  kill_broker(broker_pid_of(run_colony({"broker", "status", "--session", rooted, "--json"})));
+  const auto sorted_segments = [](const std::string& session) {
+    auto names = test::session_segments(session);
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto dead_segments = sorted_segments(dead);
+  const auto live_segments = sorted_segments(live);
+  const auto rooted_segments = sorted_segments(rooted);
+  REQUIRE_FALSE(dead_segments.empty());
+  REQUIRE_FALSE(live_segments.empty());
+  REQUIRE_FALSE(rooted_segments.empty());
+
+  const auto cleaned = colony_as_nobody({"clean", "--json"});
+  INFO(cleaned.out << cleaned.err);
+  CHECK(cleaned.exit_code == 1);  // it refused segments it cannot validate as its own: the other user's
+  const auto report = Value::from_json(cleaned.out);
+  std::vector<std::string> removed;
+  for (const auto& name : report["removed"].as_array()) removed.push_back(name.as_string().substr(1));
+  for (const auto& name : dead_segments) CHECK(std::find(removed.begin(), removed.end(), name) != removed.end());
+  CHECK(test::session_segments(dead).empty());
+  bool live_kept = false;
+  for (const auto& session : report["kept_sessions"].as_array()) live_kept = live_kept || session.as_string() == live;
+  CHECK(live_kept);
+  CHECK(sorted_segments(live) == live_segments);
+  CHECK(sorted_segments(rooted) == rooted_segments);
+  for (const auto& name : removed) {
+    CHECK_FALSE(name.starts_with("colony." + live + "."));
+    CHECK_FALSE(name.starts_with("colony." + rooted + "."));
+  }
 }

@@ -1,11 +1,19 @@
 // Starting, ending and supervising worker processes: events, exit codes and
 // signals, terminate versus close, trees of workers, the cap, bad executables.
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
 
 #include "colony/broker/broker.hpp"
 #include "colony/shm/process.hpp"
@@ -14,6 +22,66 @@
 
 using namespace colony;
 using namespace std::chrono_literals;
+
+namespace {
+
+// Watches a line of processes, each an ancestor of those after it, from
+// another thread: records whether an ancestor was ever seen ended while a
+// descendant still ran. Each process is held by a pidfd, readable once it
+// has ended, so a reused pid cannot fool it. An ancestor is looked at before
+// its descendant: when descendants end first, no look can see the reverse.
+class EndOrderWatch {
+ public:
+  explicit EndOrderWatch(const std::vector<int>& lineage) {
+    for (const int pid : lineage) fds_.push_back(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~EndOrderWatch() {
+    stop();
+    for (const int fd : fds_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  EndOrderWatch(const EndOrderWatch&) = delete;
+  EndOrderWatch& operator=(const EndOrderWatch&) = delete;
+
+  bool watching_all() const {
+    return std::all_of(fds_.begin(), fds_.end(), [](int fd) { return fd >= 0; });
+  }
+  void stop() {
+    done_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  bool an_ancestor_ended_first() const { return ancestor_first_.load(); }
+
+ private:
+  static bool ended(int fd) {
+    pollfd ready{fd, POLLIN, 0};
+    return ::poll(&ready, 1, 0) == 1;
+  }
+  void watch() {
+    while (!done_.load()) {
+      bool all_ended = true;
+      for (std::size_t ancestor = 0; ancestor < fds_.size(); ++ancestor) {
+        if (fds_[ancestor] < 0 || !ended(fds_[ancestor])) {
+          all_ended = false;
+          continue;
+        }
+        for (std::size_t descendant = ancestor + 1; descendant < fds_.size(); ++descendant) {
+          if (fds_[descendant] >= 0 && !ended(fds_[descendant])) ancestor_first_.store(true);
+        }
+      }
+      if (all_ended) return;
+    }
+  }
+
+  std::vector<int> fds_;
+  std::atomic<bool> done_{false};
+  std::atomic<bool> ancestor_first_{false};
+  std::thread thread_;
+};
+
+}  // namespace
 
 TEST_CASE("a worker goes online, runs and reports its exit code", "[ipc]") {
   Broker broker(test::broker_options());
@@ -81,7 +149,9 @@ TEST_CASE("terminate ends a worker at once and close ends it after the current h
 
 TEST_CASE("terminating the top of a three-level tree leaves no process and ends children first", "[ipc]") {
   Broker broker(test::broker_options());
-  auto top = broker.host().create(test::worker_path(), {"tree", "3"});
+  // The leaf holds 256 MiB: it dies slowly, so that ending the others
+  // without waiting for it would show.
+  auto top = broker.host().create(test::worker_path(), {"tree", "3", "256"});
   std::vector<int> pids;
   top.on_message<std::int32_t>([&](std::int32_t pid) { pids.push_back(pid); });
   std::vector<int> alive_at_exit;
@@ -92,13 +162,58 @@ TEST_CASE("terminating the top of a three-level tree leaves no process and ends 
   });
   top.start();
   REQUIRE(test::dispatch_until(broker.host(), [&] { return pids.size() == 3; }));
+  // Each level posts its own pid before relaying its child's: top, middle, leaf.
+  EndOrderWatch order(pids);
+  REQUIRE(order.watching_all());
   top.terminate();
   const auto status = top.join(10s);
+  order.stop();
   REQUIRE(status);
   CHECK(status->terminated);
+  // The leaf ended before the middle, the middle before the top.
+  CHECK_FALSE(order.an_ancestor_ended_first());
   // By the time the parent hears of the top's end, every descendant is gone.
   CHECK(alive_at_exit.empty());
   for (const int pid : pids) CHECK_FALSE(shm::process_is_alive(pid));
+}
+
+TEST_CASE("at the session's end a worker that ignores SIGTERM gets SIGKILL once the grace period is over", "[ipc]") {
+  const auto directory = std::filesystem::temp_directory_path() / ("colony-term-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  struct RemoveDirectory {
+    std::filesystem::path path;
+    ~RemoveDirectory() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove_directory{directory};
+  const auto term_log = (directory / "terms").string();
+
+  auto options = test::broker_options();
+  options.limits.stop_grace = 700ms;
+  std::optional<Broker> broker(std::in_place, options);
+  bool ready = false;
+  int pid = 0;
+  {
+    // The handle goes before the broker; the process runs on.
+    auto worker = broker->host().create(test::worker_path(), {"ignore-term", term_log});
+    worker.on_message<std::string>([&](const std::string& text) { ready = text == "ready"; });
+    worker.start();
+    REQUIRE(test::dispatch_until(broker->host(), [&] { return ready; }));
+    pid = worker.pid();
+  }
+
+  const auto stop_began = std::chrono::steady_clock::now();
+  broker.reset();  // the session's end
+  const auto stop_took = std::chrono::steady_clock::now() - stop_began;
+
+  std::ifstream terms(term_log);
+  std::stringstream seen;
+  seen << terms.rdbuf();
+  CHECK(seen.str() == "SIGTERM\n");  // asked once, nicely
+  // It survives SIGTERM, so only the SIGKILL after the grace period ended it.
+  CHECK_FALSE(shm::process_is_alive(pid));
+  CHECK(stop_took >= options.limits.stop_grace);
 }
 
 TEST_CASE("a worker that dies takes its children with it", "[crash]") {

@@ -66,6 +66,12 @@ TEST_CASE("properties set before start are read at the child's first line and se
   }
   SECTION("values are copies: a later set does not change what was read") {
     worker.set_shared_property("in", std::int32_t{5});
+    worker.set_shared_property("name", std::string("changed"));
+    // Asked only now, after both sets: the worker still holds what it read
+    // at startup, while reading again gives the new value.
+    worker.post_message(std::string("report"));
+    REQUIRE(test::dispatch_until(broker.host(), [&] { return inbox.has_prefix("read "); }));
+    CHECK(inbox.has("read in=21 name=colony, now in=5"));
     CHECK(worker.get_shared_property<std::int32_t>("out") == 42);
   }
 }
@@ -254,6 +260,15 @@ TEST_CASE("channels and shared objects are listed in the session's registry", "[
 TEST_CASE("stop from a handler ends run and the loop runs again afterwards", "[ipc]") {
   Broker broker(test::broker_options());
   auto& host = broker.host();
+  // run() has no deadline of its own: a worker that exits after 20 s stops
+  // it, through the same loop, if the reply never comes.
+  auto watchdog = host.create(test::worker_path(), {"idle", "20000"});
+  bool watchdog_fired = false;
+  watchdog.on_exit([&](const ExitStatus&) {
+    watchdog_fired = true;
+    host.stop();
+  });
+  watchdog.start();
   auto worker = host.create(test::worker_path(), {"echo"});
   int replies = 0;
   worker.on_message<std::int32_t>([&](std::int32_t) {
@@ -263,9 +278,11 @@ TEST_CASE("stop from a handler ends run and the loop runs again afterwards", "[i
   worker.start();
   worker.post_message(std::int32_t{1});
   CHECK(host.run() == 0);
+  REQUIRE_FALSE(watchdog_fired);
   CHECK(replies == 1);
   worker.post_message(std::int32_t{2});
   CHECK(host.run() == 0);
+  REQUIRE_FALSE(watchdog_fired);
   CHECK(replies == 2);
   // A stop outside run() does not stick to the next dispatch.
   host.stop();

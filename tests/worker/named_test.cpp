@@ -1,9 +1,14 @@
 // Named workers end to end: calls through the mailbox, the process started
 // at the first call and again after a death, replies, errors, many callers.
 #include <catch2/catch.hpp>
+#include <csignal>
 
+#include "child_process.hpp"
 #include "colony/broker/broker.hpp"
+#include "colony/shm/process.hpp"
+#include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
+#include "colony/worker/value.hpp"
 #include "worker_test_support.hpp"
 
 using namespace colony;
@@ -22,8 +27,13 @@ TEST_CASE("the first call starts a named worker, whose state persists between ca
   broker.define_named_worker("counter", test::worker_path(), {"named"});
   CHECK(test::processes_in_session(broker.session()).empty());  // nothing runs before the first call
   CHECK_FALSE(call(broker.session(), "counter", "", Value::Array{}).has_value());  // the startup method, queued
-  for (int i = 1; i <= 100; ++i) (void)call(broker.session(), "counter", "add", Value::Array{i});
-  CHECK(wait_call(broker, "counter", "get").as_int() == 5050);
+  // Each call appends its argument to a list: the list is the calls, in the order they were made.
+  Value::Array expected;
+  for (int i = 1; i <= 100; ++i) {
+    (void)call(broker.session(), "counter", "push", Value::Array{i});
+    expected.emplace_back(i);
+  }
+  CHECK(wait_call(broker, "counter", "pushed") == Value(expected));
   CHECK(wait_call(broker, "counter", "started").as_string() == "yes");
   CHECK(test::processes_in_session(broker.session()).size() == 1);
 }
@@ -88,4 +98,64 @@ TEST_CASE("several processes calling one worker at once lose nothing", "[ipc]") 
     CHECK(status->ok());
   }
   CHECK(wait_call(broker, "counter", "get").as_int() == 3 * kPerCaller);
+}
+
+namespace {
+
+// Posts a call that kills every process handling it, then waits for the
+// call behind it: by then the poison call is in the dead-letter box, with
+// the number of deliveries that each ended in a death.
+std::uint32_t deaths_before_dead_letter(const std::string& session, const std::string& name) {
+  (void)call(session, name, "die", Value::Array{});
+  const auto reply = call(session, name, "get", Value::Array{}, CallOptions{true, 30s});
+  REQUIRE(reply.has_value());
+  CHECK(reply->as_int() == 0);
+  auto box = Mailbox::open_or_create(session, name);
+  const auto letters = box.dead_letters();
+  REQUIRE(letters.size() == 1);
+  return letters[0].attempts;
+}
+
+}  // namespace
+
+TEST_CASE("a named worker's max_attempts is its latest definition's, after a redefinition and a take-over", "[crash]") {
+  NamedWorkerOptions once;
+  once.max_attempts = 1;
+  SECTION("defined with the default, then again with 1") {
+    Broker broker(test::broker_options());
+    broker.define_named_worker("poisoned", test::worker_path(), {"named"});
+    broker.define_named_worker("poisoned", test::worker_path(), {"named"}, once);
+    CHECK(deaths_before_dead_letter(broker.session(), "poisoned") == 1);
+  }
+  SECTION("defined with the default by a broker that is killed, then with 1 by the broker taking its session over") {
+    const std::string session = test::unique_session("takeover");
+    // Whatever happens below, no broker of the session outlives the test, nor its segments.
+    struct EndSession {
+      const std::string& session;
+      int broker_pid = 0;
+      ~EndSession() {
+        if (broker_pid <= 0) (void)test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 20s);
+        if (broker_pid > 0 && shm::process_is_alive(broker_pid)) ::kill(broker_pid, SIGKILL);
+        (void)test::eventually([&] { return broker_pid <= 0 || !shm::process_is_alive(broker_pid); }, 5s);
+        (void)test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
+      }
+    } end_session{session};
+    const auto started = test::run_command(
+        {test::cli_path(), "broker", "start", "--session", session, "--worker", "poisoned=" + test::worker_path() + " named"},
+        20s);
+    REQUIRE(started.exit_code == 0);
+    const auto status = test::run_command({test::cli_path(), "broker", "status", "--session", session, "--json"}, 10s);
+    REQUIRE(status.exit_code == 0);
+    const int first_broker = static_cast<int>(Value::from_json(status.out)["broker_pid"].as_int());
+    end_session.broker_pid = first_broker;
+    REQUIRE(::kill(first_broker, SIGKILL) == 0);
+    // Not our child: it is gone once its pid no longer names a live process.
+    REQUIRE(test::eventually([&] { return !shm::process_is_alive(first_broker); }, 10s));
+
+    auto options = test::broker_options();
+    options.session = session;
+    Broker broker(options);
+    broker.define_named_worker("poisoned", test::worker_path(), {"named"}, once);
+    CHECK(deaths_before_dead_letter(session, "poisoned") == 1);
+  }
 }

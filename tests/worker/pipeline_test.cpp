@@ -4,10 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "child_process.hpp"
 #include "worker_test_support.hpp"
@@ -162,6 +164,28 @@ TEST_CASE("a pipeline file finds ./executables next to itself and gives each sta
   const auto direct = test::run_command({test::cli_path(), "run", test::worker_path(), "stage-channels"}, 30s);
   CHECK(direct.exit_code == 0);
   CHECK(direct.out == "input no output no\n");
+}
+
+TEST_CASE("input = NAME reads a stage written later in the file, and input = none reads nothing", "[ipc]") {
+  PipelineDirectory directory;
+  // Without their inputs, "tagged" would read nothing, "probe" would read
+  // "tagged" and "numbers" would read "probe".
+  const auto file = directory.write(
+      "wired.toml", "[[stage]]\nname = \"tagged\"\nexec = \"sed\"\nargs = [\"s/^/n/\"]\nplain = true\ninput = \"numbers\"\n\n"
+                    "[[stage]]\nname = \"probe\"\nexec = " +
+                        quoted(test::worker_path()) +
+                        "\nargs = [\"stage-channels\"]\ninput = \"none\"\n\n"
+                        "[[stage]]\nname = \"numbers\"\nexec = \"seq\"\nargs = [\"3\"]\nplain = true\ninput = \"none\"\n");
+  const auto result = run_pipeline(file);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  // Two outputs nobody reads are printed ("tagged" and "probe", which sends
+  // nothing but prints its channels itself), in no fixed order between them.
+  std::vector<std::string> lines;
+  std::istringstream out(result.out);
+  for (std::string line; std::getline(out, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  CHECK(lines == std::vector<std::string>{"input no output yes", "n1", "n2", "n3"});
 }
 
 TEST_CASE("named workers of a pipeline file serve calls from its stages", "[ipc]") {

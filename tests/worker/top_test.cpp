@@ -67,6 +67,12 @@ TEST_CASE("colony top --once --json: the worker with its pid and rates, a channe
   auto worker = broker.host().create(test::worker_path(), {"echo"});
   worker.on_message<std::int32_t>([](std::int32_t) {});  // takes the echoes: its channel never fills
   worker.start();
+  // Busy on a core for the whole frame: its CPU share cannot be 0.
+  auto spinner = broker.host().create(test::worker_path(), {"spin", "20000"});
+  bool spinning = false;
+  spinner.on_online([&] { spinning = true; });
+  spinner.start();
+  REQUIRE(test::dispatch_until(broker.host(), [&] { return spinning; }));
   auto feed = MessageChannel::create();
   auto held = SharedMutex::create("top-held");
   auto unheld = SharedMutex::create("top-free");
@@ -90,6 +96,11 @@ TEST_CASE("colony top --once --json: the worker with its pid and rates, a channe
   CHECK((*process)["rss_bytes"].as_int() > 0);
   CHECK((*process)["cpu_percent"].as_double() >= 0);
   CHECK((*process)["restarts"].is_null());  // not a named worker
+  const Value* busy = find_by(frame["workers"], "pid", Value(std::int64_t{spinner.pid()}));
+  REQUIRE(busy != nullptr);
+  INFO("the spinning worker's cpu_percent: " << (*busy)["cpu_percent"].to_json());
+  CHECK((*busy)["cpu_percent"].as_double() > 0);
+  CHECK((*busy)["cpu_percent"].as_double() <= 150);  // one thread: one core at most, with sampling slack
 
   const Value* channel = find_by(frame["channels"], "name", Value("ch" + std::to_string(feed.id())));
   REQUIRE(channel != nullptr);

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "test_session.hpp"
+
 extern char** environ;
 
 namespace colony::test {
@@ -25,7 +27,7 @@ const std::string& worker_path() {
 BrokerOptions broker_options() {
   static std::atomic<int> counter{0};
   BrokerOptions options;
-  options.session = "test" + std::to_string(::getpid()) + "n" + std::to_string(1000 + counter.fetch_add(1));
+  options.session = session_name_prefix() + std::to_string(1000 + counter.fetch_add(1));
   options.limits.attach_timeout = std::chrono::milliseconds(3000);
   options.limits.stop_grace = std::chrono::milliseconds(1000);
   return options;
@@ -72,7 +74,7 @@ int reap(int pid, std::chrono::milliseconds timeout) {
 
 std::string unique_session(const char* what) {
   static std::atomic<int> counter{0};
-  return "test" + std::to_string(::getpid()) + "n" + what + std::to_string(++counter);
+  return session_name_prefix() + what + std::to_string(++counter);
 }
 
 std::vector<int> processes_in_session(const std::string& session) {
@@ -138,7 +140,9 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   args.push_back(nullptr);
   std::vector<std::string> environment_strings;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (!std::string_view(*e).starts_with("COLONY_")) environment_strings.emplace_back(*e);
+    // The run's mark stays: tests/check_no_leftovers.sh finds what it starts by it.
+    const std::string_view variable(*e);
+    if (!variable.starts_with("COLONY_") || variable.starts_with("COLONY_TEST_RUN=")) environment_strings.emplace_back(*e);
   }
   environment_strings.insert(environment_strings.end(), extra_environment.begin(), extra_environment.end());
   std::vector<char*> environment;

@@ -1,11 +1,13 @@
 // The worker executable the multi-process tests launch. argv[1] names the
 // behaviour; each is a small worker a user might write.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -29,6 +31,18 @@ namespace {
 using colony::MessageChannel;
 using colony::SharedByteArray;
 using colony::Worker;
+
+int term_log_fd = -1;
+
+// Async-signal-safe: one write of a fixed line.
+void note_term(int) {
+  static const char line[] = "SIGTERM\n";
+  [[maybe_unused]] const auto written = ::write(term_log_fd, line, sizeof line - 1);
+}
+
+void append_line(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::app) << text << "\n";
+}
 
 // Echoes strings and increments integers back to the parent.
 int echo(Worker& self) {
@@ -83,6 +97,28 @@ int main_with(const std::string& mode, int argc, char** argv) {
       }
       return colony::Value("survived");
     });
+    // Order-sensitive state: the arguments of every "push", in arrival order.
+    colony::Value::Array pushed;
+    methods.on("push", [&](const colony::Call& call) {
+      pushed.push_back(call.args[0]);
+      return colony::Value(static_cast<std::int64_t>(pushed.size()));
+    });
+    methods.on("pushed", [&](const colony::Call&) { return colony::Value(pushed); });
+    // Side effects that outlive the process: appends args[1] to file args[0].
+    methods.on("note", [&](const colony::Call& call) {
+      append_line(call.args[0].as_string(), call.args[1].as_string());
+      return colony::Value("noted");
+    });
+    // Notes "begin", waits until file args[1] exists (30 s at most), notes "end".
+    methods.on("hold", [&](const colony::Call& call) {
+      append_line(call.args[0].as_string(), "begin");
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (::access(call.args[1].as_string().c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      append_line(call.args[0].as_string(), "end");
+      return colony::Value("released");
+    });
     methods.on("crash-once", [&](const colony::Call& call) {
       if (!call.redelivered) std::raise(SIGKILL);
       return colony::Value(colony::Value::Map{{"attempt", static_cast<std::int64_t>(call.attempt)}});
@@ -121,8 +157,19 @@ int main_with(const std::string& mode, int argc, char** argv) {
     const auto name = self.get_shared_property<std::string>("name");
     self.set_shared_property("out", std::int32_t{in * 2});
     self.set_shared_property("greeting", "hello " + name);
+    // "report" answers, when asked, what was read at startup and what
+    // reading again gives now; anything else is echoed.
+    self.on_message<std::string>([&self, in, name](const std::string& text) {
+      if (text != "report") {
+        self.post_message(text);
+        return;
+      }
+      self.post_message("read in=" + std::to_string(in) + " name=" + name +
+                        ", now in=" + std::to_string(self.get_shared_property<std::int32_t>("in")));
+    });
+    self.on_message<std::int32_t>([&](std::int32_t n) { self.post_message(std::int32_t{n + 1}); });
     self.post_message(std::string("ready"));
-    return echo(self);
+    return self.run();
   }
   if (mode == "channels") {
     // One channel arrives through a property, others inside messages; each
@@ -286,9 +333,26 @@ int main_with(const std::string& mode, int argc, char** argv) {
     return 0;
   }
   if (mode == "idle") {
-    // Attached, never reads: its channels fill up.
-    std::this_thread::sleep_for(std::chrono::seconds(60));
+    // Attached, never reads: its channels fill up. Exits after argv[2] ms (60 s by default).
+    std::this_thread::sleep_for(std::chrono::milliseconds(argc > 2 ? std::atoi(argv[2]) : 60'000));
     return 0;
+  }
+  if (mode == "spin") {
+    // Attached, burns CPU for argv[2] ms.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::atoi(argv[2]));
+    volatile std::uint64_t work = 0;
+    while (std::chrono::steady_clock::now() < until) work = work + 1;
+    return 0;
+  }
+  if (mode == "ignore-term") {
+    // Notes each SIGTERM in file argv[2] and goes on running.
+    term_log_fd = ::open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (term_log_fd < 0) return 3;
+    struct sigaction on_term {};
+    on_term.sa_handler = note_term;
+    ::sigaction(SIGTERM, &on_term, nullptr);
+    self.post_message(std::string("ready"));
+    for (;;) ::pause();
   }
   if (mode == "blocking-echo") {
     // No event loop: blocks in receive until told to quit.
@@ -329,10 +393,15 @@ int main_with(const std::string& mode, int argc, char** argv) {
   }
   if (mode == "tree") {
     // A chain of workers: each reports its pid and its descendants' pids up.
+    // With argv[3], the last holds that many MiB, written: the kernel takes
+    // a while to tear them down, so it dies slowly.
     const int depth = std::atoi(argv[2]);
+    const std::string ballast_mib = argc > 3 ? argv[3] : "0";
+    std::vector<char> ballast;
     colony::WorkerHandle child;
+    if (depth <= 1) ballast.assign(static_cast<std::size_t>(std::atoi(ballast_mib.c_str())) << 20, 1);
     if (depth > 1) {
-      child = self.create(argv[0], {"tree", std::to_string(depth - 1)});
+      child = self.create(argv[0], {"tree", std::to_string(depth - 1), ballast_mib});
       child.on_message<std::int32_t>([&](std::int32_t pid) { self.post_message(pid); });
       child.start();
     }

@@ -38,7 +38,9 @@ struct MailboxControl {
   std::uint64_t magic;                         // kMailboxMagic once initialized
   std::atomic<std::uint64_t> in_flight;        // sequence of the message a handler runs on; 0: none
   std::atomic<std::uint32_t> attempts;         // deliveries of that message so far
-  std::uint32_t max_attempts;                  // K: deliveries ending in death before dead-lettering
+  // K: deliveries ending in death before dead-lettering. Written again at
+  // each definition of the name: the box may be older than its definition.
+  std::atomic<std::uint32_t> max_attempts;
   std::atomic<std::uint64_t> handled;          // messages done()
   std::atomic<std::uint64_t> dead_lettered;    // messages moved to the dead-letter box
   std::atomic<std::uint64_t> redelivered;      // deliveries marked redelivered
