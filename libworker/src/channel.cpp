@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "colony/shm/byte_array.hpp"
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 
 namespace colony {
@@ -125,6 +126,9 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   const std::uint32_t receiver = control().receiver_slot_plus_one.load(std::memory_order_relaxed);
+  // A sender that dies here leaves a record its receiver may sleep on: the
+  // broker rings every doorbell when it sees a process end.
+  COLONY_FAILPOINT("channel.send.before_doorbell");
   if (receiver != 0) session_->ring_doorbell_after_fence(receiver - 1);
   return SendStatus::ok;
 }
