@@ -196,6 +196,8 @@ void ChannelCore::report_to_sender(const std::string& message) noexcept {
   const std::size_t length = std::min(message.size(), sizeof(c.error_text));
   std::memcpy(c.error_text, message.data(), length);
   c.error_length.store(static_cast<std::uint32_t>(length), std::memory_order_relaxed);
+  // A receiver that dies here has written a text the sender never reads.
+  COLONY_FAILPOINT("channel.report_to_sender.before_count");
   // Publishing point: the sender reads the text once it sees the count move.
   c.error_count.fetch_add(1, std::memory_order_release);
   const std::uint32_t sender = c.sender_slot_plus_one.load(std::memory_order_acquire);
