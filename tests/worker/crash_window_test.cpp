@@ -391,3 +391,41 @@ TEST_CASE("channel.report_to_sender.before_count: a receiver killed while report
   (void)broker.host().dispatch(100ms);
   CHECK(errors.empty());
 }
+
+// --- the session map's worker slots ---------------------------------------------
+
+TEST_CASE("worker_slot.make.fresh_index_taken: a fresh slot whose creator was killed before claiming it is handed out once fresh slots run out",
+          "[crash][worker_slot][failpoint]") {
+  test::FailpointEnvironment armed("worker_slot.make.fresh_index_taken");
+  Broker broker(test::broker_options());
+  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(5s));
+  // A tree of two: the first worker (slot 1) takes the next fresh index for
+  // the second, and stops before claiming the slot there.
+  auto creator = broker.host().create(test::worker_path(), {"tree", "2"});
+  creator.start();
+  REQUIRE(creator.slot() == 1);
+  REQUIRE(creator.pid() != 0);
+  REQUIRE(test::eventually_stopped(creator.pid(), kStopPatience));
+  constexpr std::uint32_t kAbandoned = 2;
+  REQUIRE(map->header().next_fresh_slot.load() == kAbandoned + 1);
+  REQUIRE(detail::state_of(map->slot(kAbandoned).state_word.load()) == detail::SlotState::free);
+  REQUIRE(::kill(creator.pid(), SIGKILL) == 0);
+  REQUIRE(creator.join(10s));
+
+  // Every other slot of the session is used up (created, never started) ...
+  std::vector<WorkerHandle> fillers;
+  while (map->header().next_fresh_slot.load() < detail::kMaxWorkerSlots) {
+    fillers.push_back(broker.host().create(test::worker_path(), {"exit"}));
+  }
+  // ... then the creator's own slot, terminated, and the one it abandoned are the ones left.
+  const auto reused_first = broker.host().create(test::worker_path(), {"exit"});
+  const auto reused_second = broker.host().create(test::worker_path(), {"exit"});
+  CHECK(std::vector<std::uint32_t>{reused_first.slot(), reused_second.slot()} ==
+        std::vector<std::uint32_t>{creator.slot(), kAbandoned});
+  try {
+    (void)broker.host().create(test::worker_path(), {"exit"});
+    FAIL("a slot beyond the session's last one");
+  } catch (const WorkerError& e) {
+    CHECK(e.code() == WorkerErrc::worker_cap);
+  }
+}
