@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -190,4 +191,30 @@ TEST_CASE("channel.send.before_doorbell: a sender killed after publishing a reco
   REQUIRE(test::dispatch_until(broker.host(), [&] { return counts.has_value(); }));
   CHECK(counts->received == 1);
   CHECK(counts->out_of_order == 0);
+}
+
+// --- a broker killed while it makes its session --------------------------------------
+
+TEST_CASE("segment.create.before_magic: a broker killed while making its session's segments leaves a session colony clean removes",
+          "[crash][clean][failpoint]") {
+  // The first segment a broker makes is its session's control segment; the
+  // second, with the control segment whole, is one of the session's others.
+  for (const int pass : {1, 2}) {
+    const std::string session = test::unique_session("making");
+    SessionLeftovers leftovers(session);
+    auto broker = test::FailpointChild::start("segment.create.before_magic@" + std::to_string(pass), "cw-broker-host",
+                                              {session, "echo"});
+    const bool stopped = broker.wait_until_stopped(kStopPatience);
+    INFO("pass " << pass << ": the broker " << broker.describe());
+    REQUIRE(stopped);
+    const auto made = test::session_segments(session);
+    REQUIRE(made.size() == static_cast<std::size_t>(pass));
+    CHECK((std::find(made.begin(), made.end(), "colony." + session + ".ctl.session") != made.end()));
+    REQUIRE(broker.kill_and_reap());
+    // Its creator died making it: provably nobody's, so removed, never refused.
+    const auto cleaned = test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
+    INFO(cleaned.out << cleaned.err);
+    CHECK(cleaned.exit_code == 0);
+    CHECK(test::session_segments(session).empty());
+  }
 }
