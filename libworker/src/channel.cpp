@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "colony/shm/byte_array.hpp"
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 
 namespace colony {
@@ -125,6 +126,9 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   const std::uint32_t receiver = control().receiver_slot_plus_one.load(std::memory_order_relaxed);
+  // A sender that dies here leaves a record its receiver may sleep on: the
+  // broker rings every doorbell when it sees a process end.
+  COLONY_FAILPOINT("channel.send.before_doorbell");
   if (receiver != 0) session_->ring_doorbell_after_fence(receiver - 1);
   return SendStatus::ok;
 }
@@ -192,6 +196,8 @@ void ChannelCore::report_to_sender(const std::string& message) noexcept {
   const std::size_t length = std::min(message.size(), sizeof(c.error_text));
   std::memcpy(c.error_text, message.data(), length);
   c.error_length.store(static_cast<std::uint32_t>(length), std::memory_order_relaxed);
+  // A receiver that dies here has written a text the sender never reads.
+  COLONY_FAILPOINT("channel.report_to_sender.before_count");
   // Publishing point: the sender reads the text once it sees the count move.
   c.error_count.fetch_add(1, std::memory_order_release);
   const std::uint32_t sender = c.sender_slot_plus_one.load(std::memory_order_acquire);

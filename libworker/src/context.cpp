@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "colony/shm/cpu_relax.hpp"
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
 #include "parent_death.hpp"
@@ -135,6 +136,7 @@ std::shared_ptr<Context> Context::attach_from_environment() {
   }
   // From here on this process dies with the broker. Checked after arming: a
   // broker that died before this line is caught by the parent-pid check.
+  COLONY_FAILPOINT("context.attach.before_die_with_parent");
   die_with_parent(broker_pid);
 
   auto map = SessionMap::open(session, shm::Deadline::after(kOpenDeadline));

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "colony/shm/failpoint.hpp"
 #include "colony/shm/futex.hpp"
 #include "colony/worker/errors.hpp"
 
@@ -65,6 +66,8 @@ bool SessionMap::register_entry(std::uint32_t kind, std::string_view name, std::
   const std::size_t length = std::min(name.size(), sizeof(entry.name) - 1);
   std::memcpy(entry.name, name.data(), length);
   entry.name[length] = '\0';
+  // A creator that dies here leaves the entry in state 1: readers skip it.
+  COLONY_FAILPOINT("object_entry.register.before_publish");
   // Publishing point: readers list the entry from here on.
   entry.state.store(2, std::memory_order_release);
   return true;

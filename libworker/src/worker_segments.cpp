@@ -66,6 +66,7 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
   for (std::uint32_t fresh = header.next_fresh_slot.load(); fresh < kMaxWorkerSlots;
        fresh = header.next_fresh_slot.load()) {
     if (!header.next_fresh_slot.compare_exchange_weak(fresh, fresh + 1)) continue;
+    COLONY_FAILPOINT("worker_slot.make.fresh_index_taken");
     std::uint64_t expected = pack_state(0, SlotState::free);
     if (session.slot(fresh).state_word.compare_exchange_strong(expected, pack_state(1, SlotState::reserved))) {
       slot = fresh;

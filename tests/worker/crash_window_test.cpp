@@ -6,7 +6,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,7 @@
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/worker/properties.hpp"
+#include "colony/worker/session_map.hpp"
 #include "failpoint_child.hpp"
 #include "test_session.hpp"
 #include "worker_test_support.hpp"
@@ -319,4 +323,109 @@ TEST_CASE("named.serve.before_done: a worker killed after replying, before its c
   REQUIRE(pid);
   CHECK(pid->as_int() != stopped_pid);
   CHECK(box.depth() == 0);
+}
+
+// --- the session map's object entries ------------------------------------------
+
+TEST_CASE("object_entry.register.before_publish: a channel whose creator was killed before publishing its entry is never listed",
+          "[crash][object_entry][failpoint]") {
+  test::OncePath once;
+  // Only the first worker stops (registering its channel); the second runs through.
+  test::FailpointEnvironment armed("object_entry.register.before_publish,once=" + once.path());
+  std::string session;
+  {
+    Broker broker(test::broker_options());
+    session = broker.session();
+    const auto map = detail::SessionMap::open(session, shm::Deadline::after(5s));
+    auto killed = broker.host().create(test::worker_path(), {"produce", "1"});
+    killed.start();
+    REQUIRE(killed.pid() != 0);
+    REQUIRE(test::eventually_stopped(killed.pid(), kStopPatience));
+    const std::uint32_t entries = map->header().object_entries.load();
+    REQUIRE(entries >= 1);
+    const auto& entry = map->object_entry(entries - 1);
+    REQUIRE(entry.state.load() == 1);
+    const std::string unpublished(entry.name, ::strnlen(entry.name, sizeof entry.name));
+    REQUIRE(unpublished.starts_with("ch"));
+    REQUIRE(::kill(killed.pid(), SIGKILL) == 0);
+    REQUIRE(killed.join(10s));
+
+    // A channel made after it, by another worker, is listed; the dead one's never is.
+    std::optional<MessageChannel> later;
+    auto next = broker.host().create(test::worker_path(), {"produce", "1"});
+    next.on_message<MessageChannel>([&](MessageChannel channel) { later = channel; });
+    next.start();
+    REQUIRE(test::dispatch_until(broker.host(), [&] { return later.has_value(); }));
+    REQUIRE(entry.state.load() == 1);  // appended entries are never reused
+    const auto ps = test::run_command({test::cli_path(), "ps", "--session", session, "--json"}, 20s);
+    INFO("colony ps: " << ps.out << ps.err);
+    REQUIRE(ps.exit_code == 0);
+    std::vector<std::string> listed;
+    const Value snapshot = Value::from_json(ps.out);
+    for (const auto& channel : snapshot["channels"].as_array()) listed.push_back(channel["name"].as_string());
+    CHECK(std::find(listed.begin(), listed.end(), "ch" + std::to_string(later->id())) != listed.end());
+    CHECK(std::find(listed.begin(), listed.end(), unpublished) == listed.end());
+  }
+  // The dead creator's ring is the session's: it goes with the session.
+  CHECK(test::session_segments(session).empty());
+}
+
+// --- message errors ------------------------------------------------------------
+
+TEST_CASE("channel.report_to_sender.before_count: a receiver killed while reporting a messageerror: the sender is not told of it",
+          "[crash][channel][failpoint]") {
+  test::FailpointEnvironment armed("channel.report_to_sender.before_count");
+  Broker broker(test::broker_options());
+  auto worker = broker.host().create(test::worker_path(), {"messageerror"});
+  std::vector<MessageError> errors;
+  worker.on_messageerror([&](const MessageError& error) { errors.push_back(error); });
+  worker.start();
+  // The test worker has no alias for a Note: it cannot decode it, and reports that back.
+  worker.post_message(Note{1});
+  REQUIRE(test::eventually_stopped(worker.pid(), kStopPatience));
+  REQUIRE(::kill(worker.pid(), SIGKILL) == 0);
+  const auto ended = worker.join(10s);
+  REQUIRE(ended);
+  CHECK(ended->kind == ExitStatus::Kind::signaled);
+  // Its text was written, its count never moved: no report, and none made of a stale text.
+  (void)broker.host().dispatch(100ms);
+  CHECK(errors.empty());
+}
+
+// --- the session map's worker slots ---------------------------------------------
+
+TEST_CASE("worker_slot.make.fresh_index_taken: a fresh slot whose creator was killed before claiming it is handed out once fresh slots run out",
+          "[crash][worker_slot][failpoint]") {
+  test::FailpointEnvironment armed("worker_slot.make.fresh_index_taken");
+  Broker broker(test::broker_options());
+  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(5s));
+  // A tree of two: the first worker (slot 1) takes the next fresh index for
+  // the second, and stops before claiming the slot there.
+  auto creator = broker.host().create(test::worker_path(), {"tree", "2"});
+  creator.start();
+  REQUIRE(creator.slot() == 1);
+  REQUIRE(creator.pid() != 0);
+  REQUIRE(test::eventually_stopped(creator.pid(), kStopPatience));
+  constexpr std::uint32_t kAbandoned = 2;
+  REQUIRE(map->header().next_fresh_slot.load() == kAbandoned + 1);
+  REQUIRE(detail::state_of(map->slot(kAbandoned).state_word.load()) == detail::SlotState::free);
+  REQUIRE(::kill(creator.pid(), SIGKILL) == 0);
+  REQUIRE(creator.join(10s));
+
+  // Every other slot of the session is used up (created, never started) ...
+  std::vector<WorkerHandle> fillers;
+  while (map->header().next_fresh_slot.load() < detail::kMaxWorkerSlots) {
+    fillers.push_back(broker.host().create(test::worker_path(), {"exit"}));
+  }
+  // ... then the creator's own slot, terminated, and the one it abandoned are the ones left.
+  const auto reused_first = broker.host().create(test::worker_path(), {"exit"});
+  const auto reused_second = broker.host().create(test::worker_path(), {"exit"});
+  CHECK(std::vector<std::uint32_t>{reused_first.slot(), reused_second.slot()} ==
+        std::vector<std::uint32_t>{creator.slot(), kAbandoned});
+  try {
+    (void)broker.host().create(test::worker_path(), {"exit"});
+    FAIL("a slot beyond the session's last one");
+  } catch (const WorkerError& e) {
+    CHECK(e.code() == WorkerErrc::worker_cap);
+  }
 }

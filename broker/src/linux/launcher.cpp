@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "../launcher.hpp"
+#include "colony/shm/failpoint.hpp"
 #include "../stderr_tail.hpp"
 
 #ifndef P_PIDFD
@@ -67,7 +68,10 @@ struct ChildPlan {
   int failure = 0;
   // Dies with the broker's spawning thread, armed before the parent check so
   // that no instant is uncovered.
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != plan.parent) {
+  COLONY_FAILPOINT("launcher.child.before_pdeathsig");
+  const bool armed = ::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0;
+  COLONY_FAILPOINT("launcher.child.before_parent_check");
+  if (!armed || ::getppid() != plan.parent) {
     failure = ECHILD;
   } else if (plan.directory != nullptr && ::chdir(plan.directory) != 0) {
     failure = errno;
