@@ -725,9 +725,14 @@ struct Broker::Impl {
       WorkerSlot& record = map->slot(index);
       const std::uint64_t word = record.state_word.load(std::memory_order_acquire);
       const SlotState state = state_of(word);
-      if ((state == SlotState::created || state == SlotState::reserved) && record.creator_pid.load() == pid &&
-          !workers.contains(index)) {
+      if (record.creator_pid.load() != pid || workers.contains(index)) continue;
+      if (state == SlotState::created || state == SlotState::reserved) {
         discard_unlaunched(index, generation_of(word));
+      } else if (state == SlotState::free || state == SlotState::terminated) {
+        // It died between claiming creator_pid and the state: the slot is
+        // claimable again once nobody is named its creator.
+        std::int32_t dead = pid;
+        record.creator_pid.compare_exchange_strong(dead, 0);
       }
     }
   }

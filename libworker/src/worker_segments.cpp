@@ -63,25 +63,40 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
   // Claim a slot: a never-used one first, then the oldest terminated ones.
+  // creator_pid is claimed before the state, so that from the moment a slot
+  // is reserved the broker can tell whose it is: a creator that dies with a
+  // slot reserved (or with only creator_pid taken) is matched by its pid when
+  // the broker sees it end. Only a slot whose creator_pid is 0 is claimable.
+  const std::int32_t self = shm::current_pid();
+  const auto claim = [&](std::uint32_t index, std::uint64_t seen, std::uint32_t next_generation) {
+    auto& record = session.slot(index);
+    std::int32_t nobody = 0;
+    if (!record.creator_pid.compare_exchange_strong(nobody, self, std::memory_order_acq_rel)) return false;
+    COLONY_FAILPOINT("worker_slot.make.creator_claimed");
+    if (record.state_word.compare_exchange_strong(seen, pack_state(next_generation, SlotState::reserved),
+                                                  std::memory_order_acq_rel)) {
+      return true;
+    }
+    record.creator_pid.store(0, std::memory_order_release);  // dying before this: the broker clears it
+    return false;
+  };
   for (std::uint32_t fresh = header.next_fresh_slot.load(); fresh < kMaxWorkerSlots;
        fresh = header.next_fresh_slot.load()) {
     if (!header.next_fresh_slot.compare_exchange_weak(fresh, fresh + 1)) continue;
     COLONY_FAILPOINT("worker_slot.make.fresh_index_taken");
-    std::uint64_t expected = pack_state(0, SlotState::free);
-    if (session.slot(fresh).state_word.compare_exchange_strong(expected, pack_state(1, SlotState::reserved))) {
+    if (claim(fresh, pack_state(0, SlotState::free), 1)) {
       slot = fresh;
       generation = 1;
       break;
     }
   }
   // A slot below next_fresh_slot still free was abandoned by a creator that
-  // died between the two steps above: claimable like a terminated one.
+  // died between taking its index and claiming it: claimable like a terminated one.
   for (std::uint32_t index = 1; slot == 0 && index < kMaxWorkerSlots; ++index) {
-    auto& word = session.slot(index).state_word;
-    std::uint64_t seen = word.load(std::memory_order_acquire);
+    const std::uint64_t seen = session.slot(index).state_word.load(std::memory_order_acquire);
     if (state_of(seen) != SlotState::terminated && state_of(seen) != SlotState::free) continue;
     const std::uint32_t next = generation_of(seen) + 1 == 0 ? 1 : generation_of(seen) + 1;
-    if (word.compare_exchange_strong(seen, pack_state(next, SlotState::reserved))) {
+    if (claim(index, seen, next)) {
       slot = index;
       generation = next;
     }
@@ -96,7 +111,6 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
   auto& record = session.slot(slot);
   record.parent_slot.store(parent_slot, std::memory_order_relaxed);
   record.parent_generation.store(parent_generation, std::memory_order_relaxed);
-  record.creator_pid.store(shm::current_pid(), std::memory_order_relaxed);
   record.pid.store(0, std::memory_order_relaxed);
   record.exit_kind.store(0, std::memory_order_relaxed);
   record.exit_code.store(0, std::memory_order_relaxed);
@@ -108,6 +122,7 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
   try {
     create_worker_segments(session, slot, generation);
   } catch (...) {
+    record.creator_pid.store(0, std::memory_order_relaxed);  // as the broker's release: owner first, then state
     record.state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
     throw;
   }
