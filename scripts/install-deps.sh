@@ -11,6 +11,9 @@ packages=(
   nlohmann-json3-dev  # JSON for dynamic values (colony::Value), the CLI and --json output
   libtomlplusplus-dev # pipeline files (colony run --pipeline)
   catch2              # tests (Catch2 2.13)
+  clang               # the fuzz targets (tests/fuzz): libFuzzer is clang's
+  libclang-rt-dev     # libFuzzer and clang's sanitizer runtimes (not pulled in by clang without recommends)
+  llvm                # llvm-symbolizer: file and line in the fuzz targets' sanitizer reports
   # benchmark peers (colony_bench builds and runs without them: their rows show as absent)
   libzmq3-dev         # ZeroMQ (ipc://) as a peer
   iceoryx             # iox-roudi, the daemon colony_bench starts for the iceoryx rows
