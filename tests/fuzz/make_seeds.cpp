@@ -204,7 +204,7 @@ void property_seeds(const std::string& session) {
   store.set("config", shm::TypeAlias<Value>::tag, detail::serialize_value(sample_value()));
   store.set("name", shm::TypeAlias<std::string>::tag, detail::serialize_value(std::string("w")));
   store.set("count", shm::TypeAlias<std::int64_t>::tag, detail::serialize_value(std::int64_t{3}));
-  auto array = std::move(*shm::ByteArray::open(bytes_name, shm::Deadline::now()));
+  auto array = shm::ByteArray::open(bytes_name, shm::Deadline::now()).value();
   std::uint64_t selector = 0;
   std::memcpy(&selector, array.bytes().data(), sizeof selector);
   const std::size_t half = 64 + (selector & 1) * detail::PropertyStore::kDefaultCapacity;

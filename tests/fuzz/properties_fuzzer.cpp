@@ -26,7 +26,7 @@ struct Store {
   shm::SegmentName bytes_name = *shm::SegmentName::make(session, shm::SegmentKind::bytes, "w1g1-props");
   shm::SegmentName mutex_name = *shm::SegmentName::make(session, shm::SegmentKind::mutex, "w1g1-props");
   detail::PropertyStore store = detail::PropertyStore::create(bytes_name, mutex_name);
-  shm::ByteArray bytes = std::move(*shm::ByteArray::open(bytes_name, shm::Deadline::now()));
+  shm::ByteArray bytes = shm::ByteArray::open(bytes_name, shm::Deadline::now()).value();
   ~Store() { fuzz::remove_session(session); }
 };
 
