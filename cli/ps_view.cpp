@@ -34,6 +34,13 @@ std::string_view supervision_name(std::uint32_t state) {
   return "unknown";
 }
 
+// A crash report's field as text; empty when absent or not a string. The
+// report comes from the crash log in shared memory, where any JSON may stand.
+std::string text_field(const Json& object, const char* key) {
+  const auto found = object.find(key);
+  return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
 std::string rate_text(const Json& rate) {
   if (rate.is_null()) return "-";
   char text[32];
@@ -175,16 +182,19 @@ void print_ps_table(const Json& s, std::FILE* out) {
                 w["pid"].is_null() ? "-" : std::to_string(w["pid"].get<int>()).c_str(), w["state"].get<std::string>().c_str(),
                 w["starts"].get<unsigned>(), last.c_str(), w["queued"].get<std::size_t>(), w["dead_letters"].get<std::size_t>(),
                 static_cast<unsigned long long>(w["handled"].get<std::uint64_t>()), rate_text(w["handled_per_s"]).c_str());
-    if (!w["crash_reports"].empty()) {
+    if (!w["crash_reports"].empty() && w["crash_reports"].back().is_object()) {
       const Json& crash = w["crash_reports"].back();
-      std::fprintf(out, "    last crash %s: %s; %s\n", crash.value("time", "").c_str(), crash.value("reason", "").c_str(),
-                  crash.value("action", "").c_str());
-      if (crash.contains("in_flight") && crash["in_flight"].is_object()) {
-        std::fprintf(out, "      in flight: %s (attempt %lld)\n", crash["in_flight"].value("method", "").c_str(),
-                    static_cast<long long>(crash["in_flight"].value("attempt", 0)));
+      std::fprintf(out, "    last crash %s: %s; %s\n", text_field(crash, "time").c_str(), text_field(crash, "reason").c_str(),
+                  text_field(crash, "action").c_str());
+      if (const auto in_flight = crash.find("in_flight"); in_flight != crash.end() && in_flight->is_object()) {
+        const auto attempt = in_flight->find("attempt");
+        std::fprintf(out, "      in flight: %s (attempt %lld)\n", text_field(*in_flight, "method").c_str(),
+                    attempt != in_flight->end() && attempt->is_number_integer() ? attempt->get<long long>() : 0LL);
       }
-      for (const auto& line : crash.value("stderr_tail", Json::array())) {
-        std::fprintf(out, "      stderr| %s\n", line.get<std::string>().c_str());
+      if (const auto tail = crash.find("stderr_tail"); tail != crash.end() && tail->is_array()) {
+        for (const auto& line : *tail) {
+          if (line.is_string()) std::fprintf(out, "      stderr| %s\n", line.get<std::string>().c_str());
+        }
       }
     }
   }
