@@ -1,12 +1,15 @@
-// Inputs the fuzz targets (tests/fuzz) found mishandled, kept as ordinary
-// tests of the behaviour users rely on. Each reproducer is also in the
-// target's corpus (tests/fuzz/corpus/TARGET/).
+// Inputs found mishandled by the fuzz targets (tests/fuzz), or while writing
+// them, kept as ordinary tests of the behaviour users rely on. Each input is
+// also in the target's corpus (tests/fuzz/corpus/TARGET/).
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <string>
 
 #include "colony/broker/broker.hpp"
+#include "colony/shm/typed.hpp"
 #include "colony/worker/crash_log.hpp"
 #include "colony/worker/errors.hpp"
 #include "colony/worker/value.hpp"
@@ -27,6 +30,28 @@ std::string refusal_of(const std::string& text) {
   } catch (const std::exception& e) {
     return std::string("not a WorkerError: ") + e.what();
   }
+}
+
+// The most this process ever had resident, in bytes.
+std::size_t peak_resident_bytes() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;
+}
+
+// A Value message of `size` bytes that nests arrays kMaxDepth deep, each
+// claiming as many elements as bytes are left after it, the innermost
+// element undecodable.
+std::vector<std::byte> nested_array_claims(std::size_t size) {
+  std::vector<std::byte> bytes;
+  for (int level = 0; level < Value::kMaxDepth; ++level) {
+    bytes.push_back(static_cast<std::byte>(Value::Kind::array));
+    const std::uint64_t claimed = size - bytes.size() - sizeof(std::uint64_t);
+    const auto* count = reinterpret_cast<const std::byte*>(&claimed);
+    bytes.insert(bytes.end(), count, count + sizeof claimed);
+  }
+  bytes.resize(size, std::byte{0xee});  // not a kind
+  return bytes;
 }
 
 }  // namespace
@@ -64,4 +89,21 @@ TEST_CASE("colony ps shows a named worker whose crash log holds reports of anoth
     CHECK(json.exit_code == 0);
     CHECK(Value::from_json(json.out)["named_workers"].as_array().at(0)["name"].as_string() == "fragile");
   }
+}
+
+// value_binary (found writing the target): a Value array was sized to the
+// count its message claimed before any element decoded. The count is capped
+// by the bytes left, but each of 128 nested levels may claim that many, so a
+// 128 KiB message made its receiver allocate and zero about 1 GiB (a 512 KiB
+// mailbox message: 3.7 GiB) before being refused as undecodable.
+TEST_CASE("a Value message cannot make its receiver allocate far more than its own size", "[unit]") {
+  constexpr std::size_t kMessage = 128 << 10;
+  const auto bytes = nested_array_claims(kMessage);
+  const std::size_t before = peak_resident_bytes();
+  const shm::RecordView record{shm::TypeAlias<Value>::tag, 1, std::span<const std::byte>(bytes)};
+  const auto received = shm::decode_record<Value>(record);
+  CHECK(received.status == shm::ReceiveStatus::undecodable);
+  const std::size_t grown = peak_resident_bytes() - before;
+  INFO("peak resident memory grew by " << grown / (1 << 20) << " MiB decoding " << kMessage / 1024 << " KiB");
+  CHECK(grown < (std::size_t{16} << 20));  // sizing each level up front took about 1 GiB
 }
