@@ -12,6 +12,9 @@ packages=(
   libtomlplusplus-dev # pipeline files (colony run --pipeline)
   catch2              # tests (Catch2 2.13)
   python3             # tests: Python's multiprocessing.shared_memory reads a Colony byte array
+  clang               # the fuzz targets (tests/fuzz): libFuzzer is clang's
+  libclang-rt-dev     # libFuzzer and clang's sanitizer runtimes (not pulled in by clang without recommends)
+  llvm                # llvm-symbolizer: file and line in the fuzz targets' sanitizer reports
   # benchmark peers (colony_bench builds and runs without them: their rows show as absent)
   libzmq3-dev         # ZeroMQ (ipc://) as a peer
   iceoryx             # iox-roudi, the daemon colony_bench starts for the iceoryx rows

@@ -2,20 +2,26 @@
 # Builds Colony and runs the whole test suite: a Debug build (preset `debug`,
 # in build/debug), then an ASan+UBSan build of the whole suite (preset `asan`,
 # in build/asan), then a TSan build of the in-process concurrency tests
-# (preset `tsan`, label `threads`). Installs missing Debian packages first.
-# Fails on the first build error or failing test.
+# (preset `tsan`, label `threads`), then the fuzz pass: the libFuzzer targets
+# of tests/fuzz built with clang, ASan and UBSan (preset `fuzz`), each run for
+# COLONY_FUZZ_SECONDS seconds (default 15) from its corpus in
+# tests/fuzz/corpus/TARGET. Installs missing Debian packages first. Fails on
+# the first build error, failing test, or fuzzer crash, leak or sanitizer
+# report (the input that did it is kept in build/fuzz/fuzz-runs/TARGET/).
 #
 #   scripts/test.sh [--no-asan]
 #
-# --no-asan skips the sanitizer passes for a quicker local run; it is ignored
-# when CI=true: CI always runs every pass.
+# --no-asan skips the sanitizer passes (asan, tsan and the fuzz pass, which is
+# a sanitizer build too) for a quicker local run; it is ignored when CI=true:
+# CI always runs every pass.
 set -euo pipefail
 
 usage() {
   echo "usage: scripts/test.sh [--no-asan]"
   echo "  builds and runs the test suite with the debug preset, then the asan preset (ASan+UBSan),"
-  echo "  then the tsan preset (the in-process concurrency tests)"
-  echo "  --no-asan   skip the sanitizer passes (ignored when CI=true)"
+  echo "  then the tsan preset (the in-process concurrency tests), then the fuzz preset (each fuzz target"
+  echo "  for \$COLONY_FUZZ_SECONDS seconds, default 15)"
+  echo "  --no-asan   skip the sanitizer passes: asan, tsan and fuzz (ignored when CI=true)"
 }
 
 run_asan=1
@@ -66,9 +72,65 @@ for preset in "${passes[@]}"; do
   echo "==> [$preset] all tests passed"
 done
 
+# Runs one fuzz target for fuzz_seconds from a scratch copy of its corpus
+# (new inputs stay in build/, the repository's corpus is only read). libFuzzer
+# exits non-zero on a crash, a leak, a timeout or a sanitizer report.
+fuzz_seconds="${COLONY_FUZZ_SECONDS:-15}"
+run_fuzzer() {
+  local target=$1
+  local binary="$root/build/fuzz/tests/fuzz/colony_fuzz_$target"
+  local work="$root/build/fuzz/fuzz-runs/$target"
+  rm -rf "$work"
+  mkdir -p "$work/corpus"
+  local status=0
+  "$binary" -max_total_time="$fuzz_seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+    -close_fd_mask=1 -artifact_prefix="$work/" "$work/corpus" "$root/tests/fuzz/corpus/$target" \
+    >"$work/log" 2>&1 &
+  local pid=$!
+  wait "$pid" || status=$?
+  # A target removes the segments it makes; one that crashed mid-input may
+  # have left its session's (named fz<tag><pid>): remove them, and count a
+  # leftover after a clean run as a failure.
+  local left
+  left=$(find /dev/shm -maxdepth 1 -name "colony.fz*${pid}.*" 2>/dev/null | grep -E "/colony\.fz[a-z]+${pid}\." || true)
+  if [ -n "$left" ]; then
+    echo "$left" | xargs rm -f
+    if [ "$status" -eq 0 ]; then
+      echo "fuzz: $target left segments in /dev/shm:" >&2
+      echo "$left" >&2
+      status=1
+    fi
+  fi
+  local runs
+  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/log" | grep -o '[0-9]*$' || echo "?")
+  if [ "$status" -ne 0 ]; then
+    echo "fuzz: $target FAILED (exit status $status) after $runs inputs; its log ends:" >&2
+    tail -n 60 "$work/log" >&2
+    ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* 2>/dev/null | sed 's/^/fuzz: reproducer: /' >&2 || true
+    return 1
+  fi
+  echo "fuzz: $target: $runs inputs in ${fuzz_seconds} s, no crash, leak or sanitizer report"
+}
+
+if [ "$run_asan" -eq 1 ]; then
+  current="fuzz configure"
+  echo "==> [fuzz] configuring (cmake --preset fuzz, build/fuzz, clang++ with ASan+UBSan and libFuzzer)"
+  cmake --preset fuzz
+  current="fuzz build"
+  echo "==> [fuzz] building the fuzz targets"
+  cmake --build --preset fuzz -j2
+  echo "==> [fuzz] running each fuzz target for ${fuzz_seconds} s"
+  for target in ring_reader typed_decoder value_binary value_json session_control crash_log properties \
+                pipeline_file cli_arguments; do
+    current="fuzz $target"
+    run_fuzzer "$target"
+  done
+  echo "==> [fuzz] no fuzz target found a problem"
+fi
+
 finished=1
 if [ "$run_asan" -eq 1 ]; then
-  echo "colony: all test passes succeeded (debug, asan, tsan)"
+  echo "colony: all test passes succeeded (debug, asan, tsan, fuzz)"
 else
-  echo "colony: all test passes succeeded (debug; asan and tsan skipped by --no-asan)"
+  echo "colony: all test passes succeeded (debug; asan, tsan and fuzz skipped by --no-asan)"
 fi

@@ -291,8 +291,10 @@ Value Value::from_json(std::string_view text) {
   Json json;
   try {
     json = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
+  } catch (const Json::exception& e) {
+    // Not only parse_error: a number too large for a double ("1e999") is an
+    // out_of_range. e.what() reads "[json.exception.parse_error.101] parse
+    // error at line 1, column 5: ..." or "[...out_of_range.406] number overflow ..."
     std::string message = e.what();
     if (const auto cut = message.find("] "); cut != std::string::npos) message = message.substr(cut + 2);
     throw WorkerError(WorkerErrc::undecodable, "malformed JSON: " + message);

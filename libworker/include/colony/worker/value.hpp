@@ -13,6 +13,7 @@
 // JSON has no bytes: they are written as {"$bytes": "<base64>"} and read back
 // as bytes. Non-finite floating point numbers are written as null.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -126,6 +127,8 @@ class Value {
   void load(A& archive);
 
  private:
+  // Elements of an array reserved before any decodes (the rest as they do).
+  static constexpr std::size_t kReservedElements = 64;
   using Data = std::variant<std::monostate, bool, std::int64_t, double, std::string, Bytes, Array, Map>;
   [[noreturn]] void wrong(Kind wanted) const;
   template <class A>
@@ -183,8 +186,14 @@ void Value::load_at_depth(A& archive, int depth) {
     case Kind::array: {
       cereal::size_type count = 0;
       archive(cereal::make_size_tag(count));  // capped by the bytes left (each element takes one at least)
-      Array array(static_cast<std::size_t>(count));
-      for (auto& element : array) element.load_at_depth(archive, depth + 1);
+      // Grown as elements decode, never sized to the count up front: each of
+      // the kMaxDepth levels of nested arrays may claim as many elements as
+      // bytes are left, and sizing every level would allocate depth x size x
+      // sizeof(Value) (gigabytes for one large message) before a byte of the
+      // elements is checked.
+      Array array;
+      array.reserve(static_cast<std::size_t>(std::min<cereal::size_type>(count, kReservedElements)));
+      for (cereal::size_type i = 0; i < count; ++i) array.emplace_back().load_at_depth(archive, depth + 1);
       data_ = std::move(array);
       break;
     }
