@@ -4,7 +4,7 @@
 # in build/asan), then a TSan build of the in-process concurrency tests
 # (preset `tsan`, label `threads`), then the fuzz pass: the libFuzzer targets
 # of tests/fuzz built with clang, ASan and UBSan (preset `fuzz`), each run for
-# COLONY_FUZZ_SECONDS seconds (default 15) from its corpus in
+# COLONY_FUZZ_SECONDS seconds (default 10, two targets at a time) from its corpus in
 # tests/fuzz/corpus/TARGET. Installs missing Debian packages first. Fails on
 # the first build error, failing test, or fuzzer crash, leak or sanitizer
 # report (the input that did it is kept in build/fuzz/fuzz-runs/TARGET/).
@@ -20,7 +20,7 @@ usage() {
   echo "usage: scripts/test.sh [--no-asan]"
   echo "  builds and runs the test suite with the debug preset, then the asan preset (ASan+UBSan),"
   echo "  then the tsan preset (the in-process concurrency tests), then the fuzz preset (each fuzz target"
-  echo "  for \$COLONY_FUZZ_SECONDS seconds, default 15)"
+  echo "  for \$COLONY_FUZZ_SECONDS seconds, default 10)"
   echo "  --no-asan   skip the sanitizer passes: asan, tsan and fuzz (ignored when CI=true)"
 }
 
@@ -75,7 +75,7 @@ done
 # Runs one fuzz target for fuzz_seconds from a scratch copy of its corpus
 # (new inputs stay in build/, the repository's corpus is only read). libFuzzer
 # exits non-zero on a crash, a leak, a timeout or a sanitizer report.
-fuzz_seconds="${COLONY_FUZZ_SECONDS:-15}"
+fuzz_seconds="${COLONY_FUZZ_SECONDS:-10}"
 run_fuzzer() {
   local target=$1
   local binary="$root/build/fuzz/tests/fuzz/colony_fuzz_$target"
@@ -119,12 +119,26 @@ if [ "$run_asan" -eq 1 ]; then
   current="fuzz build"
   echo "==> [fuzz] building the fuzz targets"
   cmake --build --preset fuzz -j2
-  echo "==> [fuzz] running each fuzz target for ${fuzz_seconds} s"
-  for target in ring_reader typed_decoder value_binary value_json session_control crash_log properties \
-                pipeline_file cli_arguments; do
-    current="fuzz $target"
-    run_fuzzer "$target"
+  echo "==> [fuzz] running each fuzz target for ${fuzz_seconds} s, two at a time"
+  current="fuzz targets"
+  targets=(ring_reader typed_decoder value_binary value_json session_control crash_log properties
+           pipeline_file cli_arguments)
+  failed=()
+  for ((i = 0; i < ${#targets[@]}; i += 2)); do
+    pair=("${targets[@]:i:2}")
+    pids=()
+    for target in "${pair[@]}"; do
+      run_fuzzer "$target" &
+      pids+=($!)
+    done
+    for k in "${!pids[@]}"; do
+      wait "${pids[$k]}" || failed+=("${pair[$k]}")
+    done
   done
+  if [ "${#failed[@]}" -ne 0 ]; then
+    echo "fuzz: failed: ${failed[*]}" >&2
+    exit 1
+  fi
   echo "==> [fuzz] no fuzz target found a problem"
 fi
 
