@@ -18,6 +18,7 @@
 
 #include "bench.hpp"
 #include "colony/broker/broker.hpp"
+#include "colony/session/contract.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "stats.hpp"

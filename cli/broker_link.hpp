@@ -7,7 +7,7 @@
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/errors.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/session_map.hpp"
 
 namespace colony::cli {
 

@@ -20,7 +20,7 @@
 
 #include "colony/broker/clean.hpp"
 #include "colony/shm/process.hpp"
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "launcher.hpp"
 #include "named_supervision.hpp"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 #include "colony/worker/exit_status.hpp"
 
 namespace colony::broker_detail {

@@ -1,4 +1,4 @@
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -623,14 +623,13 @@ std::shared_ptr<ChannelCore> Context::create_channel(const ChannelOptions& optio
   const std::uint64_t id = session_->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
   shm::RingOptions ring_options;
   ring_options.capacity = capacity;
-  ring_options.max_message =
-      std::min(capacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign, std::size_t{session_->header().max_message});
-  auto ring = shm::Ring::create(session_->name(shm::SegmentKind::ring, "ch" + std::to_string(id)), ring_options);
+  ring_options.max_message = std::min(shm::largest_message(capacity), std::size_t{session_->header().max_message});
+  auto ring = shm::Ring::create(session_->name(shm::SegmentKind::ring, channel_object(id)), ring_options);
   if (!ring) throw WorkerError(WorkerErrc::os_error, "cannot create a channel: " + ring.error().message);
   auto core = std::make_shared<ChannelCore>(session_, std::move(*ring), id);
   core->options = options;
   core->set_sender(slot_, generation_);
-  (void)session_->register_object(shm::SegmentKind::ring, "ch" + std::to_string(id), slot_, generation_);
+  (void)session_->register_object(shm::SegmentKind::ring, channel_object(id), slot_, generation_);
   channels_[id] = core;
   track_sending(core);
   return core;
@@ -638,7 +637,7 @@ std::shared_ptr<ChannelCore> Context::create_channel(const ChannelOptions& optio
 
 std::shared_ptr<ChannelCore> Context::resolve_channel(std::uint64_t id) {
   if (auto existing = channels_[id].lock()) return existing;
-  auto core = open_channel_ring(session_->name(shm::SegmentKind::ring, "ch" + std::to_string(id)), id);
+  auto core = open_channel_ring(session_->name(shm::SegmentKind::ring, channel_object(id)), id);
   channels_[id] = core;
   return core;
 }

@@ -1,9 +1,10 @@
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/crash_log.hpp"
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
+#include "colony/session/names.hpp"
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/segment.hpp"
 #include "colony/worker/errors.hpp"
@@ -18,7 +19,7 @@ constexpr std::size_t kText = 8;
 constexpr int kReadTries = 50;
 
 shm::SegmentName log_name(std::string_view session, std::string_view worker_name) {
-  auto name = shm::SegmentName::make(session, shm::SegmentKind::bytes, "cr-" + Mailbox::encode_name(worker_name));
+  auto name = shm::SegmentName::make(session, shm::SegmentKind::bytes, detail::crash_log_object(worker_name));
   if (!name) throw WorkerError(WorkerErrc::bad_state, "crash log: " + name.error().message);
   return std::move(*name);
 }

@@ -4,7 +4,7 @@
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 
 namespace colony::detail {
 namespace {
@@ -14,7 +14,7 @@ constexpr std::size_t kEventsCapacity = 16 << 10;
 
 std::size_t channel_max_message(std::size_t capacity, std::size_t session_max) {
   // Beyond this a message travels out of line (channel.hpp).
-  return std::min(capacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign, session_max);
+  return std::min(shm::largest_message(capacity), session_max);
 }
 
 void create_ring(const SessionMap& session, std::string_view object, std::size_t capacity) {

@@ -13,11 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "colony/session/channel_core.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/worker/properties.hpp"
-#include "colony/worker/protocol.hpp"
+#include "colony/session/protocol.hpp"
 #include "colony/worker/value.hpp"
 #include "fuzz_support.hpp"
 #include "ring_image.hpp"

@@ -14,13 +14,14 @@
 #include <variant>
 #include <vector>
 
+#include "colony/session/channel_core.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/exit_status.hpp"
 #include "colony/worker/properties.hpp"
-#include "colony/worker/protocol.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/protocol.hpp"
+#include "colony/session/session_map.hpp"
 #include "colony/worker/worker.hpp"
 
 namespace colony::detail {

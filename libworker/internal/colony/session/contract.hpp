@@ -197,4 +197,78 @@ static_assert(sizeof(ChannelControl) == 256);
 static_assert(offsetof(ChannelControl, error_count) == 16);
 static_assert(sizeof(ChannelControl) <= shm::kRingUserSize);
 
+// --- a named worker's mailbox (ring.mb-<E>, in the ring's user area) -------
+//
+// Four parties write it, each its own block (the ring itself has its own
+// contract, shm/layout.hpp):
+//   the creator   any process that made the box: magic, once, last
+//   the broker    the definition's K, and what supervision did
+//   the reader    the one process handling the box's messages
+//   a killer      `colony kill` (any process): the kill mark; the reader clears it
+// Every field is read by `colony ps` and `colony top`.
+
+inline constexpr std::uint64_t kMailboxMagic = 0x32584f424c49414dULL;  // "MAILBOX2"
+inline constexpr std::uint64_t kKillRequested = std::uint64_t{1} << 63;
+
+enum class SupervisionState : std::uint32_t { normal = 0, backing_off = 1, given_up = 2 };
+
+struct MailboxControl {
+  // The creator: stored (release) after the rest is set up. An opener waits
+  // for it; a creator that died first leaves a box openers refuse as never
+  // initialized.
+  std::uint64_t magic;  // kMailboxMagic
+
+  // The broker. K: deliveries ending in death before dead-lettering; the
+  // creator writes the first, and each definition of the name writes it
+  // again (the box may be older than its definition).
+  std::atomic<std::uint32_t> max_attempts;
+  std::atomic<std::uint32_t> starts;          // processes started for this name
+  std::atomic<std::uint32_t> last_exit_kind;  // ExitKind of the last process's end
+  std::atomic<std::int32_t> last_exit_code;
+  std::atomic<std::int32_t> last_exit_signal;
+  // The live process: its slot, stored (release) after its generation, so a
+  // reader that sees the slot sees the generation that goes with it; 0: none.
+  std::atomic<std::uint32_t> current_slot;
+  std::atomic<std::uint32_t> current_generation;
+  std::atomic<std::uint32_t> supervision;  // SupervisionState
+  std::atomic<std::uint32_t> crashes;      // crash reports made
+  std::atomic<std::uint32_t> restarts;     // restarts after failures
+  std::atomic<std::uint64_t> death_noticed_ns;  // steady clock: the reaper saw the last failure
+  std::atomic<std::uint64_t> replaced_ns;       // steady clock: its replacement was spawned
+
+  // The reader, per message. in_flight is the sequence of the message a
+  // handler runs on (0: none); attempts counts its deliveries. A reader dying
+  // after it recorded the attempt has the death counted toward K (see
+  // mailbox.hpp for every crash window).
+  std::atomic<std::uint64_t> in_flight;
+  std::atomic<std::uint32_t> attempts;
+  std::uint32_t reserved0;
+  std::atomic<std::uint64_t> handled;        // messages done()
+  std::atomic<std::uint64_t> dead_lettered;  // moved to the dead-letter box
+  std::atomic<std::uint64_t> redelivered;    // deliveries marked redelivered
+  // When the handler of in_flight began (steady clock ns: the broker kills a
+  // handler past its timeout) and the method it runs, NUL-terminated; the
+  // method may be torn while it changes: a report, not a key.
+  std::atomic<std::uint64_t> in_flight_since_ns;
+  char in_flight_method[48];
+
+  // A killer. kKillRequested | records_written at the kill: the messages up
+  // to that count are dropped and the reader ends after its current one; 0:
+  // none. kills counts the requests (the broker restarts none of them).
+  std::atomic<std::uint64_t> kill_upto;
+  std::atomic<std::uint32_t> kills;
+  std::uint8_t reserved[256 - 172];
+};
+static_assert(sizeof(MailboxControl) == 256);
+static_assert(offsetof(MailboxControl, max_attempts) == 8);
+static_assert(offsetof(MailboxControl, current_slot) == 28);
+static_assert(offsetof(MailboxControl, death_noticed_ns) == 48);
+static_assert(offsetof(MailboxControl, in_flight) == 64);
+static_assert(offsetof(MailboxControl, handled) == 80);
+static_assert(offsetof(MailboxControl, in_flight_since_ns) == 104);
+static_assert(offsetof(MailboxControl, in_flight_method) == 112);
+static_assert(offsetof(MailboxControl, kill_upto) == 160);
+static_assert(offsetof(MailboxControl, kills) == 168);
+static_assert(sizeof(MailboxControl) <= shm::kRingUserSize);
+
 }  // namespace colony::detail
