@@ -13,9 +13,10 @@
 namespace colony {
 namespace {
 
-constexpr std::size_t kGeneration = 0;
-constexpr std::size_t kLength = 4;
-constexpr std::size_t kText = 8;
+// The layout is CrashLogHeader's (colony/session/contract.hpp).
+constexpr std::size_t kGeneration = offsetof(detail::CrashLogHeader, generation);
+constexpr std::size_t kLength = offsetof(detail::CrashLogHeader, length);
+constexpr std::size_t kText = sizeof(detail::CrashLogHeader);
 constexpr int kReadTries = 50;
 
 shm::SegmentName log_name(std::string_view session, std::string_view worker_name) {

@@ -271,4 +271,41 @@ static_assert(offsetof(MailboxControl, kill_upto) == 160);
 static_assert(offsetof(MailboxControl, kills) == 168);
 static_assert(sizeof(MailboxControl) <= shm::kRingUserSize);
 
+// --- a worker's shared properties (bytes.w<S>g<G>-props, mutex.w<S>g<G>-props)
+//
+// Written by whoever sets a property (the worker, its parent, `colony prop`),
+// under the store's mutex; read under it too. The byte array's own segment
+// header carries the magic and kind; this is the layout of its bytes:
+// the header, then two halves of kPropertyHalf bytes, each able to hold the
+// whole dictionary (cereal, bounded decode), so a writer never overwrites the
+// one readers see.
+inline constexpr std::size_t kPropertyHalf = 64 << 10;
+
+struct PropertyStoreHeader {
+  // (length << 1) | half: the published dictionary; 0: empty. The writer's
+  // one store switches readers to the other half: dying before it leaves the
+  // old dictionary, after it the new one.
+  std::uint64_t selector;
+  std::uint8_t reserved[56];
+};
+static_assert(sizeof(PropertyStoreHeader) == 64);
+static_assert(offsetof(PropertyStoreHeader, selector) == 0);
+inline constexpr std::size_t kPropertyStoreSize = sizeof(PropertyStoreHeader) + 2 * kPropertyHalf;
+
+// --- a named worker's crash reports (bytes.cr-<E>) ---------------------------
+//
+// Written by the broker alone, read by `colony ps` and `colony top`, under a
+// sequence lock: the generation is odd while the broker writes. A broker that
+// dies mid-write leaves it odd; readers give up after a few tries and report
+// nothing (a broker taking the session over starts a new log).
+inline constexpr std::size_t kCrashLogSize = 32 << 10;
+
+struct CrashLogHeader {
+  std::uint32_t generation;  // odd while being written
+  std::uint32_t length;      // bytes of text that follow: the latest reports, one JSON array
+};
+static_assert(sizeof(CrashLogHeader) == 8);
+static_assert(offsetof(CrashLogHeader, length) == 4);
+inline constexpr std::size_t kCrashLogTextCapacity = kCrashLogSize - sizeof(CrashLogHeader);
+
 }  // namespace colony::detail
