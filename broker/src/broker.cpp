@@ -605,9 +605,12 @@ struct Broker::Impl {
       launch_queue.push_back(slot);
       return;
     }
+    const Clock::time_point spawn_started = Clock::now();
     const auto error = spawn(workers.at(slot));
-    // For the kill-to-replacement figure (colony ps, the benchmark).
-    control.replaced_ns.store(static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()),
+    // For the kill-to-replacement figure (colony ps, the benchmark): when the
+    // spawn began. Read after it returns, a preempted broker thread could
+    // record a time after the new process had already answered a call.
+    control.replaced_ns.store(static_cast<std::uint64_t>(spawn_started.time_since_epoch().count()),
                               std::memory_order_relaxed);
     if (error) {
       std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), error->c_str());
