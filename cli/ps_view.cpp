@@ -5,6 +5,7 @@
 
 #include "colony/broker/clean.hpp"
 #include "colony/session/contract.hpp"
+#include "colony/session/slot_state.hpp"
 #include "colony/shm/byte_array.hpp"
 #include "colony/shm/mutex.hpp"
 #include "colony/shm/ring.hpp"

@@ -17,6 +17,7 @@
 #include "colony/broker/clean.hpp"
 #include "colony/session/contract.hpp"
 #include "colony/session/names.hpp"
+#include "colony/session/slot_state.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/worker/mailbox.hpp"
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "colony/session/slot_state.hpp"
 #include "colony/shm/cpu_relax.hpp"
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/futex.hpp"
@@ -71,17 +72,7 @@ void run_handler(Context& context, Function&& function) {
 
 WorkerState HandleCore::state() const {
   if (exit) return WorkerState::terminated;
-  const std::uint64_t word = session->slot(slot).state_word.load(std::memory_order_acquire);
-  if (generation_of(word) != generation) return WorkerState::terminated;
-  switch (state_of(word)) {
-    case SlotState::reserved:
-    case SlotState::created: return WorkerState::created;
-    case SlotState::queued: return WorkerState::queued;
-    case SlotState::starting: return WorkerState::starting;
-    case SlotState::running: return WorkerState::running;
-    case SlotState::terminating: return WorkerState::terminating;
-    default: return WorkerState::terminated;
-  }
+  return public_state(session->slot(slot).state_word.load(std::memory_order_acquire), generation);
 }
 
 PropertyStore& HandleCore::property_store() {

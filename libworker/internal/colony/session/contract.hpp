@@ -40,8 +40,9 @@ inline constexpr std::uint32_t kMaxObjectEntries = 4096;
 inline constexpr std::uint32_t kNamedWorkerEntryKind = 100;
 inline constexpr char kWorkerNameEnv[] = "COLONY_WORKER_NAME";
 
-// A worker slot's life. Written by whoever holds the slot at that step:
-// a creator claims free -> reserved -> created; the broker does the rest.
+// A worker slot's life. Written by whoever holds the slot at that step (a
+// creator claims free -> reserved -> created; the broker does the rest),
+// through the transition table of slot_state.hpp only.
 enum class SlotState : std::uint32_t {
   free = 0,
   reserved = 1,     // a creator is filling the slot
@@ -52,18 +53,6 @@ enum class SlotState : std::uint32_t {
   terminating = 6,  // being ended, children first
   terminated = 7,   // the process is gone and so are its children
 };
-
-// As colony ps and colony top show it (a WorkerState's name).
-inline constexpr std::string_view slot_state_name(SlotState state) noexcept {
-  switch (state) {
-    case SlotState::created: return "new";
-    case SlotState::queued: return "queued";
-    case SlotState::starting: return "starting";
-    case SlotState::running: return "running";
-    case SlotState::terminating: return "terminating";
-    default: return "terminated";
-  }
-}
 
 enum class SessionState : std::uint32_t { starting = 0, running = 1, ending = 2 };
 
