@@ -150,14 +150,7 @@ std::shared_ptr<Context> Context::create_host(std::shared_ptr<SessionMap> sessio
   return context;
 }
 
-void Context::open_broker_ring() {
-  auto ring = shm::Ring::open(session_->name(shm::SegmentKind::ring, kBrokerRing), shm::Deadline::after(kOpenDeadline));
-  if (!ring) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + ring.error().message);
-  broker_ring_.emplace(std::move(*ring));
-  auto writer = shm::RingWriter::attach(*broker_ring_);
-  if (!writer) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + writer.error().message);
-  broker_writer_.emplace(std::move(*writer));
-}
+void Context::open_broker_ring() { broker_.emplace(*session_); }
 
 std::shared_ptr<ChannelCore> Context::open_channel_ring(const shm::SegmentName& name, std::uint64_t id) {
   auto ring = shm::Ring::open(name, shm::Deadline::after(kOpenDeadline));
@@ -197,11 +190,7 @@ void Context::open_own_segments(bool host) {
 }
 
 void Context::post_request(const auto& request) {
-  const auto status = broker_writer_->send(request, shm::Deadline::after(kBrokerAnswerDeadline));
-  if (status != shm::RingStatus::ok) {
-    throw WorkerError(WorkerErrc::session_gone,
-                      "the broker does not take requests: " + std::string(shm::to_string(status)));
-  }
+  broker_->post(request, shm::Deadline::after(kBrokerAnswerDeadline));
 }
 
 ChannelCore& Context::to_parent() {

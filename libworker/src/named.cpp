@@ -1,3 +1,4 @@
+#include "colony/session/broker_link.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 
@@ -56,18 +57,7 @@ shm::Ring create_reply_ring(const detail::SessionMap& map, std::string& object, 
 }
 
 void ensure_running(const detail::SessionMap& map, std::string_view name, shm::Deadline deadline) {
-  auto ring = shm::Ring::open(map.name(shm::SegmentKind::ring, detail::kBrokerRing), shm::Deadline::after(kOpenDeadline));
-  if (!ring) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + ring.error().message);
-  auto writer = shm::RingWriter::attach(*ring);
-  if (!writer) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + writer.error().message);
-  shm::TypedWriter typed(std::move(*writer));
-  const auto sent = typed.send(detail::EnsureNamed{std::string(name)}, deadline);
-  if (sent == shm::RingStatus::timed_out) {
-    throw WorkerError(WorkerErrc::timed_out, "the broker took no request in time: " + typed.describe(sent));
-  }
-  if (sent != shm::RingStatus::ok) {
-    throw WorkerError(WorkerErrc::session_gone, "the broker takes no request: " + typed.describe(sent));
-  }
+  detail::BrokerLink(map).post(detail::EnsureNamed{std::string(name)}, deadline);
 }
 
 void send_reply(const detail::SessionMap& map, const std::string& reply_ring, const Reply& reply) {

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "colony/session/broker_link.hpp"
 #include "colony/session/channel_core.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
@@ -145,8 +146,7 @@ class Context : public std::enable_shared_from_this<Context> {
   std::shared_ptr<SessionMap> session_;
   std::uint32_t slot_;
   std::uint32_t generation_;
-  std::optional<shm::Ring> broker_ring_;
-  std::optional<shm::TypedWriter> broker_writer_;
+  std::optional<BrokerLink> broker_;
   std::optional<shm::Ring> events_ring_;
   std::optional<shm::TypedReader> events_reader_;
   std::shared_ptr<ChannelCore> to_parent_;
