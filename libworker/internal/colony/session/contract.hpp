@@ -1,17 +1,17 @@
 #pragma once
-// The session's shared-memory contract between the broker and libworker.
+// The session's shared-memory contract: every struct the processes of a
+// session share above the segment layer (whose own contract, rings and
+// segment headers, is shm/layout.hpp). Each struct says who writes which
+// part of it and what a peer sees if that writer dies mid-step.
 //
-// A session is a set of segments whose names start with /colony.<session>.:
+//   SessionHeader, WorkerSlot, ObjectEntry   ctl.session (the control segment)
+//   ChannelControl                           a channel ring's user area
+//   MailboxControl                           a mailbox ring's user area
+//   PropertyStoreHeader                      a worker's properties byte array
+//   CrashLogHeader                           a named worker's crash log byte array
 //
-//   ctl.session          SessionHeader (control block); data: WorkerSlot[kMaxWorkerSlots],
-//                        then ObjectEntry[kMaxObjectEntries] (channels and shared objects)
-//   ring.broker          many-writer ring: requests to the broker (launch, terminate, online)
-//   ring.w<S>g<G>-ev     broker -> worker S: lifecycle events of its children, launch results
-//   ring.w<S>g<G>-in     parent -> worker: post_message from the parent (a channel)
-//   ring.w<S>g<G>-out    worker -> parent: post_message to the parent, error reports (a channel)
-//   bytes.w<S>g<G>-props and mutex.w<S>g<G>-props: the worker's shared properties
-//   ring.ch<N>           a MessageChannel
-//   bytes.<name>, mutex.<name>, cond.<name>: shared objects
+// Segment names are names.hpp's; the records on the rings are protocol.hpp's;
+// how a slot's state may change is slot_state.hpp's.
 //
 // Layout rules are those of shm/layout.hpp: plain structs, lock-free atomics,
 // no pointers, offsets pinned by static_assert, every value read back checked.
@@ -65,8 +65,11 @@ enum class ExitKind : std::uint32_t {
   not_attached = 4,     // ran but never attached to the session within the deadline
 };
 
-// The control block of ctl.session. The broker fills it before READY; later
-// only the atomics change.
+// The control block of ctl.session. The broker fills it before READY (a
+// broker dying before leaves a segment openers refuse as never ready); later
+// only the atomics change: broker_pid, state and running_workers by the
+// broker, the counters by any process of the session (fetch_add: a process
+// dying after it took a number leaves a gap, never a duplicate).
 struct SessionHeader {
   std::uint64_t magic;  // kSessionMagic
   std::uint32_t version;
@@ -106,7 +109,10 @@ inline shm::ProcessIdentity broker_identity(const SessionHeader& header) noexcep
 
 // One worker. Slot 0 is the host. Three 128-byte lines: what senders read
 // (state), what the worker itself writes per message (doorbell, counters),
-// and the executable's name for display.
+// and the executable's name for display. Line 0 is written by the slot's
+// creator while it holds the slot reserved, then by the broker (state, pid,
+// exit), each step through slot_state.hpp; line 1 by the worker's own
+// process only; line 2 by the creator.
 //
 // The doorbell word is what the worker's event loop sleeps on: anyone who
 // publishes something for this worker (a channel record, an event) rings it,
