@@ -17,7 +17,7 @@ trap 'rm -rf "$boost_only"' EXIT
 ln -s /usr/include/boost "$boost_only/boost"
 
 status=0
-for source in shm/src/windows/*.cpp shm/src/portable/*.cpp shm/src/segment.cpp shm/src/names.cpp shm/src/error.cpp; do
+for source in shm/src/windows/*.cpp shm/src/segment.cpp shm/src/names.cpp shm/src/error.cpp; do
   echo "compiling $source for Windows"
   x86_64-w64-mingw32-g++-posix -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror \
     -Ishm/include -Ishm/src -isystem "$boost_only" "$source" || status=1

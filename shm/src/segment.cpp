@@ -8,7 +8,7 @@
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
-#include "platform_shared_memory.hpp"
+#include "shared_memory_object.hpp"
 
 namespace colony::shm {
 namespace {

@@ -6,7 +6,7 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/windows_shared_memory.hpp>
 
-#include "platform_shared_memory.hpp"
+#include "shared_memory_object.hpp"
 
 namespace colony::shm::platform {
 namespace {

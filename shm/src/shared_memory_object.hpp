@@ -1,6 +1,8 @@
 #pragma once
-// The OS layer behind Segment: one implementation per platform, chosen by
-// CMake (posix/ or windows/), so no #ifdef reaches the segment logic.
+// Named shared-memory objects of the OS, created, opened, mapped, listed and
+// removed: the layer behind Segment. Implemented in linux/ (shm_open, mmap) and
+// windows/ (named file mappings) under this file's name, so no #ifdef reaches
+// the segment logic.
 
 #include <cstddef>
 #include <memory>

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "platform_shared_memory.hpp"
+#include "shared_memory_object.hpp"
 
 namespace colony::shm::platform {
 namespace {
