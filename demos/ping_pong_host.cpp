@@ -5,7 +5,7 @@
 //
 //   colony_demo_ping_pong [--round-trips N] [--spin [ITERATIONS]]
 //
-// Without --spin both sides sleep in the kernel (a futex) between messages,
+// Without --spin both sides sleep in the kernel (on a wait word) between messages,
 // so a round trip costs two wake-ups. With --spin both sides re-check their
 // channels ITERATIONS times (default 20000) before sleeping: lower latency,
 // paid for with two busy cores.

@@ -15,7 +15,7 @@
 namespace {
 
 constexpr const char* kVocabulary[] = {"shared", "memory", "ring",    "worker", "process", "message", "channel",
-                                       "mutex",  "broker", "segment", "crash",  "restart", "queue",   "futex"};
+                                       "mutex",  "broker", "segment", "crash",  "restart", "queue",   "deadline"};
 
 int generate(long lines) {
   auto stage = colony::stage_channels();

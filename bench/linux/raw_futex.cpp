@@ -1,11 +1,11 @@
 // The floor of a blocking round trip on Linux: store, then wait/wake on
-// shared words through the shm layer's futex calls every round trip (no
+// shared words through the shm layer's wait word (a futex) every round trip (no
 // skip-the-wake optimisation).
 
 #include <atomic>
 #include <cstdint>
 
-#include "colony/shm/futex.hpp"
+#include "colony/shm/wait_word.hpp"
 #include "drivers.hpp"
 #include "floors.hpp"
 #include "linux/system_floors.hpp"
@@ -38,14 +38,14 @@ class FutexPingPong {
  private:
   static void post(std::atomic<std::uint32_t>& word, std::uint64_t seq) {
     word.store(static_cast<std::uint32_t>(seq), std::memory_order_release);
-    colony::shm::futex_wake(word, 1);
+    colony::shm::wake_waiters(word, 1);
   }
   void wait_for(const std::atomic<std::uint32_t>& word, std::uint64_t seq) {
     const auto wanted = static_cast<std::uint32_t>(seq);
     for (;;) {
       const std::uint32_t seen = word.load(std::memory_order_acquire);
       if (seen == wanted) return;
-      if (colony::shm::futex_wait(word, seen, context_.shm_deadline()) == colony::shm::WaitResult::timed_out &&
+      if (colony::shm::wait_while_equal(word, seen, context_.shm_deadline()) == colony::shm::WaitResult::timed_out &&
           word.load(std::memory_order_acquire) != wanted) {
         throw BenchError("futex wait timed out");
       }

@@ -12,8 +12,8 @@
 #include "colony/session/slot_state.hpp"
 #include "colony/shm/cpu_relax.hpp"
 #include "colony/shm/failpoint.hpp"
-#include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
+#include "colony/shm/wait_word.hpp"
 #include "parent_death.hpp"
 
 namespace colony::detail {
@@ -340,7 +340,7 @@ std::optional<LaunchResult> Context::wait_for_launch_result(const HandleCore& ch
     std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with ring_doorbell
     const auto& events = events_reader_->raw().ring();
     if (events.records_written() == events.records_read() + events_reader_->raw().uncommitted()) {
-      (void)shm::futex_wait(word, 1, deadline);
+      (void)shm::wait_while_equal(word, 1, deadline);
     }
     word.store(0, std::memory_order_relaxed);
   }
@@ -533,7 +533,7 @@ bool Context::dispatch(shm::Deadline deadline) {
     word.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     found = dispatch_ready();
-    if (!found && !stop_requested_ && !close_requested_) (void)shm::futex_wait(word, 1, deadline);
+    if (!found && !stop_requested_ && !close_requested_) (void)shm::wait_while_equal(word, 1, deadline);
     word.store(0, std::memory_order_relaxed);
     if (found) break;
     if (stop_requested_ || close_requested_) break;

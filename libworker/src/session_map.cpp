@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "colony/shm/failpoint.hpp"
-#include "colony/shm/futex.hpp"
+#include "colony/shm/wait_word.hpp"
 #include "colony/worker/errors.hpp"
 
 namespace colony::detail {
@@ -84,7 +84,7 @@ void SessionMap::ring_doorbell(std::uint32_t index) const noexcept {
 void SessionMap::ring_doorbell_after_fence(std::uint32_t index) const noexcept {
   auto& word = slot(index).doorbell_sleeping;
   if (word.load(std::memory_order_relaxed) != 0 && word.exchange(0, std::memory_order_acq_rel) != 0) {
-    shm::futex_wake(word, shm::kWakeAll);
+    shm::wake_waiters(word, shm::kWakeAll);
   }
 }
 

@@ -10,7 +10,7 @@ static_assert(kDataOffset % sizeof(std::uint64_t) == 0,
               "offset alignment checks assume the data start is aligned for every atomic type");
 static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
                   alignof(std::atomic<std::uint32_t>) == alignof(std::uint32_t),
-              "futex words are viewed both through atomic_ref and as std::atomic");
+              "wait words are viewed both through atomic_ref and as std::atomic");
 
 std::string describe(const SegmentName& name) { return "byte array " + name.os_name() + ": "; }
 
@@ -19,7 +19,7 @@ Error corrupt_length(const SegmentName& name, std::uint64_t length, std::size_t 
                                   std::to_string(capacity)};
 }
 
-const std::atomic<std::uint32_t>& futex_word(std::byte* address) noexcept {
+const std::atomic<std::uint32_t>& wait_word_at(std::byte* address) noexcept {
   return *reinterpret_cast<const std::atomic<std::uint32_t>*>(address);
 }
 
@@ -118,12 +118,12 @@ Expected<ByteArray::WaitStatus> ByteArray::wait_word(std::size_t offset, std::ui
                                                      Deadline deadline) const {
   auto address = locate("wait", offset, sizeof(std::uint32_t), sizeof(std::uint32_t));
   if (!address) return address.error();
-  const auto& word = futex_word(*address);
+  const auto& word = wait_word_at(*address);
   // Like Atomics.wait, the value is compared once, at entry; from then on only
   // a notify or the deadline ends the wait, even if the value changes.
   if (word.load() != expected) return WaitStatus::not_equal;
   for (;;) {
-    switch (futex_wait(word, expected, deadline)) {
+    switch (wait_while_equal(word, expected, deadline)) {
       case WaitResult::woken:
         return WaitStatus::ok;
       case WaitResult::interrupted:
@@ -142,7 +142,7 @@ Expected<int> ByteArray::notify(std::size_t offset, int count) {
   }
   auto address = locate("notify", offset, sizeof(std::uint32_t), sizeof(std::uint32_t));
   if (!address) return address.error();
-  return futex_wake(futex_word(*address), count);
+  return wake_waiters(wait_word_at(*address), count);
 }
 
 }  // namespace colony::shm

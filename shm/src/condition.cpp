@@ -6,32 +6,33 @@
 #include <utility>
 
 #include "colony/shm/failpoint.hpp"
-#include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
+#include "colony/shm/wait_word.hpp"
 
 // The protocol, on ConditionCell's two words:
 //
 //   waiter (holds the mutex)                notifier
 //   W1 seen = sequence                      N1 sequence += 1           (seq_cst)
-//   W2 waiters += 1          (seq_cst)      N2 if waiters != 0: futex_wake(sequence)
+//   W2 waiters += 1          (seq_cst)      N2 if waiters != 0: wake_waiters(sequence)
 //   W3 unlock the mutex
-//   W4 futex_wait(sequence, seen): the kernel sleeps only while sequence == seen
+//   W4 wait_while_equal(sequence, seen): sleeps only while sequence == seen
 //   W5 waiters -= 1, lock the mutex
 //
 // No lost wakeup: the notifier changed the waited-for state under the mutex,
 // so either the waiter saw that state and never waited, or W1..W3 happened
 // before the notifier took the mutex, hence before N1. Then at W4 either the
-// kernel sees sequence != seen and returns at once, or the waiter is queued
-// on the futex before N1 and N2 wakes it. N2 may skip the syscall only if no
+// wait word sees sequence != seen and returns at once, or the waiter sleeps
+// on it before N1 and N2 wakes it (wait_word.hpp: no lost wakeup). N2 may skip the syscall only if no
 // waiter can be queued: W2 and N1 are stores each followed by a load of the
 // other's word (W4's compare, N2), the store-load pattern only seq_cst orders;
 // with acquire/release both loads could miss both stores, the waiter would
 // sleep on the old sequence and the notifier would skip the wake. seq_cst
 // guarantees one of them sees the other, so skipping is safe.
 //
-// Killed waiters: the kernel removes a dead task from the futex queue, so no
-// notifier or other waiter ever waits for it. It leaves waiters one too high
-// for good: later notifiers make a futex_wake syscall for nobody, nothing worse.
+// Killed waiters: a sleeper killed on the wait word leaves nothing there
+// (wait_word.hpp), so no notifier or other waiter ever waits for it. It leaves
+// waiters one too high for good: later notifiers make a wake syscall for
+// nobody, nothing worse.
 //
 // The sequence wraps after 2^32 notifications; a waiter would miss a wakeup
 // only if exactly 2^32 of them happened between its W1 and W4.
@@ -77,14 +78,14 @@ ConditionWait Condition::wait(Mutex& mutex, Deadline deadline) noexcept {
   const std::uint32_t seen = shared.sequence.load(std::memory_order_seq_cst);
   shared.waiters.fetch_add(1, std::memory_order_seq_cst);
   // If we die from here to the decrement below, waiters stays one too high:
-  // notifiers see a waiter and make a futex_wake syscall that wakes nobody.
+  // notifiers see a waiter and make a wake syscall that wakes nobody.
   mutex.unlock();
   COLONY_FAILPOINT("condition.wait.before_sleep");
 
   ConditionStatus status = ConditionStatus::timed_out;
   for (;;) {
-    (void)futex_wait(shared.sequence, seen, deadline);
-    // Re-checked rather than trusting futex_wait's result: a signal (EINTR)
+    (void)wait_while_equal(shared.sequence, seen, deadline);
+    // Re-checked rather than trusting wait_while_equal's result: a signal
     // also ends the sleep, and only a change of sequence is a notification.
     if (shared.sequence.load(std::memory_order_acquire) != seen) {
       status = ConditionStatus::notified;
@@ -117,7 +118,7 @@ void Condition::notify(int count) noexcept {
   // deadline, as if we had died just before notifying.
   COLONY_FAILPOINT("condition.notify.before_wake");
   if (shared.waiters.load(std::memory_order_seq_cst) == 0) return;  // see the protocol above
-  futex_wake(shared.sequence, count);
+  wake_waiters(shared.sequence, count);
 }
 
 void Condition::notify_all() noexcept { notify(kWakeAll); }

@@ -9,9 +9,9 @@
 
 #include "colony/shm/cpu_relax.hpp"
 #include "colony/shm/failpoint.hpp"
-#include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/shm/robust_mutex.hpp"
+#include "colony/shm/wait_word.hpp"
 
 namespace colony::shm {
 namespace {
@@ -165,9 +165,9 @@ void Ring::close() noexcept {
   c.closed.store(1, std::memory_order_release);
   // Wake every sleeper so that it sees closed; unconditional because close is rare.
   c.data_signal.fetch_add(1, std::memory_order_release);
-  futex_wake(c.data_signal, kWakeAll);
+  wake_waiters(c.data_signal, kWakeAll);
   c.space_signal.fetch_add(1, std::memory_order_release);
-  futex_wake(c.space_signal, kWakeAll);
+  wake_waiters(c.space_signal, kWakeAll);
 }
 
 void Ring::wake_reader() noexcept {
@@ -175,7 +175,7 @@ void Ring::wake_reader() noexcept {
   // Unconditional: the reader may be between its announcement and its sleep.
   // The bump makes that sleep return at once; the wake ends one in progress.
   c.data_signal.fetch_add(1, std::memory_order_release);
-  futex_wake(c.data_signal, kWakeAll);
+  wake_waiters(c.data_signal, kWakeAll);
 }
 
 bool Ring::is_closed() const noexcept { return control().closed.load(std::memory_order_acquire) != 0; }
@@ -433,7 +433,7 @@ Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadli
     claimed = claim_within(type_tag, payload_size, deadline);
     if (claimed.status != RingStatus::full) return claimed;
     if (deadline.passed()) return claim_failed(RingStatus::timed_out);
-    futex_wait(c.space_signal, signal, deadline);
+    wait_while_equal(c.space_signal, signal, deadline);
   }
 }
 
@@ -486,7 +486,7 @@ void RingWriter::wake_reader() noexcept {
   if (c.readers_waiting.load(std::memory_order_relaxed) != 0 &&
       c.readers_waiting.exchange(0, std::memory_order_acq_rel) != 0) {
     c.data_signal.fetch_add(1, std::memory_order_release);
-    futex_wake(c.data_signal, 1);
+    wake_waiters(c.data_signal, 1);
   }
 }
 
@@ -726,7 +726,7 @@ Received RingReader::receive_until(Deadline deadline, const std::atomic<bool>* i
     // While a live writer fills the record at our cursor, wake up now and
     // then to notice if it dies; otherwise sleep until woken or the deadline.
     COLONY_FAILPOINT("ring.reader.before_sleep");
-    futex_wait(c.data_signal, signal, in_progress_writer_ != 0 ? deadline.capped(kWriterLivenessInterval) : deadline);
+    wait_while_equal(c.data_signal, signal, in_progress_writer_ != 0 ? deadline.capped(kWriterLivenessInterval) : deadline);
     c.readers_waiting.store(0, std::memory_order_relaxed);
   }
 }
@@ -750,7 +750,7 @@ void RingReader::commit() noexcept {
   if (c.writers_waiting.load(std::memory_order_relaxed) != 0 &&
       c.writers_waiting.exchange(0, std::memory_order_acq_rel) != 0) {
     c.space_signal.fetch_add(1, std::memory_order_release);
-    futex_wake(c.space_signal, kWakeAll);  // each writer re-announces before sleeping again
+    wake_waiters(c.space_signal, kWakeAll);  // each writer re-announces before sleeping again
   }
 }
 

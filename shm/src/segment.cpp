@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "colony/shm/failpoint.hpp"
-#include "colony/shm/futex.hpp"
 #include "colony/shm/process.hpp"
+#include "colony/shm/wait_word.hpp"
 #include "shared_memory_object.hpp"
 
 namespace colony::shm {
@@ -103,7 +103,7 @@ Expected<Segment> Segment::create(const SegmentName& name, std::size_t data_size
 void Segment::mark_ready() noexcept {
   // Everything the creator wrote happens-before an opener's acquire of ready.
   header().ready.store(1, std::memory_order_release);
-  futex_wake(header().ready, kWakeAll);
+  wake_waiters(header().ready, kWakeAll);
 }
 
 Expected<Segment> Segment::open(const SegmentName& name, Deadline ready_deadline) {
@@ -155,7 +155,7 @@ Expected<Segment> Segment::open(const SegmentName& name, Deadline ready_deadline
                       "its creator (pid " + std::to_string(creator.pid) + ") died before marking it ready");
       }
       if (ready_deadline.passed()) return refuse(name, Errc::not_ready, "it did not become ready before the deadline");
-      futex_wait(header.ready, 0, ready_deadline.capped(kCreatorCheckInterval));
+      wait_while_equal(header.ready, 0, ready_deadline.capped(kCreatorCheckInterval));
     }
     const std::size_t data_size = header.data_size;
     return Segment(name, std::move(object).value(), data_size);

@@ -381,7 +381,7 @@ void count_signal(int) { signals_received.fetch_add(1); }
 
 COLONY_CHILD_SCENARIO("bytes-wait-through-signals") {  // args: session; exits 0 if the wait lasted its deadline
   struct sigaction action {};
-  action.sa_handler = count_signal;  // no SA_RESTART: a futex wait returns EINTR to us
+  action.sa_handler = count_signal;  // no SA_RESTART: the wait word's sleep returns EINTR to us
   sigemptyset(&action.sa_mask);
   if (::sigaction(SIGUSR1, &action, nullptr) != 0) return 2;
   auto array = open_scenario_array(args.at(0));

@@ -75,7 +75,7 @@ class ChannelCore {
   void bind_receiver(std::uint32_t slot, std::uint32_t generation);
   bool bound() const noexcept { return reader_.has_value(); }
   // Attaches as the receiver for a process that is not a worker (the colony
-  // command): no doorbell is named; it sleeps on the ring's own futex.
+  // command): no doorbell is named; it sleeps on the ring's own wait word.
   void bind_reader_only();
   // Receives the next record of any type, hands it to handle (an out-of-line
   // one resolved), then frees it. The status: ok, timed_out, closed, corrupt,

@@ -116,7 +116,7 @@ inline shm::ProcessIdentity broker_identity(const SessionHeader& header) noexcep
 //
 // The doorbell word is what the worker's event loop sleeps on: anyone who
 // publishes something for this worker (a channel record, an event) rings it,
-// so one futex wait covers all of its channels.
+// so one sleep on a wait word covers all of its channels.
 struct WorkerSlot {
   // line 0: identity and state, written at creation, launch and end
   std::atomic<std::uint64_t> state_word;  // generation << 32 | SlotState
@@ -131,7 +131,7 @@ struct WorkerSlot {
   std::atomic<std::uint64_t> started_unix_ns;
   std::uint8_t pad0[128 - 48];
   // line 1: hot, written by the worker's own process
-  std::atomic<std::uint32_t> doorbell_sleeping;  // futex word: 1 while the loop sleeps
+  std::atomic<std::uint32_t> doorbell_sleeping;  // a wait word: 1 while the loop sleeps
   std::uint32_t reserved1;
   std::atomic<std::uint64_t> messages_in;   // records its channels delivered to it
   std::atomic<std::uint64_t> messages_out;  // records it committed to channels

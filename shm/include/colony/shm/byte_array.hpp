@@ -10,9 +10,10 @@
 //
 // Atomics follow JavaScript's Atomics on a SharedArrayBuffer: sequentially
 // consistent, read-modify-write operations return the previous value, offsets
-// must be aligned to the integer's size. wait/notify use a shared futex on the
-// 32-bit word itself, so notify returns the kernel's exact count of waiters it
-// woke, in any process. There is no 64-bit wait: a futex compares 32 bits, so
+// must be aligned to the integer's size. wait/notify sleep on and wake the
+// 32-bit word itself (it is a wait word, wait_word.hpp), so on Linux notify
+// returns the exact count of waiters it woke, in any process. There is no
+// 64-bit wait: a wait word compares 32 bits, so
 // waiting on half of a 64-bit value would miss changes to the other half.
 // Wait instead on a 32-bit generation word kept beside the 64-bit value and
 // bumped (then notified) after each change of it.
@@ -32,10 +33,10 @@
 
 #include "colony/shm/deadline.hpp"
 #include "colony/shm/error.hpp"
-#include "colony/shm/futex.hpp"
 #include "colony/shm/layout.hpp"
 #include "colony/shm/names.hpp"
 #include "colony/shm/segment.hpp"
+#include "colony/shm/wait_word.hpp"
 
 namespace colony::shm {
 
@@ -45,7 +46,7 @@ template <class T>
 concept SharedInteger = std::same_as<T, std::uint32_t> || std::same_as<T, std::int32_t> ||
                         std::same_as<T, std::uint64_t> || std::same_as<T, std::int64_t>;
 
-// The integers a futex can wait on.
+// The integers a wait word can be.
 template <class T>
 concept WaitableInteger = std::same_as<T, std::uint32_t> || std::same_as<T, std::int32_t>;
 

@@ -5,8 +5,9 @@
 // Why not pthread_cond_t: glibc's process-shared condvar keeps waiter state in
 // the shared object, and a waiter killed at the wrong moment leaves it
 // inconsistent, so later waits or signals hang. Here the only shared state is
-// a futex sequence word and a waiter count: a dead waiter is dropped from the
-// futex queue by the kernel and at worst leaves the count too high, which
+// a sequence word that waiters sleep on (a wait word, wait_word.hpp) and a
+// waiter count: a dead waiter leaves nothing on the wait word and at worst
+// leaves the count too high, which
 // costs later notifiers one syscall each, never a hang.
 //
 // It works with any Mutex, from any segment. As with std::condition_variable,

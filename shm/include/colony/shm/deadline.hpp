@@ -1,6 +1,6 @@
 #pragma once
 // Every blocking call in Colony takes a Deadline: an absolute point on the
-// monotonic clock (CLOCK_MONOTONIC on Linux, which is what futex timeouts use).
+// monotonic clock (CLOCK_MONOTONIC on Linux, which the wait word's timeouts use).
 
 #include <chrono>
 

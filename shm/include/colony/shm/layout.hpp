@@ -40,7 +40,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 // ---------------------------------------------------------------------------
 // SegmentHeader: the first 128 bytes of every segment.
 // The creator fills every field, then release-stores ready = 1 (and wakes the
-// futex on it). An opener that sees ready == 0 waits with a deadline and gives
+// sleepers on it, a wait word). An opener that sees ready == 0 waits with a deadline and gives
 // up early when the creator (creator_pid started at creator_start) is dead, so
 // a creator killed before READY leaves a segment that is refused, never
 // adopted half-made. creator_start is written before creator_pid is
@@ -53,7 +53,7 @@ struct SegmentHeader {
   std::uint64_t data_offset;      // kDataOffset where the kind has data, else 0
   std::uint64_t data_size;        // bytes of data at data_offset
   std::int32_t creator_pid;
-  std::atomic<std::uint32_t> ready;  // 0 while being built, 1 once usable; futex word
+  std::atomic<std::uint32_t> ready;  // 0 while being built, 1 once usable; a wait word
   std::uint64_t created_unix_ns;
   std::uint32_t creator_start;    // ProcessIdentity::start of creator_pid
   std::uint8_t reserved[kLineSize - 60];
@@ -83,14 +83,14 @@ static_assert(sizeof(pthread_mutex_t) <= 64, "pthread_mutex_t grew: revisit Mute
 static_assert(sizeof(MutexCell) == kLineSize);
 
 // ---------------------------------------------------------------------------
-// ConditionCell: a condition variable built on a futex sequence word, not on
+// ConditionCell: a condition variable built on a sequence wait word, not on
 // pthread_cond_t (glibc's process-shared condvar keeps waiter state that a
 // killed waiter leaves inconsistent). Notifiers bump `sequence` and wake the
-// futex; a waiter sleeps only while `sequence` is still the value it read
+// wait word; a waiter sleeps only while `sequence` is still the value it read
 // before releasing the mutex, so no wakeup is lost and a dead waiter holds
-// nothing: the kernel drops it from the futex queue.
+// nothing: it leaves nothing on the wait word (wait_word.hpp).
 struct ConditionCell {
-  std::atomic<std::uint32_t> sequence;  // futex word
+  std::atomic<std::uint32_t> sequence;  // the wait word
   std::atomic<std::uint32_t> waiters;   // over-counts if a waiter died: costs a syscall, never a hang
   std::atomic<std::uint64_t> notifications;
   std::uint8_t reserved[kLineSize - 16];
@@ -189,7 +189,7 @@ struct RingControl {
   std::atomic<std::uint64_t> tail;            // end of the last claimed record
   std::atomic<std::uint64_t> next_sequence;   // sequence of the next data record
   std::atomic<std::uint32_t> pad1a;
-  std::atomic<std::uint32_t> data_signal;     // futex word the reader sleeps on; bumped when it waits
+  std::atomic<std::uint32_t> data_signal;     // wait word the reader sleeps on; bumped when it waits
   std::atomic<std::uint32_t> readers_waiting; // 1: the reader sleeps; the writer that wakes it clears it
   std::atomic<std::uint32_t> pad1b;
   std::atomic<std::uint64_t> records_written;
@@ -202,7 +202,7 @@ struct RingControl {
   std::atomic<std::uint64_t> head;            // start of the oldest record not yet committed
   std::atomic<std::uint64_t> last_sequence;   // sequence of the last committed data record
   std::atomic<std::uint32_t> pad2a;
-  std::atomic<std::uint32_t> space_signal;    // futex word writers sleep on; bumped when they wait
+  std::atomic<std::uint32_t> space_signal;    // wait word writers sleep on; bumped when they wait
   std::atomic<std::uint32_t> writers_waiting; // 1: some writer sleeps; the reader clears it and wakes them all
   std::atomic<std::uint32_t> pad2b;
   std::atomic<std::uint64_t> records_read;

@@ -10,7 +10,7 @@
 // - The reader receives records and commits them later: a reader killed
 //   between the two leaves every uncommitted record to the next reader.
 // - Full, empty and timed out are ordinary results, not errors.
-// - Blocking calls sleep on a futex word in the segment; the other side skips
+// - Blocking calls sleep on a wait word in the segment (wait_word.hpp); the other side skips
 //   the wake syscall when nobody sleeps. A spin budget, off by default, trades
 //   a core for latency.
 // - Every index, length and sequence read back from the segment is checked;

@@ -1,4 +1,7 @@
-#include "colony/shm/futex.hpp"
+// The wait word on Linux: a shared futex (no FUTEX_PRIVATE_FLAG), which the
+// kernel keys by the physical page, so processes mapping the segment at
+// different addresses meet on it, and which forgets a task that dies asleep.
+#include "colony/shm/wait_word.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -28,7 +31,7 @@ std::uint32_t* word_address(const std::atomic<std::uint32_t>& word) noexcept {
 
 }  // namespace
 
-WaitResult futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
+WaitResult wait_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
   if (deadline.passed()) return WaitResult::timed_out;
   timespec timeout{};
   const timespec* timeout_ptr = nullptr;
@@ -36,8 +39,6 @@ WaitResult futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expe
     timeout = to_monotonic_timespec(deadline);
     timeout_ptr = &timeout;
   }
-  // Shared futex (no FUTEX_PRIVATE_FLAG): the kernel keys it by the physical
-  // page, so processes mapping the segment at different addresses meet.
   const long rc = syscall(SYS_futex, word_address(word), FUTEX_WAIT_BITSET, expected, timeout_ptr, nullptr,
                           FUTEX_BITSET_MATCH_ANY);
   if (rc == 0) return WaitResult::woken;
@@ -49,7 +50,7 @@ WaitResult futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expe
   }
 }
 
-int futex_wake(const std::atomic<std::uint32_t>& word, int count) noexcept {
+int wake_waiters(const std::atomic<std::uint32_t>& word, int count) noexcept {
   const long woken = syscall(SYS_futex, word_address(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
   return woken < 0 ? 0 : static_cast<int>(woken);
 }
