@@ -66,12 +66,14 @@ static_assert(offsetof(SegmentHeader, creator_start) == 56);
 inline constexpr std::size_t kControlOffset = sizeof(SegmentHeader);
 
 // ---------------------------------------------------------------------------
-// MutexCell: a robust, process-shared pthread mutex plus who holds it.
+// MutexCell: the robust lock (robust_mutex.hpp) plus who holds it.
 // Used by the Mutex segment and, inside RingControl, as the claim lock of a
 // many-writer ring. owner_pid is written right after the lock is taken and
 // cleared right before it is released; if the owner dies in between, the next
-// locker gets EOWNERDEAD from the kernel-maintained robust list and can read
-// owner_pid to report who died.
+// locker is told so by the OS (on Linux: EOWNERDEAD, from the kernel-kept
+// robust list) and can read owner_pid to report who died. native is the
+// platform's lock: on Linux a robust pthread mutex, whose size sets the
+// offsets after it; a port keeps its own lock within the same 64 bytes.
 struct MutexCell {
   pthread_mutex_t native;
   std::atomic<std::int32_t> owner_pid;       // 0 when free

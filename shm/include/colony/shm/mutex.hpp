@@ -9,14 +9,14 @@
 // knows how to repair it. The mutex itself is usable again at once: a dead
 // owner never hangs a locker and never poisons the mutex.
 //
-// Ownership is per thread (the pthread mutex is error-checking): unlock from
+// Ownership is per thread (the lock is error-checking): unlock from
 // the thread that locked. Relocking from the holding thread is a caller bug;
 // the error-checking mutex refuses it (the lock returns without acquiring)
 // instead of deadlocking.
 //
-// A Mutex handle must not be destroyed while its thread holds the lock: glibc
-// keeps the held robust mutexes of a thread in a list linked through the
-// mutexes themselves, so unmapping a held one corrupts that list.
+// A Mutex handle must not be destroyed while its thread holds the lock: on
+// Linux, glibc keeps the held robust mutexes of a thread in a list linked
+// through the mutexes themselves, so unmapping a held one corrupts that list.
 
 #include <cstdint>
 #include <mutex>

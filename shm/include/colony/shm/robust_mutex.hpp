@@ -1,13 +1,14 @@
 #pragma once
-// Lock operations on a MutexCell: a robust, process-shared pthread mutex.
+// Lock operations on a MutexCell: the robust lock, a mutex shared between
+// processes that the OS hands to the next locker when its holder dies.
+// It is made usable again at once, so a dead owner never poisons the mutex,
+// and the death is reported to the caller, who may need to repair the data
+// the mutex protects.
 //
-// Why pthread and not Boost.Interprocess: Boost 1.74's interprocess_mutex is
-// not robust; when its owner is SIGKILLed, lock() hangs forever. A robust
-// pthread mutex sits on the kernel's robust list of the owning thread, and the
-// kernel hands it to the next locker with EOWNERDEAD when the owner dies.
-// We then mark it consistent at once, so a dead owner never poisons the mutex
-// (no ENOTRECOVERABLE), and report the death to the caller, who may need to
-// repair the data the mutex protects.
+// One implementation per platform of the lock itself (src/linux/robust_mutex.cpp:
+// a robust pthread mutex; src/windows/robust_mutex.cpp), around the same
+// bookkeeping of who holds it (src/mutex_holder.hpp). Error numbers are
+// <cerrno>'s on every platform.
 
 #include <cstdint>
 #include <string>
@@ -34,7 +35,7 @@ std::string describe_lock_failure(LockStatus status, int error_number);
 struct [[nodiscard]] LockResult {
   LockStatus status;
   int dead_owner_pid = 0;  // with acquired_owner_died: who died holding it, if known
-  int error_number = 0;    // with failed: the errno pthread returned
+  int error_number = 0;    // with failed: why, as an errno value (EDEADLK, ENOTRECOVERABLE, EINVAL...)
   bool acquired() const noexcept {
     return status == LockStatus::acquired || status == LockStatus::acquired_owner_died;
   }
@@ -63,7 +64,6 @@ class RobustMutexCell {
   std::uint64_t acquisitions() const noexcept { return cell_->acquisitions.load(std::memory_order_relaxed); }
 
  private:
-  LockResult on_acquired(int rc) noexcept;
   MutexCell* cell_;
 };
 
