@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Compiles the Windows side of the shm layer's segment interface with MinGW
-# (syntax and warnings only: there is no Windows machine to link or run on).
-# Installs Debian's g++-mingw-w64-x86-64-posix when missing. Not part of the
-# test suite: a check for whoever changes the platform layer.
+# Compiles the Windows side of the platform folders with MinGW: every shm
+# source (the platform-neutral ones and shm/src/windows/) and libworker's
+# src/windows/ (syntax and warnings only: there is no Windows machine to link
+# or run on). Installs Debian's g++-mingw-w64-x86-64-posix when missing. Not
+# part of the test suite: a check for whoever changes the platform layer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,16 +12,17 @@ if ! command -v x86_64-w64-mingw32-g++-posix >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq g++-mingw-w64-x86-64-posix
 fi
 
-# Boost's headers only, without the rest of /usr/include (Linux system headers).
-boost_only=$(mktemp -d)
-trap 'rm -rf "$boost_only"' EXIT
-ln -s /usr/include/boost "$boost_only/boost"
+# Boost's and cereal's headers only, without the rest of /usr/include (Linux system headers).
+headers_only=$(mktemp -d)
+trap 'rm -rf "$headers_only"' EXIT
+ln -s /usr/include/boost "$headers_only/boost"
+ln -s /usr/include/cereal "$headers_only/cereal"
 
 status=0
-for source in shm/src/windows/*.cpp shm/src/segment.cpp shm/src/names.cpp shm/src/error.cpp; do
+for source in shm/src/*.cpp shm/src/failpoint/*.cpp shm/src/windows/*.cpp libworker/src/windows/*.cpp; do
   echo "compiling $source for Windows"
   x86_64-w64-mingw32-g++-posix -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror \
-    -Ishm/include -Ishm/src -isystem "$boost_only" "$source" || status=1
+    -DCOLONY_FAILPOINTS -Ishm/include -Ishm/src -Ilibworker/include -isystem "$headers_only" "$source" || status=1
 done
-[ "$status" -eq 0 ] && echo "windows: the segment layer compiles for Win32"
+[ "$status" -eq 0 ] && echo "windows: the shm layer and libworker's platform folder compile for Win32"
 exit "$status"

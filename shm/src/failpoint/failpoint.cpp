@@ -1,13 +1,12 @@
 // Built only with COLONY_FAILPOINTS=ON (see failpoint.hpp).
 #include "colony/shm/failpoint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "failpoint_stop.hpp"
 
 namespace colony::shm::failpoint {
 namespace {
@@ -51,8 +50,7 @@ bool arm_from_environment() {
   const char* text = std::getenv("COLONY_FAILPOINT");
   if (text == nullptr || *text == '\0') return false;
   if (parse(text, g_spec)) return true;
-  static constexpr char kMalformed[] = "colony: COLONY_FAILPOINT is malformed (NAME[@N][,once=PATH]); ignored\n";
-  (void)!::write(STDERR_FILENO, kMalformed, sizeof kMalformed - 1);
+  std::fputs("colony: COLONY_FAILPOINT is malformed (NAME[@N][,once=PATH]); ignored\n", stderr);
   return false;
 }
 
@@ -63,12 +61,9 @@ bool g_armed = arm_from_environment();
 void reached(const char* name) noexcept {
   if (std::strcmp(name, g_spec.name) != 0) return;
   if (g_spec.passes.fetch_add(1, std::memory_order_relaxed) + 1 != g_spec.pass) return;
-  if (g_spec.once_path[0] != '\0') {
-    const int claimed = ::open(g_spec.once_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-    if (claimed < 0) return;  // another process stopped here already
-    ::close(claimed);
-  }
-  ::raise(SIGSTOP);
+  // Without the claim, another process stopped here already.
+  if (g_spec.once_path[0] != '\0' && !platform::claim_once(g_spec.once_path)) return;
+  platform::stop_this_process();
 }
 
 }  // namespace colony::shm::failpoint

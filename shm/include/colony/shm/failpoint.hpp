@@ -8,11 +8,11 @@
 //
 //   COLONY_FAILPOINT=ring.commit.before_publication[@N][,once=PATH]
 //
-// stops itself (raise(SIGSTOP)) the N-th time (default: the first) it passes
-// there. Its parent sees it stopped (waitpid with WUNTRACED, or state T in
-// /proc/PID/stat), then SIGKILLs it, or SIGCONTs it to let it go on. With
-// once=PATH only the first process of all those that inherit the variable
-// stops (it creates PATH exclusively): a restarted worker runs through.
+// stops itself the N-th time (default: the first) it passes there (on Linux
+// with SIGSTOP: src/linux/failpoint_stop.cpp). Its parent sees it stopped,
+// then kills it, or lets it go on. With once=PATH only the first process of
+// all those that inherit the variable stops (it creates PATH exclusively): a
+// restarted worker runs through.
 //
 // Names are "<component>.<operation>.<where>", unique across the product.
 // The variable is read once, before main. Failpoints exist only in builds
