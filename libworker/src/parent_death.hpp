@@ -1,5 +1,6 @@
 #pragma once
-// Ties this process's life to the broker's: one implementation per platform.
+// Ties this process's life to the broker's: one implementation per platform,
+// linux/parent_death.cpp and windows/parent_death.cpp.
 
 namespace colony::detail {
 

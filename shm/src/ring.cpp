@@ -599,8 +599,8 @@ RingReader::Step RingReader::step(Received& out) {
       out = fail_corrupt();
       return Step::none;
     }
-    // Liveness costs a syscall and a /proc read: ask at most once per
-    // interval for the same record, however often the caller polls.
+    // Liveness costs system calls (is_alive, process.hpp): ask at most once
+    // per interval for the same record, however often the caller polls.
     const ProcessIdentity writer{header.writer_pid, header.writer_start};
     const auto now = Clock::now();
     if (cursor_ == liveness_position_ && now - liveness_checked_at_ < kWriterLivenessInterval) {

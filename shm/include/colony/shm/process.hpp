@@ -9,6 +9,8 @@
 // in shared memory is a ProcessIdentity: the pid and the process's start time
 // as the kernel keeps it (clock ticks since boot on Linux), which a reused pid
 // does not share.
+//
+// One implementation per platform: src/linux/process.cpp, src/windows/process.cpp.
 
 #include <cstdint>
 
