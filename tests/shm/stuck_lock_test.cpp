@@ -2,14 +2,12 @@
 // a holder stopped with SIGSTOP (as a debugger stops it), and lock words
 // forged to name a thread that does not exist or to be no mutex at all.
 // A robust mutex only helps when its holder dies; these are the other cases.
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <thread>
 
@@ -18,6 +16,7 @@
 #include "colony/shm/mutex.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/robust_mutex.hpp"
+#include "lock_forgery.hpp"
 #include "test_session.hpp"
 
 using namespace colony;
@@ -45,17 +44,10 @@ std::span<const std::byte> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
 }
 
-char process_state(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return '?';
-  const auto close_paren = line.rfind(')');
-  return close_paren != std::string::npos && close_paren + 2 < line.size() ? line[close_paren + 2] : '?';
-}
-
-// Waits until the child stopped itself (state T) while holding what it took.
+// Waits until the child stopped itself while holding what it took.
 void wait_until_stopped(const test::ChildProcess& child) {
-  REQUIRE(test::eventually([&] { return process_state(child.pid()) == 'T'; }, 5000ms));
+  REQUIRE(
+      test::eventually([&] { return subprocess::run_state(child.pid()) == subprocess::RunState::stopped; }, 5000ms));
 }
 
 // A pid that names no process: a child that has exited and been reaped.
@@ -72,12 +64,6 @@ shm::Ring make_many_writer_ring(const test::TestSession& session) {
   REQUIRE(ring);
   return std::move(ring).value();
 }
-
-// Glibc's pthread_mutex_t: the futex word (the holder's thread id) and the
-// mutex kind. Written here only to forge what a stray write or a hostile
-// process of the same user could leave in the segment.
-void forge_lock_word(shm::MutexCell& cell, int thread_id) { cell.native.__data.__lock = thread_id; }
-void forge_mutex_kind(shm::MutexCell& cell) { cell.native.__data.__kind = -1; }
 
 template <class F>
 std::chrono::milliseconds time_of(F&& f) {
@@ -107,8 +93,8 @@ COLONY_CHILD_SCENARIO("stuck-lock-hold-mutex") {
   return 0;
 }
 
-// Takes the mutex with raw pthread calls and is killed holding it: the
-// next raw locker can then leave it unrecoverable.
+// Takes the mutex and is killed holding it: a locker that ignores the robust
+// protocol can then leave it unrecoverable.
 COLONY_CHILD_SCENARIO("stuck-lock-hold-and-wait") {
   auto mutex = shm::Mutex::open(mutex_name(args.at(0)), Deadline::after(5s));
   if (!mutex) return 2;
@@ -157,7 +143,7 @@ TEST_CASE("a claim lock word naming a thread that does not exist makes sends tim
   shm::Ring ring = make_many_writer_ring(session);
   auto writer = shm::RingWriter::attach(ring);
   REQUIRE(writer);
-  forge_lock_word(ring.control().claim_lock, pid_of_nobody());
+  test::forge_lock_holder(ring.control().claim_lock, pid_of_nobody());
 
   RingStatus sent = RingStatus::ok;
   const auto waited = time_of([&] { sent = writer->send(kTag, bytes_of("x"), Deadline::after(200ms)); });
@@ -172,7 +158,7 @@ TEST_CASE("a claim lock that is not a mutex any more is a clear error naming the
   shm::Ring ring = make_many_writer_ring(session);
   auto writer = shm::RingWriter::attach(ring);
   REQUIRE(writer);
-  forge_mutex_kind(ring.control().claim_lock);
+  test::forge_not_a_lock(ring.control().claim_lock);
 
   const auto sent = writer->send(kTag, bytes_of("x"), Deadline::after(200ms));
   CHECK(sent == RingStatus::corrupt);
@@ -202,13 +188,13 @@ TEST_CASE("a stopped mutex holder makes a timed lock time out; a forged one time
   SECTION("a lock word naming a thread that does not exist") {
     auto segment = shm::Segment::open(mutex_name(session.name()), Deadline::now());
     REQUIRE(segment);
-    forge_lock_word(*reinterpret_cast<shm::MutexCell*>(segment->control()), pid_of_nobody());
+    test::forge_lock_holder(*reinterpret_cast<shm::MutexCell*>(segment->control()), pid_of_nobody());
     CHECK(sut->lock_until(Deadline::after(100ms)).status == LockStatus::timed_out);
   }
   SECTION("a lock word that is no mutex") {
     auto segment = shm::Segment::open(mutex_name(session.name()), Deadline::now());
     REQUIRE(segment);
-    forge_mutex_kind(*reinterpret_cast<shm::MutexCell*>(segment->control()));
+    test::forge_not_a_lock(*reinterpret_cast<shm::MutexCell*>(segment->control()));
     const auto locked = sut->lock_until(Deadline::after(100ms));
     CHECK(locked.status == LockStatus::failed);
     CHECK(locked.error_number == EINVAL);
@@ -229,9 +215,10 @@ TEST_CASE("a mutex left unrecoverable by a foreign locker fails with ENOTRECOVER
   // owner's mutex and releases it without marking it consistent.
   auto segment = shm::Segment::open(mutex_name(session.name()), Deadline::now());
   REQUIRE(segment);
-  auto& native = reinterpret_cast<shm::MutexCell*>(segment->control())->native;
-  REQUIRE(pthread_mutex_lock(&native) == EOWNERDEAD);
-  REQUIRE(pthread_mutex_unlock(&native) == 0);
+  const auto abandoned =
+      test::take_dead_owners_lock_and_abandon_it(*reinterpret_cast<shm::MutexCell*>(segment->control()));
+  REQUIRE(abandoned.owner_was_dead);
+  REQUIRE(abandoned.released);
 
   const auto locked = sut->lock_until(Deadline::after(1s));
   CHECK(locked.status == LockStatus::failed);
@@ -259,6 +246,6 @@ TEST_CASE("a condition wait whose mutex a stopped process holds returns at its d
   CHECK_FALSE(guard.owns_lock());  // the guard knows: its destructor unlocks nothing
   CHECK(elapsed >= 2s);
   CHECK(elapsed < 5s);
-  CHECK(process_state(holder.pid()) == 'T');
+  CHECK(subprocess::run_state(holder.pid()) == subprocess::RunState::stopped);
   CHECK(mutex->holder_pid() == holder.pid());
 }

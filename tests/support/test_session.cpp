@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <filesystem>
 #include <stdexcept>
 
 #include "colony/shm/segment.hpp"
@@ -31,7 +30,9 @@ TestSession::TestSession() {
 }
 
 TestSession::~TestSession() {
-  for (const auto& entry : leftover_segments()) shm::Segment::remove_os_name(("/" + entry).c_str());
+  for (const auto& os_name : shm::Segment::list(shm::SegmentName::session_prefix(name_))) {
+    shm::Segment::remove_os_name(os_name.c_str());
+  }
 }
 
 shm::SegmentName TestSession::segment(shm::SegmentKind kind, const std::string& object) const {
@@ -42,11 +43,8 @@ shm::SegmentName TestSession::segment(shm::SegmentKind kind, const std::string& 
 
 std::vector<std::string> TestSession::leftover_segments() const {
   std::vector<std::string> found;
-  const std::string prefix = shm::SegmentName::session_prefix(name_);
-  std::error_code ignored;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ignored)) {
-    const auto file = entry.path().filename().string();
-    if (file.starts_with(prefix)) found.push_back(file);
+  for (const auto& os_name : shm::Segment::list(shm::SegmentName::session_prefix(name_))) {
+    found.push_back(os_name.substr(1));  // without the leading slash
   }
   return found;
 }

@@ -24,7 +24,7 @@ class TestSession {
 
   const std::string& name() const noexcept { return name_; }
   shm::SegmentName segment(shm::SegmentKind kind, const std::string& object) const;
-  // Entries of /dev/shm that belong to this session.
+  // The shared-memory objects of this session, by name without the leading slash.
   std::vector<std::string> leftover_segments() const;
 
  private:

@@ -3,14 +3,12 @@
 // worker stops itself at the failpoint that marks the window; the test
 // SIGKILLs the process the comment is about, then checks what it promises.
 // Built only with COLONY_FAILPOINTS (see colony/shm/failpoint.hpp).
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "colony/shm/process.hpp"
 #include "colony/session/session_map.hpp"
 #include "failpoint_child.hpp"
+#include "process_table.hpp"
 #include "test_types.hpp"
 #include "worker_test_support.hpp"
 
@@ -30,23 +29,12 @@ namespace {
 
 constexpr auto kStopPatience = 10s;
 
-// A child of parent that stopped itself (state T in /proc/PID/stat); 0 if none.
+// A child of parent that stopped itself; 0 if none.
 int stopped_child_of(int parent) {
   int found = 0;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return 0;
-  while (const dirent* entry = ::readdir(proc)) {
-    const int pid = std::atoi(entry->d_name);
-    if (pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
-    std::string text;
-    std::getline(stat, text);  // one line (istreambuf_iterator trips -Wnull-dereference in the TSan build)
-    // pid (comm) STATE PPID ...: comm may hold spaces and parentheses, the last ')' ends it.
-    const auto close = text.rfind(')');
-    if (close == std::string::npos || close + 4 >= text.size()) continue;
-    if (text[close + 2] == 'T' && std::atoi(text.c_str() + close + 4) == parent) found = pid;
+  for (const int child : test::children_of(parent)) {
+    if (subprocess::run_state(child) == subprocess::RunState::stopped) found = child;
   }
-  ::closedir(proc);
   return found;
 }
 
@@ -68,7 +56,7 @@ class SessionLeftovers {
   }
   SessionLeftovers(const SessionLeftovers&) = delete;
   SessionLeftovers& operator=(const SessionLeftovers&) = delete;
-  // A process of the session not yet in its environment (between vfork and exec).
+  // A process of the session not yet in its environment (between fork and exec).
   void watch(int pid) {
     stray_ = pid;
     stray_identity_ = shm::identity_of(pid);
@@ -109,7 +97,7 @@ COLONY_CHILD_SCENARIO("cw-broker-host") {
 
 // --- the broker's death around a worker's start --------------------------------
 
-TEST_CASE("launcher.child.before_pdeathsig: a broker killed while its child is between vfork and exec: the child never runs the worker",
+TEST_CASE("launcher.child.before_pdeathsig: a broker killed while its child is between fork and exec: the child never runs the worker",
           "[crash][launcher][failpoint]") {
   const std::string session = test::unique_session("launch");
   SessionLeftovers leftovers(session);

@@ -1,8 +1,6 @@
 // Starting, ending and supervising worker processes: events, exit codes and
 // signals, terminate versus close, trees of workers, the cap, bad executables.
-#include <poll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +15,7 @@
 
 #include "colony/broker/broker.hpp"
 #include "colony/shm/process.hpp"
+#include "process_handle.hpp"
 #include "test_types.hpp"
 #include "worker_test_support.hpp"
 
@@ -27,26 +26,22 @@ namespace {
 
 // Watches a line of processes, each an ancestor of those after it, from
 // another thread: records whether an ancestor was ever seen ended while a
-// descendant still ran. Each process is held by a pidfd, readable once it
-// has ended, so a reused pid cannot fool it. An ancestor is looked at before
-// its descendant: when descendants end first, no look can see the reverse.
+// descendant still ran. Each process is held by a ProcessHandle, which knows
+// when it has ended, so a reused pid cannot fool it. An ancestor is looked at
+// before its descendant: when descendants end first, no look can see the reverse.
 class EndOrderWatch {
  public:
   explicit EndOrderWatch(const std::vector<int>& lineage) {
-    for (const int pid : lineage) fds_.push_back(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    for (const int pid : lineage) handles_.emplace_back(pid);
     thread_ = std::thread([this] { watch(); });
   }
-  ~EndOrderWatch() {
-    stop();
-    for (const int fd : fds_) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
+  ~EndOrderWatch() { stop(); }
   EndOrderWatch(const EndOrderWatch&) = delete;
   EndOrderWatch& operator=(const EndOrderWatch&) = delete;
 
   bool watching_all() const {
-    return std::all_of(fds_.begin(), fds_.end(), [](int fd) { return fd >= 0; });
+    return std::all_of(handles_.begin(), handles_.end(),
+                       [](const test::ProcessHandle& handle) { return handle.held(); });
   }
   void stop() {
     done_.store(true);
@@ -55,27 +50,23 @@ class EndOrderWatch {
   bool an_ancestor_ended_first() const { return ancestor_first_.load(); }
 
  private:
-  static bool ended(int fd) {
-    pollfd ready{fd, POLLIN, 0};
-    return ::poll(&ready, 1, 0) == 1;
-  }
   void watch() {
     while (!done_.load()) {
       bool all_ended = true;
-      for (std::size_t ancestor = 0; ancestor < fds_.size(); ++ancestor) {
-        if (fds_[ancestor] < 0 || !ended(fds_[ancestor])) {
+      for (std::size_t ancestor = 0; ancestor < handles_.size(); ++ancestor) {
+        if (!handles_[ancestor].held() || !handles_[ancestor].ended()) {
           all_ended = false;
           continue;
         }
-        for (std::size_t descendant = ancestor + 1; descendant < fds_.size(); ++descendant) {
-          if (fds_[descendant] >= 0 && !ended(fds_[descendant])) ancestor_first_.store(true);
+        for (std::size_t descendant = ancestor + 1; descendant < handles_.size(); ++descendant) {
+          if (handles_[descendant].held() && !handles_[descendant].ended()) ancestor_first_.store(true);
         }
       }
       if (all_ended) return;
     }
   }
 
-  std::vector<int> fds_;
+  std::vector<test::ProcessHandle> handles_;
   std::atomic<bool> done_{false};
   std::atomic<bool> ancestor_first_{false};
   std::thread thread_;

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <string>
 
 #include "child_process.hpp"
@@ -25,14 +24,6 @@ using namespace colony;
 using namespace std::chrono_literals;
 
 namespace {
-
-char process_state(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return '?';
-  const auto close_paren = line.rfind(')');
-  return close_paren != std::string::npos && close_paren + 2 < line.size() ? line[close_paren + 2] : '?';
-}
 
 // Takes the claim lock of ring OBJECT in SESSION and stops, holding it.
 COLONY_CHILD_SCENARIO("hold-ring-claim-lock") {
@@ -58,7 +49,8 @@ COLONY_CHILD_SCENARIO("hold-mutex") {
 
 test::ChildProcess hold_claim_lock(const std::string& session, const std::string& ring) {
   auto holder = test::ChildProcess::start("hold-ring-claim-lock", {session, ring});
-  REQUIRE(test::eventually([&] { return process_state(holder.pid()) == 'T'; }, 5000ms));
+  REQUIRE(
+      test::eventually([&] { return subprocess::run_state(holder.pid()) == subprocess::RunState::stopped; }, 5000ms));
   return holder;
 }
 
@@ -153,7 +145,8 @@ TEST_CASE("shared properties give up at their lock deadline while a stopped proc
                                              session.segment(shm::SegmentKind::mutex, "props"));
   store.set("answer", 1, {std::byte{42}});
   auto holder = test::ChildProcess::start("hold-mutex", {session.name(), "props"});
-  REQUIRE(test::eventually([&] { return process_state(holder.pid()) == 'T'; }, 5000ms));
+  REQUIRE(
+      test::eventually([&] { return subprocess::run_state(holder.pid()) == subprocess::RunState::stopped; }, 5000ms));
 
   const auto started = std::chrono::steady_clock::now();
   try {

@@ -1,0 +1,82 @@
+// What /proc says: /proc/PID/stat for state and parent, /proc/PID/environ
+// for the environment a process started with.
+#include "process_table.hpp"
+
+#include <dirent.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace colony::test {
+namespace {
+
+struct Stat {
+  char state = '?';  // '?': unreadable
+  int parent = 0;
+};
+
+// "pid (comm) STATE PPID ...": comm may hold spaces and parentheses, the last ')' ends it.
+Stat read_stat(const std::string& pid) {
+  std::ifstream file("/proc/" + pid + "/stat");
+  std::string text;
+  std::getline(file, text);  // one line (istreambuf_iterator trips -Wnull-dereference in the TSan build)
+  Stat stat;
+  const auto close = text.rfind(')');
+  if (close == std::string::npos || close + 2 >= text.size()) return stat;
+  stat.state = text[close + 2];
+  if (close + 4 < text.size()) stat.parent = std::atoi(text.c_str() + close + 4);
+  return stat;
+}
+
+// Z: a zombie (ended, not yet reaped); X: dead; '?': unreadable, gone.
+bool is_live(char state) { return state != 'Z' && state != 'X' && state != 'x' && state != '?'; }
+
+template <class F>
+void for_each_pid(F&& visit) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return;
+  while (const dirent* entry = ::readdir(proc)) {
+    const int pid = std::atoi(entry->d_name);
+    if (pid > 0) visit(pid, std::string(entry->d_name));
+  }
+  ::closedir(proc);
+}
+
+bool environment_holds(const std::string& pid, const std::string& entry) {
+  std::ifstream file("/proc/" + pid + "/environ");
+  std::stringstream contents;
+  contents << file.rdbuf();
+  const std::string environment = contents.str();
+  std::size_t start = 0;
+  while (start < environment.size()) {
+    const std::size_t end = environment.find('\0', start);
+    if (environment.compare(start, (end == std::string::npos ? environment.size() : end) - start, entry) == 0) {
+      return true;
+    }
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<int> children_of(int parent) {
+  std::vector<int> children;
+  for_each_pid([&](int pid, const std::string& name) {
+    if (read_stat(name).parent == parent) children.push_back(pid);
+  });
+  return children;
+}
+
+std::vector<int> processes_with_environment_entry(const std::string& entry) {
+  std::vector<int> pids;
+  for_each_pid([&](int pid, const std::string& name) {
+    if (!environment_holds(name, entry)) return;
+    if (is_live(read_stat(name).state)) pids.push_back(pid);
+  });
+  return pids;
+}
+
+}  // namespace colony::test
