@@ -18,13 +18,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "colony/broker/broker.hpp"
 #include "frame_layout.hpp"
+#include "processes.hpp"
 
 namespace {
 
@@ -83,7 +83,7 @@ void publish(colony::SharedByteArray& frame, colony::SharedMutex& lock, colony::
 
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
-  const auto consumer_exe = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "colony_demo_frame_consumer";
+  const auto consumer_exe = demo::sibling_executable("colony_demo_frame_consumer");
 
   colony::Broker broker;  // a new session; this process is its host
   auto& host = broker.host();
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   std::vector<frame::ConsumerReport> reports;
   std::vector<colony::WorkerHandle> consumers;
   for (std::int32_t id = 0; id < options.consumers; ++id) {
-    auto consumer = host.create(consumer_exe.string());
+    auto consumer = host.create(consumer_exe);
     consumer.set_shared_property("id", id);
     consumer.set_shared_property("frame", frame);
     consumer.set_shared_property("lock", lock);

@@ -15,12 +15,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "colony/broker/broker.hpp"
 #include "ping_pong_stats.hpp"
+#include "processes.hpp"
 
 namespace {
 
@@ -69,13 +69,13 @@ double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
-  const auto worker_exe = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "colony_demo_ping_pong_worker";
+  const auto worker_exe = demo::sibling_executable("colony_demo_ping_pong_worker");
 
   colony::Broker broker;  // a new session; this process is its host
   auto& host = broker.host();
   host.set_spin(options.spin);
 
-  auto peer = host.create(worker_exe.string());
+  auto peer = host.create(worker_exe);
   peer.set_shared_property("spin", options.spin);
   bool answered = false;
   std::uint64_t answer = 0;

@@ -9,23 +9,21 @@
 //
 // Exit code 0 when every block arrived, none corrupt, and duplicates stay
 // within what the kills explain (one per kill at most); 1 otherwise.
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "colony/broker/broker.hpp"
+#include "colony/shm/process.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "pipeline_blocks.hpp"
+#include "processes.hpp"
 
 namespace {
 
@@ -77,7 +75,7 @@ Options parse(int argc, char** argv) {
 std::string stage_name(int depth, int lane) { return "stage-" + std::to_string(depth) + "-" + std::to_string(lane); }
 
 std::string stage_executable() {
-  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "colony_demo_pipeline_stage").string();
+  return demo::sibling_executable("colony_demo_pipeline_stage");
 }
 
 // The order blocks arrive in does not change it: a sum of per-block hashes.
@@ -92,7 +90,7 @@ std::uint64_t result_term(std::uint64_t seq, std::uint64_t sum) {
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   colony::BrokerOptions broker_options;
-  broker_options.session = "pipeline" + std::to_string(::getpid());
+  broker_options.session = "pipeline" + std::to_string(colony::shm::current_pid());
   colony::Broker broker(broker_options);
   const std::string session = broker.session();
 
@@ -142,14 +140,14 @@ int main(int argc, char** argv) {
       while (!done.load() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
       if (done.load()) break;
       const int pid = colony::named_worker_pid(session, stages[pick(random)]);
-      if (pid > 0 && ::kill(pid, SIGKILL) == 0) kills.fetch_add(1);
+      if (pid > 0 && demo::kill_process(pid)) kills.fetch_add(1);
     }
   });
 
   // The consumer: each block checked against what the stages must have made of it.
   std::vector<bool> seen(options.messages, false);
   std::uint64_t arrived = 0, duplicates = 0, corrupt = 0, result = 0;
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  const bool tty = demo::stderr_is_terminal();
   auto last_progress = Clock::now();
   const auto deadline = started + std::chrono::seconds(options.timeout_s);
   while (arrived < options.messages && Clock::now() < deadline) {

@@ -2,24 +2,18 @@
 //
 // The parent (the consumer) creates a session, one single-writer ring in it,
 // attaches as the ring's reader and starts a fresh copy of this executable
-// (posix_spawn of /proc/self/exe --child ...) as the producer. The producer
-// opens the ring by name, attaches as its writer, sends typed Block messages
-// (sequence number, payload, checksum) through it and closes it. The consumer
-// receives every block, checks order and checksums, reaps the producer,
-// removes the segment and prints a summary.
+// (--child ...) as the producer. The producer opens the ring by name,
+// attaches as its writer, sends typed Block messages (sequence number,
+// payload, checksum) through it and closes it. The consumer receives every
+// block, checks order and checksums, reaps the producer, removes the segment
+// and prints a summary.
 //
 //   colony_demo_shm [--messages N]
 //
-// Every wait has a deadline, the producer never outlives the consumer
-// (PR_SET_PDEATHSIG), and the segment is removed on every way out of main,
-// Ctrl-C included. Exit status 0 means every block arrived intact, in order,
-// and nothing was left behind.
-
-#include <signal.h>
-#include <spawn.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
+// Every wait has a deadline, the producer never outlives the consumer (the OS
+// kills it when the consumer dies: processes.hpp), and the segment is removed
+// on every way out of main, Ctrl-C included. Exit status 0 means every block
+// arrived intact, in order, and nothing was left behind.
 
 #include <cerrno>
 #include <chrono>
@@ -31,7 +25,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,11 +32,12 @@
 #include <utility>
 #include <vector>
 
+#include "colony/shm/names.hpp"
+#include "colony/shm/process.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/segment.hpp"
 #include "colony/shm/typed.hpp"
-
-extern char** environ;
+#include "processes.hpp"
 
 namespace demo {
 
@@ -87,7 +81,7 @@ void on_signal(int) { g_interrupted = 1; }
 const char* g_role = "consumer";
 
 __attribute__((format(printf, 1, 2))) void say(const char* format, ...) {
-  std::printf("[%s %d] ", g_role, ::getpid());
+  std::printf("[%s %d] ", g_role, shm::current_pid());
   va_list args;
   va_start(args, format);
   std::vprintf(format, args);
@@ -98,7 +92,7 @@ __attribute__((format(printf, 1, 2))) void say(const char* format, ...) {
 
 __attribute__((format(printf, 1, 2))) int fail(const char* format, ...) {
   std::fflush(stdout);
-  std::fprintf(stderr, "[%s %d] error: ", g_role, ::getpid());
+  std::fprintf(stderr, "[%s %d] error: ", g_role, shm::current_pid());
   va_list args;
   va_start(args, format);
   std::vfprintf(stderr, format, args);
@@ -161,72 +155,48 @@ class SegmentRemover {
   bool removed_ = false;
 };
 
-std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
-  }
-  return "stopped";
-}
-
 // The producer process: reaped on every way out of the consumer, killed first
 // if it is still running.
 class Child {
  public:
-  explicit Child(pid_t pid) : pid_(pid) {}
+  explicit Child(int pid) : pid_(pid) {}
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
   ~Child() {
-    if (reaped_) return;
-    ::kill(pid_, SIGKILL);
+    if (status_) return;
+    kill_process(pid_);
     if (wait_for(kReapTimeout)) say("stopped the producer (pid %d)", pid_);
   }
 
-  pid_t pid() const noexcept { return pid_; }
-  std::optional<int> status() const noexcept { return reaped_ ? std::optional<int>(status_) : std::nullopt; }
+  int pid() const noexcept { return pid_; }
 
   // Reaps the child if it has exited; never blocks.
-  std::optional<int> poll() noexcept {
-    if (reaped_) return status_;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      reaped_ = true;
-      status_ = status;
-      return status_;
-    }
-    return std::nullopt;
+  std::optional<ChildExit> try_reap() {
+    if (!status_) status_ = demo::try_reap(pid_);
+    return status_;
   }
 
-  std::optional<int> wait_for(Clock::duration timeout) noexcept {
+  std::optional<ChildExit> wait_for(Clock::duration timeout) {
     const Deadline deadline = Deadline::after(timeout);
     for (;;) {
-      if (auto status = poll()) return status;
+      if (auto status = try_reap()) return status;
       if (deadline.passed()) return std::nullopt;
       std::this_thread::sleep_for(1ms);
     }
   }
 
  private:
-  pid_t pid_;
-  bool reaped_ = false;
-  int status_ = 0;
+  int pid_;
+  std::optional<ChildExit> status_;
 };
-
-std::optional<std::string> self_executable() {
-  std::vector<char> path(4096);
-  const ssize_t length = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
-  if (length <= 0) return std::nullopt;
-  return std::string(path.data(), static_cast<std::size_t>(length));
-}
 
 // ---------------------------------------------------------------------------
 // The producer: a fresh process started by the consumer.
 
-int run_producer(const char* session, pid_t consumer, std::uint64_t count) {
+int run_producer(const char* session, int consumer, std::uint64_t count) {
   g_role = "producer";
-  // Never outlive the consumer: if it dies, the kernel kills us.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != consumer) return fail("the consumer (pid %d) is already gone", consumer);
+  // Never outlive the consumer: if it dies, the OS kills us.
+  if (!die_with_parent(consumer)) return fail("the consumer (pid %d) is already gone", consumer);
 
   auto name = shm::SegmentName::make(session, shm::SegmentKind::ring, "blocks");
   if (!name) return fail("%s", name.error().message.c_str());
@@ -264,13 +234,9 @@ int run_producer(const char* session, pid_t consumer, std::uint64_t count) {
 
 int run_consumer(std::uint64_t count) {
   g_role = "consumer";
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
+  on_interrupt(on_signal);
 
-  const std::string session = "demo" + std::to_string(::getpid());
+  const std::string session = "demo" + std::to_string(shm::current_pid());
   auto name = shm::SegmentName::make(session, shm::SegmentKind::ring, "blocks");
   if (!name) return fail("%s", name.error().message.c_str());
 
@@ -289,19 +255,15 @@ int run_consumer(std::uint64_t count) {
   shm::TypedReader reader(std::move(attached).value());
   say("attached as the ring's reader");
 
-  const auto executable = self_executable();
-  if (!executable) return fail("cannot resolve /proc/self/exe: %s", std::strerror(errno));
-  std::vector<std::string> arguments{*executable, "--child", session, std::to_string(::getpid()),
-                                     std::to_string(count)};
-  std::vector<char*> argv;
-  for (auto& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
+  const auto executable = this_executable();
+  if (!executable) return fail("cannot find this executable's path: %s", std::strerror(errno));
+  const std::vector<std::string> arguments{*executable, "--child", session, std::to_string(shm::current_pid()),
+                                           std::to_string(count)};
   say("starting the producer: %s --child %s %s %s", executable->c_str(), session.c_str(), arguments[3].c_str(),
       arguments[4].c_str());
-  pid_t pid = -1;
-  if (const int rc = ::posix_spawn(&pid, executable->c_str(), nullptr, nullptr, argv.data(), environ); rc != 0) {
-    return fail("cannot start the producer: posix_spawn %s: %s", executable->c_str(), std::strerror(rc));
-  }
+  std::string why;
+  const int pid = start_process(arguments, why);
+  if (pid < 0) return fail("cannot start the producer: %s", why.c_str());
   Child producer(pid);
 
   Deadline deadline = Deadline::after(kStallTimeout);  // for the next block; renewed with each one
@@ -326,9 +288,9 @@ int run_consumer(std::uint64_t count) {
       case shm::ReceiveStatus::empty:
       case shm::ReceiveStatus::timed_out:
         // Nothing yet: a producer that died without closing the ring will send nothing more.
-        if (const auto status = producer.poll(); status && !ring->is_closed()) {
+        if (const auto status = producer.try_reap(); status && !ring->is_closed()) {
           return fail("the producer %s before closing the ring; %" PRIu64 " of %" PRIu64 " blocks arrived",
-                      describe_exit(*status).c_str(), received, count);
+                      status->describe().c_str(), received, count);
         }
         continue;
       case shm::ReceiveStatus::closed: draining = false; continue;
@@ -354,8 +316,8 @@ int run_consumer(std::uint64_t count) {
 
   const auto status = producer.wait_for(kReapTimeout);
   if (!status) return fail("the producer (pid %d) did not exit within 5 s after closing the ring", pid);
-  say("the producer %s", describe_exit(*status).c_str());
-  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) return fail("the producer failed");
+  say("the producer %s", status->describe().c_str());
+  if (!status->succeeded()) return fail("the producer failed");
   if (received != count) return fail("only %" PRIu64 " of %" PRIu64 " blocks arrived", received, count);
 
   const std::chrono::duration<double> elapsed = last - first;
@@ -368,12 +330,8 @@ int run_consumer(std::uint64_t count) {
   say("all %" PRIu64 " messages arrived in order, checksums ok", received);
 
   remover.remove();
-  const std::string prefix = shm::SegmentName::session_prefix(session);
-  std::error_code ignored;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ignored)) {
-    const auto file = entry.path().filename().string();
-    if (file.starts_with(prefix)) return fail("segment /%s is still in /dev/shm", file.c_str());
-  }
+  const auto left = shm::Segment::list(shm::SegmentName::session_prefix(session));
+  if (!left.empty()) return fail("segment %s is still in /dev/shm", left.front().c_str());
   say("no segment of session %s left in /dev/shm; done", session.c_str());
   return 0;
 }
@@ -393,7 +351,7 @@ int main(int argc, char** argv) {
       const auto consumer = argc == 5 ? demo::parse_positive(argv[3]) : std::nullopt;
       const auto count = argc == 5 ? demo::parse_positive(argv[4]) : std::nullopt;
       if (!consumer || !count || *consumer > INT32_MAX) return demo::usage(argv[0]);
-      return demo::run_producer(argv[2], static_cast<pid_t>(*consumer), *count);
+      return demo::run_producer(argv[2], static_cast<int>(*consumer), *count);
     }
     std::uint64_t count = demo::kDefaultMessages;
     for (int i = 1; i < argc; ++i) {

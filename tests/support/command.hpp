@@ -1,6 +1,7 @@
 #pragma once
 // Running a command from a test: with its output captured and a timeout, or
-// in the background. Implemented per platform: linux/command.cpp.
+// in the background. Implemented per platform, under this file's name in
+// linux/ (a Windows port adds windows/).
 
 #include <chrono>
 #include <string>

@@ -1,8 +1,8 @@
 #pragma once
 // What a stray write, or a hostile process of the same user, can leave in a
 // MutexCell's native lock, forged for tests that check a lock never hangs on
-// it. Written through the platform's own lock representation:
-// linux/lock_forgery.cpp knows glibc's pthread_mutex_t.
+// it. Written through the platform's own lock representation, under this
+// file's name in linux/ (a Windows port adds windows/).
 
 #include "colony/shm/layout.hpp"
 

@@ -1,7 +1,8 @@
 #pragma once
 // A process held by a handle that stays its own after it ends, so a reused
 // pid cannot pass for it: tests that watch the order in which processes end.
-// Implemented per platform: linux/process_handle.cpp holds a pidfd.
+// Implemented per platform, under this file's name in linux/ (a Windows port
+// adds windows/).
 
 namespace colony::test {
 

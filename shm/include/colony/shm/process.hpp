@@ -10,7 +10,8 @@
 // as the kernel keeps it (clock ticks since boot on Linux), which a reused pid
 // does not share.
 //
-// One implementation per platform: src/linux/process.cpp, src/windows/process.cpp.
+// One implementation per platform, under this file's name in src/linux/ and
+// src/windows/.
 
 #include <cstdint>
 
