@@ -13,13 +13,13 @@
 #include "colony/session/channel_core.hpp"
 #include "colony/shm/byte_array.hpp"
 #include "colony/worker/channel.hpp"
-#include "colony/worker/mailbox.hpp"
 #include "colony/worker/properties.hpp"
 #include "colony/worker/value_record.hpp"
 #include "commands.hpp"
 #include "json_output.hpp"
 #include "raw_arguments.hpp"
 #include "session_option.hpp"
+#include "session_snapshot.hpp"
 
 namespace colony::cli {
 namespace {
@@ -205,14 +205,11 @@ detail::PropertyStore open_properties(const detail::SessionMap& map, const std::
   if (!map.has_entry(detail::kNamedWorkerEntryKind, worker)) {
     throw WorkerError(WorkerErrc::not_found, "no worker named '" + worker + "' in session '" + map.session() + "'");
   }
-  auto box = Mailbox::open_or_create(map.session(), worker);
-  const std::uint32_t slot = box.control().current_slot.load();
-  const std::uint32_t generation = box.control().current_generation.load();
-  if (slot == 0 || slot >= detail::kMaxWorkerSlots ||
-      detail::generation_of(map.slot(slot).state_word.load()) != generation) {
+  const auto process = current_process_of(map, worker);
+  if (!process) {
     throw WorkerError(WorkerErrc::bad_state, "worker '" + worker + "' has no process now: its properties live with it");
   }
-  const std::string object = detail::worker_object(slot, generation, detail::kPropertiesSuffix);
+  const std::string object = detail::worker_object(process->slot, process->generation, detail::kPropertiesSuffix);
   return detail::PropertyStore::open(map.name(shm::SegmentKind::bytes, object), map.name(shm::SegmentKind::mutex, object));
 }
 

@@ -87,22 +87,16 @@ Runner add_named_commands(CLI::App& app) {
       return kSuccess;
     }
     if (ps->parsed()) {
-      Json out = ps_snapshot(*map);
+      SessionLooker looker(map, LookOptions{true, false});
+      SessionSnapshot snapshot = looker.look();
       if (*interval_ms > 0) {
-        const auto first = std::chrono::steady_clock::now();
         std::this_thread::sleep_for(std::chrono::milliseconds(*interval_ms));
-        const Json before = std::move(out);
-        out = ps_snapshot(*map);
-        add_ps_rates(out, before, std::chrono::duration<double>(std::chrono::steady_clock::now() - first).count());
-      } else {
-        // The same fields, all null: a script reads one shape either way.
-        add_ps_rates(out, Json{{"channels", Json::array()}, {"workers", Json::array()}, {"named_workers", Json::array()}},
-                  1.0);
+        snapshot = looker.look();  // with the rates since the first
       }
       if (*json) {
-        std::printf("%s\n", json_text(out).c_str());
+        std::printf("%s\n", json_text(ps_json(snapshot)).c_str());
       } else {
-        print_ps_table(out, stdout);
+        print_ps_table(snapshot, stdout);
       }
       return kSuccess;
     }

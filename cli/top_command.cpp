@@ -261,7 +261,7 @@ std::string screen_text(const std::vector<std::string>& lines) {
 enum class Event { tick, quit, redraw, session_ended };
 
 // Sleeps until `until`, waking for a signal, a key, or the session's end.
-Event wait_for_event(Clock::time_point until, const SessionWatcher& watcher, const SignalScope& signals,
+Event wait_for_event(Clock::time_point until, const SessionLooker& watcher, const SignalScope& signals,
                      TerminalMode* terminal) {
   for (;;) {
     if (g_quit_signal != 0) return Event::quit;
@@ -307,7 +307,7 @@ std::shared_ptr<detail::SessionMap> open_live(const std::string& session) {
 }
 
 // One frame as text lines or a JSON line, for a pipe or a file.
-bool print_frame(const TopFrame& frame, const TopOptions& options, bool first) {
+bool print_frame(const SessionSnapshot& frame, const TopOptions& options, bool first) {
   if (options.json) {
     return write_all(json_text(frame_json(frame)) + "\n");
   }
@@ -323,13 +323,13 @@ int session_ended(const std::string& session) {
 
 int run_top(const TopOptions& options) {
   const std::string session = resolve_session(options.session);
-  SessionWatcher watcher(open_live(session));
+  SessionLooker watcher(open_live(session), LookOptions{false, true});
   const bool screen = !options.once && !options.json && ::isatty(STDOUT_FILENO) == 1;
   const bool keys = screen && ::isatty(STDIN_FILENO) == 1;
   g_quit_signal = 0;
   SignalScope signals(screen);
   const auto interval = std::chrono::milliseconds(options.interval_ms);
-  TopFrame frame = watcher.look();
+  SessionSnapshot frame = watcher.look();
   auto next = frame.taken + interval;
 
   if (options.once) {
