@@ -22,6 +22,7 @@
 #include "colony/session/session_map.hpp"
 #include "broker_link.hpp"
 #include "commands.hpp"
+#include "live_session.hpp"
 #include "session_option.hpp"
 #include "worker_spec.hpp"
 #include "stop_on_signals.hpp"
@@ -96,9 +97,8 @@ int start(StartOptions options) {
 }
 
 int stop(const std::string& given_session) {
-  const std::string session = resolve_session(given_session);
-  require_live_session(session);
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
+  const auto map = open_live_session(given_session);
+  const std::string& session = map->session();
   const shm::ProcessIdentity broker = detail::broker_identity(map->header());
   try {
     send_to_broker(*map, detail::StopRequest{::getpid()});
@@ -135,7 +135,7 @@ int status(const std::string& given_session, bool json) {
   int broker_pid = 0;
   std::uint32_t running = 0;
   if (live) {
-    const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
+    const auto map = open_session_map(session);
     broker_pid = map->header().broker_pid.load();
     running = map->header().running_workers.load();
   }

@@ -2,12 +2,12 @@
 #include <cstdio>
 #include <string>
 
-#include "colony/broker/clean.hpp"
 #include "colony/session/channel_core.hpp"
 #include "colony/session/names.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/value_record.hpp"
 #include "commands.hpp"
+#include "live_session.hpp"
 #include "session_option.hpp"
 
 namespace colony::cli {
@@ -26,8 +26,7 @@ std::shared_ptr<detail::ChannelCore> open_channel(const std::string& session, co
   const auto parsed = detail::parse_channel_object(text, true);
   if (!parsed) throw UsageError("a channel is ch<N> or <N>, got '" + text + "'");
   const std::uint64_t id = *parsed;
-  require_live_session(session);
-  auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
+  auto map = open_live_session(session);
   const std::string object = detail::channel_object(id);
   auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, object), shm::Deadline::after(std::chrono::seconds(2)));
   if (!ring) throw WorkerError(WorkerErrc::not_found, "no channel " + object + " in session '" + session + "'");

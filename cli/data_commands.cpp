@@ -9,7 +9,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "colony/broker/clean.hpp"
 #include "colony/session/channel_core.hpp"
 #include "colony/shm/byte_array.hpp"
 #include "colony/worker/channel.hpp"
@@ -17,6 +16,7 @@
 #include "colony/worker/value_record.hpp"
 #include "commands.hpp"
 #include "json_output.hpp"
+#include "live_session.hpp"
 #include "raw_arguments.hpp"
 #include "session_option.hpp"
 #include "session_snapshot.hpp"
@@ -100,13 +100,12 @@ int run_bytes(const BytesOptions& o) {
   const std::string session = resolve_session(o.session);
   if (o.action == "create") {
     need(o, 1, "create NAME SIZE");
-    require_live_session(session);
+    const auto map = open_live_session(session);
     if (detail::is_reserved_object_name(o.name)) throw UsageError("the name '" + o.name + "' is reserved for Colony's own segments");
     const std::size_t size = number(o.operands[0], "SIZE");
     auto segment = shm::SegmentName::make(session, shm::SegmentKind::bytes, o.name);
     if (!segment) throw UsageError(segment.error().message);
     auto bytes = check(shm::ByteArray::create(*segment, size, size));
-    const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpen));
     (void)map->register_object(shm::SegmentKind::bytes, o.name, 0, 0);
     std::printf("%s\n", bytes.os_name().c_str());
     return kSuccess;
@@ -202,9 +201,7 @@ struct PropOptions {
 };
 
 detail::PropertyStore open_properties(const detail::SessionMap& map, const std::string& worker) {
-  if (!map.has_entry(detail::kNamedWorkerEntryKind, worker)) {
-    throw WorkerError(WorkerErrc::not_found, "no worker named '" + worker + "' in session '" + map.session() + "'");
-  }
+  require_named_worker(map, worker);
   const auto process = current_process_of(map, worker);
   if (!process) {
     throw WorkerError(WorkerErrc::bad_state, "worker '" + worker + "' has no process now: its properties live with it");
@@ -222,9 +219,7 @@ std::string property_json(const std::string& key, const detail::StoredValue& sto
 }
 
 int run_prop(const PropOptions& o) {
-  const std::string session = resolve_session(o.session);
-  require_live_session(session);
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpen));
+  const auto map = open_live_session(o.session);
   auto store = open_properties(*map, o.worker);
   if (o.action == "get") {
     const auto stored = store.get(o.key);

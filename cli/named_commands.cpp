@@ -7,12 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "broker_link.hpp"
-#include "colony/broker/clean.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/session/protocol.hpp"
 #include "commands.hpp"
 #include "json_output.hpp"
+#include "live_session.hpp"
 #include "ps_view.hpp"
 #include "session_option.hpp"
 
@@ -20,18 +20,6 @@ namespace colony::cli {
 namespace {
 
 using Json = nlohmann::json;
-constexpr auto kOpen = std::chrono::seconds(2);
-
-std::shared_ptr<detail::SessionMap> open_live(const std::string& session) {
-  require_live_session(session);
-  return detail::SessionMap::open(session, shm::Deadline::after(kOpen));
-}
-
-void require_named(const detail::SessionMap& map, const std::string& name) {
-  if (!map.has_entry(detail::kNamedWorkerEntryKind, name)) {
-    throw WorkerError(WorkerErrc::not_found, "no worker named '" + name + "' in session '" + map.session() + "'");
-  }
-}
 
 }  // namespace
 
@@ -66,22 +54,22 @@ Runner add_named_commands(CLI::App& app) {
   dead->add_flag("--json", *json, "list as JSON lines");
 
   return [=]() {
-    const auto map = open_live(resolve_session(*session));
+    const auto map = open_live_session(*session);
     if (kill->parsed()) {
-      require_named(*map, *name);
+      require_named_worker(*map, *name);
       auto box = Mailbox::open_or_create(map->session(), *name);
       const auto dropped = box.request_kill();
       std::printf("killed worker %s: %zu queued calls dropped\n", name->c_str(), dropped);
       return kSuccess;
     }
     if (terminate->parsed()) {
-      require_named(*map, *name);
+      require_named_worker(*map, *name);
       send_to_broker(*map, detail::TerminateNamed{*name});
       std::printf("terminating worker %s\n", name->c_str());
       return kSuccess;
     }
     if (restart->parsed()) {
-      require_named(*map, *name);
+      require_named_worker(*map, *name);
       send_to_broker(*map, detail::RestartNamed{*name});
       std::printf("restarting worker %s\n", name->c_str());
       return kSuccess;
@@ -100,7 +88,7 @@ Runner add_named_commands(CLI::App& app) {
       }
       return kSuccess;
     }
-    require_named(*map, *name);
+    require_named_worker(*map, *name);
     auto box = Mailbox::open_or_create(map->session(), *name);
     if (*action == "list") {
       for (const auto& letter : box.dead_letters()) {

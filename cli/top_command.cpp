@@ -21,10 +21,10 @@
 #include <utility>
 #include <vector>
 
-#include "colony/broker/clean.hpp"
 #include "colony/worker/errors.hpp"
 #include "commands.hpp"
 #include "json_output.hpp"
+#include "live_session.hpp"
 #include "session_option.hpp"
 #include "top_view.hpp"
 
@@ -301,11 +301,6 @@ Event wait_for_event(Clock::time_point until, const SessionLooker& watcher, cons
   }
 }
 
-std::shared_ptr<detail::SessionMap> open_live(const std::string& session) {
-  require_live_session(session);
-  return detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
-}
-
 // One frame as text lines or a JSON line, for a pipe or a file.
 bool print_frame(const SessionSnapshot& frame, const TopOptions& options, bool first) {
   if (options.json) {
@@ -323,7 +318,7 @@ int session_ended(const std::string& session) {
 
 int run_top(const TopOptions& options) {
   const std::string session = resolve_session(options.session);
-  SessionLooker watcher(open_live(session), LookOptions{false, true});
+  SessionLooker watcher(open_live_session(session), LookOptions{false, true});
   const bool screen = !options.once && !options.json && ::isatty(STDOUT_FILENO) == 1;
   const bool keys = screen && ::isatty(STDIN_FILENO) == 1;
   g_quit_signal = 0;
