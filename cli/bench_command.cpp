@@ -139,16 +139,14 @@ int run_bench(const std::vector<std::string>& arguments) {
 
 }  // namespace
 
-Runner add_bench_command(CLI::App& app) {
-  auto* command =
-      app.add_subcommand("bench", "Run colony_bench: Colony against its peers, one table (colony bench --help)");
+Command setup_bench(CLI::App& command) {
   // Every argument after "bench" belongs to colony_bench, --help included.
-  command->prefix_command();
-  command->set_help_flag();
-  command->footer(
+  command.prefix_command();
+  command.set_help_flag();
+  command.footer(
       "Runs $COLONY_BENCH, else <directory of colony>/../bench/colony_bench, with the\n"
       "arguments given and exits with its exit code (128+N when it died by signal N).");
-  return [command]() { return run_bench(command->remaining()); };
+  return {[&command] { return run_bench(command.remaining()); }};
 }
 
 }  // namespace colony::cli

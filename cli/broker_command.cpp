@@ -164,13 +164,12 @@ int status(const std::string& given_session, bool json) {
 
 }  // namespace
 
-Runner add_broker_command(CLI::App& app) {
-  auto* command = app.add_subcommand("broker", "Start, stop or inspect a broker in the background");
-  command->require_subcommand(1);
+Command setup_broker(CLI::App& command) {
+  command.require_subcommand(1);
   auto start_options = std::make_shared<StartOptions>();
   auto session = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  auto* start_command = command->add_subcommand("start", "Start a broker in the background; prints its session");
+  auto* start_command = command.add_subcommand("start", "Start a broker in the background; prints its session");
   start_command->add_option("--session", start_options->session, "Session name (default: $COLONY_SESSION, else a random one)")
       ->check(session_name_validator());
   start_command
@@ -182,16 +181,16 @@ Runner add_broker_command(CLI::App& app) {
   start_command->add_option("--max-workers", start_options->max_workers, "Running workers at most")
       ->check(CLI::Range(1u, 1023u))
       ->capture_default_str();
-  auto* stop_command = command->add_subcommand("stop", "Stop a session's broker: its workers end, its segments go");
-  stop_command->add_option("--session", *session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
-  auto* status_command = command->add_subcommand("status", "Whether a session's broker runs (exit 0) or not (exit 1)");
-  status_command->add_option("--session", *session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+  auto* stop_command = command.add_subcommand("stop", "Stop a session's broker: its workers end, its segments go");
+  add_session_option(*stop_command, *session);
+  auto* status_command = command.add_subcommand("status", "Whether a session's broker runs (exit 0) or not (exit 1)");
+  add_session_option(*status_command, *session);
   status_command->add_flag("--json", *json, "One JSON object");
-  return [=]() {
+  return {[=]() {
     if (start_command->parsed()) return start(*start_options);
     if (stop_command->parsed()) return stop(*session);
     return status(*session, *json);
-  };
+  }};
 }
 
 }  // namespace colony::cli

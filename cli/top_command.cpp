@@ -364,16 +364,15 @@ int run_top(const TopOptions& options) {
 
 }  // namespace
 
-Runner add_top_command(CLI::App& app) {
+Command setup_top(CLI::App& command) {
   auto options = std::make_shared<TopOptions>();
-  auto* top = app.add_subcommand("top", "A live view of a session: processes, named workers, channels, mutexes");
-  top->add_option("--session", options->session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
-  top->add_option("--interval", options->interval_ms, "Milliseconds between frames, the window of the rates")
+  add_session_option(command, options->session);
+  command.add_option("--interval", options->interval_ms, "Milliseconds between frames, the window of the rates")
       ->check(CLI::Range(50u, 3'600'000u))
       ->capture_default_str();
-  top->add_flag("--once", options->once, "Print one frame, one interval after the first look, and exit");
-  top->add_flag("--json", options->json, "Frames as JSON objects, one per line");
-  return [options] { return run_top(*options); };
+  command.add_flag("--once", options->once, "Print one frame, one interval after the first look, and exit");
+  command.add_flag("--json", options->json, "Frames as JSON objects, one per line");
+  return {[options] { return run_top(*options); }};
 }
 
 }  // namespace colony::cli
