@@ -1,7 +1,7 @@
 #pragma once
 // What the OS tells of one process, for colony top: the CPU time it used, its
 // resident memory, and its start, which tells a reused pid apart. How it is
-// read is the platform's (cli/linux/process_stats.cpp).
+// read is the platform's (process_stats.cpp in linux/).
 
 #include <chrono>
 #include <cstdint>

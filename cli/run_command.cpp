@@ -4,14 +4,9 @@
 // them (it would take an option name among them for run's own and split
 // "[a,b]" into a list): the command's set_aside moves them out of the command
 // line before it is parsed, and the runner reads them when it runs.
-#include <pthread.h>
-
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "colony/broker/broker.hpp"

@@ -7,8 +7,9 @@
 #include <exception>
 #include <tuple>
 
+// shm::is_alive comes with clean.hpp, whose SessionCheck names the broker by
+// its shm::ProcessIdentity.
 #include "colony/broker/clean.hpp"
-#include "colony/shm/process.hpp"
 // The session layer's own headers, in one block.
 #include "colony/session/contract.hpp"
 #include "colony/session/crash_log.hpp"

@@ -112,3 +112,21 @@ TEST_CASE("a word that is no subcommand is refused with the subcommands there ar
   CHECK(bare.exit_code == 2);
   CHECK(bare.err == "colony: give a command: " + names + "\nRun 'colony --help' for usage.\n");
 }
+
+TEST_CASE("colony bench hands itself over to its program: exit code, signals left to it or passed on", "[ipc]") {
+  // $COLONY_BENCH stands for colony_bench: a shell, its script the arguments.
+  const auto bench = [](const std::string& script) {
+    return test::run_command({test::cli_path(), "bench", "-c", script}, 20s, {"COLONY_BENCH=/bin/sh"});
+  };
+  CHECK(bench("exit 7").exit_code == 7);
+  CHECK(bench("kill -KILL $$").exit_code == 128 + 9);
+  // The terminal's interrupt reaches both processes; colony leaves it to its program.
+  CHECK(bench("kill -INT $PPID; exit 3").exit_code == 3);
+  // A request to end colony ends its program, which colony then reports.
+  const auto terminated = bench("kill -TERM $PPID; while :; do :; done");
+  CHECK(terminated.finished);
+  CHECK(terminated.exit_code == 128 + 15);
+  const auto missing = test::run_command({test::cli_path(), "bench"}, 20s, {"COLONY_BENCH=/nonexistent/colony_bench"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err == "colony: colony_bench not found (build the bench target, or set COLONY_BENCH)\n");
+}
