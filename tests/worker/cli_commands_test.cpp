@@ -20,9 +20,10 @@ namespace {
 // colony_bench stands in for itself: bench hands its words to $COLONY_BENCH.
 const std::vector<std::string> kEnvironment{"COLONY_BENCH=/bin/echo"};
 
-test::CommandResult run_colony(std::vector<std::string> args) {
-  args.insert(args.begin(), test::cli_path());
-  return test::run_command(args, 20s, kEnvironment);
+test::CommandResult run_colony(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{test::cli_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::run_command(argv, 20s, kEnvironment);
 }
 
 // The subcommands in the help's "Subcommands:" section, in its order.

@@ -32,10 +32,12 @@ std::vector<std::string> sorted_segments(const std::string& session) {
   return segments;
 }
 
-test::CommandResult run_colony(const std::string& session, std::vector<std::string> args) {
-  args.insert(args.begin(), test::cli_path());
-  args.insert(args.end(), {"--session", session});
-  return test::run_command(args, 20s);
+test::CommandResult run_colony(const std::string& session, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{test::cli_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--session");
+  argv.push_back(session);
+  return test::run_command(argv, 20s);
 }
 
 const Value* named_row(const Value& snapshot, const std::string& name) {
