@@ -1,9 +1,5 @@
 // colony broker start|stop|status: a broker for a named session in the
 // background, for scripts.
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -14,17 +10,21 @@
 #include <nlohmann/json.hpp>
 
 #include "colony/broker/broker.hpp"
+// shm::is_alive and shm::current_pid come with clean.hpp, whose SessionCheck
+// names the broker by its shm::ProcessIdentity.
 #include "colony/broker/clean.hpp"
-#include "colony/shm/process.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
-#include "colony/session/protocol.hpp"
-#include "colony/session/session_map.hpp"
+#include "background_process.hpp"
 #include "broker_link.hpp"
 #include "commands.hpp"
+#include "live_session.hpp"
 #include "session_option.hpp"
-#include "worker_spec.hpp"
 #include "stop_on_signals.hpp"
+#include "worker_spec.hpp"
+// The session layer's own headers, in one block.
+#include "colony/session/protocol.hpp"
+#include "colony/session/session_map.hpp"
 
 namespace colony::cli {
 namespace {
@@ -36,34 +36,23 @@ struct StartOptions {
 };
 
 // The background broker: runs until `colony broker stop` or SIGTERM.
-[[noreturn]] void run_broker_daemon(const StartOptions& options, const std::vector<WorkerSpec>& specs, int ready_fd) {
-  ::setsid();
-  const int null_fd = ::open("/dev/null", O_RDWR);
-  if (null_fd >= 0) {
-    ::dup2(null_fd, STDIN_FILENO);
-    ::dup2(null_fd, STDOUT_FILENO);
-    ::dup2(null_fd, STDERR_FILENO);
-  }
+int run_broker_daemon(const StartOptions& options, const std::vector<WorkerSpec>& specs, StartReport& report) {
   block_stop_signals();
-  int code = 0;
   try {
     BrokerOptions broker_options;
     broker_options.session = options.session;
     broker_options.limits.max_running = options.max_workers;
     Broker broker(broker_options);
     for (const auto& spec : specs) broker.define_named_worker(spec.name, spec.executable, spec.arguments);
-    const std::string ready = "ok " + broker.session() + "\n";
-    (void)!::write(ready_fd, ready.data(), ready.size());
-    ::close(ready_fd);
+    report.say("ok " + broker.session() + "\n");
     StopOnSignals stop_on_signals(broker);
     broker.wait_until_stopped();
     broker.stop();
   } catch (const std::exception& e) {
-    const std::string failure = std::string("error ") + e.what() + "\n";
-    (void)!::write(ready_fd, failure.data(), failure.size());
-    code = 1;
+    report.say(std::string("error ") + e.what() + "\n");
+    return 1;
   }
-  std::_Exit(code);
+  return 0;
 }
 
 int start(StartOptions options) {
@@ -71,22 +60,9 @@ int start(StartOptions options) {
   // Every definition is checked before anything starts.
   std::vector<WorkerSpec> specs;
   for (const auto& text : options.workers) specs.push_back(parse_worker(text));
-  int ready[2];
-  // Close-on-exec: a worker the broker starts at once (calls queued in a
-  // mailbox it took over) must not hold the pipe open, or we would wait on.
-  if (::pipe2(ready, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  // Forked before any thread exists in this process.
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::close(ready[0]);
-    run_broker_daemon(options, specs, ready[1]);
-  }
-  ::close(ready[1]);
-  std::string answer;
-  char buffer[256];
-  for (ssize_t n; (n = ::read(ready[0], buffer, sizeof buffer)) > 0;) answer.append(buffer, static_cast<std::size_t>(n));
-  ::close(ready[0]);
+  // No thread runs in this process yet.
+  const std::string answer =
+      start_in_background([&](StartReport& report) { return run_broker_daemon(options, specs, report); });
   if (answer.starts_with("ok ")) {
     std::printf("%s", answer.substr(3).c_str());  // the session name, for scripts
     return kSuccess;
@@ -96,18 +72,17 @@ int start(StartOptions options) {
 }
 
 int stop(const std::string& given_session) {
-  const std::string session = resolve_session(given_session);
-  require_live_session(session);
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
+  const auto map = open_live_session(given_session);
+  const std::string& session = map->session();
   const shm::ProcessIdentity broker = detail::broker_identity(map->header());
   try {
-    send_to_broker(*map, detail::StopRequest{::getpid()});
+    send_to_broker(*map, detail::StopRequest{shm::current_pid()});
   } catch (const WorkerError& e) {
     // The request ring takes nothing (its claim lock is stuck, say): the
     // broker also stops on SIGTERM, which needs no shared memory. Sent only
     // to the process that is the broker, never to a pid reused since.
     std::fprintf(stderr, "colony: %s; sending SIGTERM to the broker (pid %d)\n", e.what(), broker.pid);
-    if (broker.pid <= 0 || !shm::is_alive(broker) || ::kill(broker.pid, SIGTERM) != 0) throw;
+    if (broker.pid <= 0 || !shm::is_alive(broker) || !ask_process_to_end(broker.pid)) throw;
   }
   // The broker removes the session's segments last, then its process ends:
   // once it has ended, a script may start the session again at once.
@@ -135,7 +110,7 @@ int status(const std::string& given_session, bool json) {
   int broker_pid = 0;
   std::uint32_t running = 0;
   if (live) {
-    const auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
+    const auto map = open_session_map(session);
     broker_pid = map->header().broker_pid.load();
     running = map->header().running_workers.load();
   }
@@ -164,13 +139,12 @@ int status(const std::string& given_session, bool json) {
 
 }  // namespace
 
-Runner add_broker_command(CLI::App& app) {
-  auto* command = app.add_subcommand("broker", "Start, stop or inspect a broker in the background");
-  command->require_subcommand(1);
+Command setup_broker(CLI::App& command) {
+  command.require_subcommand(1);
   auto start_options = std::make_shared<StartOptions>();
   auto session = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  auto* start_command = command->add_subcommand("start", "Start a broker in the background; prints its session");
+  auto* start_command = command.add_subcommand("start", "Start a broker in the background; prints its session");
   start_command->add_option("--session", start_options->session, "Session name (default: $COLONY_SESSION, else a random one)")
       ->check(session_name_validator());
   start_command
@@ -182,16 +156,16 @@ Runner add_broker_command(CLI::App& app) {
   start_command->add_option("--max-workers", start_options->max_workers, "Running workers at most")
       ->check(CLI::Range(1u, 1023u))
       ->capture_default_str();
-  auto* stop_command = command->add_subcommand("stop", "Stop a session's broker: its workers end, its segments go");
-  stop_command->add_option("--session", *session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
-  auto* status_command = command->add_subcommand("status", "Whether a session's broker runs (exit 0) or not (exit 1)");
-  status_command->add_option("--session", *session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+  auto* stop_command = command.add_subcommand("stop", "Stop a session's broker: its workers end, its segments go");
+  add_session_option(*stop_command, *session);
+  auto* status_command = command.add_subcommand("status", "Whether a session's broker runs (exit 0) or not (exit 1)");
+  add_session_option(*status_command, *session);
   status_command->add_flag("--json", *json, "One JSON object");
-  return [=]() {
+  return {[=]() {
     if (start_command->parsed()) return start(*start_options);
     if (stop_command->parsed()) return stop(*session);
     return status(*session, *json);
-  };
+  }};
 }
 
 }  // namespace colony::cli

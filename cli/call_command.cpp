@@ -56,22 +56,21 @@ int run_call(const CallCommand& command, const std::vector<std::string>& typed) 
 
 }  // namespace
 
-Runner add_call_command(CLI::App& app) {
-  auto command = std::make_shared<CallCommand>();
-  auto* sub = app.add_subcommand("call", "Queue a call to a named worker (starting it if needed); --wait for the reply");
-  sub->add_option("--session", command->session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
-  sub->add_flag("--wait", command->wait, "Wait for the reply and print it as JSON");
-  sub->add_option("--timeout", command->timeout_ms, "Milliseconds to wait (with --wait, or for a full mailbox)")
+Command setup_call(CLI::App& command) {
+  auto options = std::make_shared<CallCommand>();
+  add_session_option(command, options->session);
+  command.add_flag("--wait", options->wait, "Wait for the reply and print it as JSON");
+  command.add_option("--timeout", options->timeout_ms, "Milliseconds to wait (with --wait, or for a full mailbox)")
       ->check(CLI::Range(1u, 86'400'000u))
       ->capture_default_str();
-  sub->add_option("name", command->name, "The worker's name (case-sensitive)")->required();
-  sub->add_option("method", command->method, "The method (empty: the startup method)");
+  command.add_option("name", options->name, "The worker's name (case-sensitive)")->required();
+  command.add_option("method", options->method, "The method (empty: the startup method)");
   // ARGS...: extras, so that each reaches the worker as typed (raw_arguments.hpp).
-  sub->allow_extras();
-  sub->footer("ARGS...: each a JSON value, passed exactly as typed ('[1,2]' is one argument, an array).\n"
-              "Exit codes: 0 queued (or replied), 1 failed (unknown worker, the method failed, the worker\n"
-              "cannot start, the session ended), 2 usage, 3 no reply within --timeout (the call stays queued).");
-  return [command, sub]() { return run_call(*command, raw_arguments(*sub)); };
+  command.allow_extras();
+  command.footer("ARGS...: each a JSON value, passed exactly as typed ('[1,2]' is one argument, an array).\n"
+                 "Exit codes: 0 queued (or replied), 1 failed (unknown worker, the method failed, the worker\n"
+                 "cannot start, the session ended), 2 usage, 3 no reply within --timeout (the call stays queued).");
+  return {[options, &command]() { return run_call(*options, raw_arguments(command)); }};
 }
 
 }  // namespace colony::cli

@@ -1,3 +1,4 @@
+// colony clean [--session NAME] [--force]: removes what dead sessions left in shared memory.
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -5,28 +6,28 @@
 
 #include "colony/broker/clean.hpp"
 #include "commands.hpp"
+#include "session_option.hpp"
 
 namespace colony::cli {
 
-Runner add_clean_command(CLI::App& app) {
+Command setup_clean(CLI::App& command) {
   struct Options {
     std::string session;
     bool json = false;
     bool force = false;
   };
   auto options = std::make_shared<Options>();
-  auto* command = app.add_subcommand("clean", "Remove the shared-memory segments of sessions whose broker is dead");
-  command->add_option("--session", options->session, "Only this session")->check(session_name_validator());
-  command->add_flag("--json", options->json, "One JSON object: removed, kept_sessions, kept_segments, skipped");
-  command->add_flag("--force", options->force,
+  command.add_option("--session", options->session, "Only this session")->check(session_name_validator());
+  command.add_flag("--json", options->json, "One JSON object: removed, kept_sessions, kept_segments, skipped");
+  command.add_flag("--force", options->force,
                     "With --session: also remove what cannot be validated (listed first), unless a process of the "
                     "session runs");
-  command->footer(
+  command.footer(
       "Removes a segment only when it validates as a Colony segment of this user and its session's broker (or, "
       "without a broker, its creator) is provably gone; never touches a live session or another user's objects. "
       "Prints each segment it removes and each it keeps, with the reason. Exits 1 when it refused a segment it "
       "cannot validate as ours (another user's, damaged, squatted), else 0.");
-  return [options]() {
+  return {[options]() {
     if (options->force && options->session.empty()) {
       std::fprintf(stderr, "colony: clean --force needs --session NAME: it never forces more than one session\n");
       return kUsage;
@@ -58,7 +59,7 @@ Runner add_clean_command(CLI::App& app) {
     const bool refused = std::any_of(report.skipped.begin(), report.skipped.end(),
                                      [](const SkippedSegment& segment) { return segment.refused; });
     return refused ? kFailure : kSuccess;
-  };
+  }};
 }
 
 }  // namespace colony::cli

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "colony/worker/errors.hpp"
-#include "session_option.hpp"
+#include "command_table.hpp"
 
 namespace colony::cli {
 namespace {
@@ -57,21 +57,21 @@ ParsedCommandLine refused(int exit_code, std::string errors) {
 CommandLine::CommandLine() {
   app_.require_subcommand(1);
   app_.set_help_all_flag("--help-all", "Show the help of every subcommand");
-  run_ = add_run_command(app_, executable_arguments_);
-  clean_ = add_clean_command(app_);
-  broker_ = add_broker_command(app_);
-  call_ = add_call_command(app_);
-  named_ = add_named_commands(app_);
-  data_ = add_data_commands(app_);
-  channels_ = add_channel_commands(app_);
-  top_ = add_top_command(app_);
-  bench_ = add_bench_command(app_);
+  for (const CommandEntry& entry : command_table()) {
+    CLI::App* command = app_.add_subcommand(entry.name, entry.summary);
+    commands_.emplace(command, entry.setup(*command));
+  }
 }
 
 ParsedCommandLine CommandLine::parse(std::vector<std::string> command_line) {
   if (const auto problem = command_word_problem(app_, command_line)) return refused(kUsage, *problem + "\n");
   try {
-    command_line = set_aside_executable_arguments(app_, std::move(command_line), executable_arguments_);
+    for (const auto& [command, handlers] : commands_) {
+      if (handlers.set_aside && command_line.size() >= 2 && command_line[1] == command->get_name()) {
+        command_line = handlers.set_aside(std::move(command_line));
+        break;
+      }
+    }
     // CLI11 takes the words after the program name, last first.
     std::vector<std::string> words(command_line.rbegin(), command_line.rend() - 1);
     app_.parse(words);
@@ -100,18 +100,14 @@ ParsedCommandLine CommandLine::help(const CLI::Error& request) const {
 }
 
 int CommandLine::run() const {
+  const auto chosen = std::find_if(commands_.begin(), commands_.end(), [](const auto& command) { return command.first->parsed(); });
+  if (chosen == commands_.end()) {
+    // parse() refuses a command line without a command: a bug if it comes to this.
+    std::fprintf(stderr, "colony: no command was chosen; run 'colony --help' for usage\n");
+    return kUsage;
+  }
   try {
-    if (app_.got_subcommand("run")) return run_();
-    if (app_.got_subcommand("clean")) return clean_();
-    if (app_.got_subcommand("broker")) return broker_();
-    if (app_.got_subcommand("call")) return call_();
-    if (app_.got_subcommand("bytes") || app_.got_subcommand("prop")) return data_();
-    if (app_.got_subcommand("send") || app_.got_subcommand("recv")) return channels_();
-    if (app_.got_subcommand("top")) return top_();
-    if (app_.got_subcommand("bench")) return bench_();
-    for (const char* command : {"kill", "terminate", "restart", "ps", "deadletters"}) {
-      if (app_.got_subcommand(command)) return named_();
-    }
+    return chosen->second.run();
   } catch (const UsageError& e) {
     std::fprintf(stderr, "colony: %s\n", e.what());
     return kUsage;
@@ -122,7 +118,6 @@ int CommandLine::run() const {
     std::fprintf(stderr, "colony: %s\n", e.what());
     return kFailure;
   }
-  return kUsage;
 }
 
 }  // namespace colony::cli

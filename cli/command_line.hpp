@@ -1,10 +1,12 @@
 #pragma once
-// The colony command line: every subcommand registered on one CLI11 app, the
-// parse that picks one, and the call of the one picked. Parsing runs no
+// The colony command line: every subcommand of the table (command_table.hpp)
+// registered on one CLI11 app, the parse that picks one, and the call of the
+// one picked. Parsing runs no
 // command and prints nothing, so anything may parse any words (the fuzz
 // target over the command line does) without side effects.
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,8 +37,7 @@ class CommandLine {
   ParsedCommandLine help(const CLI::Error& request) const;
 
   CLI::App app_{"colony: a multi-process IPC broker on shared memory", "colony"};
-  std::vector<std::string> executable_arguments_;  // colony run EXE's, set aside before parsing
-  Runner run_, clean_, broker_, call_, named_, data_, channels_, top_, bench_;
+  std::map<const CLI::App*, Command> commands_;  // by the subcommand's app
 };
 
 }  // namespace colony::cli

@@ -1,11 +1,11 @@
 #include "pipeline_run.hpp"
 
-#include <csignal>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "broken_pipe.hpp"
 #include "colony/worker/stage.hpp"
 #include "colony/worker/value.hpp"
 #include "colony/worker/worker.hpp"
@@ -36,7 +36,7 @@ std::string describe(const RunningStage& stage) {
 }
 
 // colony's standard output. A reader that went away (`colony run ... | head`)
-// is remembered, not fatal: SIGPIPE is ignored, and the session then ends.
+// is remembered, not fatal: the broken pipe signal is ignored, and the session then ends.
 struct Output {
   bool broken = false;
   bool unprintable = false;  // a stage sent something with no printed form
@@ -123,11 +123,11 @@ bool finished(const std::vector<RunningStage>& stages) {
   return true;
 }
 
-// A stage killed by SIGPIPE after the stage reading it had ended was told to
+// A stage killed by the broken pipe signal after the stage reading it had ended was told to
 // stop, as in a shell pipeline: not a failure.
 bool stopped_by_its_reader(const std::vector<RunningStage>& stages, std::size_t index) {
   const RunningStage& stage = stages[index];
-  if (stage.exit->kind != ExitStatus::Kind::signaled || stage.exit->signal != SIGPIPE) return false;
+  if (stage.exit->kind != ExitStatus::Kind::signaled || stage.exit->signal != broken_pipe_signal()) return false;
   for (const auto& reader : stages) {
     if (reader.spec->input == index) return reader.exit && reader.exit_order < stage.exit_order;
   }
@@ -138,7 +138,7 @@ bool stopped_by_its_reader(const std::vector<RunningStage>& stages, std::size_t 
 
 int run_pipeline(Broker& broker, const PipelineSpec& spec, const StopOnSignals& stop) {
   Worker& host = broker.host();
-  std::signal(SIGPIPE, SIG_IGN);  // workers get it back: the launcher resets ignored signals
+  ignore_broken_pipe();
   Output out;
   std::vector<RunningStage> stages = create_stages(host, spec, out);
   std::uint64_t exits_seen = 0;
@@ -198,7 +198,7 @@ int run_pipeline(Broker& broker, const PipelineSpec& spec, const StopOnSignals& 
   out.flush();
 
   if (stop.signal() != 0) return 128 + stop.signal();
-  if (output_lost) return 128 + SIGPIPE;
+  if (output_lost) return 128 + broken_pipe_signal();
   if (code != 0) return code;
   for (std::size_t i = 0; i < stages.size(); ++i) {
     const RunningStage& stage = stages[i];

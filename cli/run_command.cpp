@@ -1,11 +1,12 @@
-#include <pthread.h>
-
+// colony run [OPTIONS] (EXE ARGS... | --pipeline FILE): a session in the
+// foreground for one worker, a pipeline file's stages, or named workers alone.
+// ARGS are EXE's alone, as with env, nohup or timeout, so CLI11 never sees
+// them (it would take an option name among them for run's own and split
+// "[a,b]" into a list): the command's set_aside moves them out of the command
+// line before it is parsed, and the runner reads them when it runs.
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "colony/broker/broker.hpp"
@@ -26,6 +27,7 @@ struct RunOptions {
   std::vector<std::string> workers;  // named worker definitions
   std::string pipeline_file;
   std::string executable;
+  std::vector<std::string> executable_arguments;  // set aside before parsing
 };
 
 // The one worker of `colony run EXE ARGS...`: the session lasts as long as it.
@@ -120,12 +122,9 @@ bool takes_next_word(const CLI::App& command, const std::string& word) {
   return option->get_items_expected_min() > 0 && !value_attached;
 }
 
-}  // namespace
-
-std::vector<std::string> set_aside_executable_arguments(const CLI::App& app, std::vector<std::string> command_line,
+// command_line: colony run ... as typed, the program name first.
+std::vector<std::string> set_aside_executable_arguments(const CLI::App& command, std::vector<std::string> command_line,
                                                         std::vector<std::string>& executable_arguments) {
-  if (command_line.size() < 2 || command_line[1] != "run") return command_line;
-  const CLI::App& command = *app.get_subcommand("run");
   std::size_t at = 2;
   while (at < command_line.size()) {
     const std::string& word = command_line[at];
@@ -144,10 +143,11 @@ std::vector<std::string> set_aside_executable_arguments(const CLI::App& app, std
   return command_line;
 }
 
-Runner add_run_command(CLI::App& app, const std::vector<std::string>& executable_arguments) {
+}  // namespace
+
+Command setup_run(CLI::App& run_command) {
   auto options = std::make_shared<RunOptions>();
-  auto* command = app.add_subcommand(
-      "run", "Start a session in the foreground: run EXE in it as a worker, or the stages of a pipeline file");
+  CLI::App* command = &run_command;
   command
       ->add_option("--session", options->session,
                    "Session name (default: $COLONY_SESSION, else the pipeline file's, else a random one)")
@@ -172,7 +172,7 @@ Runner add_run_command(CLI::App& app, const std::vector<std::string>& executable
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command->add_option("--pipeline,-p", options->pipeline_file,
                       "A pipeline file (TOML): stages connected by channels, named workers");
-  // EXE's arguments never reach CLI11: main sets them aside (set_aside_executable_arguments).
+  // EXE's arguments never reach CLI11: they are set aside before parsing (set_aside_executable_arguments).
   command->add_option("executable", options->executable, "The worker executable; every word after it is its own");
   // A "--" before EXE is kept among the extras.
   command->prefix_command();
@@ -186,7 +186,10 @@ Runner add_run_command(CLI::App& app, const std::vector<std::string>& executable
       "last failing stage (as set -o pipefail); the last stage's output is printed.\n"
       "With only --worker: serves calls until stopped. SIGINT/SIGTERM stop the\n"
       "session (exit code 128+N). Exit code 2: bad arguments or pipeline file.");
-  return [options, &executable_arguments]() { return run(*options, executable_arguments); };
+  return {[options] { return run(*options, options->executable_arguments); },
+          [options, command](std::vector<std::string> command_line) {
+            return set_aside_executable_arguments(*command, std::move(command_line), options->executable_arguments);
+          }};
 }
 
 }  // namespace colony::cli

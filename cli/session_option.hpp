@@ -2,20 +2,34 @@
 // --session, defaulting to the environment (so that a command run inside a
 // worker finds its session).
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <optional>
 #include <string>
 
 #include "colony/shm/names.hpp"
 #include "colony/worker/errors.hpp"
+#include "commands.hpp"
+// The session layer's own headers, in one block.
 #include "colony/session/contract.hpp"
 
 namespace colony::cli {
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// Refuses a session name the naming rules refuse, as a usage error.
+inline const CLI::Validator& session_name_validator() {
+  static const CLI::Validator validator(
+      [](std::string& name) -> std::string {
+        auto valid = shm::validate_name(name, "session", shm::kMaxSessionLength);
+        return valid ? std::string() : valid.error().message;
+      },
+      "SESSION");
+  return validator;
+}
+
+// --session of a command that works on a running session.
+inline CLI::Option* add_session_option(CLI::App& command, std::string& session) {
+  return command.add_option("--session", session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
+}
 
 // $COLONY_SESSION, checked as --session is; nullopt when unset or empty.
 inline std::optional<std::string> session_from_environment() {

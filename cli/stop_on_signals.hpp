@@ -1,40 +1,29 @@
 #pragma once
-// SIGINT and SIGTERM end a session cleanly: block them before any thread
-// exists (every thread inherits the mask), and a thread of this object waits
-// for them and asks the broker to stop.
+// The signals that end a session cleanly (interrupt and terminate: Ctrl-C,
+// kill): blocked before any thread exists (every thread inherits the mask),
+// then a thread of StopOnSignals waits for them and asks the broker to stop.
+// Blocking and waiting are the platform's (cli/linux/stop_on_signals.cpp).
 
 #include <atomic>
-#include <csignal>
-#include <ctime>
+#include <chrono>
 #include <thread>
 
 #include "colony/broker/broker.hpp"
 
 namespace colony::cli {
 
-inline sigset_t stop_signals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  return signals;
-}
-
 // Call first thing, before a Broker starts its threads.
-inline void block_stop_signals() {
-  const sigset_t signals = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-}
+void block_stop_signals();
+
+// Waits up to patience for a blocked stop signal; its number, or 0.
+int wait_for_stop_signal(std::chrono::milliseconds patience);
 
 class StopOnSignals {
  public:
   explicit StopOnSignals(Broker& broker) {
     thread_ = std::thread([this, &broker] {
-      const sigset_t signals = stop_signals();
-      const timespec tick{0, 100'000'000};
       while (!done_.load()) {
-        const int received = ::sigtimedwait(&signals, nullptr, &tick);
-        if (received == SIGINT || received == SIGTERM) {
+        if (const int received = wait_for_stop_signal(std::chrono::milliseconds(100)); received != 0) {
           signal_.store(received);
           broker.request_stop();
         }
@@ -47,6 +36,7 @@ class StopOnSignals {
   }
   StopOnSignals(const StopOnSignals&) = delete;
   StopOnSignals& operator=(const StopOnSignals&) = delete;
+  // The stop signal received, 0 while none: a command stopped by signal N exits 128+N.
   int signal() const { return signal_.load(); }
 
  private:

@@ -8,9 +8,10 @@
 #include <cstring>
 #include <optional>
 
+#include "colony/session/contract.hpp"
+#include "colony/session/crash_log.hpp"
 #include "colony/session/names.hpp"
 #include "colony/shm/byte_array.hpp"
-#include "colony/session/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "fuzz_support.hpp"
 #include "json_output.hpp"
@@ -58,16 +59,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // Reads the log (CrashLog::read) as colony ps does; once per input, as a
   // torn log costs the reader its retries.
-  const nlohmann::json reports = cli::ps_crash_reports(l.session, kWorker);
-  fuzz::require(reports.is_array(), "crash reports that are not an array");
+  cli::NamedWorkerRow worker;
+  worker.name = kWorker;
+  worker.crash_reports = cli::read_crash_reports(l.session, kWorker);
+  fuzz::require(worker.crash_reports.is_array(), "crash reports that are not an array");
   // The named-worker row colony ps prints with them.
-  nlohmann::json worker{{"name", kWorker}, {"pid", nullptr}, {"state", "idle"}, {"starts", 2u},
-                        {"last_exit", {{"signal", 9}}}, {"queued", 0u}, {"dead_letters", 0u},
-                        {"handled", 0u}, {"handled_per_s", nullptr}, {"crash_reports", reports}};
-  const nlohmann::json snapshot{{"session", l.session},     {"broker_pid", 1},
-                                {"named_workers", {worker}}, {"workers", nlohmann::json::array()},
-                                {"channels", nlohmann::json::array()}, {"objects", nlohmann::json::array()}};
-  (void)cli::json_text(snapshot);
+  worker.starts = 2;
+  worker.restarts = 1;
+  worker.last_exit_kind = static_cast<std::uint32_t>(detail::ExitKind::signaled);
+  worker.last_exit_signal = 9;
+  cli::SessionSnapshot snapshot;
+  snapshot.session = l.session;
+  snapshot.broker_pid = 1;
+  snapshot.named_workers.push_back(std::move(worker));
+  (void)cli::json_text(cli::ps_json(snapshot));
   cli::print_ps_table(snapshot, fuzz::null_output());
   return 0;
 }

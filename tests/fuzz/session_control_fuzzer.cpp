@@ -1,8 +1,7 @@
 // The session control segment as colony ps, colony top and colony clean read
 // it, written by another process: the fuzz bytes go into a real ctl.session
 // of a session unique to this process, the real readers run over it, and
-// every segment of the session (the mailboxes ps opens included) is removed
-// before the next input. Whatever the bytes, the readers answer or refuse
+// every segment of the session is removed before the next input. Whatever the bytes, the readers answer or refuse
 // with an error; never a crash, an access out of bounds or a hang.
 #include <cstddef>
 #include <cstdint>
@@ -25,20 +24,20 @@ const std::string& session() {
 }
 
 void look_as_ps(const std::shared_ptr<detail::SessionMap>& map) {
-  const auto before = cli::ps_snapshot(*map);
-  auto after = cli::ps_snapshot(*map);
-  cli::add_ps_rates(after, before, 0.5);
-  (void)cli::json_text(after);
-  cli::print_ps_table(after, fuzz::null_output());
+  cli::SessionLooker looker(map, cli::LookOptions{true, false});
+  (void)looker.look();
+  const cli::SessionSnapshot snapshot = looker.look();  // the second look has rates
+  (void)cli::json_text(cli::ps_json(snapshot));
+  cli::print_ps_table(snapshot, fuzz::null_output());
 }
 
 void look_as_top(const std::shared_ptr<detail::SessionMap>& map) {
-  cli::SessionWatcher watcher(map);
-  (void)watcher.look();
-  const cli::TopFrame frame = watcher.look();  // the second look has rates
+  cli::SessionLooker looker(map, cli::LookOptions{false, true});
+  (void)looker.look();
+  const cli::SessionSnapshot frame = looker.look();
   (void)cli::json_text(cli::frame_json(frame));
   (void)cli::frame_lines(frame, 200);
-  (void)watcher.session_ended();
+  (void)looker.session_ended();
 }
 
 }  // namespace

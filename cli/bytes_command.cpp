@@ -1,25 +1,24 @@
-// colony bytes ... and colony prop ...: shared byte arrays and shared
-// properties from a shell.
+// colony bytes create|info|read|write|cas|wait|notify NAME ...: a session's
+// shared byte arrays from a shell.
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "colony/broker/clean.hpp"
 #include "colony/session/channel_core.hpp"
 #include "colony/shm/byte_array.hpp"
-#include "colony/worker/channel.hpp"
-#include "colony/worker/mailbox.hpp"
-#include "colony/worker/properties.hpp"
-#include "colony/worker/value_record.hpp"
 #include "commands.hpp"
 #include "json_output.hpp"
+#include "live_session.hpp"
 #include "raw_arguments.hpp"
 #include "session_option.hpp"
+// The session layer's own headers, in one block.
+#include "colony/session/names.hpp"
+#include "colony/session/session_map.hpp"
 
 namespace colony::cli {
 namespace {
@@ -100,13 +99,12 @@ int run_bytes(const BytesOptions& o) {
   const std::string session = resolve_session(o.session);
   if (o.action == "create") {
     need(o, 1, "create NAME SIZE");
-    require_live_session(session);
+    const auto map = open_live_session(session);
     if (detail::is_reserved_object_name(o.name)) throw UsageError("the name '" + o.name + "' is reserved for Colony's own segments");
     const std::size_t size = number(o.operands[0], "SIZE");
     auto segment = shm::SegmentName::make(session, shm::SegmentKind::bytes, o.name);
     if (!segment) throw UsageError(segment.error().message);
     auto bytes = check(shm::ByteArray::create(*segment, size, size));
-    const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpen));
     (void)map->register_object(shm::SegmentKind::bytes, o.name, 0, 0);
     std::printf("%s\n", bytes.os_name().c_str());
     return kSuccess;
@@ -191,96 +189,31 @@ int run_bytes(const BytesOptions& o) {
   throw UsageError("unknown bytes action '" + o.action + "'");
 }
 
-// --- properties -----------------------------------------------------------
-
-struct PropOptions {
-  std::string session;
-  std::string action;
-  std::string worker;
-  std::string key;
-  std::string value;
-};
-
-detail::PropertyStore open_properties(const detail::SessionMap& map, const std::string& worker) {
-  if (!map.has_entry(detail::kNamedWorkerEntryKind, worker)) {
-    throw WorkerError(WorkerErrc::not_found, "no worker named '" + worker + "' in session '" + map.session() + "'");
-  }
-  auto box = Mailbox::open_or_create(map.session(), worker);
-  const std::uint32_t slot = box.control().current_slot.load();
-  const std::uint32_t generation = box.control().current_generation.load();
-  if (slot == 0 || slot >= detail::kMaxWorkerSlots ||
-      detail::generation_of(map.slot(slot).state_word.load()) != generation) {
-    throw WorkerError(WorkerErrc::bad_state, "worker '" + worker + "' has no process now: its properties live with it");
-  }
-  const std::string object = detail::worker_object(slot, generation, detail::kPropertiesSuffix);
-  return detail::PropertyStore::open(map.name(shm::SegmentKind::bytes, object), map.name(shm::SegmentKind::mutex, object));
-}
-
-// A property as JSON: a colony::Value, or one of the built-in scalar types.
-std::string property_json(const std::string& key, const detail::StoredValue& stored) {
-  const shm::RecordView record{stored.type_tag, 0, std::span<const std::byte>(stored.bytes)};
-  if (auto value = value_of_record(record)) return value->to_json();
-  throw WorkerError(WorkerErrc::wrong_type, "property '" + key + "' holds " + shm::TypeRegistry::describe(stored.type_tag) +
-                                                ", which has no JSON form");
-}
-
-int run_prop(const PropOptions& o) {
-  const std::string session = resolve_session(o.session);
-  require_live_session(session);
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpen));
-  auto store = open_properties(*map, o.worker);
-  if (o.action == "get") {
-    const auto stored = store.get(o.key);
-    if (!stored) throw WorkerError(WorkerErrc::no_such_property, "worker '" + o.worker + "' has no property '" + o.key + "'");
-    std::printf("%s\n", property_json(o.key, *stored).c_str());
-    return kSuccess;
-  }
-  if (o.value.empty()) throw UsageError("usage: colony prop set WORKER KEY JSON");
-  Value value;
-  try {
-    value = Value::from_json(o.value);
-  } catch (const WorkerError& e) {
-    throw UsageError(std::string("the value is not JSON: ") + e.what());
-  }
-  store.set(o.key, shm::TypeAlias<Value>::tag, detail::serialize_value(value));
-  return kSuccess;
-}
-
 }  // namespace
 
-Runner add_data_commands(CLI::App& app) {
-  auto bytes = std::make_shared<BytesOptions>();
-  auto* b = app.add_subcommand("bytes", "Shared byte arrays: create, info, read, write, cas, wait, notify");
-  b->add_option("--session", bytes->session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
-  b->add_option("action", bytes->action, "create|info|read|write|cas|wait|notify")
+Command setup_bytes(CLI::App& command) {
+  auto options = std::make_shared<BytesOptions>();
+  add_session_option(command, options->session);
+  command.add_option("action", options->action, "create|info|read|write|cas|wait|notify")
       ->required()
       ->check(CLI::IsMember({"create", "info", "read", "write", "cas", "wait", "notify"}));
-  b->add_option("name", bytes->name, "The array's name in the session")->required()->check(session_name_validator());
+  command.add_option("name", options->name, "The array's name in the session")->required()->check(session_name_validator());
   // The operands (SIZE | OFFSET LENGTH | OFFSET DATA | OFFSET EXPECTED DESIRED | ...) are taken as
   // typed, extras: "[a,b]" is data to write, not a list (raw_arguments.hpp).
-  b->allow_extras();
-  b->add_flag("--json", bytes->json, "info as one JSON object");
-  b->add_flag("--hex", bytes->hex, "read prints hex; write takes hex");
-  b->add_flag("--wide", bytes->wide, "cas on a 64-bit word (default 32)");
-  b->add_option("--timeout", bytes->timeout_ms, "wait: milliseconds")->capture_default_str();
-  b->add_option("--count", bytes->count, "notify: waiters to wake")->capture_default_str();
-  b->footer("Operands: create NAME SIZE | read NAME OFFSET LENGTH | write NAME OFFSET DATA |\n"
-            "cas NAME OFFSET EXPECTED DESIRED | wait NAME OFFSET EXPECTED | notify NAME OFFSET.\n"
-            "info prints the OS name of the segment and the data offset (4096), for other languages' mappers.\n"
-            "cas exits 0 when it swapped, 1 when not (it prints the value found); wait exits 3 on timeout.");
-
-  auto prop = std::make_shared<PropOptions>();
-  auto* p = app.add_subcommand("prop", "A named worker's shared properties: get or set, as JSON");
-  p->add_option("--session", prop->session, "Session (default: $COLONY_SESSION)")->check(session_name_validator());
-  p->add_option("action", prop->action, "get|set")->required()->check(CLI::IsMember({"get", "set"}));
-  p->add_option("worker", prop->worker, "The worker's name")->required();
-  p->add_option("key", prop->key, "The property")->required();
-  p->add_option("value", prop->value, "set: a JSON value");
-  return [=]() {
-    if (!b->parsed()) return run_prop(*prop);
-    bytes->operands = raw_arguments(*b);
-    return run_bytes(*bytes);
-  };
+  command.allow_extras();
+  command.add_flag("--json", options->json, "info as one JSON object");
+  command.add_flag("--hex", options->hex, "read prints hex; write takes hex");
+  command.add_flag("--wide", options->wide, "cas on a 64-bit word (default 32)");
+  command.add_option("--timeout", options->timeout_ms, "wait: milliseconds")->capture_default_str();
+  command.add_option("--count", options->count, "notify: waiters to wake")->capture_default_str();
+  command.footer("Operands: create NAME SIZE | read NAME OFFSET LENGTH | write NAME OFFSET DATA |\n"
+                 "cas NAME OFFSET EXPECTED DESIRED | wait NAME OFFSET EXPECTED | notify NAME OFFSET.\n"
+                 "info prints the OS name of the segment and the data offset (4096), for other languages' mappers.\n"
+                 "cas exits 0 when it swapped, 1 when not (it prints the value found); wait exits 3 on timeout.");
+  return {[options, &command] {
+    options->operands = raw_arguments(command);
+    return run_bytes(*options);
+  }};
 }
 
 }  // namespace colony::cli

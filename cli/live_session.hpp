@@ -1,0 +1,25 @@
+#pragma once
+// The session a command works on, opened once it is proven live: the one way
+// a command that needs a running broker gets at its session, and at a named
+// worker the session defines.
+
+#include <memory>
+#include <string>
+
+// The session layer's own headers, in one block.
+#include "colony/session/session_map.hpp"
+
+namespace colony::cli {
+
+// --session as given (empty: $COLONY_SESSION), checked live, its control
+// segment mapped. Throws UsageError when no session is given, WorkerError
+// when it is not live (saying why: no live broker, another user's, damaged).
+std::shared_ptr<detail::SessionMap> open_live_session(const std::string& given_session);
+
+// The control segment of a session already known live.
+std::shared_ptr<detail::SessionMap> open_session_map(const std::string& session);
+
+// Throws WorkerError(not_found) unless the session defines a worker of that name.
+void require_named_worker(const detail::SessionMap& map, const std::string& name);
+
+}  // namespace colony::cli
