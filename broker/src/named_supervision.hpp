@@ -10,7 +10,7 @@
 #include "colony/worker/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/protocol.hpp"
-#include "colony/worker/supervision.hpp"
+#include "colony/broker/supervision.hpp"
 #include "colony/worker/value.hpp"
 
 namespace colony::broker_detail {

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "colony/worker/supervision.hpp"
+#include "colony/broker/supervision.hpp"
 #include "colony/worker/worker.hpp"
 
 namespace colony {
