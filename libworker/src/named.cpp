@@ -201,7 +201,7 @@ std::string argument_error(const Call& request, const ValueError& error) {
 
 }  // namespace
 
-std::optional<std::string> why_cannot_execute(const std::string& executable) {
+ExecutableLookup find_executable(const std::string& executable) {
   const auto check = [](const std::string& path) -> std::optional<std::string> {
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0) return "no such file";
@@ -209,18 +209,28 @@ std::optional<std::string> why_cannot_execute(const std::string& executable) {
     if (::access(path.c_str(), X_OK) != 0) return "not executable";
     return std::nullopt;
   };
-  if (executable.empty()) return "an empty name";
-  if (executable.find('/') != std::string::npos) return check(executable);
+  if (executable.empty()) return {{}, "an empty name"};
+  if (executable.find('/') != std::string::npos) {
+    if (auto why = check(executable)) return {{}, std::move(*why)};
+    return {executable, {}};
+  }
   const char* path = std::getenv("PATH");
   std::string_view directories = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
   for (;;) {
     const auto colon = directories.find(':');
     const std::string directory(directories.substr(0, colon));
-    if (!check((directory.empty() ? "." : directory) + "/" + executable)) return std::nullopt;
+    std::string candidate = (directory.empty() ? "." : directory) + "/" + executable;
+    if (!check(candidate)) return {std::move(candidate), {}};
     if (colon == std::string_view::npos) break;
     directories.remove_prefix(colon + 1);
   }
-  return "not found in PATH";
+  return {{}, "not found in PATH"};
+}
+
+std::optional<std::string> why_cannot_execute(const std::string& executable) {
+  ExecutableLookup found = find_executable(executable);
+  if (found.path.empty()) return std::move(found.why_not);
+  return std::nullopt;
 }
 
 bool named_worker_exists(std::string_view session, std::string_view name) {

@@ -100,7 +100,11 @@ struct SessionHeader {
   // ProcessIdentity::start of broker_pid: with it, a broker whose pid was
   // given to another process is dead, not live. Written before READY.
   std::uint32_t broker_start;
-  std::uint8_t reserved[256 - 88];
+  // Events the broker dropped because their addressee's backlog was full:
+  // a worker (or host) that does not run its event loop. Written by the
+  // broker only.
+  std::atomic<std::uint64_t> events_dropped;
+  std::uint8_t reserved[256 - 96];
 };
 static_assert(sizeof(SessionHeader) == 256);
 static_assert(offsetof(SessionHeader, broker_pid) == 16);
@@ -108,6 +112,7 @@ static_assert(offsetof(SessionHeader, max_message) == 40);
 static_assert(offsetof(SessionHeader, next_object_id) == 64);
 static_assert(offsetof(SessionHeader, object_entries) == 80);
 static_assert(offsetof(SessionHeader, broker_start) == 84);
+static_assert(offsetof(SessionHeader, events_dropped) == 88);
 static_assert(shm::kControlOffset + sizeof(SessionHeader) <= shm::kDataOffset);
 
 // The broker as recorded: judged alive with shm::is_alive, never by pid alone.
