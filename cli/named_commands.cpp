@@ -70,8 +70,10 @@ Runner add_named_commands(CLI::App& app) {
     if (kill->parsed()) {
       require_named(*map, *name);
       auto box = Mailbox::open_or_create(map->session(), *name);
-      const auto dropped = box.request_kill();
-      std::printf("killed worker %s: %zu queued calls dropped\n", name->c_str(), dropped);
+      const Mailbox::KillReport report = box.kill();
+      // The call a handler runs on is not dropped: it finishes and is answered.
+      std::printf("killed worker %s: %zu queued calls dropped%s\n", name->c_str(), report.dropped,
+                  report.in_flight_finishes ? "; the call in flight finishes and is answered" : "");
       return kSuccess;
     }
     if (terminate->parsed()) {

@@ -22,7 +22,6 @@ constexpr auto kOpenDeadline = std::chrono::seconds(2);
 constexpr auto kBrokerDeadline = std::chrono::seconds(5);
 // One reply, reserved per waited call: replies up to 128 KiB.
 constexpr std::size_t kReplyCapacity = 256 << 10;
-constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 // How often a waited call looks whether its reply can still come (the reply
 // itself wakes it at once).
 constexpr auto kWatchInterval = std::chrono::milliseconds(100);
@@ -350,6 +349,7 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
   }
   const auto map = detail::SessionMap::open(self.session(), shm::Deadline::after(kOpenDeadline));
   auto box = Mailbox::open_or_create(self.session(), name);
+  const bool exits_when_idle = idle_exit != std::chrono::milliseconds::max();
   auto idle_since = shm::Clock::now();
   while (!stop_) {
     if (box.kill_requested()) {
@@ -357,13 +357,15 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
       box.drain_killed();
       return 0;
     }
-    auto delivery = box.take(shm::Deadline::after(kIdlePoll));
+    // One wait: a message, a kill (take returns on it) or the idle exit,
+    // whichever comes first.
+    auto delivery = box.take(exits_when_idle ? shm::Deadline::at(idle_since + idle_exit) : shm::Deadline::never());
     if (box.kill_requested()) {
       box.drain_killed();  // the message just taken, if within the kill, goes too
       return 0;
     }
     if (!delivery) {
-      if (idle_exit != std::chrono::milliseconds::max() && shm::Clock::now() - idle_since >= idle_exit) return 0;
+      if (exits_when_idle && shm::Clock::now() - idle_since >= idle_exit) return 0;
       continue;
     }
     auto decoded = shm::decode_record<Call>(delivery->record);

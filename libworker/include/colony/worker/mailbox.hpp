@@ -66,12 +66,19 @@ struct MailboxControl {
   std::atomic<std::uint64_t> replaced_ns;       // steady clock: its replacement was spawned
   std::atomic<std::uint32_t> restarts;          // restarts after failures
   std::atomic<std::uint32_t> kills;             // KILL WORKER requests: the broker restarts none of them
-  std::uint8_t reserved[256 - 168];
+  // Set by a kill after kill_upto, with a wake of the reader's sleep on the
+  // ring: the reader's take() returns on it, so a kill of an idle reader
+  // ends it at once. A set flag without a kill (the kill was drained before
+  // its killer set it) is cleared by the reader.
+  std::atomic<bool> kill_wake;
+  std::uint8_t reserved[256 - 169];
 };
 static_assert(sizeof(MailboxControl) == 256);
 static_assert(offsetof(MailboxControl, in_flight_since_ns) == 80);
 static_assert(offsetof(MailboxControl, supervision) == 136);
 static_assert(offsetof(MailboxControl, restarts) == 160);
+static_assert(offsetof(MailboxControl, kill_wake) == 168);
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 enum class SupervisionState : std::uint32_t { normal = 0, backing_off = 1, given_up = 2 };
 static_assert(offsetof(MailboxControl, in_flight) == 8);
@@ -124,9 +131,18 @@ class Mailbox {
   const MailboxControl& control() const noexcept;
   MailboxControl& control() noexcept;
   // KILL WORKER: drops what is queued now and ends the reader after its
-  // current message. With no live reader, drops it here and now. Returns how
-  // many messages were queued at the kill.
-  std::size_t request_kill();
+  // current message. With no live reader, drops it here and now.
+  struct KillReport {
+    std::size_t queued = 0;   // messages in the box at the kill, one in a handler included
+    std::size_t dropped = 0;  // of those, the ones the kill drops
+    // A live reader runs a handler on a message: that one is not dropped; it
+    // finishes and is answered. (A reader that took a message an instant
+    // before the kill, and has not begun its handler, drops it instead.)
+    bool in_flight_finishes = false;
+  };
+  KillReport kill();
+  // The same; returns how many messages were queued at the kill.
+  std::size_t request_kill() { return kill().queued; }
   bool kill_requested() const noexcept { return control().kill_upto.load(std::memory_order_acquire) != 0; }
   // Reader: drops the messages the kill covers; the caller then ends.
   void drain_killed();
@@ -136,8 +152,9 @@ class Mailbox {
   std::vector<DeadLetter> dead_letters();  // a snapshot, oldest first
 
   // --- the one reading process ---
-  // The next message; nullopt on timeout. Moves messages that exhausted
-  // their attempts to the dead-letter box on the way.
+  // The next message; nullopt on timeout, or at once when a kill is
+  // requested (the caller drains it). Moves messages that exhausted their
+  // attempts to the dead-letter box on the way.
   std::optional<Delivery> take(shm::Deadline deadline);
   // The handler of the last delivery returned: the message leaves the box.
   void done();
