@@ -1,3 +1,8 @@
+// broker/src/linux: the Linux side of the broker's platform layer
+// (launcher.hpp, pipes.hpp, session_processes.hpp). Here: vfork + execve
+// (the child arms PR_SET_PDEATHSIG before exec, which posix_spawn cannot),
+// a pidfd per process for signals and for the reaper thread's poll, and
+// the copying of named workers' stderr.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
