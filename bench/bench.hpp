@@ -3,10 +3,11 @@
 // per-run context every case receives.
 //
 // A case is one row of the table: (kind, transport, message size) plus the
-// function that measures it. Rows are listed in cases_colony.cpp,
-// cases_peers.cpp, peer_zmq.cpp, peer_iceoryx.cpp and cases_worker.cpp, one
-// line each; drivers.hpp turns a transport class into a row. main.cpp's
-// kCaseLists names every file's list.
+// function that measures it. Rows are listed one line each: Colony's in
+// cases_colony.cpp, cases_worker.cpp and cases_supervision.cpp, the floors
+// in cases_floors.cpp and linux/, the peers in peers/ (a library of their
+// own, see peers/CMakeLists.txt); drivers.hpp turns a transport class into
+// a row. main.cpp's kCaseLists names every list.
 
 #include <chrono>
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <stdexcept>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -107,6 +109,9 @@ class RunContext {
   double throughput_seconds() const noexcept { return quick_ ? 0.05 : 0.5; }
   // Messages of the calibration (and warm-up) pass of a throughput case.
   std::size_t pilot_messages(std::size_t message_size) const noexcept;
+  // Process starts a worker-start row times, after its untimed warm-up ones.
+  std::size_t start_count() const noexcept { return quick_ ? 20 : 100; }
+  std::size_t start_warmup() const noexcept { return quick_ ? 1 : 3; }
 
   // Something a case started for the whole run (a daemon such as iox-roudi)
   // and that must stop when the run ends: main calls end_run() after the
@@ -135,13 +140,20 @@ struct Case {
   std::string label() const;  // "latency-block boost-mq 64 B"
 };
 
-// The rows each file contributes, in table order within a kind.
-std::vector<Case> colony_cases();
-std::vector<Case> peer_cases();
-std::vector<Case> zmq_cases();      // absent rows when built without libzmq
-std::vector<Case> iceoryx_cases();  // absent rows when built without iceoryx
-std::vector<Case> worker_cases();
-std::vector<Case> supervision_cases();
+// The rows of each list, in table order within a kind.
+std::vector<Case> colony_cases();       // cases_colony.cpp
+std::vector<Case> worker_cases();       // cases_worker.cpp
+std::vector<Case> supervision_cases();  // cases_supervision.cpp
+std::vector<Case> floor_cases();        // cases_floors.cpp, with linux/'s
+std::vector<Case> peer_cases();         // peers/: a peer not built gives absent rows
+
+// Files built next to colony_bench: the worker the worker rows launch, the
+// scripts some rows run.
+inline constexpr const char* kWorkerExecutable = "colony_bench_worker";
+std::filesystem::path bench_directory();
+// bench_directory() / name; throws BenchError("<what> <path> is missing") when
+// it is not there.
+std::string bench_file(std::string_view name, std::string_view what);
 
 // Sizes of the one-way throughput rows.
 inline constexpr std::size_t kSmall = 64;

@@ -6,7 +6,7 @@
 //                which cereal serializes as one block instead of byte by byte;
 //   colony-raw   the ring API without the typed layer: RingWriter::send of a
 //                span, RingReader::receive checked in place, then commit;
-//   colony-poll  colony-raw, but spinning in the bench's own loop around
+//   colony-try   colony-raw, but spinning in the bench's own loop around
 //                try_receive (one check per pause) instead of the ring's spin;
 //   *-spin       throughput with WaitPolicy{1 << 20} on both sides instead of
 //                the default (sleep as soon as the ring is empty or full).
@@ -217,7 +217,7 @@ std::vector<Case> colony_cases() {
 
       diagnostic(latency_case<ColonyPingPong<Typed, U8s>>(CaseKind::latency_spin, "colony-u8", kSpinBudget)),
       diagnostic(latency_case<ColonyPingPong<Raw>>(CaseKind::latency_spin, "colony-raw", kSpinBudget)),
-      diagnostic(latency_case<ColonyPingPong<RawOwnPoll>>(CaseKind::latency_spin, "colony-poll", kNoSpin)),
+      diagnostic(latency_case<ColonyPingPong<RawOwnPoll>>(CaseKind::latency_spin, "colony-try", kNoSpin)),
       diagnostic(latency_case<ColonyPingPong<Typed, U8s>>(CaseKind::latency_block, "colony-u8", kNoSpin)),
       diagnostic(latency_case<ColonyPingPong<Raw>>(CaseKind::latency_block, "colony-raw", kNoSpin)),
       diagnostic(throughput_case<ColonyStream<Typed, U8s>>("colony-u8", kSmall)),

@@ -6,38 +6,31 @@
 //   pipeline             colony          colony_demo_pipeline's blocks per second (4 lanes, 100,000 blocks)
 //   pipeline             colony-chaos    the same while a random stage is SIGKILLed every 50 to 200 ms;
 //                                        the note says whether the result checksum matched
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <csignal>
-#include <cstdio>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <vector>
 
 #include "bench.hpp"
 #include "colony/broker/broker.hpp"
+#include "colony/subprocess/child.hpp"
+#include "colony/subprocess/io.hpp"
+#include "colony/session/contract.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "stats.hpp"
+#include "watchdog.hpp"
 
 namespace bench {
 namespace {
 
-std::filesystem::path bench_directory() {
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path();
-}
-
-std::string require_file(const std::filesystem::path& path, const char* what) {
-  if (::access(path.c_str(), X_OK) != 0) throw BenchError(std::string(what) + " " + path.string() + " is missing");
-  return path.string();
-}
-
 std::size_t kill_count(const RunContext& context) { return context.quick() ? 10 : 100; }
 
 Measurement run_kill_to_replacement(RunContext& context) {
-  const std::string worker = require_file(bench_directory() / "colony_bench_worker", "the worker executable");
+  const std::string worker = bench_file(kWorkerExecutable, "the worker executable");
   colony::Broker broker(colony::BrokerOptions{context.broker_session(), {}});
   colony::NamedWorkerOptions options;
   options.max_restarts = 1'000'000;   // restarted every time
@@ -61,7 +54,7 @@ Measurement run_kill_to_replacement(RunContext& context) {
     }
     const auto restarts = box.control().restarts.load();
     const auto killed = Clock::now();
-    if (::kill(static_cast<pid_t>(pid), SIGKILL) != 0) throw BenchError("kill failed");
+    if (!colony::subprocess::kill_process(static_cast<int>(pid))) throw BenchError("kill failed");
     while (box.control().restarts.load() == restarts || colony::named_worker_pid(broker.session(), "victim") == 0) {
       if (Clock::now() >= context.deadline()) throw BenchError("no replacement came");
       std::this_thread::sleep_for(std::chrono::microseconds(50));
@@ -106,17 +99,23 @@ std::string field(const std::string& json, const std::string& name) {
 }
 
 PipelineRun run_pipeline_demo(RunContext& context, bool chaos) {
-  const std::string demo =
-      require_file(bench_directory() / ".." / "demos" / "colony_demo_pipeline", "the pipeline demo");
-  std::string command = demo + " --json --messages " + (context.quick() ? "20000" : "100000");
-  if (chaos) command += " --chaos";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) throw BenchError("cannot run " + demo);
+  const std::filesystem::path demo = bench_directory() / ".." / "demos" / "colony_demo_pipeline";
+  std::error_code error;
+  if (!std::filesystem::exists(demo, error)) throw BenchError("the pipeline demo " + demo.string() + " is missing");
+  std::vector<std::string> command{demo.string(), "--json", "--messages", context.quick() ? "20000" : "100000"};
+  if (chaos) command.emplace_back("--chaos");
+  colony::subprocess::FdPair output = colony::subprocess::make_pipe();
+  colony::subprocess::SpawnOptions options;
+  options.stdout_fd = output.second.get();
+  colony::subprocess::Child child = colony::subprocess::Child::spawn(command, options);
+  output.second.reset();
   std::string out;
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-  const int status = ::pclose(pipe);
-  if (out.empty()) throw BenchError("colony_demo_pipeline printed nothing (status " + std::to_string(status) + ")");
+  if (!colony::subprocess::read_to_end(output.first.get(), out, context.deadline(), watchdog_fired)) {
+    throw BenchError("colony_demo_pipeline did not finish in time; it was killed");
+  }
+  const std::optional<colony::subprocess::ExitStatus> status = child.wait_until(context.deadline());
+  if (!status) throw BenchError("colony_demo_pipeline did not end in time; it was killed");
+  if (out.empty()) throw BenchError("colony_demo_pipeline printed nothing (" + status->describe() + ")");
   PipelineRun run;
   run.blocks_per_s = std::stod(field(out, "blocks_per_s"));
   run.result = field(out, "result");

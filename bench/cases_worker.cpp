@@ -2,13 +2,9 @@
 // public API, each next to its floor.
 //
 //   worker-start  colony        WorkerHandle::start() until the echo of a message
-//                               posted right after it (colony_bench_worker echo --once)
-//   worker-start  posix-spawn   floor: posix_spawn of colony_bench_worker exit-now
-//                               (it exits before attaching) until waitpid returns
-//   worker-start  fork-exec     floor: the same with fork + execve
-//   worker-start  python-spawn  Python multiprocessing.Process, start method "spawn",
-//                               from p.start() until its echo through a Pipe
-//                               (python_spawn.py times the starts; absent without python3)
+//                               posted right after it (colony_bench_worker echo --once);
+//                               its floors (posix-spawn, fork-exec) are in
+//                               linux/spawn_floors.cpp, Python's spawn in peers/
 //   latency-*     colony-api    round trip of a std::uint64_t, parent <-> worker:
 //                               WorkerHandle::post_message / on_message and
 //                               Worker::dispatch in the bench, on_message /
@@ -23,7 +19,7 @@
 //                               and VmHWM (and the workers' VmRSS)
 //
 // Placement: the round-trip rows pin as the other round-trip rows do (bench on
-// its CPU, the worker pins itself to the peer CPU). The start rows and
+// its CPU, the worker pins itself to the peer CPU). The start row and
 // workers-64 run unpinned over the two CPUs, as an application would: the
 // bench's thread, the broker's threads and every process started float.
 //
@@ -31,26 +27,12 @@
 // destroying it ends the workers and removes the session's segments, which the
 // row then checks (and main checks again at the end of the run).
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -61,9 +43,9 @@
 #include "colony/shm/typed.hpp"
 #include "colony/worker/worker.hpp"
 #include "drivers.hpp"
+#include "memory.hpp"
+#include "placement.hpp"
 #include "shm_objects.hpp"
-
-extern char** environ;
 
 namespace bench {
 namespace {
@@ -75,18 +57,12 @@ using colony::shm::TypedReader;
 using colony::shm::TypedWriter;
 using colony::shm::WaitPolicy;
 
-constexpr const char* kWorkerExecutable = "colony_bench_worker";
-constexpr const char* kPythonScript = "python_spawn.py";
-
 constexpr std::uint32_t kSpinBudget = std::uint32_t{1} << 20;  // as the colony spin rows
 constexpr std::chrono::milliseconds kDispatchSlice{100};       // one Worker::dispatch wait
 
 constexpr std::size_t kFanWorkers = 64;  // CaseKind::workers prints as "workers-64"
 constexpr std::uint64_t kFanWindow = 16;  // messages in flight to each worker
 
-std::size_t start_count(const RunContext& context) { return context.quick() ? 20 : 100; }
-std::size_t start_warmup(const RunContext& context) { return context.quick() ? 1 : 3; }
-std::size_t python_count(const RunContext& context) { return context.quick() ? 5 : 100; }
 double fan_seconds(const RunContext& context) { return context.quick() ? 0.2 : 1.0; }
 double fan_warmup_seconds(const RunContext& context) { return context.quick() ? 0.05 : 0.2; }
 
@@ -94,142 +70,12 @@ std::int64_t elapsed_ns(Clock::time_point start, Clock::time_point end) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
 }
 
-// p50, p90 and p99 of samples, and how many there were.
-Measurement detailed_latency(std::vector<std::int64_t> samples) {
-  Measurement m;
-  m.samples = samples.size();
-  m.p90_ns = percentile(samples, 0.90);
-  m.p50_ns = percentile(samples, 0.50);
-  m.p99_ns = percentile(samples, 0.99);
-  return m;
-}
-
 std::chrono::milliseconds left_until(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   return std::max(left, std::chrono::milliseconds(0));
 }
 
-// ---------------------------------------------------------------------------
-// Files next to colony_bench
-
-std::filesystem::path bench_directory() {
-  std::error_code error;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (error) throw BenchError("cannot read /proc/self/exe: " + error.message());
-  return self.parent_path();
-}
-
-std::string sibling(const char* name, const char* what) {
-  const std::filesystem::path path = bench_directory() / name;
-  if (::access(path.c_str(), R_OK) != 0) {
-    throw BenchError(std::string(what) + " " + path.string() + " is missing (it is built with colony_bench)");
-  }
-  return path.string();
-}
-
-std::string worker_executable() { return sibling(kWorkerExecutable, "the worker executable"); }
-
-// ---------------------------------------------------------------------------
-// Placement, processes, memory
-
-// Lets this thread (and the threads and processes it starts meanwhile) run on
-// both of the bench's CPUs; restores the pinning at the end of the scope.
-class Unpinned {
- public:
-  explicit Unpinned(const Placement& placement) {
-    if (!placement.bench_cpu || !placement.peer_cpu) return;
-    if (::sched_getaffinity(0, sizeof(saved_), &saved_) != 0) return;
-    cpu_set_t both;
-    CPU_ZERO(&both);
-    CPU_SET(static_cast<std::size_t>(*placement.bench_cpu), &both);
-    CPU_SET(static_cast<std::size_t>(*placement.peer_cpu), &both);
-    active_ = ::sched_setaffinity(0, sizeof(both), &both) == 0;
-  }
-  Unpinned(const Unpinned&) = delete;
-  Unpinned& operator=(const Unpinned&) = delete;
-  ~Unpinned() {
-    if (active_) ::sched_setaffinity(0, sizeof(saved_), &saved_);
-  }
-
- private:
-  cpu_set_t saved_{};
-  bool active_ = false;
-};
-
-// Waits for a child this row started; kills it if the watchdog fires first.
-int reap(pid_t pid, const char* what) {
-  int status = 0;
-  for (;;) {
-    if (::waitpid(pid, &status, 0) == pid) return status;
-    if (errno != EINTR) throw BenchError(std::string("waitpid (") + what + "): " + std::strerror(errno));
-    if (watchdog_fired()) {
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      throw BenchError(std::string(what) + " timed out; it was killed");
-    }
-  }
-}
-
-// A child process of this row: killed and reaped if the row leaves early.
-class ChildGuard {
- public:
-  explicit ChildGuard(pid_t pid) noexcept : pid_(pid) {}
-  ChildGuard(const ChildGuard&) = delete;
-  ChildGuard& operator=(const ChildGuard&) = delete;
-  ~ChildGuard() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-  int wait_for(const char* what) { return reap(std::exchange(pid_, -1), what); }
-
- private:
-  pid_t pid_;
-};
-
-std::string describe_wait_status(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
-  return "ended with wait status " + std::to_string(status);
-}
-
-// VmRSS, VmHWM and RssShmem (the part of VmRSS that is shared memory, here
-// mostly the rings' pages the process touched) of a process, from
-// /proc/<pid>/status, in bytes.
-struct Memory {
-  std::optional<double> rss;
-  std::optional<double> hwm;
-  std::optional<double> shmem;
-};
-
-Memory read_memory(const std::string& pid = "self") {
-  Memory memory;
-  std::ifstream status("/proc/" + pid + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    const auto kib = [&line] {
-      std::istringstream fields(line.substr(line.find(':') + 1));
-      double value = 0;
-      fields >> value;
-      return value * 1024.0;
-    };
-    if (line.rfind("VmRSS:", 0) == 0) memory.rss = kib();
-    if (line.rfind("VmHWM:", 0) == 0) memory.hwm = kib();
-    if (line.rfind("RssShmem:", 0) == 0) memory.shmem = kib();
-  }
-  return memory;
-}
-
-// Resets VmHWM to the current VmRSS (Linux >= 4.0), so that the peak read
-// later is this row's; false when the kernel refused.
-bool reset_peak_memory() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-  clear.flush();
-  return clear.good();
-}
+std::string worker_executable() { return bench_file(kWorkerExecutable, "the worker executable"); }
 
 std::string megabytes(const std::optional<double>& bytes) {
   if (!bytes) return "?";
@@ -291,8 +137,8 @@ void end_worker(RunContext& context, colony::WorkerHandle& worker) {
 
 Measurement run_worker_start(RunContext& context) {
   const std::string executable = worker_executable();
-  const std::size_t warmup = start_warmup(context);
-  const std::size_t total = warmup + start_count(context);
+  const std::size_t warmup = context.start_warmup();
+  const std::size_t total = warmup + context.start_count();
   Unpinned unpinned(context.placement());
   BrokerScope scope(context);
   colony::Worker& host = scope.host();
@@ -330,123 +176,6 @@ Measurement run_worker_start(RunContext& context) {
   m.note = "start() to the echo of a message posted after it; create() before it: p50 " +
            std::to_string(static_cast<long>(create_p50 / 1e3)) + " us";
   m.extra.emplace_back("create_p50_ns", create_p50);
-  return m;
-}
-
-enum class Launch { posix_spawn, fork_exec };
-
-// The floor of a start: the same binary, which exits before attaching, from
-// the launch to waitpid.
-Measurement run_process_floor(RunContext& context, Launch launch) {
-  std::string executable = worker_executable();
-  std::string mode = "exit-now";
-  char* argv[] = {executable.data(), mode.data(), nullptr};
-  const std::size_t warmup = start_warmup(context);
-  const std::size_t total = warmup + start_count(context);
-  Unpinned unpinned(context.placement());
-  std::fflush(nullptr);
-
-  std::vector<std::int64_t> samples;
-  for (std::size_t i = 0; i < total; ++i) {
-    const auto start = Clock::now();
-    pid_t pid = -1;
-    if (launch == Launch::fork_exec) {
-      pid = ::fork();
-      if (pid == 0) {
-        ::execve(executable.c_str(), argv, environ);
-        ::_exit(127);
-      }
-      if (pid < 0) throw BenchError(std::string("fork: ") + std::strerror(errno));
-    } else {
-      const int error = ::posix_spawn(&pid, executable.c_str(), nullptr, nullptr, argv, environ);
-      if (error != 0) throw BenchError(std::string("posix_spawn: ") + std::strerror(error));
-    }
-    const int status = reap(pid, "the floor process");
-    const auto end = Clock::now();
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      throw BenchError(std::string(kWorkerExecutable) + " exit-now " + describe_wait_status(status));
-    }
-    if (i >= warmup) samples.push_back(elapsed_ns(start, end));
-  }
-  Measurement m = detailed_latency(std::move(samples));
-  m.note = launch == Launch::fork_exec ? "fork + execve to waitpid, no attach" : "posix_spawn to waitpid, no attach";
-  return m;
-}
-
-// Runs python_spawn.py, which times the starts itself, and collects its samples.
-Measurement run_python_spawn(RunContext& context) {
-  const std::optional<std::string> python = find_in_path("python3");
-  if (!python) throw CaseAbsent("python3 not found in PATH");
-  const std::string script = sibling(kPythonScript, "the script");
-  const std::size_t count = python_count(context);
-  const auto budget = std::chrono::duration_cast<std::chrono::seconds>(context.deadline() - Clock::now()) -
-                      std::chrono::seconds(2);
-  std::vector<std::string> arguments{*python, script, std::to_string(count), std::to_string(start_warmup(context)),
-                                     std::to_string(std::max<std::int64_t>(budget.count(), 1))};
-  std::vector<char*> argv;
-  for (std::string& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-
-  Unpinned unpinned(context.placement());
-  FdPair output = make_pipe();
-  std::fflush(nullptr);
-  const pid_t bench_pid = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw BenchError(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Python and its children die with the bench.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != bench_pid) ::_exit(1);
-    ::dup2(output.second.get(), STDOUT_FILENO);
-    ::dup2(output.second.get(), STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ChildGuard child(pid);
-  output.second.reset();
-
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const auto left = left_until(context.deadline());
-    pollfd readable{output.first.get(), POLLIN, 0};
-    const int ready = ::poll(&readable, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
-    if (ready < 0 && errno != EINTR) throw BenchError(std::string("poll: ") + std::strerror(errno));
-    if (ready <= 0) {
-      if (Clock::now() < context.deadline() && !watchdog_fired()) continue;
-      throw BenchError("python3 did not finish in time; it was killed");
-    }
-    const ssize_t n = ::read(output.first.get(), buffer, sizeof(buffer));
-    if (n > 0) {
-      text.append(buffer, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EINTR) {
-      throw BenchError(std::string("reading python3's output: ") + std::strerror(errno));
-    }
-  }
-  const int status = child.wait_for("python3");
-
-  std::vector<std::int64_t> samples;
-  bool done = false;
-  std::istringstream lines(text);
-  std::string line;
-  std::string last;
-  while (std::getline(lines, line)) {
-    if (line.rfind("sample_ns ", 0) == 0) {
-      samples.push_back(std::stoll(line.substr(10)));
-    } else if (line == "done") {
-      done = true;
-    } else if (!line.empty()) {
-      last = line;
-    }
-  }
-  if (!done || samples.size() != count || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw BenchError("python3 " + script + " " + describe_wait_status(status) +
-                     (last.empty() ? std::string() : ": " + last));
-  }
-  Measurement m = detailed_latency(std::move(samples));
-  m.note = "multiprocessing spawn: p.start() to the echo through a Pipe";
   return m;
 }
 
@@ -560,7 +289,7 @@ Measurement run_api_roundtrip(RunContext& context, std::uint32_t spin_iterations
 
 Measurement run_workers(RunContext& context) {
   const std::string executable = worker_executable();
-  const Memory before = read_memory();
+  const Memory before = memory_of_self();
   const bool peak_reset = reset_peak_memory();
   Unpinned unpinned(context.placement());
   colony::BrokerLimits limits;
@@ -594,7 +323,7 @@ Measurement run_workers(RunContext& context) {
   for (Peer& peer : peers) peer.handle.start();
   scope.dispatch_until([&] { return online == kFanWorkers || failure; }, "waiting for 64 workers to attach");
   if (failure) throw BenchError(*failure);
-  const Memory started = read_memory();
+  const Memory started = memory_of_self();
 
   const auto run_for = [&](double seconds) {
     const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -620,13 +349,13 @@ Measurement run_workers(RunContext& context) {
       },
       "draining the 64 workers");
   if (failure) throw BenchError(*failure);
-  const Memory after = read_memory();
+  const Memory after = memory_of_self();
 
   double worker_rss = 0;
   double worker_shmem = 0;
   std::size_t worker_rss_count = 0;
   for (const Peer& peer : peers) {
-    const Memory memory = read_memory(std::to_string(peer.handle.pid()));
+    const Memory memory = memory_of(peer.handle.pid());
     if (memory.rss && memory.shmem) {
       worker_rss += *memory.rss;
       worker_shmem += *memory.shmem;
@@ -671,11 +400,6 @@ Measurement run_workers(RunContext& context) {
 std::vector<Case> worker_cases() {
   return {
       Case{CaseKind::worker_start, "colony", 0, run_worker_start},
-      Case{CaseKind::worker_start, "posix-spawn", 0,
-           [](RunContext& context) { return run_process_floor(context, Launch::posix_spawn); }},
-      Case{CaseKind::worker_start, "fork-exec", 0,
-           [](RunContext& context) { return run_process_floor(context, Launch::fork_exec); }},
-      Case{CaseKind::worker_start, "python-spawn", 0, run_python_spawn},
 
       Case{CaseKind::latency_spin, "colony-api", kApiSize,
            [](RunContext& context) { return run_api_roundtrip(context, kSpinBudget); }},

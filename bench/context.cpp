@@ -1,11 +1,13 @@
-// RunContext and the small naming helpers of bench.hpp.
+// RunContext and the small naming and file helpers of bench.hpp.
 
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <system_error>
 #include <utility>
 
 #include "bench.hpp"
+#include "colony/subprocess/child.hpp"
 
 namespace bench {
 
@@ -51,6 +53,19 @@ void RunContext::start_case() { deadline_ = Clock::now() + kCaseTimeout; }
 std::size_t RunContext::pilot_messages(std::size_t message_size) const noexcept {
   const std::size_t full = std::clamp<std::size_t>((std::size_t{8} << 20) / message_size, 256, 100'000);
   return quick_ ? std::max<std::size_t>(full / 8, 64) : full;
+}
+
+std::filesystem::path bench_directory() {
+  return std::filesystem::path(colony::subprocess::self_executable()).parent_path();
+}
+
+std::string bench_file(std::string_view name, std::string_view what) {
+  const std::filesystem::path path = bench_directory() / name;
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    throw BenchError(std::string(what) + " " + path.string() + " is missing (it is built with colony_bench)");
+  }
+  return path.string();
 }
 
 void RunContext::at_run_end(std::function<void()> stop) { run_end_.push_back(std::move(stop)); }

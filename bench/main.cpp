@@ -19,12 +19,14 @@
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "bench.hpp"
 #include "colony/shm/names.hpp"
+#include "placement.hpp"
 #include "report.hpp"
-#include "two_process.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -89,26 +91,37 @@ bool parse(int argc, char** argv, Options& options) {
   return true;
 }
 
-// Every file's list of rows (bench.hpp declares them). A new file of cases
-// adds its function here, its declaration to bench.hpp and its source to
-// CMakeLists.txt.
-using CaseList = std::vector<Case> (*)();
-constexpr CaseList kCaseLists[] = {colony_cases, peer_cases, zmq_cases, iceoryx_cases, worker_cases, supervision_cases};
+// Every list of rows (bench.hpp declares them), and where its rows stand in
+// a group of the table: Colony's first, then the floors, then the peers. A
+// new list adds its function here, its declaration to bench.hpp and its
+// source to CMakeLists.txt.
+enum class Standing { colony, floor, peer };
+struct CaseList {
+  std::vector<Case> (*rows)();
+  Standing standing;
+};
+constexpr CaseList kCaseLists[] = {
+    {colony_cases, Standing::colony},      {worker_cases, Standing::colony}, {supervision_cases, Standing::colony},
+    {floor_cases, Standing::floor},        {peer_cases, Standing::peer},
+};
 
-// Every row, grouped by case kind then size; within a group the rows in the
-// order of kCaseLists (Colony first), then of each file's list.
+// Every row, grouped by case kind then size; within a group Colony's rows,
+// the floors, then the peers, each in the order of its list.
 std::vector<Case> selected_cases(const Options& options) {
-  std::vector<Case> cases;
-  for (const CaseList list : kCaseLists) {
-    for (Case& row : list()) cases.push_back(std::move(row));
+  std::vector<std::pair<Standing, Case>> rows;
+  for (const CaseList& list : kCaseLists) {
+    for (Case& row : list.rows()) rows.emplace_back(list.standing, std::move(row));
   }
-  std::stable_sort(cases.begin(), cases.end(), [](const Case& a, const Case& b) {
-    if (a.kind != b.kind) return a.kind < b.kind;
-    return a.size_bytes < b.size_bytes;
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    if (a.second.kind != b.second.kind) return a.second.kind < b.second.kind;
+    if (a.second.size_bytes != b.second.size_bytes) return a.second.size_bytes < b.second.size_bytes;
+    return a.first < b.first;
   });
-  std::erase_if(cases, [&](const Case& row) {
-    return (row.diagnostic && !options.diagnostics) || row.label().find(options.filter) == std::string::npos;
-  });
+  std::vector<Case> cases;
+  for (auto& [standing, row] : rows) {
+    if ((row.diagnostic && !options.diagnostics) || row.label().find(options.filter) == std::string::npos) continue;
+    cases.push_back(std::move(row));
+  }
   return cases;
 }
 

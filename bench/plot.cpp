@@ -8,25 +8,20 @@
 // drawn, nor memcpy's 64 B messages/s (named in the panel's title). The script (data inline, as gnuplot datablocks) goes to gnuplot's
 // standard input; nothing is written but FILE.
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
+#include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "colony/subprocess/child.hpp"
+#include "colony/subprocess/io.hpp"
 #include "report.hpp"
 #include "two_process.hpp"
-
-extern char** environ;
 
 namespace bench {
 namespace {
@@ -43,6 +38,9 @@ struct Panel {
   std::string unit;
   std::vector<Bar> bars;
 };
+
+// gnuplot draws four panels in well under a second; a hung one is killed.
+constexpr std::chrono::seconds kGnuplotTimeout{60};
 
 constexpr unsigned kColonyColour = 0x1f77b4;
 constexpr unsigned kFloorColour = 0x9e9e9e;
@@ -149,23 +147,14 @@ std::string script(const std::string& file, const std::vector<Panel>& panels) {
 // Runs gnuplot with the script on its standard input; "" or what went wrong.
 std::string run_gnuplot(const std::string& gnuplot, const std::string& text) {
   FdPair input = make_pipe();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, input.first.get(), STDIN_FILENO);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);  // ignored in the bench; gnuplot gets the default back
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
-  std::string program = gnuplot;
-  char* argv[] = {program.data(), nullptr};
-  pid_t pid = -1;
-  const int spawned = ::posix_spawn(&pid, gnuplot.c_str(), &actions, &attributes, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawned != 0) return "cannot run " + gnuplot + ": " + std::strerror(spawned);
+  colony::subprocess::SpawnOptions options;
+  options.stdin_fd = input.first.get();
+  colony::subprocess::Child child;
+  try {
+    child = colony::subprocess::Child::spawn({gnuplot}, options);
+  } catch (const std::exception& e) {
+    return "cannot run " + gnuplot + ": " + e.what();
+  }
   input.first.reset();
   std::string problem;
   try {
@@ -174,12 +163,10 @@ std::string run_gnuplot(const std::string& gnuplot, const std::string& text) {
     problem = e.what();
   }
   input.second.reset();
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return std::string("waiting for gnuplot: ") + std::strerror(errno);
-  }
-  if (WIFSIGNALED(status)) return "gnuplot was killed by signal " + std::to_string(WTERMSIG(status));
-  if (WEXITSTATUS(status) != 0) return "gnuplot exited with status " + std::to_string(WEXITSTATUS(status));
+  const std::optional<colony::subprocess::ExitStatus> status = child.wait_until(Clock::now() + kGnuplotTimeout);
+  if (!status) return "gnuplot did not finish within " + std::to_string(kGnuplotTimeout.count()) + " s; killed";
+  if (status->signaled) return "gnuplot was killed by signal " + std::to_string(status->signal);
+  if (status->code != 0) return "gnuplot exited with status " + std::to_string(status->code);
   return problem;
 }
 
@@ -216,7 +203,7 @@ bool plot_results(const std::string& file, const std::vector<RowResult>& results
     std::fprintf(stderr, "colony_bench: --plot: no round-trip or 64 B / 64 KiB throughput row was measured\n");
     return false;
   }
-  const std::optional<std::string> gnuplot = find_in_path("gnuplot");
+  const std::optional<std::string> gnuplot = colony::subprocess::find_in_path("gnuplot");
   if (!gnuplot) {
     std::fprintf(stderr, "colony_bench: --plot needs gnuplot, which is not in PATH (Debian: apt-get install gnuplot-nox)\n");
     return false;

@@ -1,11 +1,10 @@
 #include "report.hpp"
 
-#include <sys/utsname.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <fstream>
 #include <string_view>
+
+#include "floors.hpp"
+#include "machine.hpp"
 
 namespace bench {
 namespace {
@@ -14,18 +13,6 @@ std::string printf_string(const char* format, double value) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), format, value);
   return buffer;
-}
-
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
-  }
-  return "unknown CPU";
 }
 
 std::string compiler() {
@@ -73,7 +60,8 @@ struct Target {
 
 constexpr Target kTargets[] = {
     {"spinning round trip p50", CaseKind::latency_spin, kPingSize, "colony", "raw-atomic", Metric::p50, true, 3.0},
-    {"blocking round trip p50", CaseKind::latency_block, kPingSize, "colony", "raw-futex", Metric::p50, true, 1.1},
+    {"blocking round trip p50", CaseKind::latency_block, kPingSize, "colony", kBlockingFloor, Metric::p50, true,
+     1.1},
     {"64 B throughput msgs/s", CaseKind::throughput, kSmall, "colony", "boost-mq", Metric::msgs_per_s, false, 4.0},
     {"64 KiB throughput bytes/s", CaseKind::throughput, kLarge, "colony", "memcpy", Metric::bytes_per_s, false, 0.5},
     // The worker API (post_message / on_message, the event loop) over the ring it runs on.
@@ -143,14 +131,12 @@ std::string format_rate(const std::optional<double>& value, const char* unit) {
 }
 
 std::string machine_summary() {
-  return cpu_model() + ", " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + " cores online; " + compiler();
+  return cpu_model() + ", " + std::to_string(cores_online()) + " cores online; " + compiler();
 }
 
 void print_machine(std::FILE* out, const Placement& placement) {
-  utsname system{};
-  const std::string kernel = ::uname(&system) == 0 ? system.release : "unknown";
-  std::fprintf(out, "machine:  %s, %ld cores online\n", cpu_model().c_str(), ::sysconf(_SC_NPROCESSORS_ONLN));
-  std::fprintf(out, "kernel:   %s\n", kernel.c_str());
+  std::fprintf(out, "machine:  %s, %ld cores online\n", cpu_model().c_str(), cores_online());
+  std::fprintf(out, "kernel:   %s\n", kernel_release().c_str());
   std::fprintf(out, "compiler: %s\n", compiler().c_str());
   if (placement.bench_cpu && placement.peer_cpu) {
     std::fprintf(out, "pinning:  bench on cpu %d, peer on cpu %d\n", *placement.bench_cpu, *placement.peer_cpu);

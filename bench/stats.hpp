@@ -35,6 +35,16 @@ inline Measurement throughput_measurement(std::uint64_t messages, std::size_t me
   return m;
 }
 
+// p50, p90 and p99 of samples, and how many there were.
+inline Measurement detailed_latency(std::vector<std::int64_t> samples) {
+  Measurement m;
+  m.samples = samples.size();
+  m.p90_ns = percentile(samples, 0.90);
+  m.p50_ns = percentile(samples, 0.50);
+  m.p99_ns = percentile(samples, 0.99);
+  return m;
+}
+
 // Messages for the timed pass, from the rate the pilot pass achieved.
 inline std::uint64_t timed_messages(double messages_per_second, double target_seconds) {
   const double wanted = messages_per_second * target_seconds;

@@ -1,112 +1,33 @@
 #pragma once
-// The process plumbing of colony_bench: the forked peer, the control pipes
-// between the two processes, CPU pinning, the per-case watchdog and the
-// cleanup of named objects.
+// The two processes of a row: the bench and the peer it forks for the case,
+// the control pipes between them, and a whole case run in a process of its
+// own. Starting, waiting for and killing processes is colony::subprocess's
+// (support/); the watchdog and the cleanup on signals are watchdog.hpp's.
 //
-// Robustness rules, in one place:
-// - every case runs under a watchdog (alarm): when it expires the peer is
-//   killed, blocking system calls of the bench return EINTR and busy loops see
-//   watchdog_fired(); the case fails with a timeout;
-// - the peer dies with the bench (PR_SET_PDEATHSIG) and by its own alarm, so
-//   it never outlives a hung or killed bench;
-// - every named object (Colony segment, Boost queue) is held by a ScopedName,
-//   removed when the case ends, and also from SIGINT/SIGTERM/SIGHUP handlers;
-//   so are the segments of the brokers the worker rows start (by prefix);
-// - a Peer that goes out of scope is killed if still running and always reaped.
-
-#include <sys/types.h>
+// A Peer that goes out of scope is killed if still running and always reaped.
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <span>
 #include <string>
-#include <string_view>
 
 #include "bench.hpp"
+#include "colony/subprocess/child.hpp"
+#include "colony/subprocess/io.hpp"
+#include "watchdog.hpp"
 
 namespace bench {
 
-// ---------------------------------------------------------------------------
-// File descriptors and exact-size I/O
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  void reset() noexcept;
-
- private:
-  int fd_ = -1;
-};
-
-struct FdPair {
-  Fd first;
-  Fd second;
-};
-FdPair make_pipe();         // first: read end, second: write end
-FdPair make_socket_pair();  // AF_UNIX SOCK_STREAM
+using colony::subprocess::Fd;
+using colony::subprocess::FdPair;
+using colony::subprocess::make_pipe;
+using colony::subprocess::make_socket_pair;
 
 // Writes/reads exactly bytes.size() bytes. Throw BenchError on EOF, on an
 // error, or when the watchdog interrupts the call.
 void write_all(int fd, std::span<const std::byte> bytes, const char* what);
 void read_all(int fd, std::span<std::byte> bytes, const char* what);
-
-// ---------------------------------------------------------------------------
-// CPU placement
-
-// Picks two allowed CPUs and pins this process to the first; quietly returns
-// an empty placement when fewer than two CPUs are allowed or pinning fails.
-Placement pin_bench_process();
-void pin_to(std::optional<int> cpu) noexcept;
-
-// ---------------------------------------------------------------------------
-// Watchdog and cleanup
-
-// Installs the SIGALRM watchdog and the SIGINT/SIGTERM/SIGHUP cleanup handlers.
-void install_signal_handlers();
-
-// Arms the watchdog for the current case: it fires a little after deadline.
-void arm_watchdog(Clock::time_point deadline);
-void disarm_watchdog() noexcept;
-bool watchdog_fired() noexcept;
-// Throws BenchError("... timed out") when the watchdog fired.
-void check_watchdog(const char* what);
-
-// Names the sessions of the brokers the worker rows start ("colony.<session>-w"):
-// the SIGINT/SIGTERM/SIGHUP handlers also unlink every /dev/shm entry whose
-// name starts with it (a broker makes too many segments to hold by name).
-void set_cleanup_prefix(const std::string& prefix);
-
-// The handlers also unlink the entries of directory whose names start with
-// prefix: files a library makes per process (iceoryx's runtime sockets in
-// /tmp) that a process killed with the bench cannot remove itself.
-void add_cleanup_prefix(const std::string& directory, const std::string& prefix);
-
-// Holds a named OS object: remove() runs when the holder goes out of scope;
-// the OS name (what shm_unlink takes) is also unlinked from a signal handler.
-class ScopedName {
- public:
-  ScopedName(std::string os_name, std::function<void()> remove);
-  ScopedName(ScopedName&&) = delete;
-  ScopedName& operator=(ScopedName&&) = delete;
-  ~ScopedName();
-
- private:
-  int slot_;
-  std::function<void()> remove_;
-};
-
-// ---------------------------------------------------------------------------
-// The peer process and its control pipes
 
 // What travels on the control pipes: small, fixed size, written atomically.
 enum class ControlKind : std::uint32_t { ready = 1, count = 2, done = 3, error = 4 };
@@ -139,7 +60,7 @@ class Peer {
   // reports the exception body threw and exits 1. It never returns here.
   static Peer spawn(RunContext& context, const std::function<void(ControlLink&)>& body);
 
-  Peer(Peer&& other) noexcept;
+  Peer(Peer&& other) noexcept = default;
   Peer& operator=(Peer&&) = delete;
   ~Peer();  // kills the peer if it still runs; always reaps it
 
@@ -153,17 +74,16 @@ class Peer {
   std::string post_mortem() noexcept;
 
  private:
-  Peer(pid_t pid, Fd to_peer, Fd from_peer) noexcept;
-  std::string exit_description();
+  Peer(colony::subprocess::Child child, Clock::time_point deadline, Fd to_peer, Fd from_peer) noexcept;
+  // Reaps the peer and says how it ended ("exited with status 0").
+  std::string reap_and_describe();
   void kill_and_reap() noexcept;
 
-  pid_t pid_ = -1;
+  colony::subprocess::Child child_;
+  Clock::time_point reap_by_;  // the peer's own alarm has ended it by then
   Fd to_peer_;
   Fd from_peer_;
 };
-
-// ---------------------------------------------------------------------------
-// A case in a process of its own
 
 // Runs body, a whole case (its own peer included), in a child forked from the
 // bench, and returns what it measured (or rethrows its BenchError or
@@ -175,8 +95,5 @@ class Peer {
 // ends with exit(0) so that the static destructors of those libraries run.
 // The bench waits until a few seconds after the case's deadline, then kills it.
 Measurement run_in_child(RunContext& context, const std::function<Measurement()>& body);
-
-// The first executable file named program in $PATH.
-std::optional<std::string> find_in_path(std::string_view program);
 
 }  // namespace bench

@@ -9,7 +9,7 @@
 //       --once: closes itself after the first one (the worker-start row);
 //       --spin N: Worker::set_spin(N); --cpu C: pins itself to CPU C first.
 
-#include <sched.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -17,10 +17,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "colony/worker/named.hpp"
 #include "colony/worker/worker.hpp"
+#include "placement.hpp"
 
 namespace {
 
@@ -47,18 +49,10 @@ bool parse_echo(int argc, char** argv, EchoOptions& options) {
   return true;
 }
 
-void pin_to(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<std::size_t>(cpu), &set);
-  if (::sched_setaffinity(0, sizeof(set), &set) != 0) {
-    std::fprintf(stderr, "colony_bench_worker: cannot pin to cpu %d: %s\n", cpu, std::strerror(errno));
-  }
-}
-
 int echo(const EchoOptions& options) {
-  pin_to(options.cpu);
+  if (options.cpu >= 0 && !bench::pin_to(options.cpu)) {
+    std::fprintf(stderr, "colony_bench_worker: cannot pin to cpu %d: %s\n", options.cpu, std::strerror(errno));
+  }
   colony::Worker& self = colony::Worker::current();
   self.set_spin(options.spin);
   self.on_message<std::uint64_t>([&self, once = options.once](std::uint64_t value) {

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "colony/broker/clean.hpp"
+#include "colony/session/channel_core.hpp"
+#include "colony/session/names.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/value_record.hpp"
 #include "commands.hpp"
@@ -21,15 +23,14 @@ struct ChannelCommand {
 
 // "ch12" or "12".
 std::shared_ptr<detail::ChannelCore> open_channel(const std::string& session, const std::string& text) {
-  const std::string digits = text.starts_with("ch") ? text.substr(2) : text;
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 18) {
-    throw UsageError("a channel is ch<N> or <N>, got '" + text + "'");
-  }
-  const std::uint64_t id = std::stoull(digits);
+  const auto parsed = detail::parse_channel_object(text, true);
+  if (!parsed) throw UsageError("a channel is ch<N> or <N>, got '" + text + "'");
+  const std::uint64_t id = *parsed;
   require_live_session(session);
   auto map = detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
-  auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, "ch" + digits), shm::Deadline::after(std::chrono::seconds(2)));
-  if (!ring) throw WorkerError(WorkerErrc::not_found, "no channel ch" + digits + " in session '" + session + "'");
+  const std::string object = detail::channel_object(id);
+  auto ring = shm::Ring::open(map->name(shm::SegmentKind::ring, object), shm::Deadline::after(std::chrono::seconds(2)));
+  if (!ring) throw WorkerError(WorkerErrc::not_found, "no channel " + object + " in session '" + session + "'");
   return std::make_shared<detail::ChannelCore>(std::move(map), std::move(*ring), id);
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "colony/broker/clean.hpp"
+#include "colony/session/channel_core.hpp"
 #include "colony/shm/byte_array.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/mailbox.hpp"

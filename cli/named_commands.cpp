@@ -10,7 +10,7 @@
 #include "colony/broker/clean.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
-#include "colony/worker/protocol.hpp"
+#include "colony/session/protocol.hpp"
 #include "commands.hpp"
 #include "json_output.hpp"
 #include "ps_view.hpp"

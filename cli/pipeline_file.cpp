@@ -8,7 +8,7 @@
 #include <set>
 
 #include "colony/shm/names.hpp"
-#include "colony/worker/session_layout.hpp"
+#include "colony/session/contract.hpp"
 #include "session_option.hpp"
 #include "worker_spec.hpp"
 

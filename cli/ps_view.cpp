@@ -4,10 +4,12 @@
 #include <cstring>
 
 #include "colony/broker/clean.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/slot_state.hpp"
 #include "colony/shm/byte_array.hpp"
 #include "colony/shm/mutex.hpp"
 #include "colony/shm/ring.hpp"
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
 
 namespace colony::cli {
@@ -27,10 +29,10 @@ Json exit_json(std::uint32_t kind, std::int32_t code, std::int32_t signal) {
 }
 
 std::string_view supervision_name(std::uint32_t state) {
-  switch (static_cast<SupervisionState>(state)) {
-    case SupervisionState::normal: return "normal";
-    case SupervisionState::backing_off: return "backing-off";
-    case SupervisionState::given_up: return "given-up";
+  switch (static_cast<detail::SupervisionState>(state)) {
+    case detail::SupervisionState::normal: return "normal";
+    case detail::SupervisionState::backing_off: return "backing-off";
+    case detail::SupervisionState::given_up: return "given-up";
   }
   return "unknown";
 }

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "colony/worker/session_map.hpp"
+#include "colony/session/session_map.hpp"
 
 namespace colony::cli {
 

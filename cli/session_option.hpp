@@ -8,7 +8,7 @@
 
 #include "colony/shm/names.hpp"
 #include "colony/worker/errors.hpp"
-#include "colony/worker/session_layout.hpp"
+#include "colony/session/contract.hpp"
 
 namespace colony::cli {
 

@@ -15,6 +15,9 @@
 #include <tuple>
 
 #include "colony/broker/clean.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/names.hpp"
+#include "colony/session/slot_state.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/worker/mailbox.hpp"
 
@@ -164,7 +167,7 @@ void SessionWatcher::look_at_named(TopFrame& frame, std::uint32_t entry, const s
   auto found = mailboxes_.find(entry);
   if (found == mailboxes_.end()) {
     // Opened, never created: Mailbox::open_or_create would make a missing one.
-    auto box = open_ring(frame.session, "mb-" + Mailbox::encode_name(name));
+    auto box = open_ring(frame.session, detail::mailbox_object(name));
     if (!box) {
       frame.named_workers.push_back(std::move(row));
       return;
@@ -172,10 +175,10 @@ void SessionWatcher::look_at_named(TopFrame& frame, std::uint32_t entry, const s
     found = mailboxes_.emplace(entry, MailboxRings{std::move(*box), std::nullopt}).first;
   }
   auto& rings = found->second;
-  if (!rings.dead) rings.dead = open_ring(frame.session, "dl-" + Mailbox::encode_name(name));
-  auto& control = *reinterpret_cast<MailboxControl*>(rings.box.user_area());
+  if (!rings.dead) rings.dead = open_ring(frame.session, detail::dead_letter_object(name));
+  auto& control = *reinterpret_cast<detail::MailboxControl*>(rings.box.user_area());
   // Its creator publishes the control block by this store; before it, zeros.
-  if (std::atomic_ref<std::uint64_t>(control.magic).load(std::memory_order_acquire) == kMailboxMagic) {
+  if (std::atomic_ref<std::uint64_t>(control.magic).load(std::memory_order_acquire) == detail::kMailboxMagic) {
     const std::uint32_t starts = control.starts.load();
     row.restarts = starts > 0 ? starts - 1 : 0;
     row.handled = control.handled.load();

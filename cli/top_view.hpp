@@ -20,7 +20,7 @@
 
 #include "colony/shm/mutex.hpp"
 #include "colony/shm/ring.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/session_map.hpp"
 
 namespace colony::cli {
 

@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
   if (tty) std::fprintf(stderr, "\n");
 
   std::uint64_t restarts = 0;
-  for (const auto& name : stages) restarts += colony::Mailbox::open_or_create(session, name).control().restarts.load();
+  for (const auto& name : stages) restarts += colony::Mailbox::open_or_create(session, name).stats().restarts;
   const bool ok = arrived == options.messages && corrupt == 0 && duplicates <= kills.load();
   char checksum[32];
   std::snprintf(checksum, sizeof checksum, "%016llx", static_cast<unsigned long long>(result));

@@ -6,8 +6,8 @@
 #include "colony/shm/ring.hpp"
 #include "colony/shm/segment.hpp"
 #include "colony/worker/errors.hpp"
-#include "colony/worker/session_layout.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/session_map.hpp"
 #include "session_processes.hpp"
 
 namespace colony {
@@ -124,13 +124,6 @@ void force_clean(CleanReport& report, const std::string& session, const std::vec
   }
 }
 
-bool is_mailbox_segment(const shm::SegmentName& name) {
-  // Mailboxes and dead-letter boxes, and the reply rings of callers still
-  // waiting for an answer to a call queued there.
-  return name.kind() == shm::SegmentKind::ring &&
-         (name.name().starts_with("mb-") || name.name().starts_with("dl-") || name.name().starts_with("rp"));
-}
-
 }  // namespace
 
 SessionCheck check_session(const std::string& session) {
@@ -243,7 +236,7 @@ TakeOver take_over_dead_session(const std::string& session) {
   result.next_object_id = check.next_object_id;
   for (const auto& os_name : shm::Segment::list(shm::SegmentName::session_prefix(session))) {
     const auto parsed = shm::SegmentName::parse(os_name);
-    if (parsed && is_mailbox_segment(*parsed)) {
+    if (parsed && detail::is_kept_on_take_over(*parsed)) {
       result.kept.push_back(os_name);
       continue;
     }

@@ -19,8 +19,8 @@
 
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
-#include "colony/worker/context.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/context.hpp"
+#include "colony/session/session_map.hpp"
 
 namespace colony::broker_detail {
 

@@ -15,7 +15,7 @@
 #include <variant>
 
 #include "colony/shm/ring.hpp"
-#include "colony/worker/protocol.hpp"
+#include "colony/session/protocol.hpp"
 
 namespace colony::broker_detail {
 

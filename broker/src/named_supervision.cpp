@@ -4,7 +4,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 #include "colony/worker/exit_status.hpp"
 
 namespace colony::broker_detail {
@@ -177,7 +177,7 @@ void NamedSupervision::publish(Value report, MailboxControl& control) {
   Value::Array all(reports_.begin(), reports_.end());
   std::string text = Value(all).to_json();
   // Too long for the log (long stderr lines): keep the newest that fit.
-  while (text.size() > CrashLog::kCapacity - 8 && all.size() > 1) {
+  while (text.size() > detail::kCrashLogTextCapacity && all.size() > 1) {
     all.erase(all.begin());
     text = Value(all).to_json();
   }

@@ -7,13 +7,17 @@
 #include <optional>
 #include <string>
 
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
-#include "colony/worker/protocol.hpp"
+#include "colony/session/protocol.hpp"
 #include "colony/broker/supervision.hpp"
 #include "colony/worker/value.hpp"
 
 namespace colony::broker_detail {
+
+using detail::MailboxControl;
+using detail::SupervisionState;
 
 using SupervisionClock = std::chrono::steady_clock;
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/crash_log.hpp"
 
 namespace colony::broker_detail {
 
@@ -66,9 +66,12 @@ void NamedWorkers::ensure_running(const std::string& name) {
   control.current_generation.store(generation, std::memory_order_relaxed);
   control.current_slot.store(slot, std::memory_order_release);
   if (tree_.queue_if_at_cap(slot)) return;
+  const Clock::time_point spawn_started = Clock::now();
   const auto error = tree_.spawn(slot);
-  // For the kill-to-replacement figure (colony ps, the benchmark).
-  control.replaced_ns.store(static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()),
+  // For the kill-to-replacement figure (colony ps, the benchmark): when the
+  // spawn began. Read after it returns, a preempted broker thread could
+  // record a time after the new process had already answered a call.
+  control.replaced_ns.store(static_cast<std::uint64_t>(spawn_started.time_since_epoch().count()),
                             std::memory_order_relaxed);
   if (error) {
     std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), error->c_str());

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "colony/worker/mailbox.hpp"
-#include "colony/worker/protocol.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/protocol.hpp"
+#include "colony/session/session_map.hpp"
 #include "named_supervision.hpp"
 #include "process_tree.hpp"
 

@@ -8,9 +8,10 @@
 #include <optional>
 #include <string>
 
+#include "colony/session/channel_core.hpp"
 #include "colony/worker/channel.hpp"
-#include "colony/worker/protocol.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/protocol.hpp"
+#include "colony/session/session_map.hpp"
 #include "plain_pumps.hpp"
 
 namespace colony::broker_detail {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <thread>
 
+#include "colony/session/channel_core.hpp"
 #include "colony/worker/channel.hpp"
 
 namespace colony::broker_detail {

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "colony/broker/broker.hpp"
-#include "colony/worker/context.hpp"
-#include "colony/worker/protocol.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/context.hpp"
+#include "colony/session/protocol.hpp"
+#include "colony/session/session_map.hpp"
 #include "event_outbox.hpp"
 #include "launcher.hpp"
 #include "plain_pumps.hpp"

@@ -11,8 +11,8 @@
 
 #include "colony/broker/broker.hpp"
 #include "colony/shm/ring.hpp"
-#include "colony/worker/context.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/context.hpp"
+#include "colony/session/session_map.hpp"
 
 namespace colony::broker_detail {
 

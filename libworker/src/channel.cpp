@@ -1,4 +1,4 @@
-#include "colony/worker/channel.hpp"
+#include "colony/session/channel_core.hpp"
 
 #include <cstring>
 
@@ -31,22 +31,31 @@ std::string_view to_string(SendStatus status) noexcept {
 
 namespace detail {
 
-bool is_out_of_line_name(std::string_view object) noexcept {
-  return object.size() > 2 && object.size() <= 22 && object.starts_with("ol") &&
-         object.find_first_not_of("0123456789", 2) == std::string_view::npos;
+SendStatus send_record(ChannelCore& channel, std::uint32_t tag, std::size_t size,
+                       std::optional<shm::Deadline> deadline, const RecordWriter& write) {
+  return channel.send_serialized(tag, size, deadline, write);
 }
 
-bool is_reserved_object_name(std::string_view object) noexcept {
-  const auto digits_after = [&](std::string_view prefix) {
-    return object.size() > prefix.size() && object.starts_with(prefix) &&
-           object.find_first_not_of("0123456789", prefix.size()) == std::string_view::npos;
-  };
-  // w<slot>g<generation>-...: a worker's own segments.
-  const bool worker_object = object.size() > 1 && object[0] == 'w' && object.find('g') != std::string_view::npos &&
-                             object.find('-') != std::string_view::npos &&
-                             object.find_first_not_of("0123456789", 1) == object.find('g');
-  // cr-<name>: a named worker's crash log (crash_log.hpp).
-  return digits_after("ol") || digits_after("ch") || worker_object || object.starts_with("cr-");
+void add_handler(ChannelCore& channel, std::uint32_t tag, RecordHandler handler) {
+  channel.handlers[tag] = std::move(handler);
+}
+
+shm::ReceiveInfo receive_record(ChannelCore& channel, shm::Deadline deadline, const RecordHandler& decode) {
+  shm::ReceiveInfo result;
+  if (!channel.wait_for_record(deadline, result)) return result;
+  channel.deliver_one(
+      [&](const shm::RecordView& record) {
+        result = decode(record);
+        if (!result.ok()) throw MessageError{result.error, false};
+      },
+      [&](const MessageError& error) {
+        // A record that could not be delivered at all (a bad out-of-line reference).
+        if (result.status == shm::ReceiveStatus::ok || result.status == shm::ReceiveStatus::empty) {
+          result.status = shm::ReceiveStatus::undecodable;
+        }
+        result.error = error.message;
+      });
+  return result;
 }
 
 namespace {
@@ -136,7 +145,7 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std
 SendStatus ChannelCore::send_out_of_line(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
                                          const std::function<void(std::span<std::byte>)>& write) {
   const std::uint64_t object_id = session_->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
-  OutOfLine record{tag, size, "ol" + std::to_string(object_id)};
+  OutOfLine record{tag, size, out_of_line_object(object_id)};
   const auto name = session_->name(shm::SegmentKind::bytes, record.object);
   auto bytes = shm::ByteArray::create(name, size, size);
   if (!bytes) throw WorkerError(WorkerErrc::os_error, "out-of-line message: " + bytes.error().message);

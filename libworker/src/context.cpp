@@ -1,4 +1,4 @@
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "colony/session/slot_state.hpp"
 #include "colony/shm/cpu_relax.hpp"
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/futex.hpp"
@@ -71,17 +72,7 @@ void run_handler(Context& context, Function&& function) {
 
 WorkerState HandleCore::state() const {
   if (exit) return WorkerState::terminated;
-  const std::uint64_t word = session->slot(slot).state_word.load(std::memory_order_acquire);
-  if (generation_of(word) != generation) return WorkerState::terminated;
-  switch (state_of(word)) {
-    case SlotState::reserved:
-    case SlotState::created: return WorkerState::created;
-    case SlotState::queued: return WorkerState::queued;
-    case SlotState::starting: return WorkerState::starting;
-    case SlotState::running: return WorkerState::running;
-    case SlotState::terminating: return WorkerState::terminating;
-    default: return WorkerState::terminated;
-  }
+  return public_state(session->slot(slot).state_word.load(std::memory_order_acquire), generation);
 }
 
 PropertyStore& HandleCore::property_store() {
@@ -159,14 +150,7 @@ std::shared_ptr<Context> Context::create_host(std::shared_ptr<SessionMap> sessio
   return context;
 }
 
-void Context::open_broker_ring() {
-  auto ring = shm::Ring::open(session_->name(shm::SegmentKind::ring, kBrokerRing), shm::Deadline::after(kOpenDeadline));
-  if (!ring) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + ring.error().message);
-  broker_ring_.emplace(std::move(*ring));
-  auto writer = shm::RingWriter::attach(*broker_ring_);
-  if (!writer) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + writer.error().message);
-  broker_writer_.emplace(std::move(*writer));
-}
+void Context::open_broker_ring() { broker_.emplace(*session_); }
 
 std::shared_ptr<ChannelCore> Context::open_channel_ring(const shm::SegmentName& name, std::uint64_t id) {
   auto ring = shm::Ring::open(name, shm::Deadline::after(kOpenDeadline));
@@ -206,11 +190,7 @@ void Context::open_own_segments(bool host) {
 }
 
 void Context::post_request(const auto& request) {
-  const auto status = broker_writer_->send(request, shm::Deadline::after(kBrokerAnswerDeadline));
-  if (status != shm::RingStatus::ok) {
-    throw WorkerError(WorkerErrc::session_gone,
-                      "the broker does not take requests: " + std::string(shm::to_string(status)));
-  }
+  broker_->post(request, shm::Deadline::after(kBrokerAnswerDeadline));
 }
 
 ChannelCore& Context::to_parent() {
@@ -623,14 +603,13 @@ std::shared_ptr<ChannelCore> Context::create_channel(const ChannelOptions& optio
   const std::uint64_t id = session_->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
   shm::RingOptions ring_options;
   ring_options.capacity = capacity;
-  ring_options.max_message =
-      std::min(capacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign, std::size_t{session_->header().max_message});
-  auto ring = shm::Ring::create(session_->name(shm::SegmentKind::ring, "ch" + std::to_string(id)), ring_options);
+  ring_options.max_message = std::min(shm::largest_message(capacity), std::size_t{session_->header().max_message});
+  auto ring = shm::Ring::create(session_->name(shm::SegmentKind::ring, channel_object(id)), ring_options);
   if (!ring) throw WorkerError(WorkerErrc::os_error, "cannot create a channel: " + ring.error().message);
   auto core = std::make_shared<ChannelCore>(session_, std::move(*ring), id);
   core->options = options;
   core->set_sender(slot_, generation_);
-  (void)session_->register_object(shm::SegmentKind::ring, "ch" + std::to_string(id), slot_, generation_);
+  (void)session_->register_object(shm::SegmentKind::ring, channel_object(id), slot_, generation_);
   channels_[id] = core;
   track_sending(core);
   return core;
@@ -638,7 +617,7 @@ std::shared_ptr<ChannelCore> Context::create_channel(const ChannelOptions& optio
 
 std::shared_ptr<ChannelCore> Context::resolve_channel(std::uint64_t id) {
   if (auto existing = channels_[id].lock()) return existing;
-  auto core = open_channel_ring(session_->name(shm::SegmentKind::ring, "ch" + std::to_string(id)), id);
+  auto core = open_channel_ring(session_->name(shm::SegmentKind::ring, channel_object(id)), id);
   channels_[id] = core;
   return core;
 }

@@ -1,9 +1,10 @@
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/crash_log.hpp"
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
+#include "colony/session/names.hpp"
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/segment.hpp"
 #include "colony/worker/errors.hpp"
@@ -12,13 +13,14 @@
 namespace colony {
 namespace {
 
-constexpr std::size_t kGeneration = 0;
-constexpr std::size_t kLength = 4;
-constexpr std::size_t kText = 8;
+// The layout is CrashLogHeader's (colony/session/contract.hpp).
+constexpr std::size_t kGeneration = offsetof(detail::CrashLogHeader, generation);
+constexpr std::size_t kLength = offsetof(detail::CrashLogHeader, length);
+constexpr std::size_t kText = sizeof(detail::CrashLogHeader);
 constexpr int kReadTries = 50;
 
 shm::SegmentName log_name(std::string_view session, std::string_view worker_name) {
-  auto name = shm::SegmentName::make(session, shm::SegmentKind::bytes, "cr-" + Mailbox::encode_name(worker_name));
+  auto name = shm::SegmentName::make(session, shm::SegmentKind::bytes, detail::crash_log_object(worker_name));
   if (!name) throw WorkerError(WorkerErrc::bad_state, "crash log: " + name.error().message);
   return std::move(*name);
 }

@@ -1,3 +1,5 @@
+#include "colony/session/contract.hpp"
+#include "colony/session/names.hpp"
 #include "colony/worker/mailbox.hpp"
 
 #include <algorithm>
@@ -7,13 +9,21 @@
 #include "colony/shm/failpoint.hpp"
 
 namespace colony {
+
+using detail::kKillRequested;
+using detail::kMailboxMagic;
+using detail::MailboxControl;
+
 namespace {
 
 constexpr auto kOpenDeadline = std::chrono::seconds(2);
 constexpr std::size_t kDeadLetterCapacity = 1 << 20;
+constexpr std::size_t kMinCapacity = 4096;
+// What a DeadLetter adds to the message it keeps (its fields, the vector's size).
+constexpr std::size_t kDeadLetterOverhead = 64;
 
-shm::SegmentName segment_name(std::string_view session, std::string_view prefix, const std::string& encoded) {
-  auto name = shm::SegmentName::make(session, shm::SegmentKind::ring, std::string(prefix) + encoded);
+shm::SegmentName segment_name(std::string_view session, const std::string& object) {
+  auto name = shm::SegmentName::make(session, shm::SegmentKind::ring, object);
   if (!name) throw WorkerError(WorkerErrc::bad_state, "mailbox: " + name.error().message);
   return std::move(*name);
 }
@@ -81,35 +91,22 @@ struct Mailbox::Impl {
   }
 };
 
-std::string Mailbox::encode_name(std::string_view name) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string encoded;
-  for (const char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-') {
-      encoded += c;
-    } else {
-      encoded += '_';
-      encoded += kHex[u >> 4];
-      encoded += kHex[u & 15];
-    }
-  }
-  return encoded;
-}
-
 Mailbox Mailbox::open_or_create(std::string_view session, std::string_view name, const MailboxOptions& options) {
   if (name.empty()) throw WorkerError(WorkerErrc::bad_state, "a worker name is empty");
-  const std::string encoded = encode_name(name);
-  if (encoded.size() + 3 > shm::kMaxNameLength) {
+  if (detail::encode_worker_name(name).size() > detail::kMaxEncodedWorkerName) {
     throw WorkerError(WorkerErrc::bad_state, "the worker name '" + std::string(name) + "' is too long");
   }
   if (options.max_attempts == 0) throw WorkerError(WorkerErrc::bad_state, "max_attempts must be at least 1");
+  if (options.capacity < kMinCapacity) {
+    throw WorkerError(WorkerErrc::bad_state, "a mailbox's capacity must be at least " + std::to_string(kMinCapacity) + " bytes");
+  }
   shm::RingOptions box_options;
   box_options.capacity = options.capacity;
-  box_options.max_message = options.capacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign;
+  // A message must also fit its dead letter, in a dead-letter box at least as large.
+  box_options.max_message = shm::largest_message(options.capacity) - kDeadLetterOverhead;
   box_options.variant = shm::RingVariant::many_writers;
   bool created = false;
-  shm::Ring box = create_or_open(segment_name(session, "mb-", encoded), box_options, &created);
+  shm::Ring box = create_or_open(segment_name(session, detail::mailbox_object(name)), box_options, &created);
   auto& control = *reinterpret_cast<MailboxControl*>(box.user_area());
   if (created) {
     control.max_attempts.store(options.max_attempts, std::memory_order_relaxed);
@@ -126,11 +123,11 @@ Mailbox Mailbox::open_or_create(std::string_view session, std::string_view name,
     }
   }
   shm::RingOptions dead_options;
-  dead_options.capacity = kDeadLetterCapacity;
-  dead_options.max_message = std::min<std::size_t>(box.max_message() + 64, kDeadLetterCapacity / 2 - 128);
+  dead_options.capacity = std::max(kDeadLetterCapacity, box.capacity());
+  dead_options.max_message = shm::largest_message(dead_options.capacity);
   dead_options.variant = shm::RingVariant::many_writers;
   bool dead_created = false;
-  shm::Ring dead = create_or_open(segment_name(session, "dl-", encoded), dead_options, &dead_created);
+  shm::Ring dead = create_or_open(segment_name(session, detail::dead_letter_object(name)), dead_options, &dead_created);
   auto impl = std::make_unique<Impl>(Impl{std::move(box), std::move(dead), {}, {}, {}, false});
   Mailbox mailbox(std::move(impl));
   mailbox.name_ = std::string(name);
@@ -153,6 +150,23 @@ shm::TypedWriter& Mailbox::writer() {
 
 const MailboxControl& Mailbox::control() const noexcept { return impl_->control(); }
 MailboxControl& Mailbox::control() noexcept { return impl_->control(); }
+
+bool Mailbox::kill_requested() const noexcept { return control().kill_upto.load(std::memory_order_acquire) != 0; }
+
+MailboxStats Mailbox::stats() const noexcept {
+  const MailboxControl& c = control();
+  MailboxStats stats;
+  stats.depth = depth();
+  stats.handling = c.in_flight.load(std::memory_order_acquire) != 0;
+  stats.handled = c.handled.load(std::memory_order_relaxed);
+  stats.dead_lettered = c.dead_lettered.load(std::memory_order_relaxed);
+  stats.redelivered = c.redelivered.load(std::memory_order_relaxed);
+  stats.starts = c.starts.load(std::memory_order_relaxed);
+  stats.restarts = c.restarts.load(std::memory_order_relaxed);
+  stats.crashes = c.crashes.load(std::memory_order_relaxed);
+  stats.kills = c.kills.load(std::memory_order_relaxed);
+  return stats;
+}
 
 Mailbox::KillReport Mailbox::kill() {
   auto& c = impl_->control();

@@ -1,3 +1,5 @@
+#include "colony/session/broker_link.hpp"
+#include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 
 #include <sys/stat.h>
@@ -6,16 +8,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
-#include "colony/worker/crash_log.hpp"
-#include "colony/worker/protocol.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/crash_log.hpp"
+#include "colony/session/protocol.hpp"
+#include "colony/session/session_map.hpp"
 #include "colony/worker/worker.hpp"
 
 namespace colony {
+
+using detail::MailboxControl;
+using detail::SupervisionState;
+
 namespace {
 
 constexpr auto kOpenDeadline = std::chrono::seconds(2);
@@ -26,34 +31,16 @@ constexpr std::size_t kReplyCapacity = 256 << 10;
 // itself wakes it at once).
 constexpr auto kWatchInterval = std::chrono::milliseconds(100);
 
-// Reply rings are named "rp" and 16 random hex digits: a name another local
-// process could guess and squat would make every waited call fail.
-constexpr std::size_t kReplyNameDigits = 16;
 constexpr int kReplyNameTries = 8;
-
-bool is_reply_ring_name(std::string_view object) {
-  return object.size() == 2 + kReplyNameDigits && object.starts_with("rp") &&
-         object.find_first_not_of("0123456789abcdef", 2) == std::string_view::npos;
-}
-
-std::string random_reply_ring_name() {
-  // From the OS's entropy each time: a seeded generator's next names could be
-  // worked out from the names it showed in /dev/shm.
-  std::random_device entropy;
-  const std::uint64_t bits = (std::uint64_t{entropy()} << 32) | entropy();
-  char digits[kReplyNameDigits + 1];
-  std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(bits));
-  return "rp" + std::string(digits);
-}
 
 // A new reply ring under an unpredictable name; a name that exists already
 // (squatted, or a one-in-2^64 clash) is never adopted: another name is drawn.
 shm::Ring create_reply_ring(const detail::SessionMap& map, std::string& object, std::optional<shm::SegmentName>& name) {
   shm::RingOptions options;
   options.capacity = kReplyCapacity;
-  options.max_message = kReplyCapacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign;
+  options.max_message = shm::largest_message(kReplyCapacity);
   for (int attempt = 0; attempt < kReplyNameTries; ++attempt) {
-    object = random_reply_ring_name();
+    object = detail::random_reply_ring_object();
     const auto candidate = map.name(shm::SegmentKind::ring, object);
     auto made = shm::Ring::create(candidate, options);
     if (made) {
@@ -69,23 +56,12 @@ shm::Ring create_reply_ring(const detail::SessionMap& map, std::string& object, 
 }
 
 void ensure_running(const detail::SessionMap& map, std::string_view name, shm::Deadline deadline) {
-  auto ring = shm::Ring::open(map.name(shm::SegmentKind::ring, detail::kBrokerRing), shm::Deadline::after(kOpenDeadline));
-  if (!ring) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + ring.error().message);
-  auto writer = shm::RingWriter::attach(*ring);
-  if (!writer) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + writer.error().message);
-  shm::TypedWriter typed(std::move(*writer));
-  const auto sent = typed.send(detail::EnsureNamed{std::string(name)}, deadline);
-  if (sent == shm::RingStatus::timed_out) {
-    throw WorkerError(WorkerErrc::timed_out, "the broker took no request in time: " + typed.describe(sent));
-  }
-  if (sent != shm::RingStatus::ok) {
-    throw WorkerError(WorkerErrc::session_gone, "the broker takes no request: " + typed.describe(sent));
-  }
+  detail::BrokerLink(map).post(detail::EnsureNamed{std::string(name)}, deadline);
 }
 
 void send_reply(const detail::SessionMap& map, const std::string& reply_ring, const Reply& reply) {
   // The caller may have given up and removed its ring: then nobody listens.
-  if (!is_reply_ring_name(reply_ring)) return;
+  if (!detail::is_reply_ring_object(reply_ring)) return;
   auto ring = shm::Ring::open(map.name(shm::SegmentKind::ring, reply_ring), shm::Deadline::after(kOpenDeadline));
   if (!ring) return;
   auto writer = shm::RingWriter::attach(*ring);
@@ -145,7 +121,7 @@ void refuse_if_no_reply_can_come(const detail::SessionMap& map, const Mailbox& b
     throw WorkerError(WorkerErrc::session_gone, "session '" + std::string(session) + "' ended before " + worker + " replied");
   }
   if (end == SessionEnd::broker_dead) {
-    const auto mailbox = shm::Segment::open(map.name(shm::SegmentKind::ring, "mb-" + Mailbox::encode_name(name)),
+    const auto mailbox = shm::Segment::open(map.name(shm::SegmentKind::ring, detail::mailbox_object(name)),
                                             shm::Deadline::now());
     if (!mailbox && mailbox.error().code == shm::Errc::not_found) {
       throw WorkerError(WorkerErrc::session_gone,

@@ -1,3 +1,4 @@
+#include "colony/session/contract.hpp"
 #include "colony/worker/properties.hpp"
 
 #include <cereal/types/map.hpp>
@@ -8,11 +9,10 @@
 namespace colony::detail {
 namespace {
 
-// Segment layout: a u64 selector at 0, then two halves. The selector is
-// (length << 1) | half; 0 means an empty dictionary.
-constexpr std::size_t kSelectorOffset = 0;
-constexpr std::size_t kFirstHalf = 64;
-constexpr std::size_t kHalf = PropertyStore::kDefaultCapacity;
+// The layout is PropertyStoreHeader's (colony/session/contract.hpp).
+constexpr std::size_t kSelectorOffset = offsetof(PropertyStoreHeader, selector);
+constexpr std::size_t kFirstHalf = sizeof(PropertyStoreHeader);
+constexpr std::size_t kHalf = kPropertyHalf;
 
 std::size_t half_offset(std::uint64_t half) { return kFirstHalf + half * kHalf; }
 
@@ -23,7 +23,7 @@ std::size_t half_offset(std::uint64_t half) { return kFirstHalf + half * kHalf; 
 }  // namespace
 
 PropertyStore PropertyStore::create(const shm::SegmentName& bytes_name, const shm::SegmentName& mutex_name) {
-  auto bytes = shm::ByteArray::create(bytes_name, kFirstHalf + 2 * kHalf, kFirstHalf + 2 * kHalf);
+  auto bytes = shm::ByteArray::create(bytes_name, kPropertyStoreSize, kPropertyStoreSize);
   if (!bytes) fail("create", bytes.error());
   auto mutex = shm::Mutex::create(mutex_name);
   if (!mutex) {
@@ -37,7 +37,7 @@ PropertyStore PropertyStore::open(const shm::SegmentName& bytes_name, const shm:
   const auto deadline = shm::Deadline::after(std::chrono::seconds(2));
   auto bytes = shm::ByteArray::open(bytes_name, deadline);
   if (!bytes) fail("open", bytes.error());
-  if (bytes->capacity() < kFirstHalf + 2 * kHalf) {
+  if (bytes->capacity() < kPropertyStoreSize) {
     throw WorkerError(WorkerErrc::session_gone, "shared properties: " + bytes_name.os_name() + " is too small");
   }
   auto mutex = shm::Mutex::open(mutex_name, deadline);

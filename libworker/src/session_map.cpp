@@ -1,4 +1,4 @@
-#include "colony/worker/session_map.hpp"
+#include "colony/session/session_map.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -86,13 +86,6 @@ void SessionMap::ring_doorbell_after_fence(std::uint32_t index) const noexcept {
   if (word.load(std::memory_order_relaxed) != 0 && word.exchange(0, std::memory_order_acq_rel) != 0) {
     shm::futex_wake(word, shm::kWakeAll);
   }
-}
-
-std::string worker_object(std::uint32_t slot, std::uint32_t generation, std::string_view suffix) {
-  // Built by append: g++ 12 warns falsely on chained string + (GCC bug 105651).
-  std::string name(1, 'w');
-  name.append(std::to_string(slot)).append(1, 'g').append(std::to_string(generation)).append(1, '-').append(suffix);
-  return name;
 }
 
 }  // namespace colony::detail

@@ -1,6 +1,6 @@
 #include "colony/worker/shared_objects.hpp"
 
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 
 namespace colony {
 namespace detail {

@@ -1,7 +1,7 @@
 // The public faces of the worker API; the work happens in Context.
 #include "colony/worker/worker.hpp"
 
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 
 namespace colony {
 

@@ -1,10 +1,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "colony/session/slot_state.hpp"
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 
 namespace colony::detail {
 namespace {
@@ -14,7 +15,7 @@ constexpr std::size_t kEventsCapacity = 16 << 10;
 
 std::size_t channel_max_message(std::size_t capacity, std::size_t session_max) {
   // Beyond this a message travels out of line (channel.hpp).
-  return std::min(capacity / 2 - sizeof(shm::RecordHeader) - shm::kRecordAlign, session_max);
+  return std::min(shm::largest_message(capacity), session_max);
 }
 
 void create_ring(const SessionMap& session, std::string_view object, std::size_t capacity) {
@@ -73,8 +74,8 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
     std::int32_t nobody = 0;
     if (!record.creator_pid.compare_exchange_strong(nobody, self, std::memory_order_acq_rel)) return false;
     COLONY_FAILPOINT("worker_slot.make.creator_claimed");
-    if (record.state_word.compare_exchange_strong(seen, pack_state(next_generation, SlotState::reserved),
-                                                  std::memory_order_acq_rel)) {
+    if (advance_slot_state(record, generation_of(seen), state_of(seen), next_generation, SlotState::reserved,
+                           SlotWriter::creator)) {
       return true;
     }
     record.creator_pid.store(0, std::memory_order_release);  // dying before this: the broker clears it
@@ -123,14 +124,13 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
     create_worker_segments(session, slot, generation);
   } catch (...) {
     record.creator_pid.store(0, std::memory_order_relaxed);  // as the broker's release: owner first, then state
-    record.state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
+    publish_slot_state(record, generation, SlotState::reserved, SlotState::terminated, SlotWriter::creator);
     throw;
   }
   // Publishing point. A CAS, not a store: if the broker took the slot back
   // meanwhile (it judged us dead), it is not ours to publish.
-  std::uint64_t reserved = pack_state(generation, SlotState::reserved);
-  if (!record.state_word.compare_exchange_strong(reserved, pack_state(generation, SlotState::created),
-                                                 std::memory_order_acq_rel)) {
+  if (!advance_slot_state(record, generation, SlotState::reserved, generation, SlotState::created,
+                          SlotWriter::creator)) {
     remove_worker_segments(session, slot, generation);
     throw WorkerError(WorkerErrc::bad_state, "worker slot " + std::to_string(slot) + " was reclaimed while being made");
   }

@@ -106,7 +106,7 @@ Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options)
     return Error{Errc::invalid_argument, "ring capacity must be between 1 and 2^40 bytes"};
   }
   const std::size_t capacity = std::max(kMinCapacity, std::bit_ceil(options.capacity));
-  const std::size_t largest = capacity / 2 - sizeof(RecordHeader);
+  const std::size_t largest = largest_message(capacity);
   if (options.max_message == 0 || options.max_message > largest ||
       options.max_message > static_cast<std::size_t>(INT32_MAX) - kRecordAlign) {
     return Error{Errc::invalid_argument, "ring max_message " + std::to_string(options.max_message) +
@@ -150,7 +150,7 @@ Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
   if (capacity < kMinCapacity || !std::has_single_bit(capacity) || capacity != segment->data_size()) {
     return corrupt_config(name, "capacity " + std::to_string(capacity) + " does not match its data area");
   }
-  if (max_message == 0 || max_message > capacity / 2 - sizeof(RecordHeader)) {
+  if (max_message == 0 || max_message > largest_message(capacity)) {
     return corrupt_config(name, "max_message " + std::to_string(max_message) + " is out of range");
   }
   if (variant != static_cast<std::uint32_t>(RingVariant::single_writer) &&

@@ -8,8 +8,9 @@
 #include <cstring>
 #include <optional>
 
+#include "colony/session/names.hpp"
 #include "colony/shm/byte_array.hpp"
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "fuzz_support.hpp"
 #include "json_output.hpp"
@@ -27,7 +28,7 @@ struct Log {
 
   shm::ByteArray make() const {
     (void)CrashLog::create(session, kWorker);  // names and sizes it as the broker does
-    auto name = shm::SegmentName::make(session, shm::SegmentKind::bytes, "cr-" + Mailbox::encode_name(kWorker));
+    auto name = shm::SegmentName::make(session, shm::SegmentKind::bytes, detail::crash_log_object(kWorker));
     auto opened = shm::ByteArray::open(*name, shm::Deadline::now());
     fuzz::require(opened.has_value(), "cannot open the crash log just made");
     return std::move(*opened);

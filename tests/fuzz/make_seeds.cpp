@@ -13,11 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "colony/session/channel_core.hpp"
+#include "colony/session/contract.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/worker/properties.hpp"
-#include "colony/worker/protocol.hpp"
+#include "colony/session/protocol.hpp"
 #include "colony/worker/value.hpp"
 #include "fuzz_support.hpp"
 #include "ring_image.hpp"
@@ -207,7 +209,7 @@ void property_seeds(const std::string& session) {
   auto array = shm::ByteArray::open(bytes_name, shm::Deadline::now()).value();
   std::uint64_t selector = 0;
   std::memcpy(&selector, array.bytes().data(), sizeof selector);
-  const std::size_t half = 64 + (selector & 1) * detail::PropertyStore::kDefaultCapacity;
+  const std::size_t half = sizeof(detail::PropertyStoreHeader) + (selector & 1) * detail::kPropertyHalf;
   std::vector<std::uint8_t> seed(sizeof selector);
   std::memcpy(seed.data(), &selector, sizeof selector);
   const auto* blob = reinterpret_cast<const std::uint8_t*>(array.bytes().data()) + half;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "colony/session/contract.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/worker/properties.hpp"
 #include "colony/worker/value.hpp"
@@ -19,7 +20,7 @@ using namespace colony;
 
 namespace {
 
-constexpr std::size_t kFirstHalf = 64;  // as properties.cpp lays the store out
+constexpr std::size_t kFirstHalf = sizeof(detail::PropertyStoreHeader);
 
 struct Store {
   std::string session = fuzz::session_for("prop");
@@ -60,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<std::byte> all = s.bytes.bytes();
   std::memset(all.data(), 0, all.size());
   std::memcpy(all.data(), &selector, sizeof selector);
-  const std::size_t half = kFirstHalf + (selector & 1) * detail::PropertyStore::kDefaultCapacity;
+  const std::size_t half = kFirstHalf + (selector & 1) * detail::kPropertyHalf;
   if (!blob.empty()) std::memcpy(all.data() + half, blob.data(), std::min(blob.size(), all.size() - half));
 
   auto store_now = detail::PropertyStore::open(s.bytes_name, s.mutex_name);

@@ -25,8 +25,8 @@
 
 #include "colony/shm/process.hpp"
 #include "colony/shm/segment.hpp"
-#include "colony/worker/session_layout.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/session_map.hpp"
 #include "fuzz_support.hpp"
 
 namespace colony::fuzz {

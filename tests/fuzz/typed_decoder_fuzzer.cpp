@@ -12,11 +12,12 @@
 #include <cstdint>
 #include <functional>
 
+#include "colony/session/channel_core.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/worker/properties.hpp"
-#include "colony/worker/protocol.hpp"
+#include "colony/session/protocol.hpp"
 #include "colony/worker/value.hpp"
 #include "colony/worker/value_record.hpp"
 #include "fuzz_support.hpp"

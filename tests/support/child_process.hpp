@@ -1,8 +1,9 @@
 #pragma once
 // Multi-process tests re-run the test binary as a child that plays one named
 // scenario:  colony_shm_tests --child <scenario> [args...]
-// A ChildProcess is owned RAII-style: if a test fails before waiting for it,
-// the destructor SIGKILLs and reaps it, so no test leaves a process behind.
+// A ChildProcess is owned RAII-style (a colony::subprocess::Child): if a test
+// fails before waiting for it, the destructor SIGKILLs and reaps it, so no
+// test leaves a process behind.
 
 #include <sys/types.h>
 
@@ -10,7 +11,10 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "colony/subprocess/child.hpp"
 
 namespace colony::test {
 
@@ -25,41 +29,36 @@ struct ScenarioRegistrar {
 // or nullopt when this is not a child invocation.
 std::optional<int> run_child_scenario_if_requested(int argc, char** argv);
 
-struct ExitStatus {
-  bool exited = false;  // exited normally with code
-  int code = -1;
-  bool signaled = false;  // killed by signal
-  int signal = 0;
-  bool ok() const noexcept { return exited && code == 0; }
-  std::string describe() const;
-};
+using ExitStatus = subprocess::ExitStatus;
 
 class ChildProcess {
  public:
-  // Starts this test binary as `--child scenario args...`.
+  // Starts this test binary as `--child scenario args...`; it dies with the
+  // test process.
   static ChildProcess start(const std::string& scenario, const std::vector<std::string>& args = {});
 
-  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess(ChildProcess&& other) noexcept = default;
   // Kills and reaps the process this one held, if it still runs.
-  ChildProcess& operator=(ChildProcess&& other) noexcept;
-  ~ChildProcess();
+  ChildProcess& operator=(ChildProcess&& other) noexcept = default;
+  ~ChildProcess() = default;  // kills and reaps the child if it still runs
 
-  pid_t pid() const noexcept { return pid_; }
-  void kill_hard();  // SIGKILL, does not reap
+  pid_t pid() const noexcept { return child_.pid(); }
+  void kill_hard() { child_.kill(); }  // SIGKILL, does not reap
   // Waits until the child ends or the timeout passes; nullopt on timeout.
-  std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout);
+  std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout) { return child_.wait_for(timeout); }
   // Waits; on timeout kills the child and returns a status with exited=false.
   ExitStatus wait_or_kill(std::chrono::milliseconds timeout);
 
  private:
-  explicit ChildProcess(pid_t pid) : pid_(pid) {}
-  void end_if_running() noexcept;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
+  explicit ChildProcess(subprocess::Child child) noexcept : child_(std::move(child)) {}
+  subprocess::Child child_;
 };
 
-// True once the process sleeps in the kernel (state S in /proc/<pid>/stat):
-// for a process that has nothing else to wait for, asleep in a futex.
+// The argument vector of this test binary as `--child scenario args...`.
+std::vector<std::string> scenario_command(const std::string& scenario, const std::vector<std::string>& args);
+
+// True once the process sleeps in the kernel: for a process that has
+// nothing else to wait for, asleep in the wait under test.
 bool is_asleep(int pid);
 
 // Polls predicate every millisecond until it is true or the timeout passes.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "child_process.hpp"
@@ -22,11 +23,11 @@ class FailpointChild {
   static FailpointChild start(const std::string& failpoint, const std::string& scenario,
                               const std::vector<std::string>& args = {});
 
-  FailpointChild(FailpointChild&& other) noexcept;
+  FailpointChild(FailpointChild&& other) noexcept = default;
   FailpointChild& operator=(FailpointChild&&) = delete;
-  ~FailpointChild();
+  ~FailpointChild() = default;  // kills and reaps the child if it still runs
 
-  pid_t pid() const noexcept { return pid_; }
+  pid_t pid() const noexcept { return child_.pid(); }
   // Waits until the child stopped itself (SIGSTOP). False if it ended first
   // or the timeout passed; describe() then says which.
   bool wait_until_stopped(std::chrono::milliseconds timeout);
@@ -39,11 +40,9 @@ class FailpointChild {
   std::string describe() const;
 
  private:
-  explicit FailpointChild(pid_t pid) : pid_(pid) {}
-  pid_t pid_ = -1;
-  bool reaped_ = false;
+  explicit FailpointChild(subprocess::Child child) noexcept : child_(std::move(child)) {}
+  subprocess::Child child_;
   bool stopped_ = false;
-  ExitStatus ended_;
 };
 
 // Sets COLONY_FAILPOINT in this process's environment for processes started
@@ -57,8 +56,8 @@ class FailpointEnvironment {
   FailpointEnvironment& operator=(const FailpointEnvironment&) = delete;
 };
 
-// For a process this one did not start (a broker's worker): true once
-// /proc/PID/stat shows it stopped (state T), false at the timeout.
+// For a process this one did not start (a broker's worker): true once the
+// kernel shows it stopped, false at the timeout.
 bool eventually_stopped(pid_t pid, std::chrono::milliseconds timeout);
 
 // A path in the temporary directory no process has claimed, for once=PATH;

@@ -18,7 +18,7 @@
 #include "child_process.hpp"
 #include "colony/broker/broker.hpp"
 #include "colony/shm/process.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/session_map.hpp"
 #include "failpoint_child.hpp"
 #include "test_types.hpp"
 #include "worker_test_support.hpp"

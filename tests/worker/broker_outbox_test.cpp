@@ -13,7 +13,8 @@
 #include "colony/broker/broker.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/session_map.hpp"
 #include "worker_test_support.hpp"
 
 using namespace colony;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "colony/broker/broker.hpp"
+#include "colony/session/channel_core.hpp"
 #include "test_types.hpp"
 #include "worker_test_support.hpp"
 

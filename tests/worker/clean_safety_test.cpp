@@ -15,8 +15,8 @@
 #include "colony/broker/clean.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/shm/segment.hpp"
-#include "colony/worker/session_layout.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/session_map.hpp"
 #include "colony/worker/value.hpp"
 #include "worker_test_support.hpp"
 

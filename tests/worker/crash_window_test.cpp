@@ -16,11 +16,11 @@
 #include "child_process.hpp"
 #include "colony/broker/broker.hpp"
 #include "colony/shm/mutex.hpp"
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/worker/properties.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/session_map.hpp"
 #include "failpoint_child.hpp"
 #include "test_session.hpp"
 #include "worker_test_support.hpp"
@@ -158,7 +158,7 @@ TEST_CASE("mailbox.take.before_attempt: a reader killed before recording the att
   CHECK_FALSE(first.redelivered);
   CHECK(first.attempt == 1);
   CHECK(take_one(box).number == 1);
-  CHECK(box.control().redelivered.load() == 0);
+  CHECK(box.stats().redelivered == 0);
 }
 
 TEST_CASE("mailbox.take.after_attempt: a reader killed in the handler: the message is redelivered, the death counted",
@@ -175,7 +175,7 @@ TEST_CASE("mailbox.take.after_attempt: a reader killed in the handler: the messa
   const Taken next = take_one(box);
   CHECK(next.number == 1);
   CHECK_FALSE(next.redelivered);
-  CHECK(box.control().redelivered.load() == 1);
+  CHECK(box.stats().redelivered == 1);
   CHECK(box.depth() == 0);
 }
 
@@ -189,7 +189,7 @@ TEST_CASE("mailbox.take.after_attempt: max_attempts deliveries that each end in 
   const Taken next = take_one(box);
   CHECK(next.number == 1);  // the poisoned one is not delivered a third time, the one behind it flows
   CHECK(next.attempt == 1);
-  CHECK(box.control().dead_lettered.load() == 1);
+  CHECK(box.stats().dead_lettered == 1);
   const auto letters = box.dead_letters();
   REQUIRE(letters.size() == 1);
   CHECK(letters[0].attempts == 2);
@@ -238,7 +238,7 @@ TEST_CASE("mailbox.drain_killed.received: a reader killed while draining a KILL 
   auto box = Mailbox::open_or_create(session.name(), kBox, with_attempts(3));
   post_notes(box, 0, 5);
   auto reader = test::FailpointChild::start("mailbox.drain_killed.received", "cw-mailbox-drain", {session.name()});
-  REQUIRE(test::eventually([&] { return box.control().in_flight.load() != 0; }, 10000ms));
+  REQUIRE(test::eventually([&] { return box.stats().handling; }, 10000ms));
   CHECK(box.request_kill() == 5);  // a live reader has the box: it drains
   const bool stopped = reader.wait_until_stopped(kStopPatience);
   INFO("the draining reader " << reader.describe());
@@ -311,14 +311,14 @@ TEST_CASE("named.serve.before_done: a worker killed after replying, before its c
       },
       10000ms));
   CHECK(box.depth() == 1);
-  CHECK(box.control().in_flight.load() != 0);
+  CHECK(box.stats().handling);
   REQUIRE(::kill(stopped_pid, SIGKILL) == 0);
 
   // Handled again by a new process (at least once): its counter holds the 5 again.
   const auto total = call(broker.session(), "counter", "get", Value::Array{}, CallOptions{true, 20s});
   REQUIRE(total);
   CHECK(total->as_int() == 5);
-  CHECK(box.control().redelivered.load() == 1);
+  CHECK(box.stats().redelivered == 1);
   const auto pid = call(broker.session(), "counter", "pid", Value::Array{}, CallOptions{true, 20s});
   REQUIRE(pid);
   CHECK(pid->as_int() != stopped_pid);

@@ -10,7 +10,7 @@
 
 #include "colony/broker/broker.hpp"
 #include "colony/shm/typed.hpp"
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/crash_log.hpp"
 #include "colony/worker/errors.hpp"
 #include "colony/worker/value.hpp"
 #include "worker_test_support.hpp"

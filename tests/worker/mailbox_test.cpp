@@ -5,6 +5,7 @@
 #include <map>
 
 #include "colony/broker/broker.hpp"
+#include "colony/session/names.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "child_process.hpp"
 #include "worker_test_support.hpp"
@@ -32,7 +33,7 @@ int run_readers(Broker& broker, const std::string& mailbox, std::vector<std::str
       broker.host().dispatch(50ms);
     }
     if (!reader.exit_status()) {
-      (void)test::eventually([&] { return box.control().in_flight.load() == 0; }, 5s);
+      (void)test::eventually([&] { return !box.stats().handling; }, 5s);
       reader.terminate();
       (void)reader.join(10s);
     }
@@ -51,8 +52,8 @@ TEST_CASE("a message whose reader is SIGKILLed in its handler is delivered again
   CHECK(readers == 2);
   CHECK(handled == std::vector<std::string>{"handled:a:1:0", "handled:die-once b:2:1", "handled:c:1:0"});
   CHECK(box.depth() == 0);
-  CHECK(box.control().handled.load() == 3);
-  CHECK(box.control().redelivered.load() == 1);
+  CHECK(box.stats().handled == 3);
+  CHECK(box.stats().redelivered == 1);
 }
 
 TEST_CASE("a message that kills every reader is dead-lettered after K tries and the rest flows", "[crash]") {
@@ -71,7 +72,7 @@ TEST_CASE("a message that kills every reader is dead-lettered after K tries and 
   CHECK(*text.value == "die");
   // Listing does not consume.
   CHECK(box.dead_letters().size() == 1);
-  CHECK(box.control().dead_lettered.load() == 1);
+  CHECK(box.stats().dead_lettered == 1);
 }
 
 TEST_CASE("worker names are case-sensitive and any string is a name", "[unit]") {
@@ -83,8 +84,8 @@ TEST_CASE("worker names are case-sensitive and any string is a name", "[unit]") 
   CHECK(lower.depth() == 1);
   CHECK(upper.depth() == 0);
   CHECK(spaced.depth() == 0);
-  CHECK(Mailbox::encode_name("Resize") != Mailbox::encode_name("resize"));
-  CHECK(Mailbox::encode_name("a_b") != Mailbox::encode_name("a_5fb_"));
+  CHECK(detail::encode_worker_name("Resize") != detail::encode_worker_name("resize"));
+  CHECK(detail::encode_worker_name("a_b") != detail::encode_worker_name("a_5fb_"));
   // The same name opens the same box.
   CHECK(Mailbox::open_or_create(broker.session(), "resize").depth() == 1);
 }

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "colony/broker/broker.hpp"
-#include "colony/worker/context.hpp"
+#include "colony/session/context.hpp"
 #include "test_types.hpp"
 #include "worker_test_support.hpp"
 

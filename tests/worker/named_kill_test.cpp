@@ -16,7 +16,8 @@
 #include "colony/shm/process.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/session_map.hpp"
 #include "worker_test_support.hpp"
 
 using namespace colony;

@@ -11,6 +11,7 @@
 #include "child_process.hpp"
 #include "test_session.hpp"
 #include "colony/broker/broker.hpp"
+#include "colony/session/names.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/robust_mutex.hpp"
@@ -126,7 +127,7 @@ TEST_CASE("colony broker stop and SIGTERM end a broker whose request ring lock i
 TEST_CASE("a waited call times out at its timeout while a stopped process holds the mailbox's lock", "[ipc][lock]") {
   const std::string session = test::unique_session("stuckbox");
   start_background_broker(session);
-  auto holder = hold_claim_lock(session, Mailbox::encode_name("counter").insert(0, "mb-"));
+  auto holder = hold_claim_lock(session, detail::mailbox_object("counter"));
 
   const auto started = std::chrono::steady_clock::now();
   const auto called = test::run_command(

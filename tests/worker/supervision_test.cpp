@@ -12,7 +12,8 @@
 
 #include "child_process.hpp"
 #include "colony/broker/broker.hpp"
-#include "colony/worker/crash_log.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "worker_test_support.hpp"
@@ -45,7 +46,7 @@ Value::Array crash_reports(const Broker& broker, const std::string& name) {
   return Value::from_json(*text).as_array();
 }
 
-bool running(const MailboxControl& control) { return control.current_slot.load() != 0; }
+bool running(const detail::MailboxControl& control) { return control.current_slot.load() != 0; }
 
 // A reply comes before its call leaves the mailbox: wait for that too, so a
 // kill that follows hits an idle worker.
@@ -169,7 +170,7 @@ TEST_CASE("back-off doubles between restarts, and past the intensity the worker 
     seen_at.try_emplace(box.control().starts.load(), Clock::now());
     std::this_thread::sleep_for(1ms);
   }
-  REQUIRE(box.control().supervision.load() == static_cast<std::uint32_t>(SupervisionState::given_up));
+  REQUIRE(box.control().supervision.load() == static_cast<std::uint32_t>(detail::SupervisionState::given_up));
   CHECK(box.control().starts.load() == 4);  // the first start and three restarts
   REQUIRE(seen_at.contains(2));
   REQUIRE(seen_at.contains(3));

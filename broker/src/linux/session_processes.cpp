@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "colony/shm/process.hpp"
-#include "colony/worker/session_layout.hpp"
+#include "colony/session/contract.hpp"
 
 namespace colony::broker_detail {
 namespace {

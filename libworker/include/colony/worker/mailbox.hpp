@@ -33,61 +33,24 @@
 
 namespace colony {
 
-// State kept in the mailbox ring's user area (shm::kRingUserOffset).
-struct MailboxControl {
-  std::uint64_t magic;                         // kMailboxMagic once initialized
-  std::atomic<std::uint64_t> in_flight;        // sequence of the message a handler runs on; 0: none
-  std::atomic<std::uint32_t> attempts;         // deliveries of that message so far
-  // K: deliveries ending in death before dead-lettering. Written again at
-  // each definition of the name: the box may be older than its definition.
-  std::atomic<std::uint32_t> max_attempts;
-  std::atomic<std::uint64_t> handled;          // messages done()
-  std::atomic<std::uint64_t> dead_lettered;    // messages moved to the dead-letter box
-  std::atomic<std::uint64_t> redelivered;      // deliveries marked redelivered
-  // KILL WORKER: kKillRequested | records_written at the kill. The messages
-  // up to that count are dropped, and the reader ends after its current one.
-  // 0: none.
-  std::atomic<std::uint64_t> kill_upto;
-  // Written by the broker, for `colony ps`:
-  std::atomic<std::uint32_t> starts;            // processes started for this name
-  std::atomic<std::uint32_t> last_exit_kind;    // ExitKind of the last process's end
-  std::atomic<std::int32_t> last_exit_code;
-  std::atomic<std::int32_t> last_exit_signal;
-  std::atomic<std::uint32_t> current_slot;      // worker slot of the live process; 0: none
-  std::atomic<std::uint32_t> current_generation;
-  // Written by the reader: when the handler of in_flight began (steady clock
-  // ns; the broker kills a handler past its timeout), and the method it runs.
-  std::atomic<std::uint64_t> in_flight_since_ns;
-  char in_flight_method[48];  // NUL-terminated; may be torn while it changes: a report, not a key
-  // Written by the broker (supervision):
-  std::atomic<std::uint32_t> supervision;  // SupervisionState
-  std::atomic<std::uint32_t> crashes;      // crash reports made
-  std::atomic<std::uint64_t> death_noticed_ns;  // steady clock: the reaper saw the last failure
-  std::atomic<std::uint64_t> replaced_ns;       // steady clock: its replacement was spawned
-  std::atomic<std::uint32_t> restarts;          // restarts after failures
-  std::atomic<std::uint32_t> kills;             // KILL WORKER requests: the broker restarts none of them
-  // Set by a kill after kill_upto, with a wake of the reader's sleep on the
-  // ring: the reader's take() returns on it, so a kill of an idle reader
-  // ends it at once. A set flag without a kill (the kill was drained before
-  // its killer set it) is cleared by the reader.
-  std::atomic<bool> kill_wake;
-  std::uint8_t reserved[256 - 169];
-};
-static_assert(sizeof(MailboxControl) == 256);
-static_assert(offsetof(MailboxControl, in_flight_since_ns) == 80);
-static_assert(offsetof(MailboxControl, supervision) == 136);
-static_assert(offsetof(MailboxControl, restarts) == 160);
-static_assert(offsetof(MailboxControl, kill_wake) == 168);
-static_assert(std::atomic<bool>::is_always_lock_free);
+namespace detail {
+// The mailbox's shared state (colony/session/contract.hpp), for the broker
+// and the colony command.
+struct MailboxControl;
+}  // namespace detail
 
-enum class SupervisionState : std::uint32_t { normal = 0, backing_off = 1, given_up = 2 };
-static_assert(offsetof(MailboxControl, in_flight) == 8);
-static_assert(offsetof(MailboxControl, handled) == 24);
-static_assert(offsetof(MailboxControl, kill_upto) == 48);
-static_assert(offsetof(MailboxControl, current_slot) == 72);
-static_assert(sizeof(MailboxControl) <= shm::kRingUserSize);
-inline constexpr std::uint64_t kMailboxMagic = 0x31584f424c49414dULL;  // "MAILBOX1"
-inline constexpr std::uint64_t kKillRequested = std::uint64_t{1} << 63;
+// What a mailbox has seen, for monitoring: a snapshot of its counters.
+struct MailboxStats {
+  std::size_t depth = 0;            // messages waiting, the one in a handler included
+  bool handling = false;            // a handler runs on one of them now
+  std::uint64_t handled = 0;        // messages whose handler returned
+  std::uint64_t dead_lettered = 0;  // moved to the dead-letter box
+  std::uint64_t redelivered = 0;    // deliveries marked redelivered
+  std::uint32_t starts = 0;         // processes the broker started for the name
+  std::uint32_t restarts = 0;       // of them, restarts after a failure
+  std::uint32_t crashes = 0;        // crash reports made
+  std::uint32_t kills = 0;          // KILL WORKER requests
+};
 
 // A message that reached its attempt limit, kept with what is known of it.
 struct DeadLetter {
@@ -115,8 +78,6 @@ class Mailbox {
   // case-sensitive and may hold any character; they are encoded into segment
   // names. Throws WorkerError.
   static Mailbox open_or_create(std::string_view session, std::string_view name, const MailboxOptions& options = {});
-  // Segment object names: "mb-<encoded>" and "dl-<encoded>".
-  static std::string encode_name(std::string_view name);
 
   const std::string& name() const noexcept { return name_; }
 
@@ -128,8 +89,9 @@ class Mailbox {
   // Why the last post failed with status, naming the mailbox's segment.
   std::string describe(shm::RingStatus status) { return writer().describe(status); }
   std::size_t depth() const noexcept;  // messages waiting, the one in a handler included
-  const MailboxControl& control() const noexcept;
-  MailboxControl& control() noexcept;
+  MailboxStats stats() const noexcept;
+  const detail::MailboxControl& control() const noexcept;
+  detail::MailboxControl& control() noexcept;
   // KILL WORKER: drops what is queued now and ends the reader after its
   // current message. With no live reader, drops it here and now.
   struct KillReport {
@@ -143,7 +105,7 @@ class Mailbox {
   KillReport kill();
   // The same; returns how many messages were queued at the kill.
   std::size_t request_kill() { return kill().queued; }
-  bool kill_requested() const noexcept { return control().kill_upto.load(std::memory_order_acquire) != 0; }
+  bool kill_requested() const noexcept;
   // Reader: drops the messages the kill covers; the caller then ends.
   void drain_killed();
   // Dead letters: replay moves them back into the box, drop removes them.

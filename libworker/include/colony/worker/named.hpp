@@ -28,7 +28,7 @@
 #include <string>
 #include <string_view>
 
-#include "colony/worker/mailbox.hpp"
+#include "colony/worker/errors.hpp"
 #include "colony/worker/value.hpp"
 
 namespace colony {

@@ -33,9 +33,10 @@ struct StoredValue {
 
 class PropertyStore {
  public:
-  // Bytes of serialized dictionary per half (two halves, so a writer never
-  // overwrites the published one). Reserved at creation like every segment:
-  // 64 KiB holds configuration and handles; larger data belongs in a byte array.
+  // Bytes of serialized dictionary (colony/session/contract.hpp: each of
+  // two halves, so a writer never overwrites the published one). Reserved at
+  // creation like every segment: 64 KiB holds configuration and handles;
+  // larger data belongs in a byte array.
   static constexpr std::size_t kDefaultCapacity = 64 << 10;
 
   static PropertyStore create(const shm::SegmentName& bytes_name, const shm::SegmentName& mutex_name);

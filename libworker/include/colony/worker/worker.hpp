@@ -48,15 +48,6 @@ namespace detail {
 class Context;
 struct HandleCore;
 
-template <shm::RegisteredType T, class F>
-RecordHandler make_handler(F&& handler) {
-  return [h = std::forward<F>(handler)](const shm::RecordView& record) {
-    auto decoded = shm::decode_record<T>(record);
-    if (decoded.ok()) h(std::move(*decoded.value));
-    return static_cast<shm::ReceiveInfo>(decoded);
-  };
-}
-
 [[noreturn]] void throw_send_failure(const ChannelCore& channel, SendStatus status);
 
 // What a worker and a handle to it have in common: a default channel pair
@@ -70,18 +61,18 @@ class WorkerPort {
   void post_message(const T& value) {
     self().check_can_send();
     auto& channel = self().outgoing();
-    const SendStatus status = channel.send(value);
+    const SendStatus status = send_value(channel, value);
     if (status != SendStatus::ok) throw_send_failure(channel, status);
   }
   template <shm::RegisteredType T, class F>
   void on_message(F&& handler) {
-    self().incoming().handlers[shm::TypeAlias<T>::tag] = make_handler<T>(std::forward<F>(handler));
+    add_handler(self().incoming(), shm::TypeAlias<T>::tag, make_handler<T>(std::forward<F>(handler)));
   }
   // Without the event loop: blocks for the next message (handlers registered
   // with on_message are bypassed).
   template <shm::RegisteredType T>
   shm::TypedReceived<T> receive(std::chrono::milliseconds timeout) {
-    return self().incoming().template receive<T>(shm::Deadline::after(timeout));
+    return receive_value<T>(self().incoming(), shm::Deadline::after(timeout));
   }
 
   // Shared properties: copies, settable before start, readable and settable

@@ -165,12 +165,20 @@ static_assert(offsetof(RecordHeader, writer_pid) == 16);
 static_assert(offsetof(RecordHeader, writer_start) == 20);
 static_assert(offsetof(RecordHeader, publication) == 24);
 
+// The largest payload a ring of `capacity` data bytes takes (RingOptions::
+// max_message may not exceed it): a record fills at most half the ring, so a
+// writer that must pad to the end first never waits for space the reader
+// cannot free.
+inline constexpr std::size_t largest_message(std::size_t capacity) noexcept {
+  return capacity / 2 - sizeof(RecordHeader);
+}
+
 enum class RingVariant : std::uint32_t { single_writer = 1, many_writers = 2 };
 
 struct RingControl {
   // line 0: config, written once before READY
   std::uint64_t capacity;       // power of two, bytes of the data area
-  std::uint64_t max_message;    // largest payload accepted; <= capacity / 2 - sizeof(RecordHeader)
+  std::uint64_t max_message;    // largest payload accepted; <= largest_message(capacity)
   std::uint32_t variant;        // RingVariant
   std::atomic<std::uint32_t> closed;  // set once by close(); receivers drain, then see closed
   std::uint64_t publication_key;      // random, non-zero; see RecordHeader::publication

@@ -47,7 +47,7 @@ std::string_view to_string(RingStatus status) noexcept;
 
 struct RingOptions {
   std::size_t capacity = 1 << 20;      // bytes of records; rounded up to a power of two
-  std::size_t max_message = 64 << 10;  // largest payload; at most capacity / 2 - sizeof(RecordHeader)
+  std::size_t max_message = 64 << 10;  // largest payload; at most largest_message(capacity)
   RingVariant variant = RingVariant::single_writer;
 };
 

@@ -15,16 +15,9 @@
 // the run's "colony_<session>_" prefix, held by a ScopedName and checked by
 // main's leftover scan. Each process makes its own context after the fork.
 //
-// Built without libzmq (pkg-config libzmq not found), the rows are absent.
+// Compiled only when libzmq was found (pkg-config libzmq); without it,
+// zeromq_absent.cpp gives the same rows, absent.
 
-#include <string>
-#include <vector>
-
-#include "drivers.hpp"
-
-#if COLONY_BENCH_HAVE_ZMQ
-
-#include <unistd.h>
 #include <zmq.h>
 
 #include <algorithm>
@@ -33,10 +26,15 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <span>
+#include <string>
+#include <system_error>
+#include <vector>
 
-#include "two_process.hpp"
+#include "drivers.hpp"
+#include "peers/peers.hpp"
 
 namespace bench {
 namespace {
@@ -142,7 +140,10 @@ class Endpoint {
   explicit Endpoint(RunContext& context)
       : name_("colony_" + context.session() + "_" + context.unique("zmq")),
         path_("/dev/shm/" + name_),
-        guard_("/" + name_, [path = path_] { ::unlink(path.c_str()); }) {}
+        guard_("/" + name_, [path = path_] {
+          std::error_code ignored;
+          std::filesystem::remove(path, ignored);
+        }) {}
 
   std::string uri() const { return "ipc://" + path_; }
 
@@ -232,7 +233,7 @@ void clean_endpoints_on_signals(RunContext& context) {
   add_cleanup_prefix("/dev/shm", "colony_" + context.session() + "_zmq");
 }
 
-std::vector<Case> zmq_cases() {
+std::vector<Case> zeromq_cases() {
   const auto latency = [](RunContext& context) {
     clean_endpoints_on_signals(context);
     return run_in_child(context, [&] { return run_latency<ZmqPingPong>(context); });
@@ -252,23 +253,3 @@ std::vector<Case> zmq_cases() {
 }
 
 }  // namespace bench
-
-#else  // !COLONY_BENCH_HAVE_ZMQ
-
-namespace bench {
-
-std::vector<Case> zmq_cases() {
-  const auto absent = [](RunContext&) -> Measurement {
-    throw CaseAbsent("not compiled in: libzmq was not found (pkg-config libzmq) when colony_bench was built");
-  };
-  return {
-      Case{CaseKind::latency_block, "zeromq", kPingSize, absent},
-      Case{CaseKind::throughput, "zeromq", kSmall, absent},
-      Case{CaseKind::throughput, "zeromq", kMedium, absent},
-      Case{CaseKind::throughput, "zeromq", kLarge, absent},
-  };
-}
-
-}  // namespace bench
-
-#endif

@@ -12,7 +12,8 @@
 #include "colony/shm/deadline.hpp"
 #include "colony/shm/names.hpp"
 #include "colony/shm/segment.hpp"
-#include "colony/worker/session_layout.hpp"
+#include "colony/session/contract.hpp"
+#include "colony/session/names.hpp"
 
 namespace colony::detail {
 
@@ -54,13 +55,5 @@ class SessionMap {
   shm::Segment segment_;
 };
 
-// "w<slot>g<generation>-<suffix>": the per-worker object names.
-std::string worker_object(std::uint32_t slot, std::uint32_t generation, std::string_view suffix);
-inline constexpr std::string_view kEventsSuffix = "ev";
-inline constexpr std::string_view kToWorkerSuffix = "in";
-inline constexpr std::string_view kToParentSuffix = "out";
-inline constexpr std::string_view kPropertiesSuffix = "props";
-inline constexpr std::string_view kBrokerRing = "broker";
-inline constexpr std::string_view kSessionControl = "session";
 
 }  // namespace colony::detail

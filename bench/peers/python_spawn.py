@@ -12,6 +12,7 @@ Prints one "sample_ns <n>" line per timed start, then "done"; on a failure an
 """
 
 import multiprocessing
+import multiprocessing.connection
 import sys
 import time
 
@@ -31,7 +32,7 @@ def main():
         start = time.perf_counter_ns()
         process.start()
         ours.send(i)
-        if not ours.poll(max(deadline - time.monotonic(), 0.0)):
+        if not multiprocessing.connection.wait([ours], max(deadline - time.monotonic(), 0.0)):
             process.kill()
             process.join()
             print(f"error start {i} got no answer before the deadline", flush=True)

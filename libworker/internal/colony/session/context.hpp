@@ -14,13 +14,15 @@
 #include <variant>
 #include <vector>
 
+#include "colony/session/broker_link.hpp"
+#include "colony/session/channel_core.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/exit_status.hpp"
 #include "colony/worker/properties.hpp"
-#include "colony/worker/protocol.hpp"
-#include "colony/worker/session_map.hpp"
+#include "colony/session/protocol.hpp"
+#include "colony/session/session_map.hpp"
 #include "colony/worker/worker.hpp"
 
 namespace colony::detail {
@@ -144,8 +146,7 @@ class Context : public std::enable_shared_from_this<Context> {
   std::shared_ptr<SessionMap> session_;
   std::uint32_t slot_;
   std::uint32_t generation_;
-  std::optional<shm::Ring> broker_ring_;
-  std::optional<shm::TypedWriter> broker_writer_;
+  std::optional<BrokerLink> broker_;
   std::optional<shm::Ring> events_ring_;
   std::optional<shm::TypedReader> events_reader_;
   std::shared_ptr<ChannelCore> to_parent_;

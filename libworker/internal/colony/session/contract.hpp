@@ -1,17 +1,17 @@
 #pragma once
-// The session's shared-memory contract between the broker and libworker.
+// The session's shared-memory contract: every struct the processes of a
+// session share above the segment layer (whose own contract, rings and
+// segment headers, is shm/layout.hpp). Each struct says who writes which
+// part of it and what a peer sees if that writer dies mid-step.
 //
-// A session is a set of segments whose names start with /colony.<session>.:
+//   SessionHeader, WorkerSlot, ObjectEntry   ctl.session (the control segment)
+//   ChannelControl                           a channel ring's user area
+//   MailboxControl                           a mailbox ring's user area
+//   PropertyStoreHeader                      a worker's properties byte array
+//   CrashLogHeader                           a named worker's crash log byte array
 //
-//   ctl.session          SessionHeader (control block); data: WorkerSlot[kMaxWorkerSlots],
-//                        then ObjectEntry[kMaxObjectEntries] (channels and shared objects)
-//   ring.broker          many-writer ring: requests to the broker (launch, terminate, online)
-//   ring.w<S>g<G>-ev     broker -> worker S: lifecycle events of its children, launch results
-//   ring.w<S>g<G>-in     parent -> worker: post_message from the parent (a channel)
-//   ring.w<S>g<G>-out    worker -> parent: post_message to the parent, error reports (a channel)
-//   bytes.w<S>g<G>-props and mutex.w<S>g<G>-props: the worker's shared properties
-//   ring.ch<N>           a MessageChannel
-//   bytes.<name>, mutex.<name>, cond.<name>: shared objects
+// Segment names are names.hpp's; the records on the rings are protocol.hpp's;
+// how a slot's state may change is slot_state.hpp's.
 //
 // Layout rules are those of shm/layout.hpp: plain structs, lock-free atomics,
 // no pointers, offsets pinned by static_assert, every value read back checked.
@@ -40,8 +40,9 @@ inline constexpr std::uint32_t kMaxObjectEntries = 4096;
 inline constexpr std::uint32_t kNamedWorkerEntryKind = 100;
 inline constexpr char kWorkerNameEnv[] = "COLONY_WORKER_NAME";
 
-// A worker slot's life. Written by whoever holds the slot at that step:
-// a creator claims free -> reserved -> created; the broker does the rest.
+// A worker slot's life. Written by whoever holds the slot at that step (a
+// creator claims free -> reserved -> created; the broker does the rest),
+// through the transition table of slot_state.hpp only.
 enum class SlotState : std::uint32_t {
   free = 0,
   reserved = 1,     // a creator is filling the slot
@@ -52,18 +53,6 @@ enum class SlotState : std::uint32_t {
   terminating = 6,  // being ended, children first
   terminated = 7,   // the process is gone and so are its children
 };
-
-// As colony ps and colony top show it (a WorkerState's name).
-inline constexpr std::string_view slot_state_name(SlotState state) noexcept {
-  switch (state) {
-    case SlotState::created: return "new";
-    case SlotState::queued: return "queued";
-    case SlotState::starting: return "starting";
-    case SlotState::running: return "running";
-    case SlotState::terminating: return "terminating";
-    default: return "terminated";
-  }
-}
 
 enum class SessionState : std::uint32_t { starting = 0, running = 1, ending = 2 };
 
@@ -76,8 +65,11 @@ enum class ExitKind : std::uint32_t {
   not_attached = 4,     // ran but never attached to the session within the deadline
 };
 
-// The control block of ctl.session. The broker fills it before READY; later
-// only the atomics change.
+// The control block of ctl.session. The broker fills it before READY (a
+// broker dying before leaves a segment openers refuse as never ready); later
+// only the atomics change: broker_pid, state and running_workers by the
+// broker, the counters by any process of the session (fetch_add: a process
+// dying after it took a number leaves a gap, never a duplicate).
 struct SessionHeader {
   std::uint64_t magic;  // kSessionMagic
   std::uint32_t version;
@@ -122,7 +114,10 @@ inline shm::ProcessIdentity broker_identity(const SessionHeader& header) noexcep
 
 // One worker. Slot 0 is the host. Three 128-byte lines: what senders read
 // (state), what the worker itself writes per message (doorbell, counters),
-// and the executable's name for display.
+// and the executable's name for display. Line 0 is written by the slot's
+// creator while it holds the slot reserved, then by the broker (state, pid,
+// exit), each step through slot_state.hpp; line 1 by the worker's own
+// process only; line 2 by the creator.
 //
 // The doorbell word is what the worker's event loop sleeps on: anyone who
 // publishes something for this worker (a channel record, an event) rings it,
@@ -201,5 +196,123 @@ struct ChannelControl {
 static_assert(sizeof(ChannelControl) == 256);
 static_assert(offsetof(ChannelControl, error_count) == 16);
 static_assert(sizeof(ChannelControl) <= shm::kRingUserSize);
+
+// --- a named worker's mailbox (ring.mb-<E>, in the ring's user area) -------
+//
+// Four parties write it, each its own block (the ring itself has its own
+// contract, shm/layout.hpp):
+//   the creator   any process that made the box: magic, once, last
+//   the broker    the definition's K, and what supervision did
+//   the reader    the one process handling the box's messages
+//   a killer      `colony kill` (any process): the kill mark; the reader clears it
+// Every field is read by `colony ps` and `colony top`.
+
+inline constexpr std::uint64_t kMailboxMagic = 0x32584f424c49414dULL;  // "MAILBOX2"
+inline constexpr std::uint64_t kKillRequested = std::uint64_t{1} << 63;
+
+enum class SupervisionState : std::uint32_t { normal = 0, backing_off = 1, given_up = 2 };
+
+struct MailboxControl {
+  // The creator: stored (release) after the rest is set up. An opener waits
+  // for it; a creator that died first leaves a box openers refuse as never
+  // initialized.
+  std::uint64_t magic;  // kMailboxMagic
+
+  // The broker. K: deliveries ending in death before dead-lettering; the
+  // creator writes the first, and each definition of the name writes it
+  // again (the box may be older than its definition).
+  std::atomic<std::uint32_t> max_attempts;
+  std::atomic<std::uint32_t> starts;          // processes started for this name
+  std::atomic<std::uint32_t> last_exit_kind;  // ExitKind of the last process's end
+  std::atomic<std::int32_t> last_exit_code;
+  std::atomic<std::int32_t> last_exit_signal;
+  // The live process: its slot, stored (release) after its generation, so a
+  // reader that sees the slot sees the generation that goes with it; 0: none.
+  std::atomic<std::uint32_t> current_slot;
+  std::atomic<std::uint32_t> current_generation;
+  std::atomic<std::uint32_t> supervision;  // SupervisionState
+  std::atomic<std::uint32_t> crashes;      // crash reports made
+  std::atomic<std::uint32_t> restarts;     // restarts after failures
+  std::atomic<std::uint64_t> death_noticed_ns;  // steady clock: the reaper saw the last failure
+  std::atomic<std::uint64_t> replaced_ns;       // steady clock: its replacement was spawned
+
+  // The reader, per message. in_flight is the sequence of the message a
+  // handler runs on (0: none); attempts counts its deliveries. A reader dying
+  // after it recorded the attempt has the death counted toward K (see
+  // mailbox.hpp for every crash window).
+  std::atomic<std::uint64_t> in_flight;
+  std::atomic<std::uint32_t> attempts;
+  std::uint32_t reserved0;
+  std::atomic<std::uint64_t> handled;        // messages done()
+  std::atomic<std::uint64_t> dead_lettered;  // moved to the dead-letter box
+  std::atomic<std::uint64_t> redelivered;    // deliveries marked redelivered
+  // When the handler of in_flight began (steady clock ns: the broker kills a
+  // handler past its timeout) and the method it runs, NUL-terminated; the
+  // method may be torn while it changes: a report, not a key.
+  std::atomic<std::uint64_t> in_flight_since_ns;
+  char in_flight_method[48];
+
+  // A killer. kKillRequested | records_written at the kill: the messages up
+  // to that count are dropped and the reader ends after its current one; 0:
+  // none. kills counts the requests (the broker restarts none of them).
+  std::atomic<std::uint64_t> kill_upto;
+  std::atomic<std::uint32_t> kills;
+  // Set by a killer after kill_upto, then the reader's sleep on the ring is
+  // woken: take() waits with it as its interrupt, so a kill of an idle
+  // reader ends it at once. A set flag without a kill (drained before its
+  // killer set it) is cleared by the reader, which then looks at the kill again.
+  std::atomic<bool> kill_wake;
+  std::uint8_t reserved[256 - 173];
+};
+static_assert(sizeof(MailboxControl) == 256);
+static_assert(offsetof(MailboxControl, max_attempts) == 8);
+static_assert(offsetof(MailboxControl, current_slot) == 28);
+static_assert(offsetof(MailboxControl, death_noticed_ns) == 48);
+static_assert(offsetof(MailboxControl, in_flight) == 64);
+static_assert(offsetof(MailboxControl, handled) == 80);
+static_assert(offsetof(MailboxControl, in_flight_since_ns) == 104);
+static_assert(offsetof(MailboxControl, in_flight_method) == 112);
+static_assert(offsetof(MailboxControl, kill_upto) == 160);
+static_assert(offsetof(MailboxControl, kills) == 168);
+static_assert(offsetof(MailboxControl, kill_wake) == 172);
+static_assert(std::atomic<bool>::is_always_lock_free);
+static_assert(sizeof(MailboxControl) <= shm::kRingUserSize);
+
+// --- a worker's shared properties (bytes.w<S>g<G>-props, mutex.w<S>g<G>-props)
+//
+// Written by whoever sets a property (the worker, its parent, `colony prop`),
+// under the store's mutex; read under it too. The byte array's own segment
+// header carries the magic and kind; this is the layout of its bytes:
+// the header, then two halves of kPropertyHalf bytes, each able to hold the
+// whole dictionary (cereal, bounded decode), so a writer never overwrites the
+// one readers see.
+inline constexpr std::size_t kPropertyHalf = 64 << 10;
+
+struct PropertyStoreHeader {
+  // (length << 1) | half: the published dictionary; 0: empty. The writer's
+  // one store switches readers to the other half: dying before it leaves the
+  // old dictionary, after it the new one.
+  std::uint64_t selector;
+  std::uint8_t reserved[56];
+};
+static_assert(sizeof(PropertyStoreHeader) == 64);
+static_assert(offsetof(PropertyStoreHeader, selector) == 0);
+inline constexpr std::size_t kPropertyStoreSize = sizeof(PropertyStoreHeader) + 2 * kPropertyHalf;
+
+// --- a named worker's crash reports (bytes.cr-<E>) ---------------------------
+//
+// Written by the broker alone, read by `colony ps` and `colony top`, under a
+// sequence lock: the generation is odd while the broker writes. A broker that
+// dies mid-write leaves it odd; readers give up after a few tries and report
+// nothing (a broker taking the session over starts a new log).
+inline constexpr std::size_t kCrashLogSize = 32 << 10;
+
+struct CrashLogHeader {
+  std::uint32_t generation;  // odd while being written
+  std::uint32_t length;      // bytes of text that follow: the latest reports, one JSON array
+};
+static_assert(sizeof(CrashLogHeader) == 8);
+static_assert(offsetof(CrashLogHeader, length) == 4);
+inline constexpr std::size_t kCrashLogTextCapacity = kCrashLogSize - sizeof(CrashLogHeader);
 
 }  // namespace colony::detail
