@@ -23,8 +23,10 @@ Command setup_kill(CLI::App& command) {
     const auto map = open_live_session(options->session);
     require_named_worker(*map, options->name);
     auto box = Mailbox::open_or_create(map->session(), options->name);
-    const auto dropped = box.request_kill();
-    std::printf("killed worker %s: %zu queued calls dropped\n", options->name.c_str(), dropped);
+    const Mailbox::KillReport report = box.kill();
+    // The call a handler runs on is not dropped: it finishes and is answered.
+    std::printf("killed worker %s: %zu queued calls dropped%s\n", options->name.c_str(), report.dropped,
+                report.in_flight_finishes ? "; the call in flight finishes and is answered" : "");
     return kSuccess;
   }};
 }

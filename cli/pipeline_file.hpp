@@ -37,7 +37,7 @@
 #include <string>
 #include <vector>
 
-#include "colony/worker/supervision.hpp"
+#include "colony/broker/supervision.hpp"
 
 namespace colony::cli {
 

@@ -3,7 +3,6 @@
 #include <map>
 
 #include "colony/shm/names.hpp"
-#include "colony/shm/process.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/segment.hpp"
 #include "colony/worker/errors.hpp"

@@ -1,8 +1,8 @@
 #pragma once
-// Starting worker processes and learning of their ends: the platform layer of
-// the broker. Linux: vfork + exec (posix_spawn's own mechanism, done by hand
-// because the child must arm PR_SET_PDEATHSIG before exec, which posix_spawn
-// cannot), a pidfd per process, and a reaper thread that polls the pidfds. A Win32 implementation fills the same interface
+// Starting worker processes, stopping them and learning of their ends: the
+// platform layer of the broker (linux/launcher.cpp). The logic above names
+// no signal and no handle kind: it asks a process to stop, kills it, and is
+// told when it ended. A Win32 implementation fills the same interface
 // (CreateProcess, a job object, WaitForMultipleObjects).
 
 #include <cstdint>
@@ -17,10 +17,11 @@ namespace colony::broker_detail {
 
 struct Spawned {
   int pid = 0;
-  int handle = -1;  // pidfd: signals go through it, never to a reused pid
+  int handle = -1;  // the OS's handle of this very process: never a reused pid
 };
 
-// Starts executable (searched in PATH when it has no '/') with arguments and
+// Starts executable (found by colony::find_executable when it has no '/'; a
+// path with '/' is taken from working_directory) with arguments and
 // exactly the environment given, in working_directory (unless empty); signals
 // blocked or handled in the caller are reset to defaults in the child, and the
 // child is killed if the calling thread ends, from before its first
@@ -31,11 +32,20 @@ shm::Expected<Spawned> spawn_process(const std::string& executable, const std::v
                                      const std::vector<std::string>& environment,
                                      const std::string& working_directory, int stdin_fd = -1, int stdout_fd = -1,
                                      int stderr_fd = -1);
-bool signal_process(const Spawned& process, int signal) noexcept;
+// The session is ending: the process may clean up and exit (it is killed
+// after the grace period). False when it could not be told.
+bool ask_to_stop(const Spawned& process) noexcept;
+// Ends the process now, whatever it does. False when it could not be killed.
+bool kill_process(const Spawned& process) noexcept;
 // Whether this process lets the kernel reap its children (SIGCHLD ignored or
 // SA_NOCLDWAIT): then no exit status can be learnt.
 bool children_are_auto_reaped() noexcept;
 void release_process(Spawned& process) noexcept;
+// This process's environment, for a worker's to start from.
+std::vector<std::string> inherited_environment();
+// Names the calling thread where the OS shows thread names (top -H, a
+// debugger), so that the broker's threads can be told apart.
+void name_this_thread(const char* name) noexcept;
 
 struct ProcessEnd {
   std::uint64_t token = 0;  // what watch() was given: identifies the process even if its pid is reused

@@ -1,7 +1,6 @@
 #include "named_supervision.hpp"
 
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <ctime>
 

@@ -11,7 +11,7 @@
 #include "colony/session/crash_log.hpp"
 #include "colony/worker/mailbox.hpp"
 #include "colony/session/protocol.hpp"
-#include "colony/worker/supervision.hpp"
+#include "colony/broker/supervision.hpp"
 #include "colony/worker/value.hpp"
 
 namespace colony::broker_detail {

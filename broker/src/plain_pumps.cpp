@@ -1,31 +1,16 @@
 #include "plain_pumps.hpp"
 
-#include <poll.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include "pipes.hpp"
 
 namespace colony::broker_detail {
 namespace {
 
 constexpr auto kSlice = std::chrono::milliseconds(50);
 constexpr std::size_t kChunk = 64 << 10;
-
-bool write_all(int fd, const void* data, std::size_t size) {
-  const auto* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;  // EPIPE: the process stopped reading
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -48,13 +33,9 @@ PlainPumps::~PlainPumps() {
 }
 
 void PlainPumps::feed(std::shared_ptr<detail::ChannelCore> input, int fd) {
-  // A process that stops reading makes write() fail with EPIPE instead of
-  // killing the broker: SIGPIPE is blocked on this thread, and a pending one
-  // is discarded below.
-  sigset_t pipe_signal;
-  sigemptyset(&pipe_signal);
-  sigaddset(&pipe_signal, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+  // A process that stops reading makes the write fail instead of killing
+  // the broker.
+  const BrokenPipeGuard broken_pipe;
   // Lines (std::string, written with a newline) and byte chunks (written as
   // they are) both feed it, whatever the stage before it sends.
   bool open = true;
@@ -80,9 +61,7 @@ void PlainPumps::feed(std::shared_ptr<detail::ChannelCore> input, int fd) {
     if (received.status == shm::ReceiveStatus::closed || received.status == shm::ReceiveStatus::corrupt) open = false;
   }
   // End of input for the process: it sees EOF on its standard input.
-  ::close(fd);
-  const timespec none{0, 0};
-  (void)::sigtimedwait(&pipe_signal, nullptr, &none);
+  close_end(fd);
 }
 
 void PlainPumps::publish(std::shared_ptr<detail::ChannelCore> output, int fd, bool chunks) {
@@ -102,16 +81,14 @@ void PlainPumps::publish(std::shared_ptr<detail::ChannelCore> output, int fd, bo
   };
   bool open = true;
   while (open) {
-    pollfd readable{fd, POLLIN, 0};
-    const int ready = ::poll(&readable, 1, static_cast<int>(kSlice.count()));
-    if (ready < 0 && errno != EINTR) break;
-    if (ready <= 0) {
+    const Readiness ready = wait_readable(fd, kSlice);
+    if (ready == Readiness::failed) break;
+    if (ready == Readiness::timed_out) {
       if (stopping_.load()) break;
       continue;
     }
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // EOF: the process (and any child holding it) closed its output
+    const long n = read_some(fd, buffer.data(), buffer.size());
+    if (n <= 0) break;  // its end: the process (and any child holding it) closed its output
     if (chunks) {
       open = send(std::vector<std::byte>(reinterpret_cast<const std::byte*>(buffer.data()),
                                          reinterpret_cast<const std::byte*>(buffer.data()) + n));
@@ -135,7 +112,7 @@ void PlainPumps::publish(std::shared_ptr<detail::ChannelCore> output, int fd, bo
     }
   }
   if (open && !pending.empty() && !chunks) (void)send(pending);  // a last line without a newline
-  ::close(fd);
+  close_end(fd);
   output->close();
   output_done_.store(true, std::memory_order_release);
 }

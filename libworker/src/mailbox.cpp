@@ -168,23 +168,38 @@ MailboxStats Mailbox::stats() const noexcept {
   return stats;
 }
 
-std::size_t Mailbox::request_kill() {
+Mailbox::KillReport Mailbox::kill() {
   auto& c = impl_->control();
   const std::uint64_t written = impl_->box.records_written();
-  const std::size_t queued = depth();
+  KillReport report;
+  report.queued = depth();
   // Counted first: the broker sees a process that ends after the kill as
   // killed, never as one to restart.
   c.kills.fetch_add(1, std::memory_order_release);
   // Publishing point: from here the reader drops everything up to `written`.
-  c.kill_upto.store(kKillRequested | written, std::memory_order_release);
+  c.kill_upto.store(kKillRequested | written, std::memory_order_seq_cst);
+  // Read after the kill is published: a handler running now finishes before
+  // its reader looks at the kill again.
+  const bool in_handler = c.in_flight.load(std::memory_order_seq_cst) != 0;
+  // Then the wake: an idle reader's take() returns and drains. A death
+  // before it leaves the kill to be seen at the reader's next message.
+  c.kill_wake.store(true, std::memory_order_seq_cst);
+  impl_->box.wake_reader();
   if (!impl_->reader) {
     auto attached = shm::RingReader::attach(impl_->box);
-    if (!attached) return queued;  // a live reader has it: it drains after its current message
+    if (!attached) {
+      // A live reader has it: it drains after its current message.
+      report.in_flight_finishes = in_handler && report.queued > 0;
+      report.dropped = report.queued - (report.in_flight_finishes ? 1 : 0);
+      return report;
+    }
     impl_->reader.emplace(std::move(*attached));
   }
+  // No live reader: a message marked in flight is a dead reader's, and goes too.
   drain_killed();
   impl_->reader.reset();  // leave the box to the next process
-  return queued;
+  report.dropped = report.queued;
+  return report;
 }
 
 void Mailbox::drain_killed() {
@@ -212,6 +227,7 @@ void Mailbox::drain_killed() {
     impl_->reader->commit();
   }
   c.in_flight.store(0, std::memory_order_release);
+  c.kill_wake.store(false, std::memory_order_relaxed);
   c.kill_upto.store(0, std::memory_order_release);
 }
 
@@ -259,8 +275,17 @@ std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
   }
   auto& control = impl_->control();
   for (;;) {
-    const shm::Received received = impl_->reader->receive(deadline);
-    if (received.status == shm::RingStatus::timed_out || received.status == shm::RingStatus::empty) return std::nullopt;
+    // One wait for a message and for a kill alike (kill_wake).
+    const shm::Received received = impl_->reader->receive(deadline, control.kill_wake);
+    if (received.status == shm::RingStatus::timed_out || received.status == shm::RingStatus::empty) {
+      const auto killed = [&] { return control.kill_upto.load(std::memory_order_seq_cst) != 0; };
+      if (!control.kill_wake.load(std::memory_order_seq_cst) || killed()) return std::nullopt;
+      // A wake that outlived its kill. Cleared, then the kill looked at again:
+      // a kill whose flag this store overwrote is seen here.
+      control.kill_wake.store(false, std::memory_order_seq_cst);
+      if (killed() || deadline.passed()) return std::nullopt;
+      continue;
+    }
     if (!received.ok()) {
       throw WorkerError(WorkerErrc::session_gone, "mailbox '" + name_ + "': " + std::string(shm::to_string(received.status)));
     }

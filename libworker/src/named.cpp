@@ -27,7 +27,6 @@ constexpr auto kOpenDeadline = std::chrono::seconds(2);
 constexpr auto kBrokerDeadline = std::chrono::seconds(5);
 // One reply, reserved per waited call: replies up to 128 KiB.
 constexpr std::size_t kReplyCapacity = 256 << 10;
-constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 // How often a waited call looks whether its reply can still come (the reply
 // itself wakes it at once).
 constexpr auto kWatchInterval = std::chrono::milliseconds(100);
@@ -177,7 +176,7 @@ std::string argument_error(const Call& request, const ValueError& error) {
 
 }  // namespace
 
-std::optional<std::string> why_cannot_execute(const std::string& executable) {
+ExecutableLookup find_executable(const std::string& executable) {
   const auto check = [](const std::string& path) -> std::optional<std::string> {
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0) return "no such file";
@@ -185,18 +184,28 @@ std::optional<std::string> why_cannot_execute(const std::string& executable) {
     if (::access(path.c_str(), X_OK) != 0) return "not executable";
     return std::nullopt;
   };
-  if (executable.empty()) return "an empty name";
-  if (executable.find('/') != std::string::npos) return check(executable);
+  if (executable.empty()) return {{}, "an empty name"};
+  if (executable.find('/') != std::string::npos) {
+    if (auto why = check(executable)) return {{}, std::move(*why)};
+    return {executable, {}};
+  }
   const char* path = std::getenv("PATH");
   std::string_view directories = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
   for (;;) {
     const auto colon = directories.find(':');
     const std::string directory(directories.substr(0, colon));
-    if (!check((directory.empty() ? "." : directory) + "/" + executable)) return std::nullopt;
+    std::string candidate = (directory.empty() ? "." : directory) + "/" + executable;
+    if (!check(candidate)) return {std::move(candidate), {}};
     if (colon == std::string_view::npos) break;
     directories.remove_prefix(colon + 1);
   }
-  return "not found in PATH";
+  return {{}, "not found in PATH"};
+}
+
+std::optional<std::string> why_cannot_execute(const std::string& executable) {
+  ExecutableLookup found = find_executable(executable);
+  if (found.path.empty()) return std::move(found.why_not);
+  return std::nullopt;
 }
 
 bool named_worker_exists(std::string_view session, std::string_view name) {
@@ -316,6 +325,7 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
   }
   const auto map = detail::SessionMap::open(self.session(), shm::Deadline::after(kOpenDeadline));
   auto box = Mailbox::open_or_create(self.session(), name);
+  const bool exits_when_idle = idle_exit != std::chrono::milliseconds::max();
   auto idle_since = shm::Clock::now();
   while (!stop_) {
     if (box.kill_requested()) {
@@ -323,13 +333,15 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
       box.drain_killed();
       return 0;
     }
-    auto delivery = box.take(shm::Deadline::after(kIdlePoll));
+    // One wait: a message, a kill (take returns on it) or the idle exit,
+    // whichever comes first.
+    auto delivery = box.take(exits_when_idle ? shm::Deadline::at(idle_since + idle_exit) : shm::Deadline::never());
     if (box.kill_requested()) {
       box.drain_killed();  // the message just taken, if within the kill, goes too
       return 0;
     }
     if (!delivery) {
-      if (idle_exit != std::chrono::milliseconds::max() && shm::Clock::now() - idle_since >= idle_exit) return 0;
+      if (exits_when_idle && shm::Clock::now() - idle_since >= idle_exit) return 0;
       continue;
     }
     auto decoded = shm::decode_record<Call>(delivery->record);

@@ -323,6 +323,17 @@ TEST_CASE("colony kill, terminate, ps and deadletters from a shell", "[ipc]") {
   }
   SECTION("terminate ends the process at once and ps reports the restart") {
     REQUIRE(colony({"call", "fragile", "add", "1", "--wait"}).exit_code == 0);
+    // Its reply comes before the call leaves the mailbox: a terminate in
+    // between would end it inside the call, which then runs again.
+    REQUIRE(test::eventually(
+        [&] {
+          const auto ps = Value::from_json(colony({"ps", "--json", "--interval", "0"}).out);
+          for (const auto& worker : ps["named_workers"].as_array()) {
+            if (worker["name"].as_string() == "fragile") return worker["queued"].as_int() == 0;
+          }
+          return false;
+        },
+        10s));
     CHECK(colony({"terminate", "fragile"}).exit_code == 0);
     REQUIRE(test::eventually(
         [&] {

@@ -17,8 +17,9 @@
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "worker_test_support.hpp"
-// The broker's private piece that cuts stderr into the report's lines.
-#include "../../broker/src/stderr_tail.hpp"
+// The broker's private piece that cuts stderr into the report's lines
+// (colony_broker_internal).
+#include "stderr_tail.hpp"
 
 using namespace colony;
 using namespace std::chrono_literals;

@@ -1,3 +1,8 @@
+// broker/src/linux: the Linux side of the broker's platform layer
+// (launcher.hpp, pipes.hpp, session_processes.hpp). Here: vfork + execve
+// (the child arms PR_SET_PDEATHSIG before exec, which posix_spawn cannot),
+// a pidfd per process for signals and for the reaper thread's poll, and
+// the copying of named workers' stderr.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -6,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,8 +24,11 @@
 #include <utility>
 
 #include "../launcher.hpp"
-#include "colony/shm/failpoint.hpp"
 #include "../stderr_tail.hpp"
+#include "colony/shm/failpoint.hpp"
+#include "colony/worker/named.hpp"
+
+extern char** environ;
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -41,10 +50,10 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
 // What the child needs between vfork and exec, prepared by the parent: the
 // child shares our memory there and may only make system calls.
 struct ChildPlan {
+  const char* path;  // what to execute: PATH was searched by the parent
   char* const* argv;
   char* const* envp;
   const char* directory;  // nullptr: stay
-  bool search_path;
   pid_t parent;
   int report_fd;  // the child writes errno here if it cannot exec
   int stdin_fd;   // -1: inherit
@@ -83,11 +92,7 @@ struct ChildPlan {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (plan.search_path) {
-      ::execvpe(plan.argv[0], plan.argv, plan.envp);
-    } else {
-      ::execve(plan.argv[0], plan.argv, plan.envp);
-    }
+    ::execve(plan.path, plan.argv, plan.envp);
     failure = errno;
   }
   (void)!::write(plan.report_fd, &failure, sizeof failure);
@@ -113,12 +118,24 @@ shm::Expected<Spawned> spawn_process(const std::string& executable, const std::v
   auto argv = pointers(argv_strings);
   auto envp = pointers(environment);
 
+  // A name without '/' is looked up here, before the fork, by the same
+  // search that checks a definition; a path with '/' is the child's to
+  // resolve, from its working directory.
+  std::string path = executable;
+  if (executable.find('/') == std::string::npos) {
+    ExecutableLookup found = find_executable(executable);
+    if (found.path.empty()) {
+      const int why = found.why_not == "not executable" || found.why_not == "not a regular file" ? EACCES : ENOENT;
+      return shm::os_error("cannot execute '" + executable + "' (" + found.why_not + ")", why);
+    }
+    path = std::move(found.path);
+  }
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return shm::os_error("pipe2", errno);
-  const ChildPlan plan{argv.data(),
+  const ChildPlan plan{path.c_str(),
+                       argv.data(),
                        envp.data(),
                        working_directory.empty() ? nullptr : working_directory.c_str(),
-                       executable.find('/') == std::string::npos,
                        ::getpid(),
                        report[1],
                        stdin_fd,
@@ -165,10 +182,26 @@ bool children_are_auto_reaped() noexcept {
   return action.sa_handler == SIG_IGN || (action.sa_flags & SA_NOCLDWAIT) != 0;
 }
 
+namespace {
+
+// Through the pidfd: never to a process that reused the pid.
 bool signal_process(const Spawned& process, int signal) noexcept {
   if (process.handle < 0) return false;
   return ::syscall(SYS_pidfd_send_signal, process.handle, signal, nullptr, 0) == 0;
 }
+
+}  // namespace
+
+bool ask_to_stop(const Spawned& process) noexcept { return signal_process(process, SIGTERM); }
+bool kill_process(const Spawned& process) noexcept { return signal_process(process, SIGKILL); }
+
+std::vector<std::string> inherited_environment() {
+  std::vector<std::string> environment;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) environment.emplace_back(*entry);
+  return environment;
+}
+
+void name_this_thread(const char* name) noexcept { (void)::pthread_setname_np(::pthread_self(), name); }
 
 void release_process(Spawned& process) noexcept {
   if (process.handle >= 0) ::close(process.handle);
@@ -330,7 +363,10 @@ struct Reaper::Impl {
 
 Reaper::Reaper(std::function<void(const ProcessEnd&)> on_end) : impl_(std::make_unique<Impl>()) {
   impl_->on_end = std::move(on_end);
-  impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    name_this_thread("colony-reaper");
+    impl->loop();
+  });
 }
 
 Reaper::~Reaper() {

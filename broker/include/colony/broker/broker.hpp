@@ -11,8 +11,8 @@
 //   auto worker = colony::Worker::current().create("./my_worker");
 //   worker.start();
 //   ...
-//   // ~Broker: stops every worker (SIGTERM, then SIGKILL after the grace
-//   // period) and removes every segment of the session.
+//   // ~Broker: stops every worker (asks it to stop, kills it after the
+//   // grace period) and removes every segment of the session.
 
 #include <chrono>
 #include <cstddef>
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "colony/worker/supervision.hpp"
+#include "colony/broker/supervision.hpp"
 #include "colony/worker/worker.hpp"
 
 namespace colony {
@@ -39,8 +39,14 @@ struct BrokerLimits {
   // A launched process must attach (call Worker::current()) within this, or it
   // is killed and reported not_attached.
   std::chrono::milliseconds attach_timeout{5000};
-  // At the session's end, workers get SIGTERM, then SIGKILL after this.
+  // At the session's end, workers are asked to stop (SIGTERM on POSIX), and
+  // killed after this.
   std::chrono::milliseconds stop_grace{2000};
+  // Events (launch results, children online, child exits) that may wait for
+  // room in one worker's events ring. Past it they are dropped and counted
+  // (the session header's events_dropped): what becomes of the events of a
+  // host that never runs its event loop.
+  std::size_t max_undelivered_events = 4096;
 };
 
 struct BrokerOptions {

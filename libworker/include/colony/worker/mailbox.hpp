@@ -93,9 +93,18 @@ class Mailbox {
   const detail::MailboxControl& control() const noexcept;
   detail::MailboxControl& control() noexcept;
   // KILL WORKER: drops what is queued now and ends the reader after its
-  // current message. With no live reader, drops it here and now. Returns how
-  // many messages were queued at the kill.
-  std::size_t request_kill();
+  // current message. With no live reader, drops it here and now.
+  struct KillReport {
+    std::size_t queued = 0;   // messages in the box at the kill, one in a handler included
+    std::size_t dropped = 0;  // of those, the ones the kill drops
+    // A live reader runs a handler on a message: that one is not dropped; it
+    // finishes and is answered. (A reader that took a message an instant
+    // before the kill, and has not begun its handler, drops it instead.)
+    bool in_flight_finishes = false;
+  };
+  KillReport kill();
+  // The same; returns how many messages were queued at the kill.
+  std::size_t request_kill() { return kill().queued; }
   bool kill_requested() const noexcept;
   // Reader: drops the messages the kill covers; the caller then ends.
   void drain_killed();
@@ -105,8 +114,9 @@ class Mailbox {
   std::vector<DeadLetter> dead_letters();  // a snapshot, oldest first
 
   // --- the one reading process ---
-  // The next message; nullopt on timeout. Moves messages that exhausted
-  // their attempts to the dead-letter box on the way.
+  // The next message; nullopt on timeout, or at once when a kill is
+  // requested (the caller drains it). Moves messages that exhausted their
+  // attempts to the dead-letter box on the way.
   std::optional<Delivery> take(shm::Deadline deadline);
   // The handler of the last delivery returned: the message leaves the box.
   void done();

@@ -77,6 +77,14 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
 // path with a '/' as it is, from the current directory; else looked up in
 // PATH): "no such file", "not executable", ...; nullopt when it can.
 std::optional<std::string> why_cannot_execute(const std::string& executable);
+// The one PATH search of Colony: what the broker executes for executable
+// (executable itself when it has a '/', else the first executable regular
+// file of that name in PATH), or, with path empty, why there is none.
+struct ExecutableLookup {
+  std::string path;
+  std::string why_not;
+};
+ExecutableLookup find_executable(const std::string& executable);
 
 // Whether name is defined in session.
 bool named_worker_exists(std::string_view session, std::string_view name);

@@ -92,7 +92,11 @@ struct SessionHeader {
   // ProcessIdentity::start of broker_pid: with it, a broker whose pid was
   // given to another process is dead, not live. Written before READY.
   std::uint32_t broker_start;
-  std::uint8_t reserved[256 - 88];
+  // Events the broker dropped because their addressee's backlog was full:
+  // a worker (or host) that does not run its event loop. Written by the
+  // broker only.
+  std::atomic<std::uint64_t> events_dropped;
+  std::uint8_t reserved[256 - 96];
 };
 static_assert(sizeof(SessionHeader) == 256);
 static_assert(offsetof(SessionHeader, broker_pid) == 16);
@@ -100,6 +104,7 @@ static_assert(offsetof(SessionHeader, max_message) == 40);
 static_assert(offsetof(SessionHeader, next_object_id) == 64);
 static_assert(offsetof(SessionHeader, object_entries) == 80);
 static_assert(offsetof(SessionHeader, broker_start) == 84);
+static_assert(offsetof(SessionHeader, events_dropped) == 88);
 static_assert(shm::kControlOffset + sizeof(SessionHeader) <= shm::kDataOffset);
 
 // The broker as recorded: judged alive with shm::is_alive, never by pid alone.
@@ -252,7 +257,12 @@ struct MailboxControl {
   // none. kills counts the requests (the broker restarts none of them).
   std::atomic<std::uint64_t> kill_upto;
   std::atomic<std::uint32_t> kills;
-  std::uint8_t reserved[256 - 172];
+  // Set by a killer after kill_upto, then the reader's sleep on the ring is
+  // woken: take() waits with it as its interrupt, so a kill of an idle
+  // reader ends it at once. A set flag without a kill (drained before its
+  // killer set it) is cleared by the reader, which then looks at the kill again.
+  std::atomic<bool> kill_wake;
+  std::uint8_t reserved[256 - 173];
 };
 static_assert(sizeof(MailboxControl) == 256);
 static_assert(offsetof(MailboxControl, max_attempts) == 8);
@@ -264,6 +274,8 @@ static_assert(offsetof(MailboxControl, in_flight_since_ns) == 104);
 static_assert(offsetof(MailboxControl, in_flight_method) == 112);
 static_assert(offsetof(MailboxControl, kill_upto) == 160);
 static_assert(offsetof(MailboxControl, kills) == 168);
+static_assert(offsetof(MailboxControl, kill_wake) == 172);
+static_assert(std::atomic<bool>::is_always_lock_free);
 static_assert(sizeof(MailboxControl) <= shm::kRingUserSize);
 
 // --- a worker's shared properties (bytes.w<S>g<G>-props, mutex.w<S>g<G>-props)

@@ -1,4 +1,4 @@
-#include "colony/worker/supervision.hpp"
+#include "colony/broker/supervision.hpp"
 
 namespace colony {
 

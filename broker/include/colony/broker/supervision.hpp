@@ -1,10 +1,13 @@
 #pragma once
 // How the broker supervises a named worker (Erlang/OTP supervisors are the
 // model): when to restart its process, how often before giving up, how long
-// to wait between restarts, and how long one handler may run.
+// to wait between restarts, and how long one handler may run. Broker policy:
+// a worker process never reads it.
 
 #include <chrono>
 #include <cstdint>
+#include <algorithm>
+#include <cstddef>
 #include <optional>
 #include <string_view>
 

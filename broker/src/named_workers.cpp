@@ -1,0 +1,175 @@
+#include "named_workers.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "colony/session/crash_log.hpp"
+
+namespace colony::broker_detail {
+
+using namespace detail;
+
+std::string NamedWorkers::define(const DefineNamed& definition) {
+  if (definition.name.empty() || definition.name.size() >= sizeof(ObjectEntry::name)) return "the name is too long";
+  auto found = workers_.find(definition.name);
+  const bool known = found != workers_.end();
+  if (!known) {
+    std::optional<Mailbox> box;
+    try {
+      box.emplace(Mailbox::open_or_create(session_, definition.name, MailboxOptions{1 << 20, definition.max_attempts}));
+    } catch (const std::exception& e) {
+      return std::string("cannot make its mailbox: ") + e.what();
+    }
+    // A mailbox taken over from a dead broker still names its processes.
+    MailboxControl& control = box->control();
+    control.current_slot.store(0, std::memory_order_release);
+    control.supervision.store(static_cast<std::uint32_t>(SupervisionState::normal), std::memory_order_relaxed);
+    std::optional<CrashLog> log;
+    try {
+      log = CrashLog::create(session_, definition.name);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "colony broker: no crash log for '%s': %s\n", definition.name.c_str(), e.what());
+    }
+    found = workers_
+                .emplace(definition.name,
+                         NamedWorker{definition, std::move(*box),
+                                     NamedSupervision(definition.name, options_of(definition), std::move(log)), {}})
+                .first;
+  } else {
+    found->second.spec = definition;
+    found->second.supervision.set_options(options_of(definition));
+  }
+  NamedWorker& worker = found->second;
+  // The box may be older than this definition (a redefinition, a session
+  // taken over from a dead broker): its K is this definition's from now on.
+  worker.box.control().max_attempts.store(definition.max_attempts, std::memory_order_relaxed);
+  // Publishing point: callers find the name from here on.
+  if (!known) (void)map_->register_entry(kNamedWorkerEntryKind, definition.name, kHostSlot, 1);
+  if (worker.box.depth() > 0) ensure_running(definition.name);
+  return {};
+}
+
+void NamedWorkers::ensure_running(const std::string& name) {
+  if (tree_.ending()) return;
+  const auto found = workers_.find(name);
+  if (found == workers_.end()) return;
+  NamedWorker& worker = found->second;
+  if (worker.running || worker.supervision.given_up() || worker.supervision.restart_at()) return;
+  const auto claimed = tree_.claim_named_slot(name, worker.spec.executable);
+  if (!claimed) return;
+  const auto [slot, generation] = *claimed;
+  MailboxControl& control = worker.box.control();
+  tree_.track_named(name, LaunchRequest{slot, generation, worker.spec.executable, worker.spec.arguments,
+                                        worker.spec.working_directory});
+  worker.running = NamedWorker::Process{slot, control.kills.load(std::memory_order_acquire), false};
+  control.starts.fetch_add(1, std::memory_order_relaxed);
+  control.current_generation.store(generation, std::memory_order_relaxed);
+  control.current_slot.store(slot, std::memory_order_release);
+  if (tree_.queue_if_at_cap(slot)) return;
+  const Clock::time_point spawn_started = Clock::now();
+  const auto error = tree_.spawn(slot);
+  // For the kill-to-replacement figure (colony ps, the benchmark): when the
+  // spawn began. Read after it returns, a preempted broker thread could
+  // record a time after the new process had already answered a call.
+  control.replaced_ns.store(static_cast<std::uint64_t>(spawn_started.time_since_epoch().count()),
+                            std::memory_order_relaxed);
+  if (error) {
+    std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), error->c_str());
+    // A start that failed is a failure like a crash: on_finished decides.
+    tree_.fail_start(slot, *error);
+  }
+}
+
+void NamedWorkers::restart(const std::string& name) {
+  const auto found = workers_.find(name);
+  if (found == workers_.end()) return;
+  found->second.supervision.reset();
+  found->second.box.control().supervision.store(static_cast<std::uint32_t>(SupervisionState::normal));
+  ensure_running(name);
+}
+
+void NamedWorkers::terminate(const std::string& name) {
+  const auto found = workers_.find(name);
+  if (found != workers_.end() && found->second.running) tree_.terminate_subtree(found->second.running->slot);
+}
+
+void NamedWorkers::on_finished(const ProcessTree::NamedFinished& finished) {
+  const auto found = workers_.find(finished.name);
+  if (found == workers_.end()) return;
+  NamedWorker& worker = found->second;
+  const std::optional<NamedWorker::Process> process = worker.running;
+  worker.running.reset();
+  MailboxControl& control = worker.box.control();
+  NamedEnd end;
+  end.exit = finished.exit;
+  end.pid = finished.pid;
+  end.noticed_ns = finished.noticed_ns;
+  end.stderr_tail = finished.stderr_tail;
+  if (process) {
+    end.handler_timed_out = process->handler_timed_out;
+    end.killed = control.kills.load(std::memory_order_acquire) != process->kills_at_start;
+  }
+  // Its process is dead and the next is not started yet: a call in flight
+  // now is one this process took.
+  end.in_handler = control.in_flight.load(std::memory_order_acquire) != 0 &&
+                   Clock::time_point{Clock::duration(control.in_flight_since_ns.load())} >= finished.spawned_at;
+  control.current_slot.store(0, std::memory_order_release);
+  control.last_exit_kind.store(end.exit.kind, std::memory_order_relaxed);
+  control.last_exit_code.store(end.exit.code, std::memory_order_relaxed);
+  control.last_exit_signal.store(end.exit.signal, std::memory_order_relaxed);
+  if (tree_.ending()) return;
+  // A start that failed is a failure like a crash: retried with back-off,
+  // and given up past the intensity.
+  using Next = NamedSupervision::Next;
+  const Next next = worker.supervision.on_end(end, worker.box.depth() > 0, control, Clock::now());
+  if (next == Next::start_now) ensure_running(finished.name);
+}
+
+void NamedWorkers::tick(Clock::time_point now) {
+  if (tree_.ending()) return;
+  // A handler past its timeout is killed; its end counts as a crash, and its
+  // call is delivered again (toward the dead-letter limit).
+  for (auto& [name, worker] : workers_) {
+    const auto timeout = worker.supervision.options().handler_timeout;
+    if (!worker.running || timeout.count() == 0 || worker.running->handler_timed_out) continue;
+    const Managed* process = tree_.find(worker.running->slot);
+    if (process == nullptr || !process->alive) continue;
+    const MailboxControl& control = worker.box.control();
+    if (control.in_flight.load(std::memory_order_acquire) == 0) continue;
+    const Clock::time_point since{Clock::duration(control.in_flight_since_ns.load(std::memory_order_relaxed))};
+    // A call its predecessor died in: this process has not taken it yet.
+    if (since < process->spawned_at) continue;
+    if (now - since < timeout) continue;
+    worker.running->handler_timed_out = true;
+    tree_.kill(worker.running->slot);
+  }
+  // Restarts whose back-off has passed.
+  for (auto& [name, worker] : workers_) {
+    const auto at = worker.supervision.restart_at();
+    if (!at || *at > now) continue;
+    worker.supervision.restart_due();
+    MailboxControl& control = worker.box.control();
+    control.supervision.store(static_cast<std::uint32_t>(SupervisionState::normal), std::memory_order_release);
+    // Killed while it waited out its back-off: no restart, unless calls
+    // came in after the kill.
+    const bool killed_since = control.kills.load(std::memory_order_acquire) != worker.supervision.kills_when_planned();
+    if (killed_since && worker.box.depth() == 0) continue;
+    ensure_running(name);
+  }
+}
+
+NamedWorkers::Clock::time_point NamedWorkers::next_timer(Clock::time_point now) const {
+  auto next = Clock::time_point::max();
+  if (tree_.ending()) return next;
+  for (const auto& [name, worker] : workers_) {
+    if (const auto at = worker.supervision.restart_at()) next = std::min(next, *at);
+    const auto timeout = worker.supervision.options().handler_timeout;
+    if (timeout.count() > 0 && worker.running) {
+      next = std::min(next, now + std::clamp<Clock::duration>(timeout / 4, std::chrono::milliseconds(5),
+                                                               std::chrono::milliseconds(100)));
+    }
+  }
+  return next;
+}
+
+}  // namespace colony::broker_detail
