@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds Colony and runs the whole test suite: a Debug build (preset `debug`,
-# in build/debug), then an ASan+UBSan build of the whole suite (preset `asan`,
+# in build/debug), then a Release build of the whole tree (preset `release`,
+# in build/release: built, not run: it is what users get, and the compiler
+# finds other things at -O3), then an ASan+UBSan build of the whole suite (preset `asan`,
 # in build/asan), then a TSan build of the in-process concurrency tests
 # (preset `tsan`, label `threads`), then the fuzz pass: the libFuzzer targets
 # of tests/fuzz built with clang, ASan and UBSan (preset `fuzz`), each run for
@@ -18,7 +20,7 @@ set -euo pipefail
 
 usage() {
   echo "usage: scripts/test.sh [--no-asan]"
-  echo "  builds and runs the test suite with the debug preset, then the asan preset (ASan+UBSan),"
+  echo "  builds and runs the test suite with the debug preset, builds the release preset, then the asan preset (ASan+UBSan),"
   echo "  then the tsan preset (the in-process concurrency tests), then the fuzz preset (each fuzz target"
   echo "  for \$COLONY_FUZZ_SECONDS seconds, default 10)"
   echo "  --no-asan   skip the sanitizer passes: asan, tsan and fuzz (ignored when CI=true)"
@@ -70,6 +72,13 @@ for preset in "${passes[@]}"; do
   echo "==> [$preset] running the test suite"
   ctest --preset "$preset" --output-on-failure --no-tests=error -j2
   echo "==> [$preset] all tests passed"
+  if [ "$preset" = "debug" ]; then
+    current="release build"
+    echo "==> [release] configuring and building the whole tree (cmake --preset release, build/release)"
+    cmake --preset release
+    cmake --build --preset release -j2
+    echo "==> [release] built"
+  fi
 done
 
 # Runs one fuzz target for fuzz_seconds from a scratch copy of its corpus
@@ -144,7 +153,7 @@ fi
 
 finished=1
 if [ "$run_asan" -eq 1 ]; then
-  echo "colony: all test passes succeeded (debug, asan, tsan, fuzz)"
+  echo "colony: all test passes succeeded (debug, release build, asan, tsan, fuzz)"
 else
-  echo "colony: all test passes succeeded (debug; asan, tsan and fuzz skipped by --no-asan)"
+  echo "colony: all test passes succeeded (debug, release build; asan, tsan and fuzz skipped by --no-asan)"
 fi
