@@ -7,6 +7,7 @@
 #include "pipes.hpp"
 #include "plain_io.hpp"
 #include "unix_time.hpp"
+#include "colony/session/slot_state.hpp"
 
 namespace colony::broker_detail {
 
@@ -104,7 +105,7 @@ void ProcessTree::on_launch(const LaunchRequest& request) {
   track(std::move(worker));
   parent_entry->second.children.push_back(request.slot);
   if (running_ >= limits_.max_running) {
-    record.state_word.store(pack_state(request.generation, SlotState::queued), std::memory_order_release);
+    publish_slot_state(record, request.generation, SlotState::queued, SlotWriter::broker);
     launch_queue_.push_back(request.slot);
     outbox_.post(parent, LaunchResult{request.slot, request.generation, true, 0, {}});
     return;
@@ -124,11 +125,11 @@ std::optional<std::string> ProcessTree::spawn(std::uint32_t slot) {
   WorkerSlot& record = map_->slot(worker.slot);
   // Published before the process exists, so the worker finds its slot
   // `starting` when it attaches.
-  record.state_word.store(pack_state(worker.generation, SlotState::starting), std::memory_order_release);
+  publish_slot_state(record, worker.generation, SlotState::starting, SlotWriter::broker);
   PlainIo io;
   if (worker.launch.plain) {
     if (auto error = io.prepare(map_, worker.launch)) {
-      record.state_word.store(pack_state(worker.generation, SlotState::created), std::memory_order_release);
+      publish_slot_state(record, worker.generation, SlotState::created, SlotWriter::broker);
       return error;
     }
   }
@@ -145,14 +146,14 @@ std::optional<std::string> ProcessTree::spawn(std::uint32_t slot) {
   close_end(stderr_pipe.write_end);
   if (!spawned) {
     close_end(stderr_pipe.read_end);
-    record.state_word.store(pack_state(worker.generation, SlotState::created), std::memory_order_release);
+    publish_slot_state(record, worker.generation, SlotState::created, SlotWriter::broker);
     return spawned.error().message;
   }
   if (worker.launch.plain) {
     worker.pumps = io.start_pumps(worker.launch.chunks);
     // It will never attach: it is online as soon as it runs.
     worker.online = true;
-    record.state_word.store(pack_state(worker.generation, SlotState::running), std::memory_order_release);
+    publish_slot_state(record, worker.generation, SlotState::running, SlotWriter::broker);
     outbox_.post(worker.parent, ChildOnline{worker.slot, worker.generation, spawned->pid});
   }
   worker.process = *spawned;
@@ -192,7 +193,7 @@ void ProcessTree::release_slot(std::uint32_t slot, std::uint32_t generation) {
   record.parent_slot.store(0, std::memory_order_relaxed);
   record.parent_generation.store(0, std::memory_order_relaxed);
   record.creator_pid.store(0, std::memory_order_relaxed);
-  record.state_word.store(pack_state(generation, SlotState::terminated), std::memory_order_release);
+  publish_slot_state(record, generation, SlotState::terminated, SlotWriter::broker);
 }
 
 void ProcessTree::launch_queued() {
@@ -239,7 +240,7 @@ void ProcessTree::track_named(const std::string& name, LaunchRequest launch) {
 bool ProcessTree::queue_if_at_cap(std::uint32_t slot) {
   if (running_ < limits_.max_running) return false;
   const Managed& worker = workers_.at(slot);
-  map_->slot(slot).state_word.store(pack_state(worker.generation, SlotState::queued), std::memory_order_release);
+  publish_slot_state(map_->slot(slot), worker.generation, SlotState::queued, SlotWriter::broker);
   launch_queue_.push_back(slot);
   return true;
 }
@@ -251,8 +252,8 @@ void ProcessTree::on_online(const OnlineNotice& notice) {
   if (found == workers_.end() || found->second.generation != notice.generation || !found->second.alive) return;
   Managed& worker = found->second;
   worker.online = true;
-  std::uint64_t expected = pack_state(worker.generation, SlotState::starting);
-  map_->slot(worker.slot).state_word.compare_exchange_strong(expected, pack_state(worker.generation, SlotState::running));
+  (void)advance_slot_state(map_->slot(worker.slot), worker.generation, SlotState::starting, worker.generation,
+                           SlotState::running, SlotWriter::broker);
   outbox_.post(worker.parent, ChildOnline{worker.slot, worker.generation, notice.pid});
 }
 
@@ -282,7 +283,7 @@ void ProcessTree::terminate_subtree(std::uint32_t slot) {
   if (!worker.terminating) {
     worker.terminating = true;
     if (worker.alive) {
-      map_->slot(slot).state_word.store(pack_state(worker.generation, SlotState::terminating), std::memory_order_release);
+      publish_slot_state(map_->slot(slot), worker.generation, SlotState::terminating, SlotWriter::broker);
     }
   }
   const auto children = worker.children;

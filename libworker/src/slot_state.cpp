@@ -4,10 +4,9 @@
 
 namespace colony::detail {
 
-void publish_slot_state(WorkerSlot& slot, std::uint32_t generation, SlotState from, SlotState to,
-                        SlotWriter writer) noexcept {
-  assert(is_slot_transition(from, to, writer));
-  (void)from;
+void publish_slot_state(WorkerSlot& slot, std::uint32_t generation, SlotState to, SlotWriter writer) noexcept {
+  [[maybe_unused]] const std::uint64_t current = slot.state_word.load(std::memory_order_relaxed);
+  assert(generation_of(current) == generation && is_slot_transition(state_of(current), to, writer));
   (void)writer;
   slot.state_word.store(pack_state(generation, to), std::memory_order_release);
 }

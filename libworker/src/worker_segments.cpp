@@ -124,7 +124,7 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
     create_worker_segments(session, slot, generation);
   } catch (...) {
     record.creator_pid.store(0, std::memory_order_relaxed);  // as the broker's release: owner first, then state
-    publish_slot_state(record, generation, SlotState::reserved, SlotState::terminated, SlotWriter::creator);
+    publish_slot_state(record, generation, SlotState::terminated, SlotWriter::creator);
     throw;
   }
   // Publishing point. A CAS, not a store: if the broker took the slot back

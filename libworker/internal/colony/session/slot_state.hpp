@@ -64,10 +64,9 @@ constexpr bool is_slot_transition(SlotState from, SlotState to, SlotWriter write
 }
 
 // For a writer that owns the slot at this step (no one else may change it):
-// a release store of (generation, to). `from` is what the writer knows the
-// state to be; a transition the table lacks is a bug, stopped in debug builds.
-void publish_slot_state(WorkerSlot& slot, std::uint32_t generation, SlotState from, SlotState to,
-                        SlotWriter writer) noexcept;
+// a release store of (generation, to). A transition from the slot's current
+// state that the table lacks is a bug, stopped in debug builds.
+void publish_slot_state(WorkerSlot& slot, std::uint32_t generation, SlotState to, SlotWriter writer) noexcept;
 // For a step another party may race: (generation, from) -> (to_generation, to)
 // only if the slot still holds (generation, from). Returns whether it did.
 bool advance_slot_state(WorkerSlot& slot, std::uint32_t generation, SlotState from, std::uint32_t to_generation,
