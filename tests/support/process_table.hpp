@@ -17,4 +17,13 @@ std::vector<int> children_of(int parent);
 // exactly ("NAME=value").
 std::vector<int> processes_with_environment_entry(const std::string& entry);
 
+// How many times process pid went to sleep and was woken (the kernel's
+// voluntary context switches); -1 when it cannot be told.
+long voluntary_waits(int pid);
+// The same for the thread of this process named name; -1 when there is none.
+long own_thread_voluntary_waits(const std::string& name);
+// Whether process pid has mapped a file whose name contains part (a
+// shared-memory segment, for instance).
+bool maps_file_containing(int pid, const std::string& part);
+
 }  // namespace colony::test

@@ -1,7 +1,5 @@
 // The broker's events to a host that never dispatches: real processes, the
 // broker's wakeups counted by the kernel.
-#include <dirent.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
@@ -15,41 +13,13 @@
 #include "colony/worker/named.hpp"
 #include "colony/session/contract.hpp"
 #include "colony/session/session_map.hpp"
+#include "process_table.hpp"
 #include "worker_test_support.hpp"
 
 using namespace colony;
 using namespace std::chrono_literals;
 
 namespace {
-
-
-// The kernel's count of the times a thread went to sleep and was woken:
-// "voluntary_ctxt_switches" in its status. -1 when it cannot be read.
-long voluntary_switches(const std::string& status_path) {
-  std::ifstream in(status_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(line.find(':') + 1));
-  }
-  return -1;
-}
-
-// The status file of this process's thread named name (the broker names its threads).
-std::string own_thread_status(const std::string& name) {
-  DIR* tasks = ::opendir("/proc/self/task");
-  if (tasks == nullptr) return {};
-  std::string found;
-  while (const dirent* entry = ::readdir(tasks)) {
-    if (entry->d_name[0] == '.') continue;
-    const std::string dir = std::string("/proc/self/task/") + entry->d_name;
-    std::ifstream comm(dir + "/comm");
-    std::string thread_name;
-    std::getline(comm, thread_name);
-    if (thread_name == name) found = dir + "/status";
-  }
-  ::closedir(tasks);
-  return found;
-}
 
 std::uint64_t events_dropped(const Broker& broker) {
   const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(2s));
@@ -88,13 +58,11 @@ TEST_CASE("events for a host that never dispatches are bounded and counted, and 
   REQUIRE(box.control().current_slot.load() == 0);
   REQUIRE(box.control().starts.load() == starts);
 
-  const std::string status = own_thread_status("colony-broker");
-  REQUIRE_FALSE(status.empty());
-  const long before = voluntary_switches(status);
+  const long before = test::own_thread_voluntary_waits("colony-broker");
   REQUIRE(before >= 0);
   const auto window = 1500ms;
   std::this_thread::sleep_for(window);
-  const long wakeups = voluntary_switches(status) - before;
+  const long wakeups = test::own_thread_voluntary_waits("colony-broker") - before;
   std::printf("broker thread wakeups in %lld ms with an undeliverable backlog: %ld (5 ms retries: about %lld)\n",
               static_cast<long long>(window.count()), wakeups, static_cast<long long>(window.count() / 5));
   // A retry every 5 ms would be some 300; backing off to 4 a second, a few.

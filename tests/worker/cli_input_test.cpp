@@ -21,6 +21,7 @@
 
 #include "child_process.hpp"
 #include "colony/broker/broker.hpp"
+#include "colony/subprocess/child.hpp"
 #include "colony/worker/channel.hpp"
 #include "colony/worker/named.hpp"
 #include "worker_test_support.hpp"
@@ -44,12 +45,7 @@ COLONY_CHILD_SCENARIO("echo-arguments") {
 
 namespace {
 
-std::string self_path() {
-  char path[4096];
-  const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  if (length <= 0) throw std::runtime_error("cannot resolve /proc/self/exe");
-  return std::string(path, static_cast<std::size_t>(length));
-}
+std::string self_path() { return subprocess::self_executable(); }
 
 // depth brackets: "[[[]]]" for 3.
 std::string nested_arrays(int depth) {

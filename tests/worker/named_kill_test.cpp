@@ -18,6 +18,7 @@
 #include "colony/worker/named.hpp"
 #include "colony/session/contract.hpp"
 #include "colony/session/session_map.hpp"
+#include "process_table.hpp"
 #include "worker_test_support.hpp"
 
 using namespace colony;
@@ -32,17 +33,6 @@ std::string read_text(const std::string& path) {
   std::string text, line;
   while (std::getline(in, line)) text += line + "\n";
   return text;
-}
-
-// The kernel's count of the times a thread went to sleep and was woken:
-// "voluntary_ctxt_switches" in its status. -1 when it cannot be read.
-long voluntary_switches(const std::string& status_path) {
-  std::ifstream in(status_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(line.find(':') + 1));
-  }
-  return -1;
 }
 
 }  // namespace
@@ -102,12 +92,11 @@ TEST_CASE("an idle named worker sleeps in one wait, and a kill wakes it at once"
 
   // Idle: no slices to notice a kill, so no wakeups at all (the old loop
   // woke every 500 ms).
-  const std::string status = "/proc/" + std::to_string(pid) + "/status";
   std::this_thread::sleep_for(100ms);  // settled in its wait
-  const long before = voluntary_switches(status);
+  const long before = test::voluntary_waits(pid);
   REQUIRE(before >= 0);
   std::this_thread::sleep_for(1600ms);
-  const long idle_wakeups = voluntary_switches(status) - before;
+  const long idle_wakeups = test::voluntary_waits(pid) - before;
   CHECK(idle_wakeups <= 1);
 
   const auto killed_at = Clock::now();

@@ -18,6 +18,7 @@
 #include "colony/worker/channel.hpp"
 #include "colony/worker/shared_objects.hpp"
 #include "colony/worker/value.hpp"
+#include "process_table.hpp"
 #include "worker_test_support.hpp"
 
 using namespace colony;
@@ -54,10 +55,7 @@ const Value* find_by(const Value& list, std::string_view key, const Value& wante
 
 // True once pid has mapped the session's control segment: top is watching.
 bool maps_session(int pid, const std::string& session) {
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  std::stringstream text;
-  text << maps.rdbuf();
-  return text.str().find("colony." + session + ".ctl.session") != std::string::npos;
+  return test::maps_file_containing(pid, "colony." + session + ".ctl.session");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // What /proc says: /proc/PID/stat for state and parent, /proc/PID/environ
-// for the environment a process started with.
+// for the environment a process started with, /proc/PID/status for its
+// wakeups, /proc/PID/maps for what it mapped.
 #include "process_table.hpp"
 
 #include <dirent.h>
@@ -77,6 +78,46 @@ std::vector<int> processes_with_environment_entry(const std::string& entry) {
     if (is_live(read_stat(name).state)) pids.push_back(pid);
   });
   return pids;
+}
+
+namespace {
+
+long voluntary_switches_in(const std::string& status_path) {
+  std::ifstream in(status_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(line.find(':') + 1));
+  }
+  return -1;
+}
+
+}  // namespace
+
+long voluntary_waits(int pid) { return voluntary_switches_in("/proc/" + std::to_string(pid) + "/status"); }
+
+long own_thread_voluntary_waits(const std::string& name) {
+  DIR* tasks = ::opendir("/proc/self/task");
+  if (tasks == nullptr) return -1;
+  std::string found;
+  while (const dirent* entry = ::readdir(tasks)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string dir = std::string("/proc/self/task/") + entry->d_name;
+    std::ifstream comm(dir + "/comm");
+    std::string thread_name;
+    std::getline(comm, thread_name);
+    if (thread_name == name) found = dir + "/status";
+  }
+  ::closedir(tasks);
+  return found.empty() ? -1 : voluntary_switches_in(found);
+}
+
+bool maps_file_containing(int pid, const std::string& part) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find(part) != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace colony::test
