@@ -193,7 +193,7 @@ Child Child::run(const std::function<int()>& body, OnParentDeath on_parent_death
 // Ownership
 
 Child::Child(Child&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::exchange(other.pidfd_, -1)), status_(other.status_) {
+    : pid_(std::exchange(other.pid_, -1)), handle_(std::exchange(other.handle_, -1)), status_(other.status_) {
   other.status_.reset();
 }
 
@@ -201,7 +201,7 @@ Child& Child::operator=(Child&& other) noexcept {
   if (this != &other) {
     release();
     pid_ = std::exchange(other.pid_, -1);
-    pidfd_ = std::exchange(other.pidfd_, -1);
+    handle_ = std::exchange(other.handle_, -1);
     status_ = other.status_;
     other.status_.reset();
   }
@@ -212,8 +212,8 @@ Child::~Child() { release(); }
 
 void Child::release() noexcept {
   if (running()) kill_and_reap();
-  if (pidfd_ >= 0) ::close(pidfd_);
-  pidfd_ = -1;
+  if (handle_ >= 0) ::close(handle_);
+  handle_ = -1;
 }
 
 void Child::reaped(int wait_status) noexcept {
@@ -248,13 +248,13 @@ std::optional<ExitStatus> Child::wait_until(Clock::time_point deadline) {
     if (auto status = try_wait()) return status;
     const auto now = Clock::now();
     if (now >= deadline) return std::nullopt;
-    if (pidfd_ < 0) {
+    if (handle_ < 0) {
       std::this_thread::sleep_for(std::chrono::microseconds(500));
       continue;
     }
     // Readable once the child has ended; a signal or the timeout just loops.
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-    pollfd ended{pidfd_, POLLIN, 0};
+    pollfd ended{handle_, POLLIN, 0};
     ::poll(&ended, 1, static_cast<int>(std::min<long long>(left, 1000)));
   }
 }

@@ -97,12 +97,12 @@ class Child {
   ExitStatus kill_and_reap() noexcept;
 
  private:
-  Child(int pid, int pidfd) noexcept : pid_(pid), pidfd_(pidfd) {}
-  void release() noexcept;  // kills and reaps a running child, closes the pidfd
+  Child(int pid, int handle) noexcept : pid_(pid), handle_(handle) {}
+  void release() noexcept;  // kills and reaps a running child, closes its handle
   void reaped(int wait_status) noexcept;
 
   int pid_ = -1;
-  int pidfd_ = -1;  // -1 where the kernel has none: waits then poll
+  int handle_ = -1;  // the OS's handle on the child (Linux: a pidfd); -1 where there is none: waits then sleep in slices
   std::optional<ExitStatus> status_;
 };
 
