@@ -25,4 +25,20 @@ void require_named_worker(const detail::SessionMap& map, const std::string& name
   }
 }
 
+Command named_worker_command(CLI::App& command, NamedWorkerAction act) {
+  struct Options {
+    std::string session;
+    std::string name;
+  };
+  auto options = std::make_shared<Options>();
+  add_session_option(command, options->session);
+  command.add_option("name", options->name, "The worker's name")->required();
+  return {[options, act = std::move(act)] {
+    const auto map = open_live_session(options->session);
+    require_named_worker(*map, options->name);
+    act(*map, options->name);
+    return kSuccess;
+  }};
+}
+
 }  // namespace colony::cli

@@ -3,8 +3,11 @@
 // a command that needs a running broker gets at its session, and at a named
 // worker the session defines.
 
+#include <functional>
 #include <memory>
 #include <string>
+
+#include "commands.hpp"
 
 // The session layer's own headers, in one block.
 #include "colony/session/session_map.hpp"
@@ -21,5 +24,11 @@ std::shared_ptr<detail::SessionMap> open_session_map(const std::string& session)
 
 // Throws WorkerError(not_found) unless the session defines a worker of that name.
 void require_named_worker(const detail::SessionMap& map, const std::string& name);
+
+// A command on one named worker of a live session (`colony kill|terminate|
+// restart [--session S] NAME`): registers --session and NAME, and runs act
+// once the session is live and defines NAME.
+using NamedWorkerAction = std::function<void(const detail::SessionMap& map, const std::string& name)>;
+Command named_worker_command(CLI::App& command, NamedWorkerAction act);
 
 }  // namespace colony::cli

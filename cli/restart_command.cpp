@@ -1,33 +1,20 @@
 // colony restart NAME: the broker starts NAME again after supervision gave it
 // up, its failure history cleared.
 #include <cstdio>
-#include <memory>
 #include <string>
 
 #include "broker_link.hpp"
-#include "commands.hpp"
 #include "live_session.hpp"
-#include "session_option.hpp"
 // The session layer's own headers, in one block.
 #include "colony/session/protocol.hpp"
 
 namespace colony::cli {
 
 Command setup_restart(CLI::App& command) {
-  struct Options {
-    std::string session;
-    std::string name;
-  };
-  auto options = std::make_shared<Options>();
-  add_session_option(command, options->session);
-  command.add_option("name", options->name, "The worker's name")->required();
-  return {[options] {
-    const auto map = open_live_session(options->session);
-    require_named_worker(*map, options->name);
-    send_to_broker(*map, detail::RestartNamed{options->name});
-    std::printf("restarting worker %s\n", options->name.c_str());
-    return kSuccess;
-  }};
+  return named_worker_command(command, [](const detail::SessionMap& map, const std::string& name) {
+    send_to_broker(map, detail::RestartNamed{name});
+    std::printf("restarting worker %s\n", name.c_str());
+  });
 }
 
 }  // namespace colony::cli
