@@ -262,7 +262,10 @@ TEST_CASE("colony bytes checks offsets and lengths against the array before allo
     CHECK(result.exit_code == 1);
     CHECK(result.err.find("beyond the length 4096") != std::string::npos);
   }
-  CHECK(colony({"bytes", "read", "page", "4000", "96", "--hex"}).out == std::string(192, '0') + "\n");
+  // Built by append: string(n, c) + "\n" trips g++ 12's -Warray-bounds in the TSan build.
+  std::string zeros(192, '0');
+  zeros += '\n';
+  CHECK(colony({"bytes", "read", "page", "4000", "96", "--hex"}).out == zeros);
 }
 
 TEST_CASE("a worker name that is not UTF-8 is refused at definition, and colony's JSON stays valid", "[ipc]") {
