@@ -83,7 +83,10 @@ ReceiveInfo decode_record_into(const RecordView& record, T& value) {
   if (record.type_tag != TypeAlias<T>::tag) {
     const bool known = TypeRegistry::alias_of(record.type_tag).has_value();
     info.status = known ? ReceiveStatus::wrong_type : ReceiveStatus::unknown_type;
-    info.error = "expected '" + std::string(TypeAlias<T>::name) + "', got " + TypeRegistry::describe(record.type_tag);
+    // Built by append: g++ 12 at -O3 flags operator+ chains with a bogus
+    // -Warray-bounds (GCC bug 105651).
+    info.error.assign("expected '").append(TypeAlias<T>::name).append("', got ");
+    info.error.append(TypeRegistry::describe(record.type_tag));
     return info;
   }
   try {
