@@ -76,7 +76,7 @@ int stop(const std::string& given_session) {
   const std::string& session = map->session();
   const shm::ProcessIdentity broker = detail::broker_identity(map->header());
   try {
-    send_to_broker(*map, detail::StopRequest{shm::current_pid()});
+    (void)ask_broker(*map, detail::StopRequest{shm::current_pid(), {}});
   } catch (const WorkerError& e) {
     // The request ring takes nothing (its claim lock is stuck, say): the
     // broker also stops on SIGTERM, which needs no shared memory. Sent only

@@ -1,5 +1,7 @@
 #pragma once
-// Sending one request to a session's broker, for commands that are not workers.
+// One request to a session's broker, for commands that are not workers: it
+// is answered once (protocol.hpp's BrokerReply), and the answer is returned
+// (what the broker did) or thrown as a WorkerError (why it could not).
 
 #include <chrono>
 #include <string>
@@ -8,9 +10,11 @@
 
 namespace colony::cli {
 
+inline constexpr auto kBrokerAnswerDeadline = std::chrono::seconds(5);
+
 template <shm::RegisteredType Request>
-void send_to_broker(const detail::SessionMap& map, const Request& request) {
-  detail::BrokerLink(map).post(request, shm::Deadline::after(std::chrono::seconds(5)));
+std::string ask_broker(const detail::SessionMap& map, Request request) {
+  return detail::BrokerLink(map).ask(std::move(request), shm::Deadline::after(kBrokerAnswerDeadline));
 }
 
 }  // namespace colony::cli

@@ -50,7 +50,7 @@ int run_call(const CallCommand& command, const std::vector<std::string>& typed) 
     return kSuccess;
   } catch (const WorkerError& e) {
     std::fprintf(stderr, "colony: %s\n", e.what());
-    return e.code() == WorkerErrc::timed_out ? kTimedOut : kFailure;
+    return exit_code_for(e.code());
   }
 }
 

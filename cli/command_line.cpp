@@ -113,7 +113,7 @@ int CommandLine::run() const {
     return kUsage;
   } catch (const WorkerError& e) {
     std::fprintf(stderr, "colony: %s\n", e.what());
-    return kFailure;
+    return exit_code_for(e.code());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "colony: %s\n", e.what());
     return kFailure;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "colony/worker/errors.hpp"
+
 namespace colony::cli {
 
 // Exit codes shared by every subcommand (documented in the README).
@@ -19,6 +21,11 @@ inline constexpr int kFailure = 1;      // the command could not do what was ask
 inline constexpr int kUsage = 2;        // bad arguments
 inline constexpr int kTimedOut = 3;     // no answer before --timeout
 inline constexpr int kCannotRun = 127;  // colony run: the worker could not be started
+
+// The one mapping from the worker API's error codes to exit codes: a timeout
+// is kTimedOut, every other failure kFailure (usage errors are found before
+// any call and are UsageError's).
+constexpr int exit_code_for(WorkerErrc code) noexcept { return code == WorkerErrc::timed_out ? kTimedOut : kFailure; }
 
 // Bad words on the command line, found after parsing: exit code kUsage.
 class UsageError : public std::runtime_error {

@@ -46,7 +46,15 @@ int run_deadletters(const DeadLettersOptions& options) {
   const bool replay = options.action == "replay";
   const auto moved = replay ? box.replay_dead_letters() : box.drop_dead_letters();
   std::printf("%s %zu dead letters of %s\n", replay ? "replayed" : "dropped", moved, options.name.c_str());
-  if (replay && moved > 0) send_to_broker(*map, detail::EnsureNamed{options.name});
+  if (replay && moved > 0) {
+    // The letters are back in the mailbox whatever the broker says: a worker
+    // that cannot start now is a note, not a failure of the replay.
+    try {
+      (void)ask_broker(*map, detail::EnsureNamed{options.name, {}});
+    } catch (const WorkerError& e) {
+      std::fprintf(stderr, "colony: the replayed letters wait: %s\n", e.what());
+    }
+  }
   return kSuccess;
 }
 

@@ -12,8 +12,7 @@ namespace colony::cli {
 
 Command setup_restart(CLI::App& command) {
   return named_worker_command(command, [](const detail::SessionMap& map, const std::string& name) {
-    send_to_broker(map, detail::RestartNamed{name});
-    std::printf("restarting worker %s\n", name.c_str());
+    std::printf("%s\n", ask_broker(map, detail::RestartNamed{name, {}}).c_str());
   });
 }
 

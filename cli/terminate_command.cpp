@@ -12,8 +12,7 @@ namespace colony::cli {
 
 Command setup_terminate(CLI::App& command) {
   return named_worker_command(command, [](const detail::SessionMap& map, const std::string& name) {
-    send_to_broker(map, detail::TerminateNamed{name});
-    std::printf("terminating worker %s\n", name.c_str());
+    std::printf("%s\n", ask_broker(map, detail::TerminateNamed{name, {}}).c_str());
   });
 }
 

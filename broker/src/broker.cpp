@@ -98,7 +98,7 @@ void Broker::define_named_worker(const std::string& name, const std::string& exe
   define_named_worker(name, executable, std::move(arguments), options);
 }
 
-void Broker::restart_named_worker(const std::string& name) { impl_->internal->post(detail::RestartNamed{name}); }
+void Broker::restart_named_worker(const std::string& name) { impl_->internal->post(detail::RestartNamed{name, {}}); }
 
 void Broker::define_named_worker(const std::string& name, const std::string& executable,
                                  std::vector<std::string> arguments, const NamedWorkerOptions& options) {

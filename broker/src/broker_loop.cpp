@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "colony/session/reply_ring.hpp"
 #include "colony/shm/typed.hpp"
 
 namespace colony::broker_detail {
@@ -13,6 +14,8 @@ namespace {
 
 // After the grace period, how long killed processes may take to be reaped.
 constexpr auto kKillWait = std::chrono::seconds(3);
+// How long an answer may wait to be written: its reply ring was made for it.
+constexpr auto kReplyPatience = std::chrono::milliseconds(100);
 // A corrupt request ring is not read again: deaths are waited for in these steps.
 constexpr auto kCorruptRingPause = std::chrono::milliseconds(5);
 
@@ -27,18 +30,34 @@ void BrokerLoop::handle(const shm::RecordView& record) {
   } else if (tag == shm::TypeAlias<OnlineNotice>::tag) {
     if (auto r = shm::decode_record<OnlineNotice>(record); r.ok()) tree_.on_online(*r.value);
   } else if (tag == shm::TypeAlias<StopRequest>::tag) {
+    const auto r = shm::decode_record<StopRequest>(record);
     begin_stop();
+    if (r.ok()) answer(r.value->reply, RequestOutcome::done("the session is ending"));
   } else if (tag == shm::TypeAlias<EnsureNamed>::tag) {
-    if (auto r = shm::decode_record<EnsureNamed>(record); r.ok()) named_.ensure_running(r.value->name);
+    if (auto r = shm::decode_record<EnsureNamed>(record); r.ok()) answer(r.value->reply, named_.ensure_running(r.value->name));
   } else if (tag == shm::TypeAlias<RestartNamed>::tag) {
-    if (auto r = shm::decode_record<RestartNamed>(record); r.ok()) named_.restart(r.value->name);
+    if (auto r = shm::decode_record<RestartNamed>(record); r.ok()) answer(r.value->reply, named_.restart(r.value->name));
   } else if (tag == shm::TypeAlias<TerminateNamed>::tag) {
-    if (auto r = shm::decode_record<TerminateNamed>(record); r.ok()) named_.terminate(r.value->name);
+    if (auto r = shm::decode_record<TerminateNamed>(record); r.ok()) answer(r.value->reply, named_.terminate(r.value->name));
   }
   // Anything else is not for us: dropped (deaths and definitions come from
   // this process only, never through the ring). Requests come from
   // processes of this user only (segments are 0600), but a bad record must
-  // not stop the broker.
+  // not stop the broker. A record that does not decode has no reply address
+  // to answer: its sender times out, with "the broker did not answer".
+}
+
+void BrokerLoop::answer(const ReplyAddress& address, const RequestOutcome& outcome) {
+  if (address.reply_to.empty()) return;  // nobody waits
+  const BrokerReply reply{address.correlation_id, outcome.ok, static_cast<std::uint32_t>(outcome.code), outcome.message};
+  // The ring was made for this one answer and holds nothing else: a send
+  // that cannot complete at once means its owner is stopped or gone.
+  const auto sent = send_to_reply_ring(map_, address.reply_to, reply, shm::Deadline::after(kReplyPatience));
+  if (sent != shm::RingStatus::ok) {
+    std::fprintf(stderr, "colony broker: could not answer request %llu (%s): %s\n",
+                 static_cast<unsigned long long>(address.correlation_id), address.reply_to.c_str(),
+                 outcome.message.c_str());
+  }
 }
 
 void BrokerLoop::handle_internal() {
@@ -65,7 +84,10 @@ void BrokerLoop::handle_internal_request(const InternalQueue::DefineCall& call) 
   call.answer->set_value(std::move(why));
 }
 
-void BrokerLoop::handle_internal_request(const RestartNamed& restart) { named_.restart(restart.name); }
+void BrokerLoop::handle_internal_request(const RestartNamed& restart) {
+  const RequestOutcome outcome = named_.restart(restart.name);
+  if (!outcome.ok) std::fprintf(stderr, "colony broker: restart: %s\n", outcome.message.c_str());
+}
 
 void BrokerLoop::begin_stop() {
   if (tree_.ending()) return;

@@ -30,6 +30,8 @@ class BrokerLoop {
 
  private:
   void handle(const shm::RecordView& record);
+  // Writes the one reply to a request that named a reply address.
+  void answer(const detail::ReplyAddress& address, const RequestOutcome& outcome);
   void handle_internal();
   void handle_internal_request(const detail::ChildEnded& ended);
   void handle_internal_request(const InternalQueue::DefineCall& call);

@@ -25,13 +25,18 @@ struct Spawned {
 // exactly the environment given, in working_directory (unless empty); signals
 // blocked or handled in the caller are reset to defaults in the child, and the
 // child is killed if the calling thread ends, from before its first
-// instruction on. Errors name the cause (errno's text).
+// instruction on. Errors carry the OS's error number and name the cause.
 // stdin_fd / stdout_fd / stderr_fd (-1: inherit) become the child's standard
 // input, output and error.
 shm::Expected<Spawned> spawn_process(const std::string& executable, const std::vector<std::string>& arguments,
                                      const std::vector<std::string>& environment,
                                      const std::string& working_directory, int stdin_fd = -1, int stdout_fd = -1,
                                      int stderr_fd = -1);
+// Whether a spawn_process error means the executable cannot be run at all
+// (missing, or not executable), as opposed to the OS failing otherwise.
+inline bool cannot_execute(const shm::Error& error) noexcept {
+  return error.code == shm::Errc::not_found || error.code == shm::Errc::not_permitted;
+}
 // The session is ending: the process may clean up and exit (it is killed
 // after the grace period). False when it could not be told.
 bool ask_to_stop(const Spawned& process) noexcept;

@@ -45,18 +45,28 @@ std::string NamedWorkers::define(const DefineNamed& definition) {
   worker.box.control().max_attempts.store(definition.max_attempts, std::memory_order_relaxed);
   // Publishing point: callers find the name from here on.
   if (!known) (void)map_->register_entry(kNamedWorkerEntryKind, definition.name, kHostSlot, 1);
-  if (worker.box.depth() > 0) ensure_running(definition.name);
+  if (worker.box.depth() > 0) (void)ensure_running(definition.name);
   return {};
 }
 
-void NamedWorkers::ensure_running(const std::string& name) {
-  if (tree_.ending()) return;
+RequestOutcome NamedWorkers::ensure_running(const std::string& name) {
+  const std::string worker_name = "worker '" + name + "'";
+  if (tree_.ending()) return RequestOutcome::refused(WorkerErrc::session_gone, "the session is ending");
   const auto found = workers_.find(name);
-  if (found == workers_.end()) return;
+  if (found == workers_.end()) {
+    return RequestOutcome::refused(WorkerErrc::not_found, "no worker named '" + name + "' in session '" + session_ + "'");
+  }
   NamedWorker& worker = found->second;
-  if (worker.running || worker.supervision.given_up() || worker.supervision.restart_at()) return;
+  if (worker.running) return RequestOutcome::done(worker_name + " is running");
+  if (worker.supervision.given_up()) {
+    return RequestOutcome::refused(WorkerErrc::bad_state, "supervision gave up " + worker_name +
+                                                              "; colony restart " + name + " starts it again");
+  }
+  if (worker.supervision.restart_at()) return RequestOutcome::done(worker_name + " starts after its restart back-off");
   const auto claimed = tree_.claim_named_slot(name, worker.spec.executable);
-  if (!claimed) return;
+  if (!claimed) {
+    return RequestOutcome::refused(WorkerErrc::worker_cap, "no worker slot is free for " + worker_name);
+  }
   const auto [slot, generation] = *claimed;
   MailboxControl& control = worker.box.control();
   tree_.track_named(name, LaunchRequest{slot, generation, worker.spec.executable, worker.spec.arguments,
@@ -65,7 +75,7 @@ void NamedWorkers::ensure_running(const std::string& name) {
   control.starts.fetch_add(1, std::memory_order_relaxed);
   control.current_generation.store(generation, std::memory_order_relaxed);
   control.current_slot.store(slot, std::memory_order_release);
-  if (tree_.queue_if_at_cap(slot)) return;
+  if (tree_.queue_if_at_cap(slot)) return RequestOutcome::done(worker_name + " waits for a place under the running cap");
   const Clock::time_point spawn_started = Clock::now();
   const auto error = tree_.spawn(slot);
   // For the kill-to-replacement figure (colony ps, the benchmark): when the
@@ -74,23 +84,33 @@ void NamedWorkers::ensure_running(const std::string& name) {
   control.replaced_ns.store(static_cast<std::uint64_t>(spawn_started.time_since_epoch().count()),
                             std::memory_order_relaxed);
   if (error) {
-    std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), error->c_str());
+    std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), error->message.c_str());
     // A start that failed is a failure like a crash: on_finished decides.
-    tree_.fail_start(slot, *error);
+    tree_.fail_start(slot, error->message);
+    return RequestOutcome::refused(cannot_execute(*error) ? WorkerErrc::no_such_executable : WorkerErrc::os_error,
+                                   "cannot start " + worker_name + ": " + error->message);
   }
+  return RequestOutcome::done(worker_name + " started");
 }
 
-void NamedWorkers::restart(const std::string& name) {
+RequestOutcome NamedWorkers::restart(const std::string& name) {
   const auto found = workers_.find(name);
-  if (found == workers_.end()) return;
+  if (found == workers_.end()) {
+    return RequestOutcome::refused(WorkerErrc::not_found, "no worker named '" + name + "' in session '" + session_ + "'");
+  }
   found->second.supervision.reset();
   found->second.box.control().supervision.store(static_cast<std::uint32_t>(SupervisionState::normal));
-  ensure_running(name);
+  return ensure_running(name);
 }
 
-void NamedWorkers::terminate(const std::string& name) {
+RequestOutcome NamedWorkers::terminate(const std::string& name) {
   const auto found = workers_.find(name);
-  if (found != workers_.end() && found->second.running) tree_.terminate_subtree(found->second.running->slot);
+  if (found == workers_.end()) {
+    return RequestOutcome::refused(WorkerErrc::not_found, "no worker named '" + name + "' in session '" + session_ + "'");
+  }
+  if (!found->second.running) return RequestOutcome::done("worker '" + name + "' runs no process");
+  tree_.terminate_subtree(found->second.running->slot);
+  return RequestOutcome::done("worker '" + name + "' terminated");
 }
 
 void NamedWorkers::on_finished(const ProcessTree::NamedFinished& finished) {
@@ -122,7 +142,7 @@ void NamedWorkers::on_finished(const ProcessTree::NamedFinished& finished) {
   // and given up past the intensity.
   using Next = NamedSupervision::Next;
   const Next next = worker.supervision.on_end(end, worker.box.depth() > 0, control, Clock::now());
-  if (next == Next::start_now) ensure_running(finished.name);
+  if (next == Next::start_now) (void)ensure_running(finished.name);
 }
 
 void NamedWorkers::tick(Clock::time_point now) {
@@ -154,7 +174,7 @@ void NamedWorkers::tick(Clock::time_point now) {
     // came in after the kill.
     const bool killed_since = control.kills.load(std::memory_order_acquire) != worker.supervision.kills_when_planned();
     if (killed_since && worker.box.depth() == 0) continue;
-    ensure_running(name);
+    (void)ensure_running(name);
   }
 }
 

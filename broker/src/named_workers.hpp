@@ -18,6 +18,7 @@
 #include "colony/session/session_map.hpp"
 #include "named_supervision.hpp"
 #include "process_tree.hpp"
+#include "request_outcome.hpp"
 
 namespace colony::broker_detail {
 
@@ -45,12 +46,14 @@ class NamedWorkers {
   // Returns why the name could not be defined; empty once callers can see it.
   std::string define(const detail::DefineNamed& definition);
   // Starts the named worker's process unless one runs, supervision gave it
-  // up, or it waits out a back-off; a child of the host.
-  void ensure_running(const std::string& name);
+  // up, or it waits out a back-off; a child of the host. What it answers a
+  // caller: refused for an unknown name, an ending session, a worker given
+  // up, or a start that failed.
+  RequestOutcome ensure_running(const std::string& name);
   // `colony restart`: its history cleared, started again.
-  void restart(const std::string& name);
+  RequestOutcome restart(const std::string& name);
   // `colony terminate`: its process ends now; queued calls stay.
-  void terminate(const std::string& name);
+  RequestOutcome terminate(const std::string& name);
   // Supervision: what follows the end of one of its processes.
   void on_finished(const ProcessTree::NamedFinished& finished);
   // Handlers past their timeout are killed; restarts whose back-off passed start.

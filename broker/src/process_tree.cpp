@@ -111,16 +111,15 @@ void ProcessTree::on_launch(const LaunchRequest& request) {
     return;
   }
   if (auto error = spawn(request.slot)) {
-    const bool missing = error->find("No such file") != std::string::npos ||
-                         error->find("Permission denied") != std::string::npos;
-    refuse(request, parent, missing ? LaunchRefusal::no_such_executable : LaunchRefusal::os_error, *error);
+    refuse(request, parent, cannot_execute(*error) ? LaunchRefusal::no_such_executable : LaunchRefusal::os_error,
+           error->message);
     forget_unspawned(request.slot);
     return;
   }
   outbox_.post(parent, LaunchResult{request.slot, request.generation, true, 0, {}});
 }
 
-std::optional<std::string> ProcessTree::spawn(std::uint32_t slot) {
+std::optional<shm::Error> ProcessTree::spawn(std::uint32_t slot) {
   Managed& worker = workers_.at(slot);
   WorkerSlot& record = map_->slot(worker.slot);
   // Published before the process exists, so the worker finds its slot
@@ -130,7 +129,7 @@ std::optional<std::string> ProcessTree::spawn(std::uint32_t slot) {
   if (worker.launch.plain) {
     if (auto error = io.prepare(map_, worker.launch)) {
       publish_slot_state(record, worker.generation, SlotState::created, SlotWriter::broker);
-      return error;
+      return shm::Error{shm::Errc::os_error, std::move(*error)};
     }
   }
   // A named worker's standard error goes through the reaper, which keeps
@@ -147,7 +146,7 @@ std::optional<std::string> ProcessTree::spawn(std::uint32_t slot) {
   if (!spawned) {
     close_end(stderr_pipe.read_end);
     publish_slot_state(record, worker.generation, SlotState::created, SlotWriter::broker);
-    return spawned.error().message;
+    return spawned.error();
   }
   if (worker.launch.plain) {
     worker.pumps = io.start_pumps(worker.launch.chunks);
@@ -202,7 +201,7 @@ void ProcessTree::launch_queued() {
     launch_queue_.pop_front();
     const auto found = workers_.find(slot);
     if (found == workers_.end() || found->second.terminating) continue;
-    if (auto error = spawn(slot)) fail_start(slot, *error);
+    if (auto error = spawn(slot)) fail_start(slot, error->message);
   }
 }
 

@@ -80,8 +80,9 @@ class ProcessTree {
   void track_named(const std::string& name, detail::LaunchRequest launch);
   // Under the running cap it waits in the launch queue: true.
   bool queue_if_at_cap(std::uint32_t slot);
-  // Spawns a tracked worker; returns the error when it could not.
-  std::optional<std::string> spawn(std::uint32_t slot);
+  // Spawns a tracked worker; returns the error when it could not
+  // (cannot_execute(error): the executable is missing or not executable).
+  std::optional<shm::Error> spawn(std::uint32_t slot);
   // Its start failed: it ends as failed_to_start.
   void fail_start(std::uint32_t slot, const std::string& error);
   const Managed* find(std::uint32_t slot) const;

@@ -2,10 +2,15 @@
 
 #include <chrono>
 
+#include "colony/shm/process.hpp"
+
 namespace colony::detail {
 namespace {
 
 constexpr auto kOpenDeadline = std::chrono::seconds(2);
+// How often a wait for the broker's answer looks whether the broker still
+// lives (the answer itself wakes it at once).
+constexpr auto kLivenessInterval = std::chrono::milliseconds(100);
 
 shm::Ring open_request_ring(const SessionMap& session) {
   auto ring = shm::Ring::open(session.name(shm::SegmentKind::ring, kBrokerRing), shm::Deadline::after(kOpenDeadline));
@@ -15,7 +20,8 @@ shm::Ring open_request_ring(const SessionMap& session) {
 
 }  // namespace
 
-BrokerLink::BrokerLink(const SessionMap& session) : ring_(open_request_ring(session)), writer_(attach(ring_)) {}
+BrokerLink::BrokerLink(const SessionMap& session)
+    : session_(session), ring_(open_request_ring(session)), writer_(attach(ring_)) {}
 
 shm::TypedWriter BrokerLink::attach(shm::Ring& ring) {
   auto writer = shm::RingWriter::attach(ring);
@@ -29,6 +35,37 @@ void BrokerLink::check(shm::RingStatus status) {
     throw WorkerError(WorkerErrc::timed_out, "the broker took no request in time: " + writer_.describe(status));
   }
   throw WorkerError(WorkerErrc::session_gone, "the broker takes no request: " + writer_.describe(status));
+}
+
+std::uint64_t BrokerLink::next_correlation_id() noexcept {
+  // Shared by every process of the session: unique among its requests.
+  return session_.header().next_object_id.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string BrokerLink::await_reply(ReplyRing& reply_ring, std::uint64_t correlation_id, shm::Deadline deadline) {
+  shm::TypedReader reader = reply_ring.reader();
+  for (;;) {
+    auto received = reader.receive<BrokerReply>(deadline.capped(kLivenessInterval));
+    if (received.ok()) {
+      if (received.value->correlation_id != correlation_id) continue;  // not ours: never happens on a ring of our own
+      if (!received.value->ok) {
+        // A code this build does not know (a newer broker's) is still an error.
+        const auto code = received.value->code <= static_cast<std::uint32_t>(WorkerErrc::os_error)
+                              ? static_cast<WorkerErrc>(received.value->code)
+                              : WorkerErrc::os_error;
+        throw WorkerError(code, received.value->message);
+      }
+      return std::move(received.value->message);
+    }
+    if (received.status != shm::ReceiveStatus::timed_out) {
+      throw WorkerError(WorkerErrc::undecodable, "the broker's answer does not decode: " + received.error);
+    }
+    if (!shm::is_alive(broker_identity(session_.header()))) {
+      throw WorkerError(WorkerErrc::session_gone, "the broker (pid " + std::to_string(session_.header().broker_pid.load()) +
+                                                      ") died before it answered");
+    }
+    if (deadline.passed()) throw WorkerError(WorkerErrc::timed_out, "the broker did not answer in time");
+  }
 }
 
 }  // namespace colony::detail

@@ -13,6 +13,7 @@
 #include "colony/shm/process.hpp"
 #include "colony/session/crash_log.hpp"
 #include "colony/session/protocol.hpp"
+#include "colony/session/reply_ring.hpp"
 #include "colony/session/session_map.hpp"
 #include "colony/worker/worker.hpp"
 
@@ -31,45 +32,18 @@ constexpr std::size_t kReplyCapacity = 256 << 10;
 // itself wakes it at once).
 constexpr auto kWatchInterval = std::chrono::milliseconds(100);
 
-constexpr int kReplyNameTries = 8;
-
-// A new reply ring under an unpredictable name; a name that exists already
-// (squatted, or a one-in-2^64 clash) is never adopted: another name is drawn.
-shm::Ring create_reply_ring(const detail::SessionMap& map, std::string& object, std::optional<shm::SegmentName>& name) {
-  shm::RingOptions options;
-  options.capacity = kReplyCapacity;
-  options.max_message = shm::largest_message(kReplyCapacity);
-  for (int attempt = 0; attempt < kReplyNameTries; ++attempt) {
-    object = detail::random_reply_ring_object();
-    const auto candidate = map.name(shm::SegmentKind::ring, object);
-    auto made = shm::Ring::create(candidate, options);
-    if (made) {
-      name = candidate;
-      return std::move(*made);
-    }
-    if (made.error().code != shm::Errc::already_exists) {
-      throw WorkerError(WorkerErrc::os_error, "cannot make a reply ring: " + made.error().message);
-    }
-  }
-  throw WorkerError(WorkerErrc::os_error, "cannot make a reply ring: " + std::to_string(kReplyNameTries) +
-                                              " random names in a row exist already");
-}
-
+// Without a reply address: the call is in the mailbox whatever the broker
+// does, and a waited call learns of a start that failed from the mailbox
+// control (refuse_if_no_reply_can_come), so no one waits for this answer.
 void ensure_running(const detail::SessionMap& map, std::string_view name, shm::Deadline deadline) {
-  detail::BrokerLink(map).post(detail::EnsureNamed{std::string(name)}, deadline);
+  detail::BrokerLink(map).post(detail::EnsureNamed{std::string(name), {}}, deadline);
 }
 
 void send_reply(const detail::SessionMap& map, const std::string& reply_ring, const Reply& reply) {
-  // The caller may have given up and removed its ring: then nobody listens.
-  if (!detail::is_reply_ring_object(reply_ring)) return;
-  auto ring = shm::Ring::open(map.name(shm::SegmentKind::ring, reply_ring), shm::Deadline::after(kOpenDeadline));
-  if (!ring) return;
-  auto writer = shm::RingWriter::attach(*ring);
-  if (!writer) return;
-  shm::TypedWriter typed(std::move(*writer));
-  if (typed.send(reply, shm::Deadline::after(kOpenDeadline)) == shm::RingStatus::too_large) {
+  const auto deadline = shm::Deadline::after(kOpenDeadline);
+  if (detail::send_to_reply_ring(map, reply_ring, reply, deadline) == shm::RingStatus::too_large) {
     Reply refused{reply.id, false, Value(), "the reply is larger than the caller's reply ring"};
-    (void)typed.send(refused, shm::Deadline::after(kOpenDeadline));
+    (void)detail::send_to_reply_ring(map, reply_ring, refused, deadline);
   }
 }
 
@@ -177,16 +151,22 @@ std::string argument_error(const Call& request, const ValueError& error) {
 }  // namespace
 
 ExecutableLookup find_executable(const std::string& executable) {
-  const auto check = [](const std::string& path) -> std::optional<std::string> {
+  struct Check {
+    const char* why_not = nullptr;  // nullptr: it can be run
+    bool exists = false;
+  };
+  const auto check = [](const std::string& path) -> Check {
     struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) return "no such file";
-    if (!S_ISREG(info.st_mode)) return "not a regular file";
-    if (::access(path.c_str(), X_OK) != 0) return "not executable";
-    return std::nullopt;
+    if (::stat(path.c_str(), &info) != 0) return {"no such file", false};
+    if (!S_ISREG(info.st_mode)) return {"not a regular file", true};
+    if (::access(path.c_str(), X_OK) != 0) return {"not executable", true};
+    return {};
   };
   if (executable.empty()) return {{}, "an empty name"};
   if (executable.find('/') != std::string::npos) {
-    if (auto why = check(executable)) return {{}, std::move(*why)};
+    if (const Check checked = check(executable); checked.why_not != nullptr) {
+      return {{}, checked.why_not, checked.exists};
+    }
     return {executable, {}};
   }
   const char* path = std::getenv("PATH");
@@ -195,7 +175,7 @@ ExecutableLookup find_executable(const std::string& executable) {
     const auto colon = directories.find(':');
     const std::string directory(directories.substr(0, colon));
     std::string candidate = (directory.empty() ? "." : directory) + "/" + executable;
-    if (!check(candidate)) return {std::move(candidate), {}};
+    if (check(candidate).why_not == nullptr) return {std::move(candidate), {}};
     if (colon == std::string_view::npos) break;
     directories.remove_prefix(colon + 1);
   }
@@ -255,18 +235,12 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
   request.id = map->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
   request.method = std::string(method);
   request.args = std::move(args);
-  std::optional<shm::Ring> reply_ring;
-  std::optional<shm::SegmentName> reply_name;
+  // Removed on every way out.
+  std::optional<detail::ReplyRing> reply_ring;
   if (options.wait) {
-    reply_ring.emplace(create_reply_ring(*map, request.reply_ring, reply_name));
+    reply_ring.emplace(*map, kReplyCapacity);
+    request.reply_ring = reply_ring->object();
   }
-  // Removes the reply ring on every way out.
-  struct RemoveReplyRing {
-    const std::optional<shm::SegmentName>& name;
-    ~RemoveReplyRing() {
-      if (name) shm::Segment::remove(*name);
-    }
-  } remove_reply_ring{reply_name};
 
   const auto deadline = shm::Deadline::after(options.timeout);
   const auto posted = box.post(request, deadline);
@@ -286,9 +260,7 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
   ensure_running(*map, name, deadline.capped(kBrokerDeadline));
   if (!options.wait) return std::nullopt;
 
-  auto reader = shm::RingReader::attach(*reply_ring);
-  if (!reader) throw WorkerError(WorkerErrc::os_error, reader.error().message);
-  shm::TypedReader typed(std::move(*reader));
+  shm::TypedReader typed = reply_ring->reader();
   for (;;) {
     auto received = typed.receive<Reply>(deadline.capped(kWatchInterval));
     if (received.ok()) {

@@ -125,7 +125,7 @@ shm::Expected<Spawned> spawn_process(const std::string& executable, const std::v
   if (executable.find('/') == std::string::npos) {
     ExecutableLookup found = find_executable(executable);
     if (found.path.empty()) {
-      const int why = found.why_not == "not executable" || found.why_not == "not a regular file" ? EACCES : ENOENT;
+      const int why = found.found_but_not_runnable ? EACCES : ENOENT;
       return shm::os_error("cannot execute '" + executable + "' (" + found.why_not + ")", why);
     }
     path = std::move(found.path);

@@ -82,7 +82,8 @@ std::optional<std::string> why_cannot_execute(const std::string& executable);
 // file of that name in PATH), or, with path empty, why there is none.
 struct ExecutableLookup {
   std::string path;
-  std::string why_not;
+  std::string why_not;         // for a person, when path is empty
+  bool found_but_not_runnable = false;  // a file is there, but not a regular executable one
 };
 ExecutableLookup find_executable(const std::string& executable);
 

@@ -2,11 +2,16 @@
 // The one way a process of the session sends requests to its broker: the
 // request ring (ring.broker, many writers; the records are protocol.hpp's).
 // Workers hold one for their life; the colony command and callers of named
-// workers open one per request. The broker's own threads never use it (they
+// workers open one per request. A request that names a ReplyAddress gets
+// one BrokerReply (protocol.hpp): ask() makes the reply ring, posts and
+// waits for the answer with its correlation id. The broker's own threads never use it (they
 // post to the broker's in-process queue: a stopped process holding this
 // ring's claim lock must not keep the broker from learning of deaths).
 
 #include <string>
+
+#include "colony/session/protocol.hpp"
+#include "colony/session/reply_ring.hpp"
 
 #include "colony/session/session_map.hpp"
 #include "colony/shm/ring.hpp"
@@ -31,9 +36,27 @@ class BrokerLink {
     check(writer_.send(request, deadline));
   }
 
+  // Posts request with a reply address of its own and returns the broker's
+  // answer: its message on success; throws WorkerError with the broker's
+  // code and message on an error, timed_out when no answer came before the
+  // deadline, session_gone when the broker died first.
+  template <shm::RegisteredType Request>
+  std::string ask(Request request, shm::Deadline deadline) {
+    ReplyRing reply_ring(session_, kBrokerReplyCapacity);
+    request.reply = ReplyAddress{next_correlation_id(), reply_ring.object()};
+    post(request, deadline);
+    return await_reply(reply_ring, request.reply.correlation_id, deadline);
+  }
+
+  // The smallest ring: a BrokerReply is a code and a line of text.
+  static constexpr std::size_t kBrokerReplyCapacity = 4096;
+
  private:
   static shm::TypedWriter attach(shm::Ring& ring);
   void check(shm::RingStatus status);
+  std::uint64_t next_correlation_id() noexcept;
+  std::string await_reply(ReplyRing& reply_ring, std::uint64_t correlation_id, shm::Deadline deadline);
+  const SessionMap& session_;
   shm::Ring ring_;
   shm::TypedWriter writer_;
 };

@@ -15,6 +15,19 @@ namespace colony::detail {
 
 // --- to the broker (ring.broker, many writers) ---------------------------
 
+// Where the broker answers a request. A sender that waits for the outcome
+// makes a reply ring (reply_ring.hpp), names it here with a correlation id
+// unique in the session, and gets exactly one BrokerReply with that id:
+// success, or an error with a code and a message (never a silent drop).
+// Empty reply_to: nobody waits (a queued call's EnsureNamed: the call's
+// outcome is the mailbox's, and its worker's start failures are recorded in
+// the mailbox control and the crash log).
+struct ReplyAddress {
+  std::uint64_t correlation_id = 0;
+  std::string reply_to;  // a reply ring's object name (names.hpp), or empty
+  template <class A> void serialize(A& a) { a(correlation_id, reply_to); }
+};
+
 struct LaunchRequest {
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
@@ -86,24 +99,37 @@ struct DefineNamed {
 // A message was posted to a named worker's mailbox: start its process if none runs.
 struct EnsureNamed {
   std::string name;
-  template <class A> void serialize(A& a) { a(name); }
+  ReplyAddress reply;
+  template <class A> void serialize(A& a) { a(name, reply); }
 };
 
 // Ends a named worker's process at once (SIGKILL); its mailbox stays.
 struct TerminateNamed {
   std::string name;
-  template <class A> void serialize(A& a) { a(name); }
+  ReplyAddress reply;
+  template <class A> void serialize(A& a) { a(name, reply); }
 };
 
 // Starts a named worker that supervision gave up, its restart history cleared.
 struct RestartNamed {
   std::string name;
-  template <class A> void serialize(A& a) { a(name); }
+  ReplyAddress reply;
+  template <class A> void serialize(A& a) { a(name, reply); }
 };
 
 struct StopRequest {
   std::int32_t from_pid = 0;
-  template <class A> void serialize(A& a) { a(from_pid); }
+  ReplyAddress reply;
+  template <class A> void serialize(A& a) { a(from_pid, reply); }
+};
+
+// The one answer to a request that named a ReplyAddress, on its reply ring.
+struct BrokerReply {
+  std::uint64_t correlation_id = 0;
+  bool ok = true;
+  std::uint32_t code = 0;  // WorkerErrc (errors.hpp), when !ok
+  std::string message;     // what the broker did, or why it could not
+  template <class A> void serialize(A& a) { a(correlation_id, ok, code, message); }
 };
 
 // --- from the broker to a worker (ring.w<S>g<G>-ev, one writer) ----------
@@ -156,6 +182,7 @@ COLONY_REGISTER_TYPE(colony::detail::DefineNamed, "colony.broker.define_named")
 COLONY_REGISTER_TYPE(colony::detail::EnsureNamed, "colony.broker.ensure_named")
 COLONY_REGISTER_TYPE(colony::detail::TerminateNamed, "colony.broker.terminate_named")
 COLONY_REGISTER_TYPE(colony::detail::RestartNamed, "colony.broker.restart_named")
+COLONY_REGISTER_TYPE(colony::detail::BrokerReply, "colony.broker.reply")
 COLONY_REGISTER_TYPE(colony::detail::LaunchResult, "colony.event.launch")
 COLONY_REGISTER_TYPE(colony::detail::ChildOnline, "colony.event.online")
 COLONY_REGISTER_TYPE(colony::detail::ChildExit, "colony.event.exit")

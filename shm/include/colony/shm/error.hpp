@@ -29,7 +29,8 @@ enum class Errc {
   busy,              // the single reader or writer slot is held by a live process
   corrupt,           // a field read from shared memory is out of range
   no_space,          // the shared-memory file system cannot hold the segment (the message says how much is free)
-  os_error,          // a system call failed; the message carries errno's text
+  not_permitted,     // the OS refused access (a file that may not be executed or opened)
+  os_error,          // a system call failed for another reason (Error::system_code says which)
 };
 
 std::string_view to_string(Errc code) noexcept;
@@ -37,6 +38,9 @@ std::string_view to_string(Errc code) noexcept;
 struct Error {
   Errc code;
   std::string message;
+  // The OS's own error number (errno on POSIX) when a system call failed:
+  // for code that must tell causes apart; never parse the message for it.
+  int system_code = 0;
 };
 
 // A value or an Error. Deliberately small: C++20 has no std::expected.
@@ -77,7 +81,9 @@ class [[nodiscard]] Expected<void> {
   bool failed_ = false;
 };
 
-// Builds an Error whose message is "<what>: <strerror(errno_value)>".
+// Builds an Error whose message is "<what>: <strerror(errno_value)>", whose
+// system_code is errno_value, and whose code names the common causes
+// (not_found, not_permitted, already_exists, no_space), else os_error.
 Error os_error(std::string_view what, int errno_value);
 
 }  // namespace colony::shm

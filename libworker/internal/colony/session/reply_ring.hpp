@@ -1,0 +1,55 @@
+#pragma once
+// Reply rings: a ring a caller makes to hear one answer (a named worker's
+// Reply, the broker's BrokerReply), under an unpredictable name
+// (names.hpp: random_reply_ring_object), removed by the caller on every way
+// out; and the answering side, which writes into a ring it did not make.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "colony/session/session_map.hpp"
+#include "colony/shm/ring.hpp"
+#include "colony/shm/typed.hpp"
+
+namespace colony::detail {
+
+class ReplyRing {
+ public:
+  // Throws WorkerError os_error when no ring can be made. A name that exists
+  // already (squatted, or a one-in-2^64 clash) is never adopted: another is drawn.
+  ReplyRing(const SessionMap& map, std::size_t capacity);
+  ReplyRing(const ReplyRing&) = delete;
+  ReplyRing& operator=(const ReplyRing&) = delete;
+  ~ReplyRing();
+
+  // What a request names as its reply_to.
+  const std::string& object() const noexcept { return object_; }
+  shm::Ring& ring() noexcept { return ring_; }
+  // The ring's reader; throws WorkerError os_error when it cannot attach.
+  shm::TypedReader reader();
+
+ private:
+  std::string object_;
+  std::optional<shm::SegmentName> name_;
+  shm::Ring ring_;
+};
+
+// The reply ring object of map's session, or nothing when the name is not a
+// reply ring's or the caller has given up and removed it (then nobody
+// listens: the answer has nowhere to go).
+std::optional<shm::Ring> open_reply_ring(const SessionMap& map, const std::string& object, shm::Deadline deadline);
+
+// Sends answer to the reply ring object; the status of the send, or closed
+// when there is no such ring to write to.
+template <shm::RegisteredType Answer>
+shm::RingStatus send_to_reply_ring(const SessionMap& map, const std::string& object, const Answer& answer,
+                                   shm::Deadline deadline) {
+  auto ring = open_reply_ring(map, object, deadline);
+  if (!ring) return shm::RingStatus::closed;
+  auto writer = shm::RingWriter::attach(*ring);
+  if (!writer) return shm::RingStatus::closed;
+  return shm::TypedWriter(std::move(*writer)).send(answer, deadline);
+}
+
+}  // namespace colony::detail
