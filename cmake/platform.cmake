@@ -3,6 +3,8 @@
 # platform, in <layer>/src/linux/ and <layer>/src/windows/ (the same file name
 # in each), so nothing outside those folders needs an #ifdef. A port to another
 # system adds a folder of that name to each layer and a line here.
+# This is the only place that looks at the system name (WIN32,
+# CMAKE_SYSTEM_NAME): every other CMake file tests COLONY_PLATFORM.
 if(WIN32)
   set(COLONY_PLATFORM windows)
 elseif(CMAKE_SYSTEM_NAME STREQUAL "Linux")

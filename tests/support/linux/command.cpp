@@ -1,10 +1,11 @@
 // posix_spawn with pipes for the output, read with poll until the command
-// closes them or the timeout passes.
+// closes them or the timeout passes; wait4 for its end and its peak memory.
 #include "command.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,17 +110,19 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
     if (fd.fd >= 0) ::close(fd.fd);
   }
   int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
+  rusage usage{};
+  while (::wait4(pid, &status, WNOHANG, &usage) == 0) {
     if (std::chrono::steady_clock::now() >= deadline) {
       ::kill(pid, SIGKILL);
       killed = true;
-      ::waitpid(pid, &status, 0);
+      ::wait4(pid, &status, 0, &usage);
       break;
     }
     ::usleep(1000);
   }
   result.finished = !killed;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.peak_rss_kib = usage.ru_maxrss;  // Linux counts ru_maxrss in KiB
   return result;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// What the worker tests share: the test worker's path, broker options with a
+// What the tests above shm share (tests/worker, broker, cli, pipeline, all in
+// colony_worker_tests): the test worker's path, broker options with a
 // unique session and short deadlines, and bounded waits that dispatch events.
 
 #include <chrono>

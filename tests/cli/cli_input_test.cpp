@@ -2,12 +2,6 @@
 // every JSON argument reaches the worker as the JSON the user wrote, a length
 // is checked before anything is allocated for it, and whatever comes out of
 // shared memory, the JSON colony prints stays JSON.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -25,8 +19,6 @@
 #include "colony/worker/channel.hpp"
 #include "colony/worker/named.hpp"
 #include "worker_test_support.hpp"
-
-extern char** environ;
 
 using namespace colony;
 using namespace std::chrono_literals;
@@ -72,53 +64,6 @@ struct TemporaryDirectory {
     std::filesystem::remove_all(path, ignored);
   }
 };
-
-struct Measured {
-  int exit_code = -1;
-  long peak_rss_kib = 0;
-};
-
-// Runs argv (output discarded) and reports its peak resident memory, from the
-// kernel's accounting of that one child.
-Measured run_measured(const std::vector<std::string>& argv, const std::vector<std::string>& extra_environment) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> environment_strings(extra_environment);
-  for (char** e = environ; *e != nullptr; ++e) {
-    // The run's mark stays: tests/check_no_leftovers.sh finds what it starts by it.
-    const std::string_view variable(*e);
-    if (!variable.starts_with("COLONY_") || variable.starts_with("COLONY_TEST_RUN=")) environment_strings.emplace_back(*e);
-  }
-  std::vector<char*> environment;
-  for (auto& e : environment_strings) environment.push_back(e.data());
-  environment.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environment.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) throw std::runtime_error("cannot spawn " + argv[0]);
-  Measured measured;
-  int status = 0;
-  rusage usage{};
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  pid_t ended = 0;
-  while ((ended = ::wait4(pid, &status, WNOHANG, &usage)) == 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ended = ::wait4(pid, &status, 0, &usage);
-      break;
-    }
-    ::usleep(2000);
-  }
-  if (ended != pid) throw std::runtime_error("lost the child " + std::to_string(pid));
-  measured.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  measured.peak_rss_kib = usage.ru_maxrss;
-  return measured;
-}
 
 }  // namespace
 
@@ -246,8 +191,9 @@ TEST_CASE("colony bytes checks offsets and lengths against the array before allo
   };
   REQUIRE(colony({"bytes", "create", "page", "4096"}).exit_code == 0);
   // A gigabyte asked of a 4 KiB array: refused without touching that memory.
-  const auto gigabyte = run_measured({test::cli_path(), "bytes", "read", "page", "0", "1073741824"}, environment);
+  const auto gigabyte = test::run_command({test::cli_path(), "bytes", "read", "page", "0", "1073741824"}, 60s, environment);
   CHECK(gigabyte.exit_code == 1);
+  CHECK(gigabyte.peak_rss_kib > 0);  // measured, not left at its default
   CHECK(gigabyte.peak_rss_kib < 256 * 1024);
   for (const std::vector<std::string>& refused : std::vector<std::vector<std::string>>{
            {"bytes", "read", "page", "0", "1099511627776"},
