@@ -24,7 +24,6 @@ namespace colony::cli {
 namespace {
 
 using Json = nlohmann::json;
-constexpr auto kOpen = std::chrono::seconds(2);
 
 struct BytesOptions {
   std::string session;
@@ -81,7 +80,7 @@ std::vector<std::byte> from_hex(const std::string& text) {
 shm::ByteArray open_bytes(const std::string& session, const std::string& name) {
   auto segment = shm::SegmentName::make(session, shm::SegmentKind::bytes, name);
   if (!segment) throw UsageError(segment.error().message);
-  auto bytes = shm::ByteArray::open(*segment, shm::Deadline::after(kOpen));
+  auto bytes = shm::ByteArray::open(*segment, shm::Deadline::after(detail::kSegmentPublishWait));
   if (!bytes) throw WorkerError(WorkerErrc::not_found, "no byte array '" + name + "' in session '" + session + "': " + bytes.error().message);
   return std::move(*bytes);
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "colony/broker/clean.hpp"
+#include "colony/session/contract.hpp"
 #include "colony/worker/errors.hpp"
 #include "session_option.hpp"
 
@@ -16,7 +17,7 @@ std::shared_ptr<detail::SessionMap> open_live_session(const std::string& given_s
 
 std::shared_ptr<detail::SessionMap> open_session_map(const std::string& session) {
   // The deadline covers a broker still publishing the segment.
-  return detail::SessionMap::open(session, shm::Deadline::after(std::chrono::seconds(2)));
+  return detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
 }
 
 void require_named_worker(const detail::SessionMap& map, const std::string& name) {

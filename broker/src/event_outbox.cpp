@@ -16,6 +16,10 @@ void EventOutbox::post(std::uint32_t slot, detail::BrokerEvent event) {
   const auto found = addressees_.find(slot);
   if (found == addressees_.end()) return;  // the addressee is gone: nobody to tell
   Addressee& to = found->second;
+  if (to.unreachable) {
+    drop(1);  // its events ring could not be opened: nothing will ever reach it
+    return;
+  }
   to.backlog.push_back(std::move(event));
   flush(slot, to, Clock::now());
   if (to.backlog.size() > backlog_limit_) {
@@ -50,20 +54,26 @@ void EventOutbox::drop(std::size_t count) noexcept {
   if (count > 0) map_->header().events_dropped.fetch_add(count, std::memory_order_relaxed);
 }
 
+void EventOutbox::give_up_on(Addressee& to) noexcept {
+  drop(to.backlog.size());
+  to.backlog.clear();
+  to.unreachable = true;
+}
+
 void EventOutbox::flush(std::uint32_t slot, Addressee& to, Clock::time_point now) {
   using namespace detail;
   if (!to.writer) {
     auto ring = shm::Ring::open(map_->name(shm::SegmentKind::ring, worker_object(slot, to.generation, kEventsSuffix)),
                                 shm::Deadline::after(std::chrono::seconds(1)));
     if (!ring) {
-      to.backlog.clear();
+      give_up_on(to);
       return;
     }
     to.ring.emplace(std::move(*ring));
     auto writer = shm::RingWriter::attach(*to.ring);
     if (!writer) {
       to.ring.reset();
-      to.backlog.clear();
+      give_up_on(to);
       return;
     }
     to.writer.emplace(std::move(*writer));
@@ -73,7 +83,11 @@ void EventOutbox::flush(std::uint32_t slot, Addressee& to, Clock::time_point now
     const auto status = std::visit([&](const auto& e) { return to.writer->try_send(e); }, to.backlog.front());
     if (status == shm::RingStatus::full) break;
     to.backlog.pop_front();
-    sent = sent || status == shm::RingStatus::ok;
+    if (status == shm::RingStatus::ok) {
+      sent = true;
+    } else {
+      drop(1);  // larger than the ring takes, or the ring is broken: counted, not kept
+    }
   }
   if (sent) map_->ring_doorbell(slot);
   if (to.backlog.empty()) return;

@@ -4,7 +4,8 @@
 // cannot take waits in the addressee's backlog and is retried: every 5 ms
 // while the addressee reads, less and less often (up to 4 times a second)
 // while it reads nothing. The backlog is bounded: past it, an event is
-// dropped and counted in the session header (events_dropped). That is what
+// dropped and counted in the session header (events_dropped), as is every
+// event to an addressee whose events ring cannot be opened. That is what
 // becomes of the events of a host that never runs its event loop
 // (`colony broker start`): the broker's memory stays bounded and it does not
 // wake every 5 ms for the rest of the session.
@@ -54,10 +55,14 @@ class EventOutbox {
     Clock::time_point retry_at{};
     Clock::duration retry_after = kRetryFirst;
     std::uint64_t read_at_last_try = 0;  // its ring's records_read then: did it read since?
+    // Its events ring could not be opened (it is gone or not a ring): every
+    // event to it is dropped and counted at once, without trying again.
+    bool unreachable = false;
   };
 
   void flush(std::uint32_t slot, Addressee& to, Clock::time_point now);
   void drop(std::size_t count) noexcept;
+  void give_up_on(Addressee& to) noexcept;
 
   std::shared_ptr<detail::SessionMap> map_;
   std::size_t backlog_limit_;

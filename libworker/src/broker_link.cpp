@@ -2,18 +2,18 @@
 
 #include <chrono>
 
+#include "colony/session/contract.hpp"
 #include "colony/shm/process.hpp"
 
 namespace colony::detail {
 namespace {
 
-constexpr auto kOpenDeadline = std::chrono::seconds(2);
 // How often a wait for the broker's answer looks whether the broker still
 // lives (the answer itself wakes it at once).
 constexpr auto kLivenessInterval = std::chrono::milliseconds(100);
 
 shm::Ring open_request_ring(const SessionMap& session) {
-  auto ring = shm::Ring::open(session.name(shm::SegmentKind::ring, kBrokerRing), shm::Deadline::after(kOpenDeadline));
+  auto ring = shm::Ring::open(session.name(shm::SegmentKind::ring, kBrokerRing), shm::Deadline::after(detail::kSegmentPublishWait));
   if (!ring) throw WorkerError(WorkerErrc::session_gone, "cannot reach the broker: " + ring.error().message);
   return std::move(*ring);
 }

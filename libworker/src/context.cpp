@@ -1,8 +1,5 @@
 #include "colony/session/context.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <cstdlib>
@@ -14,6 +11,7 @@
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/shm/wait_word.hpp"
+#include "colony/worker/named.hpp"
 #include "parent_death.hpp"
 
 namespace colony::detail {
@@ -22,7 +20,6 @@ namespace {
 std::mutex g_context_mutex;
 std::shared_ptr<Context> g_context;
 
-constexpr auto kOpenDeadline = std::chrono::seconds(2);
 constexpr auto kBrokerAnswerDeadline = std::chrono::seconds(10);
 constexpr int kBatch = 64;  // records taken from one source before looking at the next
 
@@ -31,29 +28,6 @@ std::uint64_t handle_key(std::uint32_t slot, std::uint32_t generation) {
 }
 
 void print_unhandled(const std::string& what) { std::fprintf(stderr, "colony: %s\n", what.c_str()); }
-
-// "not found" / "not executable" for a path, the way execve would see it.
-std::optional<std::string> executable_problem(const std::string& executable) {
-  const auto check = [](const std::string& path) -> std::optional<std::string> {
-    struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) return "no such file";
-    if (!S_ISREG(info.st_mode)) return "not a regular file";
-    if (::access(path.c_str(), X_OK) != 0) return "not executable";
-    return std::nullopt;
-  };
-  if (executable.empty()) return "empty executable name";
-  if (executable.find('/') != std::string::npos) return check(executable);
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  while (!dirs.empty()) {
-    const auto colon = dirs.find(':');
-    const std::string dir(dirs.substr(0, colon));
-    if (!check((dir.empty() ? "." : dir) + "/" + executable)) return std::nullopt;
-    if (colon == std::string_view::npos) break;
-    dirs.remove_prefix(colon + 1);
-  }
-  return "not found in PATH";
-}
 
 template <class Function>
 void run_handler(Context& context, Function&& function) {
@@ -130,7 +104,7 @@ std::shared_ptr<Context> Context::attach_from_environment() {
   COLONY_FAILPOINT("context.attach.before_die_with_parent");
   die_with_parent(broker_pid);
 
-  auto map = SessionMap::open(session, shm::Deadline::after(kOpenDeadline));
+  auto map = SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
   const std::uint64_t word = map->slot(slot).state_word.load(std::memory_order_acquire);
   if (generation_of(word) != generation || state_of(word) != SlotState::starting) {
     throw WorkerError(WorkerErrc::not_a_worker, "worker slot " + std::to_string(slot) + " of session '" + session +
@@ -153,14 +127,14 @@ std::shared_ptr<Context> Context::create_host(std::shared_ptr<SessionMap> sessio
 void Context::open_broker_ring() { broker_.emplace(*session_); }
 
 std::shared_ptr<ChannelCore> Context::open_channel_ring(const shm::SegmentName& name, std::uint64_t id) {
-  auto ring = shm::Ring::open(name, shm::Deadline::after(kOpenDeadline));
+  auto ring = shm::Ring::open(name, shm::Deadline::after(detail::kSegmentPublishWait));
   if (!ring) throw WorkerError(WorkerErrc::not_found, "cannot open channel: " + ring.error().message);
   return std::make_shared<ChannelCore>(session_, std::move(*ring), id);
 }
 
 void Context::open_own_segments(bool host) {
   auto events = shm::Ring::open(session_->name(shm::SegmentKind::ring, worker_object(slot_, generation_, kEventsSuffix)),
-                                shm::Deadline::after(kOpenDeadline));
+                                shm::Deadline::after(detail::kSegmentPublishWait));
   if (!events) throw WorkerError(WorkerErrc::session_gone, "cannot open the events ring: " + events.error().message);
   events_ring_.emplace(std::move(*events));
   auto reader = shm::RingReader::attach(*events_ring_);
@@ -284,7 +258,7 @@ void Context::start(HandleCore& child) {
   if (child.start_requested) {
     throw WorkerError(WorkerErrc::bad_state, "worker " + std::to_string(child.slot) + " was already started");
   }
-  if (auto problem = executable_problem(child.executable)) {
+  if (auto problem = why_cannot_execute(child.executable)) {
     throw WorkerError(WorkerErrc::no_such_executable, "cannot start '" + child.executable + "': " + *problem);
   }
   child.start_requested = true;

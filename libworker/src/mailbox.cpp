@@ -16,7 +16,6 @@ using detail::MailboxControl;
 
 namespace {
 
-constexpr auto kOpenDeadline = std::chrono::seconds(2);
 constexpr std::size_t kDeadLetterCapacity = 1 << 20;
 constexpr std::size_t kMinCapacity = 4096;
 // What a DeadLetter adds to the message it keeps (its fields, the vector's size).
@@ -39,7 +38,7 @@ shm::Ring create_or_open(const shm::SegmentName& name, const shm::RingOptions& o
     if (made.error().code != shm::Errc::already_exists) {
       throw WorkerError(WorkerErrc::os_error, "mailbox: " + made.error().message);
     }
-    auto opened = shm::Ring::open(name, shm::Deadline::after(kOpenDeadline));
+    auto opened = shm::Ring::open(name, shm::Deadline::after(detail::kSegmentPublishWait));
     if (opened) {
       *created = false;
       return std::move(*opened);
@@ -114,7 +113,7 @@ Mailbox Mailbox::open_or_create(std::string_view session, std::string_view name,
     // already): an opener that sees no magic yet waits for it below.
     std::atomic_ref<std::uint64_t>(control.magic).store(kMailboxMagic, std::memory_order_release);
   } else {
-    const auto until = shm::Clock::now() + kOpenDeadline;
+    const auto until = shm::Clock::now() + detail::kSegmentPublishWait;
     while (std::atomic_ref<std::uint64_t>(control.magic).load(std::memory_order_acquire) != kMailboxMagic) {
       if (shm::Clock::now() >= until) {
         throw WorkerError(WorkerErrc::session_gone, "mailbox '" + std::string(name) + "' was never initialized");

@@ -2,8 +2,6 @@
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +22,6 @@ using detail::SupervisionState;
 
 namespace {
 
-constexpr auto kOpenDeadline = std::chrono::seconds(2);
 constexpr auto kBrokerDeadline = std::chrono::seconds(5);
 // One reply, reserved per waited call: replies up to 128 KiB.
 constexpr std::size_t kReplyCapacity = 256 << 10;
@@ -40,7 +37,7 @@ void ensure_running(const detail::SessionMap& map, std::string_view name, shm::D
 }
 
 void send_reply(const detail::SessionMap& map, const std::string& reply_ring, const Reply& reply) {
-  const auto deadline = shm::Deadline::after(kOpenDeadline);
+  const auto deadline = shm::Deadline::after(detail::kSegmentPublishWait);
   if (detail::send_to_reply_ring(map, reply_ring, reply, deadline) == shm::RingStatus::too_large) {
     Reply refused{reply.id, false, Value(), "the reply is larger than the caller's reply ring"};
     (void)detail::send_to_reply_ring(map, reply_ring, refused, deadline);
@@ -150,37 +147,7 @@ std::string argument_error(const Call& request, const ValueError& error) {
 
 }  // namespace
 
-ExecutableLookup find_executable(const std::string& executable) {
-  struct Check {
-    const char* why_not = nullptr;  // nullptr: it can be run
-    bool exists = false;
-  };
-  const auto check = [](const std::string& path) -> Check {
-    struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) return {"no such file", false};
-    if (!S_ISREG(info.st_mode)) return {"not a regular file", true};
-    if (::access(path.c_str(), X_OK) != 0) return {"not executable", true};
-    return {};
-  };
-  if (executable.empty()) return {{}, "an empty name"};
-  if (executable.find('/') != std::string::npos) {
-    if (const Check checked = check(executable); checked.why_not != nullptr) {
-      return {{}, checked.why_not, checked.exists};
-    }
-    return {executable, {}};
-  }
-  const char* path = std::getenv("PATH");
-  std::string_view directories = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (;;) {
-    const auto colon = directories.find(':');
-    const std::string directory(directories.substr(0, colon));
-    std::string candidate = (directory.empty() ? "." : directory) + "/" + executable;
-    if (check(candidate).why_not == nullptr) return {std::move(candidate), {}};
-    if (colon == std::string_view::npos) break;
-    directories.remove_prefix(colon + 1);
-  }
-  return {{}, "not found in PATH"};
-}
+// find_executable is the platform's: src/<platform>/executable_search.cpp.
 
 std::optional<std::string> why_cannot_execute(const std::string& executable) {
   ExecutableLookup found = find_executable(executable);
@@ -189,12 +156,12 @@ std::optional<std::string> why_cannot_execute(const std::string& executable) {
 }
 
 bool named_worker_exists(std::string_view session, std::string_view name) {
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpenDeadline));
+  const auto map = detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
   return map->has_entry(detail::kNamedWorkerEntryKind, name);
 }
 
 int named_worker_pid(std::string_view session, std::string_view name) {
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpenDeadline));
+  const auto map = detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
   if (!map->has_entry(detail::kNamedWorkerEntryKind, name)) return 0;
   auto box = Mailbox::open_or_create(session, name);
   const std::uint32_t slot = box.control().current_slot.load(std::memory_order_acquire);
@@ -215,7 +182,7 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
                                                    "' are nested deeper than " + std::to_string(Value::kMaxDepth) +
                                                    ": no worker could decode them");
   }
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(kOpenDeadline));
+  const auto map = detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
   if (const SessionEnd end = session_end(*map); end != SessionEnd::none) {
     throw WorkerError(WorkerErrc::session_gone,
                       "no live broker runs session '" + std::string(session) + "' (" +
@@ -295,7 +262,7 @@ int Methods::serve(std::chrono::milliseconds idle_exit) {
     throw WorkerError(WorkerErrc::not_a_worker, std::string("not started as a named worker (") +
                                                     detail::kWorkerNameEnv + " is not set)");
   }
-  const auto map = detail::SessionMap::open(self.session(), shm::Deadline::after(kOpenDeadline));
+  const auto map = detail::SessionMap::open(self.session(), shm::Deadline::after(detail::kSegmentPublishWait));
   auto box = Mailbox::open_or_create(self.session(), name);
   const bool exits_when_idle = idle_exit != std::chrono::milliseconds::max();
   auto idle_since = shm::Clock::now();

@@ -34,7 +34,7 @@ PropertyStore PropertyStore::create(const shm::SegmentName& bytes_name, const sh
 }
 
 PropertyStore PropertyStore::open(const shm::SegmentName& bytes_name, const shm::SegmentName& mutex_name) {
-  const auto deadline = shm::Deadline::after(std::chrono::seconds(2));
+  const auto deadline = shm::Deadline::after(kSegmentPublishWait);
   auto bytes = shm::ByteArray::open(bytes_name, deadline);
   if (!bytes) fail("open", bytes.error());
   if (bytes->capacity() < kPropertyStoreSize) {

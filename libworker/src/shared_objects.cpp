@@ -1,18 +1,18 @@
 #include "colony/worker/shared_objects.hpp"
 
 #include "colony/session/context.hpp"
+#include "colony/session/contract.hpp"
 
 namespace colony {
 namespace detail {
 namespace {
 
-constexpr auto kOpenDeadline = std::chrono::seconds(2);
 
 template <class Object>
 std::shared_ptr<Object> open_object(const std::string& name, shm::SegmentKind kind) {
   auto context = Context::current();
   return context->resolve_object<Object>(name, [&]() {
-    auto opened = Object::open(context->session().name(kind, name), shm::Deadline::after(kOpenDeadline));
+    auto opened = Object::open(context->session().name(kind, name), shm::Deadline::after(detail::kSegmentPublishWait));
     if (!opened) throw WorkerError(WorkerErrc::not_found, opened.error().message);
     return std::make_shared<Object>(std::move(*opened));
   });

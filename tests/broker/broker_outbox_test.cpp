@@ -13,6 +13,7 @@
 #include "colony/worker/named.hpp"
 #include "colony/session/contract.hpp"
 #include "colony/session/session_map.hpp"
+#include "event_outbox.hpp"
 #include "process_table.hpp"
 #include "worker_test_support.hpp"
 
@@ -69,4 +70,24 @@ TEST_CASE("events for a host that never dispatches are bounded and counted, and 
   CHECK(wakeups < 40);
   // Still dropped, never queued without bound: nothing was delivered, nothing grew.
   CHECK(events_dropped(broker) >= dropped_first);
+}
+
+TEST_CASE("events to a worker whose events ring cannot be opened are dropped and counted, none kept", "[ipc]") {
+  Broker broker(test::broker_options());
+  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(2s));
+  REQUIRE(map);
+  const std::uint64_t before = map->header().events_dropped.load();
+  // A slot nobody attached: there is no events ring to open for it.
+  broker_detail::EventOutbox outbox(map, 16);
+  constexpr std::uint32_t kSlot = 4000;
+  outbox.open(kSlot, 7);
+  for (std::uint32_t i = 0; i < 3; ++i) outbox.post(kSlot, detail::ChildOnline{kSlot + 1, i, 100});
+  // The first event is counted when the ring will not open, the next two at once.
+  CHECK(map->header().events_dropped.load() == before + 3);
+  CHECK(outbox.backlog_size() == 0);
+  CHECK(outbox.next_retry() == broker_detail::EventOutbox::Clock::time_point::max());
+  // An addressee that is opened again (its slot reused) is tried afresh.
+  outbox.open(kSlot, 8);
+  outbox.post(kSlot, detail::ChildOnline{kSlot + 1, 9, 100});
+  CHECK(map->header().events_dropped.load() == before + 4);
 }

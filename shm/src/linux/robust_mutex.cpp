@@ -1,5 +1,5 @@
 // The robust mutex on Linux: a robust, process-shared, error-checking pthread
-// mutex in MutexCell::native.
+// mutex in MutexCell::native (native_mutex below).
 //
 // Why pthread and not Boost.Interprocess: Boost 1.74's interprocess_mutex is
 // not robust; when its owner is SIGKILLed, lock() hangs forever. A robust
@@ -13,11 +13,19 @@
 
 #include <cerrno>
 #include <ctime>
+#include <new>
 
 #include "mutex_holder.hpp"
 
 namespace colony::shm {
 namespace {
+
+static_assert(sizeof(pthread_mutex_t) <= kNativeLockBytes, "pthread_mutex_t outgrew MutexCell::native");
+static_assert(alignof(pthread_mutex_t) <= alignof(MutexCell), "MutexCell::native is under-aligned for pthread_mutex_t");
+
+pthread_mutex_t& native_mutex(MutexCell& cell) noexcept {
+  return *std::launder(reinterpret_cast<pthread_mutex_t*>(cell.native));
+}
 
 timespec to_timespec(std::chrono::nanoseconds since_epoch) noexcept {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
@@ -41,7 +49,7 @@ int timed_lock(pthread_mutex_t& mutex, Deadline deadline) noexcept {
 // rc is 0 or EOWNERDEAD: the mutex is ours.
 LockResult on_acquired(MutexCell& cell, int rc) noexcept {
   const bool owner_died = rc == EOWNERDEAD;
-  if (owner_died) pthread_mutex_consistent(&cell.native);
+  if (owner_died) pthread_mutex_consistent(&native_mutex(cell));
   return detail::record_acquisition(cell, owner_died);
 }
 
@@ -55,7 +63,7 @@ Expected<void> RobustMutexCell::initialize(MutexCell& cell) {
   // Error-checking type: unlocking a mutex this thread does not hold is
   // reported instead of corrupting the owner's critical section.
   if (rc == 0) rc = pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_ERRORCHECK);
-  if (rc == 0) rc = pthread_mutex_init(&cell.native, &attributes);
+  if (rc == 0) rc = pthread_mutex_init(&native_mutex(cell), &attributes);
   pthread_mutexattr_destroy(&attributes);
   if (rc != 0) return os_error("initializing a robust process-shared mutex", rc);
   cell.owner_pid.store(0, std::memory_order_relaxed);
@@ -63,7 +71,7 @@ Expected<void> RobustMutexCell::initialize(MutexCell& cell) {
 }
 
 LockResult RobustMutexCell::lock_until(Deadline deadline) noexcept {
-  const int rc = deadline.is_never() ? pthread_mutex_lock(&cell_->native) : timed_lock(cell_->native, deadline);
+  const int rc = deadline.is_never() ? pthread_mutex_lock(&native_mutex(*cell_)) : timed_lock(native_mutex(*cell_), deadline);
   if (rc == 0 || rc == EOWNERDEAD) return on_acquired(*cell_, rc);
   if (rc == ETIMEDOUT) return LockResult{LockStatus::timed_out};
   // EDEADLK (this thread holds it already), ENOTRECOVERABLE or EINVAL (a cell
@@ -72,7 +80,7 @@ LockResult RobustMutexCell::lock_until(Deadline deadline) noexcept {
 }
 
 LockResult RobustMutexCell::try_lock() noexcept {
-  const int rc = pthread_mutex_trylock(&cell_->native);
+  const int rc = pthread_mutex_trylock(&native_mutex(*cell_));
   if (rc == 0 || rc == EOWNERDEAD) return on_acquired(*cell_, rc);
   // EDEADLK: the calling thread holds it, which for a try is simply "held".
   if (rc == EBUSY || rc == EDEADLK) return LockResult{LockStatus::would_block};
@@ -81,7 +89,7 @@ LockResult RobustMutexCell::try_lock() noexcept {
 
 bool RobustMutexCell::unlock() noexcept {
   const detail::HolderRelease release = detail::begin_release(*cell_);
-  if (pthread_mutex_unlock(&cell_->native) == 0) return true;
+  if (pthread_mutex_unlock(&native_mutex(*cell_)) == 0) return true;
   detail::undo_release(*cell_, release);  // EPERM: not this thread's lock after all
   return false;
 }

@@ -17,6 +17,7 @@
 // no pointers, offsets pinned by static_assert, every value read back checked.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -29,6 +30,11 @@ namespace colony::detail {
 inline constexpr char kSessionEnv[] = "COLONY_SESSION";
 inline constexpr char kWorkerEnv[] = "COLONY_WORKER";        // "<slot>.<generation>"
 inline constexpr char kBrokerPidEnv[] = "COLONY_BROKER_PID";
+
+// How long an opener waits for the creator of a session segment to publish
+// it: creating to publishing takes microseconds, seconds cover a loaded
+// machine, and an opener that gives up reports the segment as missing.
+inline constexpr std::chrono::seconds kSegmentPublishWait{2};
 
 inline constexpr std::uint64_t kSessionMagic = 0x3153534553594e43ULL;  // "CNYSESS1"
 // 2: the broker is recorded with its start time (broker_start).

@@ -18,8 +18,6 @@
 //   compile error until kLayoutVersion is bumped;
 // - every value read back is treated as untrusted input and checked before use.
 
-#include <pthread.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -71,17 +69,20 @@ inline constexpr std::size_t kControlOffset = sizeof(SegmentHeader);
 // many-writer ring. owner_pid is written right after the lock is taken and
 // cleared right before it is released; if the owner dies in between, the next
 // locker is told so by the OS (on Linux: EOWNERDEAD, from the kernel-kept
-// robust list) and can read owner_pid to report who died. native is the
-// platform's lock: on Linux a robust pthread mutex, whose size sets the
-// offsets after it; a port keeps its own lock within the same 64 bytes.
+// robust list) and can read owner_pid to report who died. native holds the
+// platform's lock, which only shm/src/<platform>/robust_mutex.cpp touches: on
+// Linux a robust pthread mutex (glibc's x86-64 pthread_mutex_t is these 40
+// bytes, which that file checks); a port keeps its own lock within them.
+inline constexpr std::size_t kNativeLockBytes = 40;
 struct MutexCell {
-  pthread_mutex_t native;
+  alignas(8) std::byte native[kNativeLockBytes];
   std::atomic<std::int32_t> owner_pid;       // 0 when free
   std::atomic<std::uint32_t> owner_died_count;  // times a dead owner was recovered
   std::atomic<std::uint64_t> acquisitions;   // for introspection (colony ps/top)
-  std::uint8_t reserved[kLineSize - sizeof(pthread_mutex_t) - 16];
+  std::uint8_t reserved[kLineSize - kNativeLockBytes - 16];
 };
-static_assert(sizeof(pthread_mutex_t) <= 64, "pthread_mutex_t grew: revisit MutexCell");
+static_assert(offsetof(MutexCell, owner_pid) == 40);
+static_assert(offsetof(MutexCell, acquisitions) == 48);
 static_assert(sizeof(MutexCell) == kLineSize);
 
 // ---------------------------------------------------------------------------
