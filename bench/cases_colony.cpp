@@ -31,7 +31,7 @@ using colony::shm::Received;
 using colony::shm::Ring;
 using colony::shm::RingOptions;
 using colony::shm::RingReader;
-using colony::shm::RingStatus;
+using colony::shm::Outcome;
 using colony::shm::RingWriter;
 using colony::shm::TypedReader;
 using colony::shm::TypedWriter;
@@ -71,14 +71,14 @@ class RingEnd {
   }
 
   void send(const Message& message) {
-    RingStatus status;
+    Outcome status;
     if constexpr (kTyped) {
       status = writer_->send(message, context_.shm_deadline());
     } else {
       status =
           writer_->send(colony::shm::TypeAlias<Bytes>::tag, std::as_bytes(std::span(message)), context_.shm_deadline());
     }
-    if (status != RingStatus::ok) throw BenchError("colony send: " + std::string(to_string(status)));
+    if (status != Outcome::ok) throw BenchError("colony send: " + std::string(to_string(status)));
   }
 
   // Receives the next message and hands its bytes to use() while they are valid.
@@ -111,10 +111,10 @@ class RingEnd {
     if constexpr (std::is_same_v<Mode, RawOwnPoll>) {
       for (std::uint32_t spins = 0;; ++spins) {
         Received received = reader_->try_receive();
-        if (received.status != RingStatus::empty) return received;
+        if (received.status != Outcome::empty) return received;
         cpu_relax();
         if (spins % 4096 == 4095 && Clock::now() > context_.deadline()) {
-          return Received{RingStatus::timed_out, {}};
+          return Received{Outcome::timed_out, {}};
         }
       }
     } else {

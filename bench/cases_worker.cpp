@@ -51,7 +51,7 @@ namespace bench {
 namespace {
 
 using colony::shm::RingReader;
-using colony::shm::RingStatus;
+using colony::shm::Outcome;
 using colony::shm::RingWriter;
 using colony::shm::TypedReader;
 using colony::shm::TypedWriter;
@@ -214,8 +214,8 @@ class RingU64PingPong {
   static constexpr colony::shm::RingOptions kRing{.capacity = 64 << 10, .max_message = 64};
 
   void send(std::uint64_t value) {
-    const RingStatus status = writer_->send(value, context_.shm_deadline());
-    if (status != RingStatus::ok) throw BenchError("ring send: " + std::string(to_string(status)));
+    const Outcome status = writer_->send(value, context_.shm_deadline());
+    if (status != Outcome::ok) throw BenchError("ring send: " + std::string(to_string(status)));
   }
   void receive(std::uint64_t expected) {
     std::uint64_t value = 0;

@@ -174,11 +174,16 @@ int run_bytes(const BytesOptions& o) {
     const auto status = check(bytes.wait<std::uint32_t>(number(o.operands[0], "OFFSET"),
                                                         static_cast<std::uint32_t>(number(o.operands[1], "EXPECTED")),
                                                         shm::Deadline::after(std::chrono::milliseconds(o.timeout_ms))));
-    switch (status) {
-      case shm::ByteArray::WaitStatus::ok: std::printf("notified\n"); return kSuccess;
-      case shm::ByteArray::WaitStatus::not_equal: std::printf("not-equal\n"); return kSuccess;
-      case shm::ByteArray::WaitStatus::timed_out: std::printf("timed-out\n"); return kTimedOut;
+    if (status == shm::Outcome::ok) {
+      std::printf("notified\n");
+      return kSuccess;
     }
+    if (status == shm::Outcome::not_equal) {
+      std::printf("not-equal\n");
+      return kSuccess;
+    }
+    std::printf("timed-out\n");  // the wait's one other outcome
+    return kTimedOut;
   }
   if (o.action == "notify") {
     need(o, 1, "notify NAME OFFSET [--count N]");

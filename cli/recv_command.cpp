@@ -39,10 +39,10 @@ int run_recv(const RecvOptions& options) {
                      shm::TypeRegistry::describe(type_tag).c_str());
         return kFailure;
       }
-    } else if (status.status == shm::ReceiveStatus::timed_out) {
+    } else if (status.status == shm::Outcome::timed_out) {
       std::fprintf(stderr, "colony: nothing arrived on %s within %u ms\n", options.channel.c_str(), options.timeout_ms);
       return kTimedOut;
-    } else if (status.status == shm::ReceiveStatus::closed) {
+    } else if (status.status == shm::Outcome::closed) {
       std::fprintf(stderr, "colony: %s is closed\n", options.channel.c_str());
       return received > 0 ? kSuccess : kFailure;
     } else {

@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
       }
       colony::Call call{0, "block", pipeline_demo::make_block(seq, pipeline_demo::block_data(seq)), {}};
       auto& box = firsts[seq % firsts.size()];
-      while (box.post(call, colony::shm::Deadline::after(std::chrono::milliseconds(200))) != colony::shm::RingStatus::ok) {
+      while (box.post(call, colony::shm::Deadline::after(std::chrono::milliseconds(200))) != colony::shm::Outcome::ok) {
         if (done.load()) return;
       }
     }

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     // A corrupt block goes on, marked, for the end to count.
     if (!intact) out = colony::Value(colony::Value::Map{{"seq", block["seq"]}, {"corrupt", true}});
     const auto status = next.post(colony::Call{0, "block", std::move(out), {}}, colony::shm::Deadline::after(std::chrono::seconds(60)));
-    if (status != colony::shm::RingStatus::ok) throw std::runtime_error("the next mailbox takes nothing");
+    if (status != colony::shm::Outcome::ok) throw std::runtime_error("the next mailbox takes nothing");
     return colony::Value();
   });
   return methods.serve();

@@ -32,7 +32,7 @@ int main() {
   TypedWriter writer(std::move(RingWriter::attach(*ring)).value());
   TypedReader reader(std::move(RingReader::attach(*ring)).value());
 
-  if (writer.send(Order{"ACME", {10.5, 10.75}}, Deadline::after(1s)) != RingStatus::ok) return 1;
+  if (writer.send(Order{"ACME", {10.5, 10.75}}, Deadline::after(1s)) != Outcome::ok) return 1;
   auto got = reader.receive<Order>(Deadline::after(1s));
   if (!got.ok()) return std::fprintf(stderr, "%s\n", got.error.c_str()), 1;
   std::printf("received %s with %zu prices\n", got.value->symbol.c_str(), got.value->prices.size());

@@ -215,8 +215,8 @@ int run_producer(const char* session, int consumer, std::uint64_t count) {
   for (std::uint64_t sequence = 0; sequence < count; ++sequence) {
     const Block block = make_block(sequence);
     // Waits while the ring is full, up to a deadline: a consumer that stops reading is an error.
-    const shm::RingStatus sent = writer.send(block, Deadline::after(kStallTimeout));
-    if (sent != shm::RingStatus::ok) {
+    const shm::Outcome sent = writer.send(block, Deadline::after(kStallTimeout));
+    if (sent != shm::Outcome::ok) {
       ring->close();  // the consumer sees closed, not a silent stall
       return fail("sending block %" PRIu64 " of %" PRIu64 ": %s", sequence, count, str(to_string(sent)).c_str());
     }
@@ -284,16 +284,16 @@ int run_consumer(std::uint64_t count) {
     }
     auto got = reader.receive<Block>(deadline.capped(kPollSlice));
     switch (got.status) {
-      case shm::ReceiveStatus::ok: break;
-      case shm::ReceiveStatus::empty:
-      case shm::ReceiveStatus::timed_out:
+      case shm::Outcome::ok: break;
+      case shm::Outcome::empty:
+      case shm::Outcome::timed_out:
         // Nothing yet: a producer that died without closing the ring will send nothing more.
         if (const auto status = producer.try_reap(); status && !ring->is_closed()) {
           return fail("the producer %s before closing the ring; %" PRIu64 " of %" PRIu64 " blocks arrived",
                       status->describe().c_str(), received, count);
         }
         continue;
-      case shm::ReceiveStatus::closed: draining = false; continue;
+      case shm::Outcome::closed: draining = false; continue;
       default:
         return fail("receiving block %" PRIu64 ": %s: %s", received, str(to_string(got.status)).c_str(),
                     got.error.c_str());

@@ -44,7 +44,7 @@ int count(std::size_t top) {
   long total = 0;
   for (;;) {
     auto word = stage.input.receive<std::string>(std::chrono::minutes(10));
-    if (word.status == colony::shm::ReceiveStatus::closed) break;  // the stage before ended, all read
+    if (word.status == colony::shm::Outcome::closed) break;  // the stage before ended, all read
     if (!word.ok()) {
       std::fprintf(stderr, "count: %s\n", word.error.c_str());
       return 1;

@@ -45,7 +45,7 @@ class FutexPingPong {
     for (;;) {
       const std::uint32_t seen = word.load(std::memory_order_acquire);
       if (seen == wanted) return;
-      if (colony::shm::wait_while_equal(word, seen, context_.shm_deadline()) == colony::shm::WaitResult::timed_out &&
+      if (colony::shm::wait_while_equal(word, seen, context_.shm_deadline()) == colony::shm::Outcome::timed_out &&
           word.load(std::memory_order_acquire) != wanted) {
         throw BenchError("futex wait timed out");
       }

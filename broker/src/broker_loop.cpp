@@ -53,7 +53,7 @@ void BrokerLoop::answer(const ReplyAddress& address, const RequestOutcome& outco
   // The ring was made for this one answer and holds nothing else: a send
   // that cannot complete at once means its owner is stopped or gone.
   const auto sent = send_to_reply_ring(map_, address.reply_to, reply, shm::Deadline::after(kReplyPatience));
-  if (sent != shm::RingStatus::ok) {
+  if (sent != shm::Outcome::ok) {
     std::fprintf(stderr, "colony broker: could not answer request %llu (%s): %s\n",
                  static_cast<unsigned long long>(address.correlation_id), address.reply_to.c_str(),
                  outcome.message.c_str());
@@ -117,7 +117,7 @@ void BrokerLoop::run() {
         std::fprintf(stderr, "colony broker: %s\n", e.what());
       }
       requests_.commit();
-    } else if (received.status == shm::RingStatus::corrupt) {
+    } else if (received.status == shm::Outcome::corrupt) {
       if (!tree_.ending()) std::fprintf(stderr, "colony broker: the request ring is corrupt; stopping the session\n");
       begin_stop();
       // No more requests can be read: only deaths matter now, and those

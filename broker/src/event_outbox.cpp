@@ -81,9 +81,9 @@ void EventOutbox::flush(std::uint32_t slot, Addressee& to, Clock::time_point now
   bool sent = false;
   while (!to.backlog.empty()) {
     const auto status = std::visit([&](const auto& e) { return to.writer->try_send(e); }, to.backlog.front());
-    if (status == shm::RingStatus::full) break;
+    if (status == shm::Outcome::full) break;
     to.backlog.pop_front();
-    if (status == shm::RingStatus::ok) {
+    if (status == shm::Outcome::ok) {
       sent = true;
     } else {
       drop(1);  // larger than the ring takes, or the ring is broken: counted, not kept

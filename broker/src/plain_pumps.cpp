@@ -58,7 +58,7 @@ void PlainPumps::feed(std::shared_ptr<detail::ChannelCore> input, int fd) {
   };
   while (open && !stopping_.load() && !process_ended_.load()) {
     const auto received = input->receive_any(shm::Deadline::after(kSlice), write_record);
-    if (received.status == shm::ReceiveStatus::closed || received.status == shm::ReceiveStatus::corrupt) open = false;
+    if (received.status == shm::Outcome::closed || received.status == shm::Outcome::corrupt) open = false;
   }
   // End of input for the process: it sees EOF on its standard input.
   close_end(fd);

@@ -29,9 +29,9 @@ shm::TypedWriter BrokerLink::attach(shm::Ring& ring) {
   return shm::TypedWriter(std::move(*writer));
 }
 
-void BrokerLink::check(shm::RingStatus status) {
-  if (status == shm::RingStatus::ok) return;
-  if (status == shm::RingStatus::timed_out) {
+void BrokerLink::check(shm::Outcome status) {
+  if (status == shm::Outcome::ok) return;
+  if (status == shm::Outcome::timed_out) {
     throw WorkerError(WorkerErrc::timed_out, "the broker took no request in time: " + writer_.describe(status));
   }
   throw WorkerError(WorkerErrc::session_gone, "the broker takes no request: " + writer_.describe(status));
@@ -57,7 +57,7 @@ std::string BrokerLink::await_reply(ReplyRing& reply_ring, std::uint64_t correla
       }
       return std::move(received.value->message);
     }
-    if (received.status != shm::ReceiveStatus::timed_out) {
+    if (received.status != shm::Outcome::timed_out) {
       throw WorkerError(WorkerErrc::undecodable, "the broker's answer does not decode: " + received.error);
     }
     if (!shm::is_alive(broker_identity(session_.header()))) {

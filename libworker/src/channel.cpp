@@ -50,8 +50,8 @@ shm::ReceiveInfo receive_record(ChannelCore& channel, shm::Deadline deadline, co
       },
       [&](const MessageError& error) {
         // A record that could not be delivered at all (a bad out-of-line reference).
-        if (result.status == shm::ReceiveStatus::ok || result.status == shm::ReceiveStatus::empty) {
-          result.status = shm::ReceiveStatus::undecodable;
+        if (result.status == shm::Outcome::ok || result.status == shm::Outcome::empty) {
+          result.status = shm::Outcome::undecodable;
         }
         result.error = error.message;
       });
@@ -62,13 +62,13 @@ namespace {
 
 constexpr auto kLivenessSlice = std::chrono::milliseconds(50);
 
-SendStatus from_ring(shm::RingStatus status) {
+SendStatus from_ring(shm::Outcome status) {
   switch (status) {
-    case shm::RingStatus::ok: return SendStatus::ok;
-    case shm::RingStatus::full: return SendStatus::full;
-    case shm::RingStatus::timed_out: return SendStatus::timed_out;
-    case shm::RingStatus::closed: return SendStatus::closed;
-    case shm::RingStatus::too_large: return SendStatus::too_large;
+    case shm::Outcome::ok: return SendStatus::ok;
+    case shm::Outcome::full: return SendStatus::full;
+    case shm::Outcome::timed_out: return SendStatus::timed_out;
+    case shm::Outcome::closed: return SendStatus::closed;
+    case shm::Outcome::too_large: return SendStatus::too_large;
     default: return SendStatus::closed;  // a corrupt ring takes nothing more
   }
 }
@@ -105,16 +105,16 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std
   };
   if (size > ring_.max_message()) return send_out_of_line(tag, size, deadline(), write);
   shm::Claim claimed = writer_->try_claim(tag, size);
-  if (claimed.status == shm::RingStatus::full) {
+  if (claimed.status == shm::Outcome::full) {
     // Full: wait for space in slices, so that a receiver that died does not
     // hold the sender for the whole deadline.
     const shm::Deadline until = deadline();
     if (until.expired()) return SendStatus::full;
     do {
       claimed = writer_->claim(tag, size, until.capped(kLivenessSlice));
-      if (claimed.status != shm::RingStatus::timed_out || until.expired()) break;
+      if (claimed.status != shm::Outcome::timed_out || until.expired()) break;
     } while (!receiver_gone());
-    if (claimed.status == shm::RingStatus::timed_out && !until.expired()) return SendStatus::receiver_gone;
+    if (claimed.status == shm::Outcome::timed_out && !until.expired()) return SendStatus::receiver_gone;
   }
   if (!claimed.ok()) return from_ring(claimed.status);
   try {
@@ -238,9 +238,9 @@ shm::ReceiveInfo ChannelCore::receive_any(shm::Deadline deadline,
                                           const std::function<void(const shm::RecordView&)>& handle) {
   shm::ReceiveInfo info;
   if (!wait_for_record(deadline, info)) return info;
-  info.status = shm::ReceiveStatus::ok;
+  info.status = shm::Outcome::ok;
   deliver_one(handle, [&](const MessageError& error) {
-    info.status = shm::ReceiveStatus::undecodable;
+    info.status = shm::Outcome::undecodable;
     info.error = error.message;
   });
   return info;
@@ -275,15 +275,15 @@ bool ChannelCore::wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& stat
       // Received, not committed: deliver_one takes it from pending_ and commits it.
       const shm::Received received = reader_->receive(deadline);
       switch (received.status) {
-        case shm::RingStatus::ok: break;
-        case shm::RingStatus::timed_out: status.status = shm::ReceiveStatus::timed_out; return false;
-        case shm::RingStatus::empty: status.status = shm::ReceiveStatus::empty; return false;
-        case shm::RingStatus::closed:
-          status.status = shm::ReceiveStatus::closed;
+        case shm::Outcome::ok: break;
+        case shm::Outcome::timed_out: status.status = shm::Outcome::timed_out; return false;
+        case shm::Outcome::empty: status.status = shm::Outcome::empty; return false;
+        case shm::Outcome::closed:
+          status.status = shm::Outcome::closed;
           status.error = "channel " + std::to_string(id_) + " is closed";
           return false;
         default:
-          status.status = shm::ReceiveStatus::corrupt;
+          status.status = shm::Outcome::corrupt;
           status.error = "channel " + std::to_string(id_) + " is corrupt";
           return false;
       }

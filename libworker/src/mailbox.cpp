@@ -82,7 +82,7 @@ struct Mailbox::Impl {
     // it in both, and the next reader buries it again (a duplicate dead
     // letter, never a lost message).
     const auto status = dead_writer->send(letter, shm::Deadline::after(std::chrono::seconds(5)));
-    if (status != shm::RingStatus::ok) {
+    if (status != shm::Outcome::ok) {
       throw WorkerError(WorkerErrc::channel_full, "the dead-letter box takes nothing: " +
                                                      std::string(shm::to_string(status)));
     }
@@ -241,7 +241,7 @@ std::size_t Mailbox::replay_dead_letters() {
       // Back into the box as it came, tag and payload: a fresh message with fresh attempts.
       const auto status = writer().raw().send(decoded.value->type_tag, decoded.value->payload,
                                               shm::Deadline::after(std::chrono::seconds(5)));
-      if (status != shm::RingStatus::ok) break;  // the rest stays dead-lettered
+      if (status != shm::Outcome::ok) break;  // the rest stays dead-lettered
       ++moved;
     }
     reader.commit();  // moved (or unreadable): it leaves the dead-letter box
@@ -276,7 +276,7 @@ std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
   for (;;) {
     // One wait for a message and for a kill alike (kill_wake).
     const shm::Received received = impl_->reader->receive(deadline, control.kill_wake);
-    if (received.status == shm::RingStatus::timed_out || received.status == shm::RingStatus::empty) {
+    if (received.status == shm::Outcome::timed_out || received.status == shm::Outcome::empty) {
       const auto killed = [&] { return control.kill_upto.load(std::memory_order_seq_cst) != 0; };
       if (!control.kill_wake.load(std::memory_order_seq_cst) || killed()) return std::nullopt;
       // A wake that outlived its kill. Cleared, then the kill looked at again:

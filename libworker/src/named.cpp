@@ -38,7 +38,7 @@ void ensure_running(const detail::SessionMap& map, std::string_view name, shm::D
 
 void send_reply(const detail::SessionMap& map, const std::string& reply_ring, const Reply& reply) {
   const auto deadline = shm::Deadline::after(detail::kSegmentPublishWait);
-  if (detail::send_to_reply_ring(map, reply_ring, reply, deadline) == shm::RingStatus::too_large) {
+  if (detail::send_to_reply_ring(map, reply_ring, reply, deadline) == shm::Outcome::too_large) {
     Reply refused{reply.id, false, Value(), "the reply is larger than the caller's reply ring"};
     (void)detail::send_to_reply_ring(map, reply_ring, refused, deadline);
   }
@@ -211,14 +211,14 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
 
   const auto deadline = shm::Deadline::after(options.timeout);
   const auto posted = box.post(request, deadline);
-  if (posted == shm::RingStatus::too_large) {
+  if (posted == shm::Outcome::too_large) {
     throw WorkerError(WorkerErrc::message_too_large, "the call is larger than the mailbox of '" + std::string(name) + "' takes");
   }
-  if (posted == shm::RingStatus::timed_out) {
+  if (posted == shm::Outcome::timed_out) {
     throw WorkerError(WorkerErrc::timed_out, "the call to '" + std::string(name) + "' was not queued within " +
                                                  std::to_string(options.timeout.count()) + " ms: " + box.describe(posted));
   }
-  if (posted != shm::RingStatus::ok) {
+  if (posted != shm::Outcome::ok) {
     throw WorkerError(WorkerErrc::channel_full,
                       "the mailbox of '" + std::string(name) + "' takes nothing: " + box.describe(posted));
   }
@@ -237,7 +237,7 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
       if (!received.value->ok) throw WorkerError(WorkerErrc::bad_state, received.value->error);
       return std::move(received.value->value);
     }
-    if (received.status != shm::ReceiveStatus::timed_out) {
+    if (received.status != shm::Outcome::timed_out) {
       throw WorkerError(WorkerErrc::undecodable, "the reply does not decode: " + received.error);
     }
     if (deadline.passed()) {

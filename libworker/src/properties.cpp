@@ -48,7 +48,7 @@ PropertyStore PropertyStore::open(const shm::SegmentName& bytes_name, const shm:
 shm::MutexLock PropertyStore::lock_store() {
   shm::MutexLock lock(mutex_, shm::Deadline::after(kLockDeadline));
   if (lock) return lock;
-  const auto code = lock.result().status == shm::LockStatus::timed_out ? WorkerErrc::timed_out : WorkerErrc::os_error;
+  const auto code = lock.result().status == shm::Outcome::timed_out ? WorkerErrc::timed_out : WorkerErrc::os_error;
   throw WorkerError(code, "shared properties: cannot lock " + mutex_.name().os_name() + ": " +
                               shm::describe_lock_failure(lock.result().status, lock.result().error_number));
 }

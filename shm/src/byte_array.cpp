@@ -114,25 +114,17 @@ Expected<void> ByteArray::write(std::size_t offset, std::span<const std::byte> i
   return {};
 }
 
-Expected<ByteArray::WaitStatus> ByteArray::wait_word(std::size_t offset, std::uint32_t expected,
-                                                     Deadline deadline) const {
+Expected<Outcome> ByteArray::wait_word(std::size_t offset, std::uint32_t expected, Deadline deadline) const {
   auto address = locate("wait", offset, sizeof(std::uint32_t), sizeof(std::uint32_t));
   if (!address) return address.error();
   const auto& word = wait_word_at(*address);
   // Like Atomics.wait, the value is compared once, at entry; from then on only
   // a notify or the deadline ends the wait, even if the value changes.
-  if (word.load() != expected) return WaitStatus::not_equal;
+  if (word.load() != expected) return Outcome::not_equal;
   for (;;) {
-    switch (wait_while_equal(word, expected, deadline)) {
-      case WaitResult::woken:
-        return WaitStatus::ok;
-      case WaitResult::interrupted:
-        break;  // a signal handler ran: sleep again until notified or the deadline
-      case WaitResult::value_changed:
-        return WaitStatus::not_equal;
-      case WaitResult::timed_out:
-        return WaitStatus::timed_out;
-    }
+    const Outcome slept = wait_while_equal(word, expected, deadline);
+    // A signal handler ran: sleep again until notified or the deadline.
+    if (slept != Outcome::interrupted) return slept;  // ok, not_equal or timed_out
   }
 }
 

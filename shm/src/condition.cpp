@@ -82,13 +82,13 @@ ConditionWait Condition::wait(Mutex& mutex, Deadline deadline) noexcept {
   mutex.unlock();
   COLONY_FAILPOINT("condition.wait.before_sleep");
 
-  ConditionStatus status = ConditionStatus::timed_out;
+  Outcome status = Outcome::timed_out;
   for (;;) {
     (void)wait_while_equal(shared.sequence, seen, deadline);
     // Re-checked rather than trusting wait_while_equal's result: a signal
     // also ends the sleep, and only a change of sequence is a notification.
     if (shared.sequence.load(std::memory_order_acquire) != seen) {
-      status = ConditionStatus::notified;
+      status = Outcome::ok;
       break;
     }
     if (deadline.passed()) break;

@@ -18,11 +18,11 @@ namespace colony::shm::detail {
 // Right after the native lock was taken. previous_owner_died: the platform
 // took it from a holder that died holding it, and made it usable again.
 inline LockResult record_acquisition(MutexCell& cell, bool previous_owner_died) noexcept {
-  LockResult result{LockStatus::acquired};
+  LockResult result{Outcome::ok};
   if (previous_owner_died) {
     // owner_pid still names the dead owner unless it died between its native
     // lock and its owner_pid store.
-    result = LockResult{LockStatus::acquired_owner_died, cell.owner_pid.load(std::memory_order_relaxed)};
+    result = LockResult{Outcome::owner_died, cell.owner_pid.load(std::memory_order_relaxed)};
     cell.owner_died_count.fetch_add(1, std::memory_order_relaxed);
   }
   COLONY_FAILPOINT("robust_mutex.lock.before_owner_store");

@@ -70,32 +70,19 @@ RecordHeader& header_at(const Ring& ring, std::uint64_t position) noexcept {
   return *reinterpret_cast<RecordHeader*>(ring.data() + (position & (ring.capacity() - 1)));
 }
 
-Claim claim_failed(RingStatus status) noexcept {
+Claim claim_failed(Outcome status) noexcept {
   Claim claim;
   claim.status = status;
   return claim;
 }
 
-Received receive_status(RingStatus status) noexcept {
+Received receive_status(Outcome status) noexcept {
   Received received;
   received.status = status;
   return received;
 }
 
 }  // namespace
-
-std::string_view to_string(RingStatus status) noexcept {
-  switch (status) {
-    case RingStatus::ok: return "ok";
-    case RingStatus::full: return "full";
-    case RingStatus::empty: return "empty";
-    case RingStatus::too_large: return "too large";
-    case RingStatus::timed_out: return "timed out";
-    case RingStatus::closed: return "closed";
-    case RingStatus::corrupt: return "corrupt";
-  }
-  return "unknown";
-}
 
 // ---------------------------------------------------------------------------
 // Ring
@@ -272,16 +259,16 @@ void RingWriter::recover_published_records() {
   c.tail.store(end, std::memory_order_release);
 }
 
-bool RingWriter::has_space(std::uint64_t tail, std::size_t needed, RingStatus& failure) {
+bool RingWriter::has_space(std::uint64_t tail, std::size_t needed, Outcome& failure) {
   const std::size_t capacity = ring_->capacity();
   if (cached_head_ <= tail && tail + needed - cached_head_ <= capacity) return true;
   cached_head_ = ring_->control().head.load(std::memory_order_acquire);
   if (cached_head_ > tail || tail - cached_head_ > capacity || cached_head_ % kRecordAlign != 0) {
-    failure = RingStatus::corrupt;
+    failure = Outcome::corrupt;
     return false;
   }
   if (tail + needed - cached_head_ <= capacity) return true;
-  failure = RingStatus::full;
+  failure = Outcome::full;
   return false;
 }
 
@@ -291,29 +278,29 @@ Claim RingWriter::try_claim(std::uint32_t type_tag, std::size_t payload_size) {
 
 Claim RingWriter::claim_within(std::uint32_t type_tag, std::size_t payload_size, Deadline lock_deadline) {
   if (type_tag == kPaddingTag) throw std::invalid_argument("ring records need a non-zero type tag");
-  lock_failure_ = LockStatus::acquired;
-  if (payload_size > ring_->max_message()) return claim_failed(RingStatus::too_large);
-  if (ring_->is_closed()) return claim_failed(RingStatus::closed);
+  lock_failure_ = Outcome::ok;
+  if (payload_size > ring_->max_message()) return claim_failed(Outcome::too_large);
+  if (ring_->is_closed()) return claim_failed(Outcome::closed);
   const std::size_t record_size = record_size_for(payload_size);
   return ring_->variant() == RingVariant::single_writer
              ? claim_single(type_tag, payload_size, record_size)
              : claim_many(type_tag, payload_size, record_size, lock_deadline);
 }
 
-std::string RingWriter::describe(RingStatus status) const {
+std::string RingWriter::describe(Outcome status) const {
   const std::string ring = "ring " + ring_->name().os_name();
-  if (lock_failure_ == LockStatus::timed_out && status == RingStatus::timed_out) {
+  if (lock_failure_ == Outcome::timed_out && status == Outcome::timed_out) {
     return ring + ": its claim lock stayed held" +
            (lock_holder_pid_ != 0 ? " by pid " + std::to_string(lock_holder_pid_) : std::string()) +
            " past the deadline (that process is stopped or hung, or the lock word names no live thread)";
   }
-  if (lock_failure_ == LockStatus::failed && status == RingStatus::corrupt) {
+  if (lock_failure_ == Outcome::failed && status == Outcome::corrupt) {
     return ring + ": its claim lock cannot be taken: " + describe_lock_failure(lock_failure_, lock_failure_errno_);
   }
   switch (status) {
-    case RingStatus::full: return ring + " is full";
-    case RingStatus::timed_out: return ring + " stayed full until the deadline";
-    case RingStatus::corrupt: return ring + " is corrupt (a value in its control block is out of range)";
+    case Outcome::full: return ring + " is full";
+    case Outcome::timed_out: return ring + " stayed full until the deadline";
+    case Outcome::corrupt: return ring + " is corrupt (a value in its control block is out of range)";
     default: return ring + ": " + std::string(to_string(status));
   }
 }
@@ -323,7 +310,7 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
   std::uint64_t position = tail_;
   const std::size_t to_end = capacity - (position & (capacity - 1));
   const bool wraps = to_end < record_size;
-  RingStatus failure = RingStatus::full;
+  Outcome failure = Outcome::full;
   if (!has_space(position, record_size + (wraps ? to_end : 0), failure)) return claim_failed(failure);
 
   std::uint64_t padding_position = ~std::uint64_t{0};
@@ -345,7 +332,7 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
   header.writer_start = self_.start;
   header.length.store(static_cast<std::int32_t>(payload_size), std::memory_order_relaxed);
   auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
-  return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size, padding_position};
+  return Claim{Outcome::ok, {payload, payload_size}, position, position + record_size, padding_position};
 }
 
 Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size,
@@ -362,18 +349,18 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
     lock_holder_pid_ = lock.holder_pid();
     // EDEADLK cannot happen (the lock is never held across calls): any
     // failure other than a timeout is a lock word that is not ours.
-    return claim_failed(locked.status == LockStatus::timed_out ? RingStatus::timed_out : RingStatus::corrupt);
+    return claim_failed(locked.status == Outcome::timed_out ? Outcome::timed_out : Outcome::corrupt);
   }
   COLONY_FAILPOINT("ring.claim_many.locked");
   const std::size_t capacity = ring_->capacity();
   std::uint64_t position = c.tail.load(std::memory_order_relaxed);
   if (position % kRecordAlign != 0) {
     lock.unlock();
-    return claim_failed(RingStatus::corrupt);
+    return claim_failed(Outcome::corrupt);
   }
   const std::size_t to_end = capacity - (position & (capacity - 1));
   const bool wraps = to_end < record_size;
-  RingStatus failure = RingStatus::full;
+  Outcome failure = Outcome::full;
   if (!has_space(position, record_size + (wraps ? to_end : 0), failure)) {
     lock.unlock();
     return claim_failed(failure);
@@ -402,20 +389,20 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
   COLONY_FAILPOINT("ring.claim_many.after_tail");
   lock.unlock();
   auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
-  return Claim{RingStatus::ok, {payload, payload_size}, position, position + record_size, ~std::uint64_t{0}};
+  return Claim{Outcome::ok, {payload, payload_size}, position, position + record_size, ~std::uint64_t{0}};
 }
 
 Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadline deadline) {
   RingControl& c = ring_->control();
   for (;;) {
     Claim claimed = claim_within(type_tag, payload_size, deadline);
-    if (claimed.status != RingStatus::full) return claimed;
+    if (claimed.status != Outcome::full) return claimed;
     // Spin: one load per pause; claim again only once the reader moved.
     for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
       cpu_relax();
       if (c.head.load(std::memory_order_relaxed) != cached_head_ || ring_->is_closed()) {
         claimed = claim_within(type_tag, payload_size, deadline);
-        if (claimed.status != RingStatus::full) return claimed;
+        if (claimed.status != Outcome::full) return claimed;
       }
     }
     // Read the signal, announce that we sleep, re-check, sleep on the value
@@ -431,8 +418,8 @@ Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadli
     c.writers_waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     claimed = claim_within(type_tag, payload_size, deadline);
-    if (claimed.status != RingStatus::full) return claimed;
-    if (deadline.passed()) return claim_failed(RingStatus::timed_out);
+    if (claimed.status != Outcome::full) return claimed;
+    if (deadline.passed()) return claim_failed(Outcome::timed_out);
     wait_while_equal(c.space_signal, signal, deadline);
   }
 }
@@ -490,19 +477,19 @@ void RingWriter::wake_reader() noexcept {
   }
 }
 
-RingStatus RingWriter::try_send(std::uint32_t type_tag, std::span<const std::byte> payload) {
+Outcome RingWriter::try_send(std::uint32_t type_tag, std::span<const std::byte> payload) {
   return fill_and_commit(try_claim(type_tag, payload.size()), payload);
 }
 
-RingStatus RingWriter::send(std::uint32_t type_tag, std::span<const std::byte> payload, Deadline deadline) {
+Outcome RingWriter::send(std::uint32_t type_tag, std::span<const std::byte> payload, Deadline deadline) {
   return fill_and_commit(claim(type_tag, payload.size(), deadline), payload);
 }
 
-RingStatus RingWriter::fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept {
+Outcome RingWriter::fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept {
   if (!claimed.ok()) return claimed.status;
   if (!payload.empty()) std::memcpy(claimed.payload.data(), payload.data(), payload.size());
   commit(claimed);
-  return RingStatus::ok;
+  return Outcome::ok;
 }
 
 // ---------------------------------------------------------------------------
@@ -557,7 +544,7 @@ Expected<RingReader> RingReader::attach(Ring& ring, WaitPolicy policy) {
 
 Received RingReader::fail_corrupt() {
   corrupt_ = true;
-  return receive_status(RingStatus::corrupt);
+  return receive_status(Outcome::corrupt);
 }
 
 bool RingReader::published_at_cursor() const noexcept {
@@ -641,7 +628,7 @@ RingReader::Step RingReader::step(Received& out) {
     out = fail_corrupt();
     return Step::none;
   }
-  out = Received{RingStatus::ok,
+  out = Received{Outcome::ok,
                  RecordView{type_tag, sequence,
                             {reinterpret_cast<const std::byte*>(&header) + sizeof(RecordHeader), payload_size}}};
   cursor_ += record_size;
@@ -651,7 +638,7 @@ RingReader::Step RingReader::step(Received& out) {
 }
 
 Received RingReader::try_receive() {
-  if (corrupt_) return receive_status(RingStatus::corrupt);
+  if (corrupt_) return receive_status(Outcome::corrupt);
   for (;;) {
     Received out;
     switch (step(out)) {
@@ -660,16 +647,16 @@ Received RingReader::try_receive() {
         // Padding alone before any pending record is freed at once.
         if (uncommitted_ == 0) commit();
         continue;
-      case Step::in_progress: return receive_status(RingStatus::empty);
+      case Step::in_progress: return receive_status(Outcome::empty);
       case Step::none:
-        if (out.status == RingStatus::corrupt) return out;
+        if (out.status == Outcome::corrupt) return out;
         if (ring_->is_closed()) {
           // close() is ordered after the last send: look once more.
           cached_tail_ = ring_->control().tail.load(std::memory_order_acquire);
           if (cursor_ < cached_tail_ || published_at_cursor()) continue;
-          return receive_status(RingStatus::closed);
+          return receive_status(Outcome::closed);
         }
-        return receive_status(RingStatus::empty);
+        return receive_status(Outcome::empty);
     }
   }
 }
@@ -685,7 +672,7 @@ Received RingReader::receive_until(Deadline deadline, const std::atomic<bool>* i
   const auto interrupted = [interrupt] { return interrupt != nullptr && interrupt->load(std::memory_order_acquire); };
   for (;;) {
     Received received = try_receive();
-    if (received.status != RingStatus::empty || interrupted()) return received;
+    if (received.status != Outcome::empty || interrupted()) return received;
     // Spin: one load of tail per pause; look at the record only once tail
     // moved (or, behind a claim still being filled, at its length). Polling
     // tail rather than the record's publication word keeps us off the lines
@@ -698,7 +685,7 @@ Received RingReader::receive_until(Deadline deadline, const std::atomic<bool>* i
                              : c.tail.load(std::memory_order_relaxed) > cursor_;
       if (moved || ring_->is_closed()) {
         received = try_receive();
-        if (received.status != RingStatus::empty) return received;
+        if (received.status != Outcome::empty) return received;
       }
     }
     // Announce, then re-check: a writer either published before our
@@ -712,16 +699,16 @@ Received RingReader::receive_until(Deadline deadline, const std::atomic<bool>* i
     c.readers_waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     received = try_receive();
-    if (received.status == RingStatus::empty && interrupted()) {
+    if (received.status == Outcome::empty && interrupted()) {
       // The interrupter bumped data_signal after setting the flag: either we
       // read the bumped signal above (and see the flag here), or the sleep
       // below returns at once.
       c.readers_waiting.store(0, std::memory_order_relaxed);
       return received;
     }
-    if (received.status != RingStatus::empty || deadline.passed()) {
+    if (received.status != Outcome::empty || deadline.passed()) {
       c.readers_waiting.store(0, std::memory_order_relaxed);
-      return received.status == RingStatus::empty ? receive_status(RingStatus::timed_out) : received;
+      return received.status == Outcome::empty ? receive_status(Outcome::timed_out) : received;
     }
     // While a live writer fills the record at our cursor, wake up now and
     // then to notice if it dies; otherwise sleep until woken or the deadline.

@@ -6,13 +6,13 @@
 
 namespace colony::shm {
 
-std::string describe_lock_failure(LockStatus status, int error_number) {
+std::string describe_lock_failure(Outcome status, int error_number) {
   switch (status) {
-    case LockStatus::acquired:
-    case LockStatus::acquired_owner_died: return "acquired";
-    case LockStatus::timed_out: return "it stayed held past the deadline (its holder is stopped, hung or not a live thread)";
-    case LockStatus::would_block: return "it is held";
-    case LockStatus::failed: break;
+    case Outcome::ok:
+    case Outcome::owner_died: return "acquired";
+    case Outcome::timed_out: return "it stayed held past the deadline (its holder is stopped, hung or not a live thread)";
+    case Outcome::would_block: return "it is held";
+    default: break;  // failed: error_number says why
   }
   if (error_number == EDEADLK) return "this thread holds it already";
   if (error_number == ENOTRECOVERABLE) return "it is not recoverable (a holder died and it was never made consistent)";

@@ -71,7 +71,7 @@ TEST_CASE("the broker answers each request once, with the request's correlation 
   CHECK(second.value->message.find("no-such-worker") != std::string::npos);
 
   // One answer per request, no more.
-  CHECK(reader.receive<detail::BrokerReply>(shm::Deadline::after(300ms)).status == shm::ReceiveStatus::timed_out);
+  CHECK(reader.receive<detail::BrokerReply>(shm::Deadline::after(300ms)).status == shm::Outcome::timed_out);
 }
 
 TEST_CASE("ask() returns what the broker did, or throws its code and message", "[ipc]") {

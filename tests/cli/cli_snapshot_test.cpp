@@ -96,7 +96,7 @@ TEST_CASE("colony ps and top count dead letters without taking the dead-letter b
     REQUIRE(writer.has_value());
     shm::TypedWriter typed(std::move(*writer));
     const DeadLetter letter{41, 3, 0, std::vector<std::byte>(8, std::byte{7})};
-    REQUIRE(typed.send(letter, shm::Deadline::after(5s)) == shm::RingStatus::ok);
+    REQUIRE(typed.send(letter, shm::Deadline::after(5s)) == shm::Outcome::ok);
   }
   // This process reads the box now, as `colony deadletters replay` does while it runs.
   auto attached = shm::RingReader::attach(*dead);

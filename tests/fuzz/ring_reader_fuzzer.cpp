@@ -41,8 +41,8 @@ void read_all(shm::Ring& ring, bool commit_each) {
   for (int step = 0; step < kMaxSteps; ++step) {
     const shm::Received received = reader->try_receive();
     if (!received.ok()) {
-      if (received.status == shm::RingStatus::corrupt) {
-        fuzz::require(reader->try_receive().status == shm::RingStatus::corrupt, "a corrupt ring became readable again");
+      if (received.status == shm::Outcome::corrupt) {
+        fuzz::require(reader->try_receive().status == shm::Outcome::corrupt, "a corrupt ring became readable again");
       }
       break;
     }

@@ -35,7 +35,7 @@ void decode_as(std::uint32_t tag, std::span<const std::byte> payload) {
     return;
   }
   if (!received.ok()) {
-    fuzz::require(received.status == shm::ReceiveStatus::undecodable && !received.error.empty(),
+    fuzz::require(received.status == shm::Outcome::undecodable && !received.error.empty(),
                   "a failed decode without its reason");
     return;
   }

@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size)};
   const auto received = shm::decode_record<Value>(record);
   if (!received.ok()) {
-    fuzz::require(received.status == shm::ReceiveStatus::undecodable, "a Value refused with the wrong status");
+    fuzz::require(received.status == shm::Outcome::undecodable, "a Value refused with the wrong status");
     return 0;
   }
   fuzz::check_decoded_value(*received.value);

@@ -27,7 +27,7 @@ using shm::ByteArray;
 using shm::Deadline;
 using shm::Errc;
 using shm::SegmentKind;
-using WaitStatus = ByteArray::WaitStatus;
+using shm::Outcome;
 
 namespace {
 
@@ -253,11 +253,11 @@ TEST_CASE("wait returns not_equal at once when the word differs, and timed_out a
   ok(sut.store<std::int32_t>(4, -3));
 
   const auto started = std::chrono::steady_clock::now();
-  CHECK(ok(sut.wait<std::int32_t>(4, 5, Deadline::after(10s))) == WaitStatus::not_equal);
+  CHECK(ok(sut.wait<std::int32_t>(4, 5, Deadline::after(10s))) == Outcome::not_equal);
   CHECK(std::chrono::steady_clock::now() - started < 5s);
 
   const auto before = std::chrono::steady_clock::now();
-  CHECK(ok(sut.wait<std::int32_t>(4, -3, Deadline::after(100ms))) == WaitStatus::timed_out);
+  CHECK(ok(sut.wait<std::int32_t>(4, -3, Deadline::after(100ms))) == Outcome::timed_out);
   const auto waited = std::chrono::steady_clock::now() - before;
   CHECK(waited >= 100ms);
   CHECK(waited < 5s);
@@ -306,7 +306,7 @@ COLONY_CHILD_SCENARIO("bytes-add") {  // args: session, bits (32 or 64)
   if (!array.fetch_add<std::uint32_t>(kReadyWord, 1u)) return 2;
   // Start together, so that the adds really contend.
   auto go = array.wait<std::uint32_t>(kGoWord, 0u, Deadline::after(20s));
-  if (!go || *go == WaitStatus::timed_out) return 3;
+  if (!go || *go == Outcome::timed_out) return 3;
   for (int i = 0; i < kAddsPerChild; ++i) {
     const bool added = wide ? array.fetch_add<std::uint64_t>(kCounter64, 1u).has_value()
                             : array.fetch_add<std::uint32_t>(kCounter32, 1u).has_value();
@@ -342,7 +342,7 @@ COLONY_CHILD_SCENARIO("bytes-wait") {  // args: session; exits 0 only if notify 
   if (!array.fetch_add<std::uint32_t>(kReadyWord, 1u)) return 2;
   auto status = array.wait<std::uint32_t>(kGoWord, 0u, Deadline::after(20s));
   if (!status) return 3;
-  return *status == WaitStatus::ok ? 0 : 10 + static_cast<int>(*status);
+  return *status == Outcome::ok ? 0 : 10 + static_cast<int>(*status);
 }
 
 TEST_CASE("notify wakes waiters in other processes and returns how many it woke, at most count",
@@ -390,7 +390,7 @@ COLONY_CHILD_SCENARIO("bytes-wait-through-signals") {  // args: session; exits 0
   auto status = array.wait<std::uint32_t>(kGoWord, 0u, Deadline::after(500ms));
   const auto waited = std::chrono::steady_clock::now() - started;
   if (!status) return 4;
-  if (*status != WaitStatus::timed_out) return 10 + static_cast<int>(*status);
+  if (*status != Outcome::timed_out) return 10 + static_cast<int>(*status);
   if (waited < 500ms) return 5;
   return signals_received.load() > 0 ? 0 : 6;
 }

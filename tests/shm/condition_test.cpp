@@ -20,7 +20,7 @@ using namespace colony;
 using namespace std::chrono_literals;
 using shm::Deadline;
 using shm::Errc;
-using shm::LockStatus;
+using shm::Outcome;
 using shm::SegmentKind;
 
 namespace {
@@ -208,7 +208,7 @@ TEST_CASE("a wait with a deadline times out when nobody notifies and returns hol
   const auto elapsed = std::chrono::steady_clock::now() - started;
 
   CHECK(waited.timed_out());
-  CHECK(waited.relock.status == LockStatus::acquired);
+  CHECK(waited.relock.status == Outcome::ok);
   CHECK(elapsed >= 50ms);
   CHECK(elapsed < 2s);
   CHECK(shared.mutex.holder_pid() == ::getpid());
@@ -322,7 +322,7 @@ TEST_CASE("a wait reports that the mutex holder died while the waiter was asleep
   test::TestSession session;
   auto shared = create_shared(session, "c", 64);
   // Held before the child starts, so the child can take it only inside our wait.
-  REQUIRE(shared.mutex.lock_until(Deadline::after(5s)).status == shm::LockStatus::acquired);
+  REQUIRE(shared.mutex.lock_until(Deadline::after(5s)).status == shm::Outcome::ok);
   auto child = test::ChildProcess::start("condition-notify-then-die-holding-mutex", {session.name()});
   // Kills the child once it has notified while holding the mutex, which it
   // can take only while we wait.

@@ -21,7 +21,7 @@
 using namespace colony;
 using namespace std::chrono_literals;
 using shm::Deadline;
-using shm::RingStatus;
+using shm::Outcome;
 using shm::SegmentKind;
 
 namespace {
@@ -72,7 +72,7 @@ std::optional<Numbered> whole(std::span<const std::byte> payload) {
 struct Drained {
   std::vector<Numbered> records;
   int torn = 0;
-  RingStatus last = RingStatus::empty;
+  Outcome last = Outcome::empty;
 };
 
 // Receives until a receive times out (or count records arrived), committing as it goes.
@@ -114,7 +114,7 @@ void kill_at(const std::string& failpoint, const std::string& scenario, const st
 }
 
 void send_numbered(shm::RingWriter& writer, std::uint32_t id, std::uint64_t from, std::uint64_t to) {
-  for (std::uint64_t n = from; n < to; ++n) REQUIRE(writer.send(kTag, payload_for(id, n), Deadline::after(5s)) == RingStatus::ok);
+  for (std::uint64_t n = from; n < to; ++n) REQUIRE(writer.send(kTag, payload_for(id, n), Deadline::after(5s)) == Outcome::ok);
 }
 
 }  // namespace
@@ -150,7 +150,7 @@ COLONY_CHILD_SCENARIO("cw-ring-send") {
   if (!writer) return 11;
   const auto id = static_cast<std::uint32_t>(std::stoul(args.at(1)));
   for (std::uint64_t n = std::stoull(args.at(2)); n < std::stoull(args.at(3)); ++n) {
-    if (writer->send(kTag, payload_for(id, n), Deadline::after(5s)) != RingStatus::ok) return 12;
+    if (writer->send(kTag, payload_for(id, n), Deadline::after(5s)) != Outcome::ok) return 12;
   }
   return 0;
 }
@@ -260,7 +260,7 @@ TEST_CASE("robust_mutex.lock.before_owner_store: a holder killed before naming i
   auto mutex = shm::Mutex::create(mutex_name(session.name()));
   REQUIRE(mutex);
   auto holder = stopped_at("robust_mutex.lock.before_owner_store", "cw-lock", {session.name(), "hold"});
-  CHECK(mutex->try_lock().status == shm::LockStatus::would_block);
+  CHECK(mutex->try_lock().status == shm::Outcome::would_block);
   REQUIRE(holder.kill_and_reap());
   check_recovered(*mutex, 0);
 }
@@ -273,7 +273,7 @@ TEST_CASE("robust_mutex.lock.after_owner_store: a holder killed inside its criti
   auto holder = stopped_at("robust_mutex.lock.after_owner_store", "cw-lock", {session.name(), "hold"});
   const int holder_pid = holder.pid();
   CHECK(mutex->holder_pid() == holder_pid);
-  CHECK(mutex->try_lock().status == shm::LockStatus::would_block);
+  CHECK(mutex->try_lock().status == shm::Outcome::would_block);
   REQUIRE(holder.kill_and_reap());
   check_recovered(*mutex, holder_pid);
 }
@@ -284,7 +284,7 @@ TEST_CASE("robust_mutex.unlock.before_release: a holder killed inside unlock is 
   auto mutex = shm::Mutex::create(mutex_name(session.name()));
   REQUIRE(mutex);
   auto holder = stopped_at("robust_mutex.unlock.before_release", "cw-lock", {session.name(), "unlock"});
-  CHECK(mutex->try_lock().status == shm::LockStatus::would_block);
+  CHECK(mutex->try_lock().status == shm::Outcome::would_block);
   REQUIRE(holder.kill_and_reap());
   check_recovered(*mutex, 0);
 }
@@ -315,7 +315,7 @@ TEST_CASE("ring.commit.before_publication: a writer killed inside a record leave
   const Drained after = drain(*reader, 500, 10s);
   CHECK(successor.wait_or_kill(10s).ok());
   CHECK(after.torn == 0);
-  CHECK(after.last == RingStatus::ok);
+  CHECK(after.last == Outcome::ok);
   CHECK(after.records == numbered(2, 0, 500));
 }
 
@@ -336,7 +336,7 @@ TEST_CASE("ring.commit.after_publication: a record published before its writer d
   const Drained after = drain(*reader, 20, 10s);
   CHECK(successor.wait_or_kill(10s).ok());
   CHECK(after.torn == 0);
-  CHECK(after.last == RingStatus::ok);  // never corrupt: no sequence goes back
+  CHECK(after.last == Outcome::ok);  // never corrupt: no sequence goes back
   CHECK(after.records == numbered(2, 0, 20));
 }
 
@@ -365,7 +365,7 @@ void check_ring_goes_on(ManyWriterRing& fixture) {
   REQUIRE(reader);
   const Drained got = drain(*reader, 8, 2s);
   CHECK(got.torn == 0);
-  CHECK(got.last == RingStatus::ok);
+  CHECK(got.last == Outcome::ok);
   auto expected = numbered(1, 0, 3);
   for (auto n : numbered(3, 0, 5)) expected.push_back(n);
   CHECK(got.records == expected);
@@ -403,7 +403,7 @@ TEST_CASE("ring.commit_many.before_length: a writer killed with its payload writ
     const Drained got = drain(*reader, SIZE_MAX, 30ms);
     CHECK(got.records == numbered(1, 0, 3));
     CHECK(got.torn == 0);
-    CHECK(got.last == RingStatus::timed_out);
+    CHECK(got.last == Outcome::timed_out);
   }
   REQUIRE(doomed.kill_and_reap());
   auto writer = shm::RingWriter::attach(fixture.ring);
@@ -467,7 +467,7 @@ TEST_CASE("ring.reader_commit.before_head: records a reader received but was kil
   REQUIRE(reader);
   const Drained got = drain(*reader, 5, 2s);
   CHECK(got.torn == 0);
-  CHECK(got.last == RingStatus::ok);
+  CHECK(got.last == Outcome::ok);
   CHECK(got.records == numbered(1, 0, 5));
 }
 
@@ -485,7 +485,7 @@ TEST_CASE("ring.reader_commit.after_head: a reader killed between head and last_
   send_numbered(*writer, 1, 5, 7);
   const Drained got = drain(*reader, 4, 2s);
   CHECK(got.torn == 0);
-  CHECK(got.last == RingStatus::ok);  // an older last_sequence never makes a good record corrupt
+  CHECK(got.last == Outcome::ok);  // an older last_sequence never makes a good record corrupt
   CHECK(got.records == numbered(1, 3, 7));
 }
 

@@ -16,7 +16,7 @@
 
 using namespace colony;
 using namespace std::chrono_literals;
-using shm::RingStatus;
+using shm::Outcome;
 
 namespace {
 
@@ -77,7 +77,7 @@ TEST_CASE("a record in progress whose writer's pid now names another process is 
   const auto forged = reused(shm::current_identity());
   header.writer_pid = forged.pid;
   header.writer_start = forged.start;
-  REQUIRE(writer->try_send(kTag, bytes_of("survivor")) == RingStatus::ok);
+  REQUIRE(writer->try_send(kTag, bytes_of("survivor")) == Outcome::ok);
 
   auto got = reader->receive(shm::Deadline::after(2s));
   REQUIRE(got.ok());

@@ -17,7 +17,7 @@ using namespace colony;
 using namespace std::chrono_literals;
 using shm::Deadline;
 using shm::Errc;
-using shm::LockStatus;
+using shm::Outcome;
 using shm::SegmentKind;
 
 namespace {
@@ -91,7 +91,7 @@ COLONY_CHILD_SCENARIO("mutex-increment") {
   const auto finish_by = Deadline::after(30s);
   for (int i = 0; i < iterations; ++i) {
     const auto locked = mutex->lock_until(finish_by);
-    if (locked.status != LockStatus::acquired) return 3;
+    if (locked.status != Outcome::ok) return 3;
     // Read, then write: a lost update shows up if two processes interleave here.
     const std::uint64_t seen = counter->value;
     counter->value = seen + 1;
@@ -109,7 +109,7 @@ COLONY_CHILD_SCENARIO("mutex-lock-behind-holder") {
   area_of<std::atomic<std::uint32_t>>(*area)->store(1);
   const auto locked = mutex->lock_until(Deadline::after(30s));
   if (!locked.acquired()) return 3;
-  const bool reported = locked.status == LockStatus::acquired_owner_died && locked.dead_owner_pid == std::stoi(args.at(1));
+  const bool reported = locked.status == Outcome::owner_died && locked.dead_owner_pid == std::stoi(args.at(1));
   mutex->unlock();
   return reported ? 0 : 4;
 }
@@ -123,8 +123,8 @@ COLONY_CHILD_SCENARIO("mutex-unlock-not-held") {
   if (mutex->unlock()) return 3;
   if (mutex->holder_pid() != holder) return 4;
   const auto tried = mutex->try_lock();
-  if (holder != 0) return tried.status == LockStatus::would_block ? 0 : 5;
-  if (tried.status != LockStatus::acquired) return 6;
+  if (holder != 0) return tried.status == Outcome::would_block ? 0 : 5;
+  if (tried.status != Outcome::ok) return 6;
   return mutex->unlock() ? 0 : 7;
 }
 
@@ -146,15 +146,15 @@ TEST_CASE("a mutex locks, unlocks and tells who holds it", "[unit][mutex]") {
   CHECK(sut->holder_pid() == 0);
 
   const auto locked = sut->lock_until(Deadline::after(1s));
-  CHECK(locked.status == LockStatus::acquired);
+  CHECK(locked.status == Outcome::ok);
   CHECK_FALSE(locked.owner_died());
   CHECK(other_handle->holder_pid() == ::getpid());
-  CHECK(other_handle->try_lock().status == LockStatus::would_block);  // held, even by this very thread
+  CHECK(other_handle->try_lock().status == Outcome::would_block);  // held, even by this very thread
   sut->unlock();
   CHECK(other_handle->holder_pid() == 0);
 
   const auto again = other_handle->try_lock();
-  CHECK(again.status == LockStatus::acquired);
+  CHECK(again.status == Outcome::ok);
   other_handle->unlock();
   CHECK(sut->acquisitions() == 2);
   CHECK(sut->owner_died_count() == 0);
@@ -196,7 +196,7 @@ TEST_CASE("a MutexLock releases at scope exit and keeps how it was acquired", "[
 
     shm::MutexLock refused(*sut, std::try_to_lock);
     CHECK_FALSE(refused.owns_lock());
-    CHECK(refused.result().status == LockStatus::would_block);
+    CHECK(refused.result().status == Outcome::would_block);
   }
   CHECK(sut->holder_pid() == 0);
 
@@ -218,11 +218,11 @@ TEST_CASE("a mutex whose holder was killed goes to the next locker with the deat
   child.kill_hard();
   REQUIRE(child.wait_for(5000ms));
 
-  shm::LockResult recovered{LockStatus::timed_out};
+  shm::LockResult recovered{Outcome::timed_out};
   SECTION("by a lock that would block") { recovered = sut->lock_until(Deadline::after(10s)); }
   SECTION("by try_lock") { recovered = sut->try_lock(); }
   SECTION("by a timed lock") { recovered = sut->lock_until(Deadline::after(2s)); }
-  CHECK(recovered.status == LockStatus::acquired_owner_died);
+  CHECK(recovered.status == Outcome::owner_died);
   CHECK(recovered.dead_owner_pid == dead_pid);
   CHECK(sut->holder_pid() == ::getpid());
   CHECK(sut->owner_died_count() == 1);
@@ -230,9 +230,9 @@ TEST_CASE("a mutex whose holder was killed goes to the next locker with the deat
 
   // Usable again, and the death is reported once, not to every later locker.
   const auto normal = sut->lock_until(Deadline::after(1s));
-  CHECK(normal.status == LockStatus::acquired);
+  CHECK(normal.status == Outcome::ok);
   sut->unlock();
-  CHECK(sut->try_lock().status == LockStatus::acquired);
+  CHECK(sut->try_lock().status == Outcome::ok);
   sut->unlock();
   CHECK(sut->owner_died_count() == 1);
 }
@@ -257,7 +257,7 @@ TEST_CASE("a process blocked in a lock gets it, with the death reported, when th
   CHECK(status.ok());
   CHECK(sut->owner_died_count() == 1);
   const auto after = sut->try_lock();
-  CHECK(after.status == LockStatus::acquired);  // the locker unlocked it: usable, nothing left to report
+  CHECK(after.status == Outcome::ok);  // the locker unlocked it: usable, nothing left to report
   sut->unlock();
 }
 
@@ -266,7 +266,7 @@ TEST_CASE("an unlock from a process that does not hold the mutex is refused and 
   auto sut = shm::Mutex::create(mutex_name(session.name()));
   REQUIRE(sut);
   SECTION("held by this process") {
-    REQUIRE(sut->lock_until(Deadline::after(5s)).status == LockStatus::acquired);
+    REQUIRE(sut->lock_until(Deadline::after(5s)).status == Outcome::ok);
     auto stranger = test::ChildProcess::start("mutex-unlock-not-held", {session.name(), std::to_string(::getpid())});
     const auto status = stranger.wait_or_kill(10s);
     INFO("stranger " << status.describe() << " (3: unlock succeeded, 4: holder changed, 5: lock no longer held)");
@@ -280,7 +280,7 @@ TEST_CASE("an unlock from a process that does not hold the mutex is refused and 
     INFO("stranger " << status.describe() << " (3: unlock succeeded, 4: holder changed, 6: lock broken)");
     CHECK(status.ok());
   }
-  CHECK(sut->lock_until(Deadline::after(1s)).status == LockStatus::acquired);
+  CHECK(sut->lock_until(Deadline::after(1s)).status == Outcome::ok);
   sut->unlock();
 }
 
@@ -324,13 +324,13 @@ TEST_CASE("while a live process holds the mutex a timed lock times out and try_l
   const auto started = std::chrono::steady_clock::now();
   const auto timed = sut->lock_until(Deadline::after(50ms));
   const auto waited = std::chrono::steady_clock::now() - started;
-  CHECK(timed.status == LockStatus::timed_out);
+  CHECK(timed.status == Outcome::timed_out);
   CHECK_FALSE(timed.acquired());
   CHECK(waited >= 50ms);
   CHECK(waited < 2s);
 
-  CHECK(sut->try_lock().status == LockStatus::would_block);
-  CHECK(sut->lock_until(Deadline::now()).status == LockStatus::timed_out);
+  CHECK(sut->try_lock().status == Outcome::would_block);
+  CHECK(sut->lock_until(Deadline::now()).status == Outcome::timed_out);
   CHECK(sut->holder_pid() == child.pid());
 }
 
@@ -352,7 +352,7 @@ TEST_CASE("two processes incrementing a counter under the mutex never lose an up
   REQUIRE(second_status.ok());
 
   const auto locked = sut->lock_until(Deadline::after(1s));
-  CHECK(locked.status == LockStatus::acquired);
+  CHECK(locked.status == Outcome::ok);
   CHECK(counter->value == 2u * kIterations);
   sut->unlock();
   CHECK(sut->acquisitions() == 2u * kIterations + 1);
@@ -373,11 +373,11 @@ TEST_CASE("threads of one process contending on one mutex never lose an update",
       for (int i = 0; i < kIterations; ++i) {
         // Mix blocking locks with try_lock so both paths meet under contention.
         auto locked = (i + t) % 3 == 0 ? sut->try_lock() : sut->lock_until(Deadline::after(30s));
-        while (locked.status == LockStatus::would_block) {
+        while (locked.status == Outcome::would_block) {
           std::this_thread::yield();
           locked = sut->try_lock();
         }
-        if (locked.status != LockStatus::acquired) {
+        if (locked.status != Outcome::ok) {
           failures.fetch_add(1);
           return;
         }

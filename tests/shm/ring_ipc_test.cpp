@@ -14,7 +14,7 @@
 
 using namespace colony;
 using namespace std::chrono_literals;
-using shm::RingStatus;
+using shm::Outcome;
 
 namespace ring_ipc {
 
@@ -79,7 +79,7 @@ int run_writer(const std::vector<std::string>& args) {
   const std::uint64_t count = std::stoull(args.at(2));
   const std::size_t max_body = std::stoul(args.at(3));
   for (std::uint64_t sequence = 0; count == 0 || sequence < count; ++sequence) {
-    if (writer.send(Stamped::make(writer_id, sequence, max_body), shm::Deadline::after(30s)) != RingStatus::ok) {
+    if (writer.send(Stamped::make(writer_id, sequence, max_body), shm::Deadline::after(30s)) != Outcome::ok) {
       return 12;
     }
   }
@@ -98,7 +98,7 @@ struct Tally {
 void receive_into(shm::TypedReader& reader, Tally& tally, std::uint64_t count, std::chrono::milliseconds patience) {
   while (tally.received < count) {
     auto got = reader.receive<Stamped>(shm::Deadline::after(patience));
-    if (got.status == shm::ReceiveStatus::timed_out) return;
+    if (got.status == shm::Outcome::timed_out) return;
     ++tally.received;
     if (!got.ok() || !got.value->whole()) {
       ++tally.broken;
@@ -162,7 +162,7 @@ COLONY_CHILD_SCENARIO("ring-die-inside-record") {
   if (!raw) return 11;
   shm::TypedWriter writer(std::move(raw).value());
   for (std::uint64_t sequence = 0; sequence < 5; ++sequence) {
-    if (writer.send(Stamped::make(9, sequence, 64), shm::Deadline::after(5s)) != RingStatus::ok) return 12;
+    if (writer.send(Stamped::make(9, sequence, 64), shm::Deadline::after(5s)) != Outcome::ok) return 12;
   }
   const auto claimed = writer.raw().claim(shm::TypeAlias<Stamped>::tag, 200, shm::Deadline::after(5s));
   if (!claimed.ok()) return 13;
@@ -182,7 +182,7 @@ TEST_CASE("a many-writer writer killed inside a record does not block the ring",
   // Its claim is published (tail moved) but never committed.
   REQUIRE(test::eventually([&] { return ring->control().tail.load() > ring->control().head.load(); }, 5000ms));
   auto live_claim = reader.receive<Stamped>(shm::Deadline::after(50ms));
-  CHECK(live_claim.status == shm::ReceiveStatus::timed_out);  // nothing partial is ever visible
+  CHECK(live_claim.status == shm::Outcome::timed_out);  // nothing partial is ever visible
 
   auto other = test::ChildProcess::start("ring-writer", {session.name(), "3", "100", "64"});
   doomed.kill_hard();
@@ -239,7 +239,7 @@ COLONY_CHILD_SCENARIO("ring-reader-dies-before-commit") {
   if (!reader->receive(shm::Deadline::after(5s)).ok()) return 12;
   reader->commit();
   if (!reader->receive(shm::Deadline::after(5s)).ok() || !reader->receive(shm::Deadline::after(5s)).ok()) return 13;
-  if (ack->send(1, {}, shm::Deadline::after(5s)) != RingStatus::ok) return 14;
+  if (ack->send(1, {}, shm::Deadline::after(5s)) != Outcome::ok) return 14;
   for (;;) ::pause();
 }
 
@@ -251,7 +251,7 @@ TEST_CASE("a reader killed before commit leaves its records to the next reader",
   REQUIRE(ack_ring);
   shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
   for (std::uint64_t sequence = 0; sequence < 5; ++sequence) {
-    REQUIRE(writer.send(Stamped::make(1, sequence, 32), shm::Deadline::after(1s)) == RingStatus::ok);
+    REQUIRE(writer.send(Stamped::make(1, sequence, 32), shm::Deadline::after(1s)) == Outcome::ok);
   }
   auto ack = shm::RingReader::attach(*ack_ring);
   REQUIRE(ack);
@@ -269,5 +269,5 @@ TEST_CASE("a reader killed before commit leaves its records to the next reader",
     CHECK(got.value->sequence == expected);
     CHECK(got.value->whole());
   }
-  CHECK(reader.try_receive<Stamped>().status == shm::ReceiveStatus::empty);
+  CHECK(reader.try_receive<Stamped>().status == shm::Outcome::empty);
 }

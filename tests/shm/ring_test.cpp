@@ -11,7 +11,7 @@
 
 using namespace colony;
 using namespace std::chrono_literals;
-using shm::RingStatus;
+using shm::Outcome;
 
 namespace {
 
@@ -44,10 +44,10 @@ TEST_CASE("a ring delivers whole records in order, then reports empty", "[unit][
     auto reader = shm::RingReader::attach(ring);
     REQUIRE(writer);
     REQUIRE(reader);
-    CHECK(reader->try_receive().status == RingStatus::empty);
-    CHECK(writer->try_send(kTag, bytes_of("first")) == RingStatus::ok);
-    CHECK(writer->try_send(kTag + 1, bytes_of("")) == RingStatus::ok);
-    CHECK(writer->try_send(kTag, bytes_of("third")) == RingStatus::ok);
+    CHECK(reader->try_receive().status == Outcome::empty);
+    CHECK(writer->try_send(kTag, bytes_of("first")) == Outcome::ok);
+    CHECK(writer->try_send(kTag + 1, bytes_of("")) == Outcome::ok);
+    CHECK(writer->try_send(kTag, bytes_of("third")) == Outcome::ok);
 
     auto first = reader->try_receive();
     REQUIRE(first.ok());
@@ -62,7 +62,7 @@ TEST_CASE("a ring delivers whole records in order, then reports empty", "[unit][
     REQUIRE(third.ok());
     CHECK(text_of(third.record.payload) == "third");
     reader->commit();
-    CHECK(reader->try_receive().status == RingStatus::empty);
+    CHECK(reader->try_receive().status == Outcome::empty);
     CHECK(ring.records_read() == 3);
     CHECK(ring.bytes_used() == 0);
     shm::Segment::remove(ring.name());
@@ -82,7 +82,7 @@ TEST_CASE("records of every size wrap around the end through padding", "[unit][r
     for (std::size_t round = 0; round < 2000; ++round) {
       const std::size_t size = (round * 37) % 401;
       std::vector<std::byte> payload(size, std::byte(round & 0xff));
-      REQUIRE(writer->try_send(kTag, payload) == RingStatus::ok);
+      REQUIRE(writer->try_send(kTag, payload) == Outcome::ok);
       ++sent;
       auto got = reader->try_receive();
       REQUIRE(got.ok());
@@ -104,15 +104,15 @@ TEST_CASE("a full ring refuses with full, and accepts again after the reader com
   REQUIRE(reader);
   const std::vector<std::byte> payload(128 - sizeof(shm::RecordHeader));  // one record = two lines
   int accepted = 0;
-  while (writer->try_send(kTag, payload) == RingStatus::ok) ++accepted;
+  while (writer->try_send(kTag, payload) == Outcome::ok) ++accepted;
   CHECK(accepted == 1024 / 128);
-  CHECK(writer->try_send(kTag, payload) == RingStatus::full);
-  CHECK(writer->send(kTag, payload, shm::Deadline::after(20ms)) == RingStatus::timed_out);
+  CHECK(writer->try_send(kTag, payload) == Outcome::full);
+  CHECK(writer->send(kTag, payload, shm::Deadline::after(20ms)) == Outcome::timed_out);
 
   REQUIRE(reader->try_receive().ok());
-  CHECK(writer->try_send(kTag, payload) == RingStatus::full);  // received but not committed: still held
+  CHECK(writer->try_send(kTag, payload) == Outcome::full);  // received but not committed: still held
   reader->commit();
-  CHECK(writer->try_send(kTag, payload) == RingStatus::ok);
+  CHECK(writer->try_send(kTag, payload) == Outcome::ok);
 }
 
 TEST_CASE("a message larger than max_message is refused with nothing written", "[unit][ring]") {
@@ -121,7 +121,7 @@ TEST_CASE("a message larger than max_message is refused with nothing written", "
   auto writer = shm::RingWriter::attach(ring);
   REQUIRE(writer);
   const std::vector<std::byte> big(101);
-  CHECK(writer->try_send(kTag, big) == RingStatus::too_large);
+  CHECK(writer->try_send(kTag, big) == Outcome::too_large);
   CHECK(ring.bytes_used() == 0);
   CHECK(ring.records_written() == 0);
 }
@@ -150,14 +150,14 @@ TEST_CASE("close lets the reader drain what was sent, then reports closed", "[un
   auto reader = shm::RingReader::attach(ring);
   REQUIRE(writer);
   REQUIRE(reader);
-  REQUIRE(writer->try_send(kTag, bytes_of("last words")) == RingStatus::ok);
+  REQUIRE(writer->try_send(kTag, bytes_of("last words")) == Outcome::ok);
   ring.close();
-  CHECK(writer->try_send(kTag, bytes_of("too late")) == RingStatus::closed);
+  CHECK(writer->try_send(kTag, bytes_of("too late")) == Outcome::closed);
   auto got = reader->receive(shm::Deadline::after(1s));
   REQUIRE(got.ok());
   CHECK(text_of(got.record.payload) == "last words");
   reader->commit();
-  CHECK(reader->receive(shm::Deadline::after(1s)).status == RingStatus::closed);
+  CHECK(reader->receive(shm::Deadline::after(1s)).status == Outcome::closed);
 }
 
 TEST_CASE("a blocked receiver is woken by close and by a send from another thread", "[unit][threads][ring]") {
@@ -178,7 +178,7 @@ TEST_CASE("a blocked receiver is woken by close and by a send from another threa
   sender.join();
   REQUIRE(got.ok());
   CHECK(text_of(got.record.payload) == "wake");
-  CHECK(after_close.status == RingStatus::closed);
+  CHECK(after_close.status == Outcome::closed);
 }
 
 TEST_CASE("a receive with a deadline and nothing sent times out", "[unit][ring]") {
@@ -187,7 +187,7 @@ TEST_CASE("a receive with a deadline and nothing sent times out", "[unit][ring]"
   auto reader = shm::RingReader::attach(ring);
   REQUIRE(reader);
   const auto started = std::chrono::steady_clock::now();
-  CHECK(reader->receive(shm::Deadline::after(50ms)).status == RingStatus::timed_out);
+  CHECK(reader->receive(shm::Deadline::after(50ms)).status == Outcome::timed_out);
   CHECK(std::chrono::steady_clock::now() - started >= 50ms);
 }
 
@@ -196,7 +196,7 @@ TEST_CASE("records received but not committed are delivered again to the next re
   shm::Ring ring = make_ring(session, 4096, 100);
   auto writer = shm::RingWriter::attach(ring);
   REQUIRE(writer);
-  for (const char* text : {"a", "b", "c"}) REQUIRE(writer->try_send(kTag, bytes_of(text)) == RingStatus::ok);
+  for (const char* text : {"a", "b", "c"}) REQUIRE(writer->try_send(kTag, bytes_of(text)) == Outcome::ok);
   {
     auto reader = shm::RingReader::attach(ring);
     REQUIRE(reader);
@@ -236,8 +236,8 @@ TEST_CASE("a many-writer claim that is dropped becomes padding the reader skips"
   REQUIRE(reader);
   const auto claimed = writer->try_claim(kTag, 50);
   REQUIRE(claimed.ok());
-  REQUIRE(writer->try_send(kTag, bytes_of("after")) == RingStatus::ok);
-  CHECK(reader->try_receive().status == RingStatus::empty);  // blocked behind a live claim
+  REQUIRE(writer->try_send(kTag, bytes_of("after")) == Outcome::ok);
+  CHECK(reader->try_receive().status == Outcome::empty);  // blocked behind a live claim
   writer->drop(claimed);
   auto got = reader->try_receive();
   REQUIRE(got.ok());
@@ -262,7 +262,7 @@ TEST_CASE("a many-writer record whose writer is dead is turned into padding", "[
   auto& header = *reinterpret_cast<shm::RecordHeader*>(claimed.payload.data() - sizeof(shm::RecordHeader));
   header.writer_pid = dead_pid;
   std::memset(claimed.payload.data(), 0xEE, 20);  // half a payload, never committed
-  REQUIRE(writer->try_send(kTag, bytes_of("survivor")) == RingStatus::ok);
+  REQUIRE(writer->try_send(kTag, bytes_of("survivor")) == Outcome::ok);
 
   auto got = reader->receive(shm::Deadline::after(2s));
   REQUIRE(got.ok());
@@ -277,7 +277,7 @@ TEST_CASE("garbage in a ring's indices and lengths is reported as corrupt, never
   shm::Ring ring = make_ring(session, 1024, 200);
   auto writer = shm::RingWriter::attach(ring);
   REQUIRE(writer);
-  REQUIRE(writer->try_send(kTag, bytes_of("fine")) == RingStatus::ok);
+  REQUIRE(writer->try_send(kTag, bytes_of("fine")) == Outcome::ok);
   auto& control = ring.control();
   auto& first = *reinterpret_cast<shm::RecordHeader*>(ring.data());
 
@@ -298,43 +298,43 @@ TEST_CASE("garbage in a ring's indices and lengths is reported as corrupt, never
       CHECK(text_of(received.record.payload) == "fine");
       received = reader->try_receive();
     }
-    CHECK(received.status == RingStatus::corrupt);
-    CHECK(reader->try_receive().status == RingStatus::corrupt);  // and stays so
+    CHECK(received.status == Outcome::corrupt);
+    CHECK(reader->try_receive().status == Outcome::corrupt);  // and stays so
   }
   SECTION("a length larger than the ring") {
     first.length.store(0x7fffff00);
     auto reader = shm::RingReader::attach(ring);
     REQUIRE(reader);
-    CHECK(reader->try_receive().status == RingStatus::corrupt);
+    CHECK(reader->try_receive().status == Outcome::corrupt);
   }
   SECTION("a length that runs past the published tail") {
     first.length.store(300);
     auto reader = shm::RingReader::attach(ring);
     REQUIRE(reader);
-    CHECK(reader->try_receive().status == RingStatus::corrupt);
+    CHECK(reader->try_receive().status == Outcome::corrupt);
   }
   SECTION("a negative length in a single-writer ring") {
     first.length.store(-5);
     auto reader = shm::RingReader::attach(ring);
     REQUIRE(reader);
-    CHECK(reader->try_receive().status == RingStatus::corrupt);
+    CHECK(reader->try_receive().status == Outcome::corrupt);
   }
   SECTION("a sequence that goes backwards") {
-    REQUIRE(writer->try_send(kTag, bytes_of("second")) == RingStatus::ok);
+    REQUIRE(writer->try_send(kTag, bytes_of("second")) == Outcome::ok);
     auto& second = *reinterpret_cast<shm::RecordHeader*>(ring.data() + 64);
     second.sequence = 0;
     auto reader = shm::RingReader::attach(ring);
     REQUIRE(reader);
     REQUIRE(reader->try_receive().ok());
-    CHECK(reader->try_receive().status == RingStatus::corrupt);
+    CHECK(reader->try_receive().status == Outcome::corrupt);
   }
   SECTION("a head the writer sees ahead of its tail") {
     control.head.store(control.tail.load() + (1u << 20));
     // The writer trusts its cached head while that leaves room; once it must
     // look again, it finds the impossible head.
-    RingStatus status = RingStatus::ok;
-    for (int i = 0; i < 20 && status == RingStatus::ok; ++i) status = writer->try_send(kTag, std::vector<std::byte>(150));
-    CHECK(status == RingStatus::corrupt);
+    Outcome status = Outcome::ok;
+    for (int i = 0; i < 20 && status == Outcome::ok; ++i) status = writer->try_send(kTag, std::vector<std::byte>(150));
+    CHECK(status == Outcome::corrupt);
   }
   SECTION("a config block with a capacity that is not a power of two") {
     control.capacity = 1000;
@@ -358,7 +358,7 @@ TEST_CASE("a writer thread and a reader thread pass 200,000 records in order", "
         std::array<std::byte, 8 + 64> payload{};
         std::memcpy(payload.data(), &i, sizeof i);
         const auto size = 8 + (i % 64);
-        if (writer->send(kTag, {payload.data(), size}, shm::Deadline::after(10s)) != RingStatus::ok) return;
+        if (writer->send(kTag, {payload.data(), size}, shm::Deadline::after(10s)) != Outcome::ok) return;
       }
     });
     std::uint64_t expected = 0;
@@ -392,10 +392,10 @@ TEST_CASE("a single writer that died between publishing a record and moving tail
   {
     auto doomed = shm::RingWriter::attach(ring);
     REQUIRE(doomed);
-    REQUIRE(doomed->try_send(kTag, bytes_of("before")) == RingStatus::ok);
+    REQUIRE(doomed->try_send(kTag, bytes_of("before")) == Outcome::ok);
     const auto tail_before = control.tail.load();
     const auto sequence_before = control.next_sequence.load();
-    REQUIRE(doomed->try_send(kTag, bytes_of("published")) == RingStatus::ok);
+    REQUIRE(doomed->try_send(kTag, bytes_of("published")) == Outcome::ok);
     control.tail.store(tail_before);
     control.next_sequence.store(sequence_before);
   }
@@ -409,11 +409,11 @@ TEST_CASE("a single writer that died between publishing a record and moving tail
 
   auto successor = shm::RingWriter::attach(ring);  // moves tail past the published record
   REQUIRE(successor);
-  REQUIRE(successor->try_send(kTag, bytes_of("after")) == RingStatus::ok);
+  REQUIRE(successor->try_send(kTag, bytes_of("after")) == Outcome::ok);
   got = reader->try_receive();
   REQUIRE(got.ok());
   CHECK(text_of(got.record.payload) == "after");
-  CHECK(reader->try_receive().status == RingStatus::empty);
+  CHECK(reader->try_receive().status == Outcome::empty);
   CHECK(ring.bytes_used() == 64);  // only "after", received but not committed
 }
 
@@ -448,7 +448,7 @@ TEST_CASE("writers attach to a many-writer ring while its reader commits, never 
       ++attach_failures;
       continue;
     }
-    CHECK(writer->send(kTag, bytes_of("x"), shm::Deadline::after(5s)) == RingStatus::ok);
+    CHECK(writer->send(kTag, bytes_of("x"), shm::Deadline::after(5s)) == Outcome::ok);
   }
   CHECK(attach_failures == 0);
   if (attach_failures != 0) {

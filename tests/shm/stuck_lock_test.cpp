@@ -22,8 +22,7 @@
 using namespace colony;
 using namespace std::chrono_literals;
 using shm::Deadline;
-using shm::LockStatus;
-using shm::RingStatus;
+using shm::Outcome;
 using shm::SegmentKind;
 
 namespace {
@@ -115,9 +114,9 @@ TEST_CASE("a stopped holder of a many-writer ring's claim lock makes sends time 
   auto holder = test::ChildProcess::start("stuck-lock-hold-claim-lock", {session.name()});
   wait_until_stopped(holder);
 
-  RingStatus sent = RingStatus::ok;
+  Outcome sent = Outcome::ok;
   const auto waited = time_of([&] { sent = writer->send(kTag, bytes_of("late"), Deadline::after(300ms)); });
-  CHECK(sent == RingStatus::timed_out);
+  CHECK(sent == Outcome::timed_out);
   CHECK(waited >= 300ms);
   CHECK(waited < 3s);
   CHECK_THAT(writer->describe(sent), Catch::Contains(ring.name().os_name()) &&
@@ -125,13 +124,13 @@ TEST_CASE("a stopped holder of a many-writer ring's claim lock makes sends time 
 
   // A try waits for no space and only briefly for the lock.
   const auto tried = time_of([&] { sent = writer->try_send(kTag, bytes_of("late")); });
-  CHECK(sent == RingStatus::timed_out);
+  CHECK(sent == Outcome::timed_out);
   CHECK(tried < 2s);
 
   // Once the holder is dead the kernel hands the lock on, and sends flow.
   holder.kill_hard();
   REQUIRE(holder.wait_for(5s));
-  REQUIRE(writer->send(kTag, bytes_of("after"), Deadline::after(2s)) == RingStatus::ok);
+  REQUIRE(writer->send(kTag, bytes_of("after"), Deadline::after(2s)) == Outcome::ok);
   auto got = reader->receive(Deadline::after(2s));
   REQUIRE(got.ok());
   CHECK(std::string(reinterpret_cast<const char*>(got.record.payload.data()), got.record.payload.size()) == "after");
@@ -145,12 +144,12 @@ TEST_CASE("a claim lock word naming a thread that does not exist makes sends tim
   REQUIRE(writer);
   test::forge_lock_holder(ring.control().claim_lock, pid_of_nobody());
 
-  RingStatus sent = RingStatus::ok;
+  Outcome sent = Outcome::ok;
   const auto waited = time_of([&] { sent = writer->send(kTag, bytes_of("x"), Deadline::after(200ms)); });
-  CHECK(sent == RingStatus::timed_out);
+  CHECK(sent == Outcome::timed_out);
   CHECK(waited < 3s);
-  CHECK(writer->try_send(kTag, bytes_of("x")) == RingStatus::timed_out);
-  CHECK_THAT(writer->describe(RingStatus::timed_out), Catch::Contains("claim lock"));
+  CHECK(writer->try_send(kTag, bytes_of("x")) == Outcome::timed_out);
+  CHECK_THAT(writer->describe(Outcome::timed_out), Catch::Contains("claim lock"));
 }
 
 TEST_CASE("a claim lock that is not a mutex any more is a clear error naming the ring", "[unit][ring][lock]") {
@@ -161,7 +160,7 @@ TEST_CASE("a claim lock that is not a mutex any more is a clear error naming the
   test::forge_not_a_lock(ring.control().claim_lock);
 
   const auto sent = writer->send(kTag, bytes_of("x"), Deadline::after(200ms));
-  CHECK(sent == RingStatus::corrupt);
+  CHECK(sent == Outcome::corrupt);
   CHECK_THAT(writer->describe(sent), Catch::Contains(ring.name().os_name()) &&
                                          Catch::Contains("claim lock cannot be taken") &&
                                          Catch::Contains("not a robust mutex"));
@@ -176,27 +175,27 @@ TEST_CASE("a stopped mutex holder makes a timed lock time out; a forged one time
   SECTION("a holder stopped with SIGSTOP") {
     auto holder = test::ChildProcess::start("stuck-lock-hold-mutex", {session.name()});
     wait_until_stopped(holder);
-    shm::LockResult locked{LockStatus::acquired};
+    shm::LockResult locked{Outcome::ok};
     const auto waited = time_of([&] { locked = sut->lock_until(Deadline::after(200ms)); });
-    CHECK(locked.status == LockStatus::timed_out);
+    CHECK(locked.status == Outcome::timed_out);
     CHECK(waited < 3s);
     CHECK(sut->holder_pid() == holder.pid());
     shm::MutexLock guard(*sut, Deadline::after(100ms));
     CHECK_FALSE(guard.owns_lock());
-    CHECK(guard.result().status == LockStatus::timed_out);
+    CHECK(guard.result().status == Outcome::timed_out);
   }
   SECTION("a lock word naming a thread that does not exist") {
     auto segment = shm::Segment::open(mutex_name(session.name()), Deadline::now());
     REQUIRE(segment);
     test::forge_lock_holder(*reinterpret_cast<shm::MutexCell*>(segment->control()), pid_of_nobody());
-    CHECK(sut->lock_until(Deadline::after(100ms)).status == LockStatus::timed_out);
+    CHECK(sut->lock_until(Deadline::after(100ms)).status == Outcome::timed_out);
   }
   SECTION("a lock word that is no mutex") {
     auto segment = shm::Segment::open(mutex_name(session.name()), Deadline::now());
     REQUIRE(segment);
     test::forge_not_a_lock(*reinterpret_cast<shm::MutexCell*>(segment->control()));
     const auto locked = sut->lock_until(Deadline::after(100ms));
-    CHECK(locked.status == LockStatus::failed);
+    CHECK(locked.status == Outcome::failed);
     CHECK(locked.error_number == EINVAL);
     CHECK_THAT(shm::describe_lock_failure(locked.status, locked.error_number), Catch::Contains("not a robust mutex"));
   }
@@ -221,7 +220,7 @@ TEST_CASE("a mutex left unrecoverable by a foreign locker fails with ENOTRECOVER
   REQUIRE(abandoned.released);
 
   const auto locked = sut->lock_until(Deadline::after(1s));
-  CHECK(locked.status == LockStatus::failed);
+  CHECK(locked.status == Outcome::failed);
   CHECK(locked.error_number == ENOTRECOVERABLE);
   CHECK_THAT(shm::describe_lock_failure(locked.status, locked.error_number), Catch::Contains("not recoverable"));
 }
@@ -238,11 +237,11 @@ TEST_CASE("a condition wait whose mutex a stopped process holds returns at its d
   // The child takes the mutex while we wait (the wait releases it) and stops.
   auto holder = test::ChildProcess::start("stuck-lock-hold-mutex", {session.name()});
 
-  shm::ConditionWait waited{shm::ConditionStatus::notified, {LockStatus::acquired}};
+  shm::ConditionWait waited{shm::Outcome::ok, {Outcome::ok}};
   const auto elapsed = time_of([&] { waited = condition->wait(guard, Deadline::after(2s)); });
   CHECK(waited.timed_out());
   CHECK_FALSE(waited.holds_mutex());
-  CHECK(waited.relock.status == LockStatus::timed_out);
+  CHECK(waited.relock.status == Outcome::timed_out);
   CHECK_FALSE(guard.owns_lock());  // the guard knows: its destructor unlocks nothing
   CHECK(elapsed >= 2s);
   CHECK(elapsed < 5s);

@@ -10,8 +10,7 @@
 
 using namespace colony;
 using namespace std::chrono_literals;
-using shm::ReceiveStatus;
-using shm::RingStatus;
+using shm::Outcome;
 
 namespace typed_test {
 
@@ -38,8 +37,8 @@ TEST_CASE("a registered type arrives as an equal copy", "[unit][typed]") {
   shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
 
   const typed_test::Reading sent{"thermo-7", {1.5, -2.25, 1e300}, {{"errors", 3}, {"ok", 1'000'000'000'000}}};
-  REQUIRE(writer.send(sent, shm::Deadline::after(1s)) == RingStatus::ok);
-  REQUIRE(writer.send(std::string("plain string"), shm::Deadline::after(1s)) == RingStatus::ok);
+  REQUIRE(writer.send(sent, shm::Deadline::after(1s)) == Outcome::ok);
+  REQUIRE(writer.send(std::string("plain string"), shm::Deadline::after(1s)) == Outcome::ok);
 
   auto got = reader.receive<typed_test::Reading>(shm::Deadline::after(1s));
   REQUIRE(got.ok());
@@ -54,9 +53,9 @@ TEST_CASE("a value larger than the channel's max_message is refused at send with
   auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 1000});
   REQUIRE(ring);
   shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
-  CHECK(writer.send(std::string(1000, 'x'), shm::Deadline::now()) == RingStatus::too_large);  // + 8-byte size
+  CHECK(writer.send(std::string(1000, 'x'), shm::Deadline::now()) == Outcome::too_large);  // + 8-byte size
   CHECK(ring->bytes_used() == 0);
-  CHECK(writer.send(std::string(992, 'x'), shm::Deadline::now()) == RingStatus::ok);
+  CHECK(writer.send(std::string(992, 'x'), shm::Deadline::now()) == Outcome::ok);
 }
 
 TEST_CASE("a record of another type is reported as wrong_type and the reader goes on", "[unit][typed]") {
@@ -65,11 +64,11 @@ TEST_CASE("a record of another type is reported as wrong_type and the reader goe
   REQUIRE(ring);
   shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
   shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
-  REQUIRE(writer.send(std::int64_t{42}, shm::Deadline::now()) == RingStatus::ok);
-  REQUIRE(writer.send(std::string("next"), shm::Deadline::now()) == RingStatus::ok);
+  REQUIRE(writer.send(std::int64_t{42}, shm::Deadline::now()) == Outcome::ok);
+  REQUIRE(writer.send(std::string("next"), shm::Deadline::now()) == Outcome::ok);
 
   auto wrong = reader.receive<std::string>(shm::Deadline::after(1s));
-  CHECK(wrong.status == ReceiveStatus::wrong_type);
+  CHECK(wrong.status == Outcome::wrong_type);
   CHECK_THAT(wrong.error, Catch::Contains("colony.i64") && Catch::Contains("colony.string"));
   auto next = reader.receive<std::string>(shm::Deadline::after(1s));
   REQUIRE(next.ok());
@@ -82,12 +81,12 @@ TEST_CASE("a record with an unregistered type tag is reported as unknown_type", 
   REQUIRE(ring);
   auto raw = shm::RingWriter::attach(*ring);
   REQUIRE(raw);
-  REQUIRE(raw->try_send(0x5eedf00d, std::vector<std::byte>(12)) == RingStatus::ok);
+  REQUIRE(raw->try_send(0x5eedf00d, std::vector<std::byte>(12)) == Outcome::ok);
   shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
   auto got = reader.receive<std::string>(shm::Deadline::after(1s));
-  CHECK(got.status == ReceiveStatus::unknown_type);
+  CHECK(got.status == Outcome::unknown_type);
   CHECK_THAT(got.error, Catch::Contains("0x5eedf00d"));
-  CHECK(reader.try_receive<std::string>().status == ReceiveStatus::empty);  // consumed, not stuck
+  CHECK(reader.try_receive<std::string>().status == Outcome::empty);  // consumed, not stuck
 }
 
 TEST_CASE("undecodable bytes and forged size fields are reported, never allocated or crashed on",
@@ -104,9 +103,9 @@ TEST_CASE("undecodable bytes and forged size fields are reported, never allocate
     std::vector<std::byte> forged(16);
     const std::uint64_t huge = 1ull << 60;
     std::memcpy(forged.data(), &huge, sizeof huge);
-    REQUIRE(raw->try_send(string_tag, forged) == RingStatus::ok);
+    REQUIRE(raw->try_send(string_tag, forged) == Outcome::ok);
     auto got = reader.receive<std::string>(shm::Deadline::after(1s));
-    CHECK(got.status == ReceiveStatus::undecodable);
+    CHECK(got.status == Outcome::undecodable);
     CHECK_THAT(got.error, Catch::Contains("exceeds"));
   }
   SECTION("a nested container whose inner size is forged") {
@@ -117,24 +116,24 @@ TEST_CASE("undecodable bytes and forged size fields are reported, never allocate
     // The samples vector's size field follows the 8-byte sensor size and 1 byte of text.
     const std::uint64_t forged = 1ull << 40;
     std::memcpy(bytes.data() + 9, &forged, sizeof forged);
-    REQUIRE(raw->try_send(shm::TypeAlias<typed_test::Reading>::tag, bytes) == RingStatus::ok);
+    REQUIRE(raw->try_send(shm::TypeAlias<typed_test::Reading>::tag, bytes) == Outcome::ok);
     auto got = reader.receive<typed_test::Reading>(shm::Deadline::after(1s));
-    CHECK(got.status == ReceiveStatus::undecodable);
+    CHECK(got.status == Outcome::undecodable);
   }
   SECTION("a truncated message") {
-    REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(3)) == RingStatus::ok);
+    REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(3)) == Outcome::ok);
     auto got = reader.receive<std::int64_t>(shm::Deadline::after(1s));
-    CHECK(got.status == ReceiveStatus::undecodable);
+    CHECK(got.status == Outcome::undecodable);
     CHECK_THAT(got.error, Catch::Contains("truncated"));
   }
   SECTION("trailing bytes after a whole value") {
-    REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(9)) == RingStatus::ok);
+    REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(9)) == Outcome::ok);
     auto got = reader.receive<std::int64_t>(shm::Deadline::after(1s));
-    CHECK(got.status == ReceiveStatus::undecodable);
+    CHECK(got.status == Outcome::undecodable);
     CHECK_THAT(got.error, Catch::Contains("left over"));
   }
   // In every case the bad record was consumed and the ring still works.
-  REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(8)) == RingStatus::ok);
+  REQUIRE(raw->try_send(shm::TypeAlias<std::int64_t>::tag, std::vector<std::byte>(8)) == Outcome::ok);
   auto after = reader.receive<std::int64_t>(shm::Deadline::after(1s));
   REQUIRE(after.ok());
   CHECK(*after.value == 0);
@@ -145,7 +144,7 @@ TEST_CASE("with CommitMode::later a typed record stays until the caller commits"
   auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "t"), {1 << 16, 4096});
   REQUIRE(ring);
   shm::TypedWriter writer(std::move(shm::RingWriter::attach(*ring)).value());
-  REQUIRE(writer.send(std::string("hold me"), shm::Deadline::now()) == RingStatus::ok);
+  REQUIRE(writer.send(std::string("hold me"), shm::Deadline::now()) == Outcome::ok);
   {
     shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
     auto got = reader.receive<std::string>(shm::Deadline::after(1s), shm::CommitMode::later);
@@ -180,16 +179,16 @@ TEST_CASE("receive_into decodes into an existing value and keeps its storage", "
   inbox.reserve(1024);
   const auto* storage = inbox.data();
   for (std::size_t size : {100u, 10u, 1000u}) {
-    REQUIRE(writer.send(std::vector<std::byte>(size, std::byte{7}), shm::Deadline::now()) == RingStatus::ok);
+    REQUIRE(writer.send(std::vector<std::byte>(size, std::byte{7}), shm::Deadline::now()) == Outcome::ok);
     const auto info = reader.receive_into(inbox, shm::Deadline::after(1s));
     REQUIRE(info.ok());
     CHECK(inbox.size() == size);
     CHECK(inbox.data() == storage);  // no reallocation within the reserved capacity
   }
-  REQUIRE(writer.send(std::string("not bytes"), shm::Deadline::now()) == RingStatus::ok);
+  REQUIRE(writer.send(std::string("not bytes"), shm::Deadline::now()) == Outcome::ok);
   const auto wrong = reader.receive_into(inbox, shm::Deadline::after(1s));
-  CHECK(wrong.status == ReceiveStatus::wrong_type);
-  CHECK(reader.receive_into(inbox, shm::Deadline::after(10ms)).status == ReceiveStatus::timed_out);
+  CHECK(wrong.status == Outcome::wrong_type);
+  CHECK(reader.receive_into(inbox, shm::Deadline::after(10ms)).status == Outcome::timed_out);
 }
 
 namespace {
@@ -235,29 +234,29 @@ TEST_CASE("an undecodable record does not free earlier records still awaiting a 
   auto raw = shm::RingWriter::attach(*ring);
   REQUIRE(raw);
   shm::TypedWriter writer(std::move(raw).value());
-  REQUIRE(writer.send(std::string("act on me"), shm::Deadline::now()) == RingStatus::ok);
-  REQUIRE(writer.raw().try_send(shm::TypeAlias<std::string>::tag, std::vector<std::byte>(3)) == RingStatus::ok);
+  REQUIRE(writer.send(std::string("act on me"), shm::Deadline::now()) == Outcome::ok);
+  REQUIRE(writer.raw().try_send(shm::TypeAlias<std::string>::tag, std::vector<std::byte>(3)) == Outcome::ok);
   {
     shm::TypedReader reader(std::move(shm::RingReader::attach(*ring)).value());
     auto pending = reader.receive<std::string>(shm::Deadline::after(1s), shm::CommitMode::later);
     REQUIRE(pending.ok());
     auto bad = reader.receive<std::string>(shm::Deadline::after(1s), shm::CommitMode::later);
-    CHECK(bad.status == ReceiveStatus::undecodable);
+    CHECK(bad.status == Outcome::undecodable);
     // The reader dies here, before acting on "act on me" and committing it.
   }
   shm::TypedReader successor(std::move(shm::RingReader::attach(*ring)).value());
   auto again = successor.receive<std::string>(shm::Deadline::after(1s));
   REQUIRE(again.ok());
   CHECK(*again.value == "act on me");
-  CHECK(successor.receive<std::string>(shm::Deadline::after(1s)).status == ReceiveStatus::undecodable);
-  CHECK(successor.try_receive<std::string>().status == ReceiveStatus::empty);  // freed, not stuck
+  CHECK(successor.receive<std::string>(shm::Deadline::after(1s)).status == Outcome::undecodable);
+  CHECK(successor.try_receive<std::string>().status == Outcome::empty);  // freed, not stuck
 }
 
 TEST_CASE("a bool field holding a byte other than 0 or 1 is undecodable, not undefined behaviour", "[unit][typed]") {
   const std::vector<std::byte> forged{std::byte{37}};
   const shm::RecordView record{shm::TypeAlias<bool>::tag, 0, std::span<const std::byte>(forged)};
   const auto decoded = shm::decode_record<bool>(record);
-  CHECK(decoded.status == ReceiveStatus::undecodable);
+  CHECK(decoded.status == Outcome::undecodable);
   CHECK(decoded.error.find("not 0 or 1") != std::string::npos);
   const std::vector<std::byte> honest{std::byte{1}};
   CHECK(*shm::decode_record<bool>(shm::RecordView{shm::TypeAlias<bool>::tag, 0, std::span<const std::byte>(honest)}).value);

@@ -26,7 +26,7 @@ TEST_CASE("a channel counts what is available, drains after close, then reports 
   }
   CHECK(channel.available() == 0);
   CHECK(channel.state() == ChannelState::closed);
-  CHECK(channel.receive<std::int32_t>(1s).status == shm::ReceiveStatus::closed);
+  CHECK(channel.receive<std::int32_t>(1s).status == shm::Outcome::closed);
   CHECK(channel.try_send(std::int32_t{9}) == SendStatus::closed);
 }
 

@@ -67,7 +67,7 @@ MailboxOptions with_attempts(std::uint32_t max_attempts) {
 }
 
 void post_notes(Mailbox& box, std::uint64_t from, std::uint64_t to) {
-  for (std::uint64_t n = from; n < to; ++n) REQUIRE(box.post(Note{n}, shm::Deadline::after(5s)) == shm::RingStatus::ok);
+  for (std::uint64_t n = from; n < to; ++n) REQUIRE(box.post(Note{n}, shm::Deadline::after(5s)) == shm::Outcome::ok);
 }
 
 struct Taken {

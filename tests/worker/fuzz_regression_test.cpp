@@ -102,7 +102,7 @@ TEST_CASE("a Value message cannot make its receiver allocate far more than its o
   const std::size_t before = peak_resident_bytes();
   const shm::RecordView record{shm::TypeAlias<Value>::tag, 1, std::span<const std::byte>(bytes)};
   const auto received = shm::decode_record<Value>(record);
-  CHECK(received.status == shm::ReceiveStatus::undecodable);
+  CHECK(received.status == shm::Outcome::undecodable);
   const std::size_t grown = peak_resident_bytes() - before;
   INFO("peak resident memory grew by " << grown / (1 << 20) << " MiB decoding " << kMessage / 1024 << " KiB");
   CHECK(grown < (std::size_t{16} << 20));  // sizing each level up front took about 1 GiB

@@ -46,7 +46,7 @@ int run_readers(Broker& broker, const std::string& mailbox, std::vector<std::str
 TEST_CASE("a message whose reader is SIGKILLed in its handler is delivered again and marked", "[crash]") {
   Broker broker(test::broker_options());
   auto box = Mailbox::open_or_create(broker.session(), "resize");
-  for (const char* text : {"a", "die-once b", "c"}) REQUIRE(box.post(std::string(text), shm::Deadline::now()) == shm::RingStatus::ok);
+  for (const char* text : {"a", "die-once b", "c"}) REQUIRE(box.post(std::string(text), shm::Deadline::now()) == shm::Outcome::ok);
   std::vector<std::string> handled;
   const int readers = run_readers(broker, "resize", handled, [&] { return handled.size() == 3; });
   CHECK(readers == 2);
@@ -59,7 +59,7 @@ TEST_CASE("a message whose reader is SIGKILLed in its handler is delivered again
 TEST_CASE("a message that kills every reader is dead-lettered after K tries and the rest flows", "[crash]") {
   Broker broker(test::broker_options());
   auto box = Mailbox::open_or_create(broker.session(), "poisoned", MailboxOptions{1 << 20, 3});
-  for (const char* text : {"x", "die", "y"}) REQUIRE(box.post(std::string(text), shm::Deadline::now()) == shm::RingStatus::ok);
+  for (const char* text : {"x", "die", "y"}) REQUIRE(box.post(std::string(text), shm::Deadline::now()) == shm::Outcome::ok);
   std::vector<std::string> handled;
   const int readers = run_readers(broker, "poisoned", handled, [&] { return handled.size() == 2; });
   CHECK(readers == 4);  // three deaths on "die", then a reader that buries it and goes on
@@ -80,7 +80,7 @@ TEST_CASE("worker names are case-sensitive and any string is a name", "[unit]") 
   auto lower = Mailbox::open_or_create(broker.session(), "resize");
   auto upper = Mailbox::open_or_create(broker.session(), "Resize");
   auto spaced = Mailbox::open_or_create(broker.session(), "re size/é");
-  REQUIRE(lower.post(std::string("one"), shm::Deadline::now()) == shm::RingStatus::ok);
+  REQUIRE(lower.post(std::string("one"), shm::Deadline::now()) == shm::Outcome::ok);
   CHECK(lower.depth() == 1);
   CHECK(upper.depth() == 0);
   CHECK(spaced.depth() == 0);

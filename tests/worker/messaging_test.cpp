@@ -231,7 +231,7 @@ TEST_CASE("a worker that does not use the event loop blocks in receive", "[ipc]"
     REQUIRE(reply.ok());
     CHECK(*reply.value == expected);
   }
-  CHECK(worker.receive<std::string>(50ms).status == shm::ReceiveStatus::timed_out);
+  CHECK(worker.receive<std::string>(50ms).status == shm::Outcome::timed_out);
   worker.post_message(std::string("quit"));
   const auto status = worker.join(10s);
   REQUIRE(status);

@@ -115,7 +115,7 @@ TEST_CASE("a value decodes from exactly its bytes and refuses forged ones", "[un
   SECTION("truncated") {
     for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
       const std::vector<std::byte> part(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut));
-      CHECK(through_bytes(part).status == shm::ReceiveStatus::undecodable);
+      CHECK(through_bytes(part).status == shm::Outcome::undecodable);
     }
   }
   SECTION("a nesting bomb") {
@@ -129,7 +129,7 @@ TEST_CASE("a value decodes from exactly its bytes and refuses forged ones", "[un
     }
     bomb.push_back(std::byte{0});
     const auto result = through_bytes(bomb);
-    CHECK(result.status == shm::ReceiveStatus::undecodable);
+    CHECK(result.status == shm::Outcome::undecodable);
     CHECK(result.error.find("nested deeper") != std::string::npos);
   }
   SECTION("random corruption") {

@@ -231,7 +231,7 @@ int main_with(const std::string& mode, int argc, char** argv) {
     std::uint64_t wrong = 0;
     for (;;) {
       auto line = stage.input.receive<std::string>(std::chrono::seconds(30));
-      if (line.status == colony::shm::ReceiveStatus::closed) break;
+      if (line.status == colony::shm::Outcome::closed) break;
       if (!line.ok()) return 4;
       if (*line.value != "LINE " + std::to_string(received)) ++wrong;
       ++received;
@@ -256,7 +256,7 @@ int main_with(const std::string& mode, int argc, char** argv) {
       input = channel;
       for (;;) {
         auto line = input.receive<std::string>(std::chrono::seconds(30));
-        if (line.status == colony::shm::ReceiveStatus::closed) break;
+        if (line.status == colony::shm::Outcome::closed) break;
         if (!line.ok()) return;
         if (*line.value != "LINE " + std::to_string(received)) ++wrong;
         ++received;
@@ -323,7 +323,7 @@ int main_with(const std::string& mode, int argc, char** argv) {
     const int count = std::atoi(argv[4]);
     for (int i = 0; i < count; ++i) {
       const std::string text = std::string(argv[3]) + ":" + std::to_string(i);
-      if (box.post(text, colony::shm::Deadline::after(std::chrono::seconds(30))) != colony::shm::RingStatus::ok) return 6;
+      if (box.post(text, colony::shm::Deadline::after(std::chrono::seconds(30))) != colony::shm::Outcome::ok) return 6;
     }
     return 0;
   }

@@ -73,18 +73,18 @@ Expected<void> RobustMutexCell::initialize(MutexCell& cell) {
 LockResult RobustMutexCell::lock_until(Deadline deadline) noexcept {
   const int rc = deadline.is_never() ? pthread_mutex_lock(&native_mutex(*cell_)) : timed_lock(native_mutex(*cell_), deadline);
   if (rc == 0 || rc == EOWNERDEAD) return on_acquired(*cell_, rc);
-  if (rc == ETIMEDOUT) return LockResult{LockStatus::timed_out};
+  if (rc == ETIMEDOUT) return LockResult{Outcome::timed_out};
   // EDEADLK (this thread holds it already), ENOTRECOVERABLE or EINVAL (a cell
   // overwritten by someone): not acquired, and not a timeout either.
-  return LockResult{LockStatus::failed, 0, rc};
+  return LockResult{Outcome::failed, 0, rc};
 }
 
 LockResult RobustMutexCell::try_lock() noexcept {
   const int rc = pthread_mutex_trylock(&native_mutex(*cell_));
   if (rc == 0 || rc == EOWNERDEAD) return on_acquired(*cell_, rc);
   // EDEADLK: the calling thread holds it, which for a try is simply "held".
-  if (rc == EBUSY || rc == EDEADLK) return LockResult{LockStatus::would_block};
-  return LockResult{LockStatus::failed, 0, rc};
+  if (rc == EBUSY || rc == EDEADLK) return LockResult{Outcome::would_block};
+  return LockResult{Outcome::failed, 0, rc};
 }
 
 bool RobustMutexCell::unlock() noexcept {

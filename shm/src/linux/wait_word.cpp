@@ -31,8 +31,8 @@ std::uint32_t* word_address(const std::atomic<std::uint32_t>& word) noexcept {
 
 }  // namespace
 
-WaitResult wait_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
-  if (deadline.passed()) return WaitResult::timed_out;
+Outcome wait_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
+  if (deadline.passed()) return Outcome::timed_out;
   timespec timeout{};
   const timespec* timeout_ptr = nullptr;
   if (!deadline.is_never()) {
@@ -41,12 +41,12 @@ WaitResult wait_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_
   }
   const long rc = syscall(SYS_futex, word_address(word), FUTEX_WAIT_BITSET, expected, timeout_ptr, nullptr,
                           FUTEX_BITSET_MATCH_ANY);
-  if (rc == 0) return WaitResult::woken;
+  if (rc == 0) return Outcome::ok;
   switch (errno) {
-    case EAGAIN: return WaitResult::value_changed;
-    case ETIMEDOUT: return WaitResult::timed_out;
-    case EINTR: return WaitResult::interrupted;
-    default: return WaitResult::woken;  // not expected from FUTEX_WAIT; callers re-check
+    case EAGAIN: return Outcome::not_equal;
+    case ETIMEDOUT: return Outcome::timed_out;
+    case EINTR: return Outcome::interrupted;
+    default: return Outcome::ok;  // not expected from FUTEX_WAIT; callers re-check
   }
 }
 

@@ -12,9 +12,9 @@ Expected<void> RobustMutexCell::initialize(MutexCell&) {
   return os_error("robust process-shared mutexes are not yet ported to Windows", ENOSYS);
 }
 
-LockResult RobustMutexCell::lock_until(Deadline) noexcept { return LockResult{LockStatus::failed, 0, ENOSYS}; }
+LockResult RobustMutexCell::lock_until(Deadline) noexcept { return LockResult{Outcome::failed, 0, ENOSYS}; }
 
-LockResult RobustMutexCell::try_lock() noexcept { return LockResult{LockStatus::failed, 0, ENOSYS}; }
+LockResult RobustMutexCell::try_lock() noexcept { return LockResult{Outcome::failed, 0, ENOSYS}; }
 
 bool RobustMutexCell::unlock() noexcept { return false; }
 

@@ -10,13 +10,13 @@
 
 namespace colony::shm {
 
-WaitResult wait_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
-  if (word.load(std::memory_order_acquire) != expected) return WaitResult::value_changed;
+Outcome wait_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept {
+  if (word.load(std::memory_order_acquire) != expected) return Outcome::not_equal;
   while (!deadline.passed()) {
     std::this_thread::sleep_for(std::min<Clock::duration>(deadline.remaining(), std::chrono::microseconds(200)));
-    if (word.load(std::memory_order_acquire) != expected) return WaitResult::woken;
+    if (word.load(std::memory_order_acquire) != expected) return Outcome::ok;
   }
-  return WaitResult::timed_out;
+  return Outcome::timed_out;
 }
 
 int wake_waiters(const std::atomic<std::uint32_t>&, int) noexcept { return 0; }

@@ -83,11 +83,11 @@ class Mailbox {
 
   // --- any process ---
   template <shm::RegisteredType T>
-  shm::RingStatus post(const T& value, shm::Deadline deadline) {
+  shm::Outcome post(const T& value, shm::Deadline deadline) {
     return writer().send(value, deadline);
   }
   // Why the last post failed with status, naming the mailbox's segment.
-  std::string describe(shm::RingStatus status) { return writer().describe(status); }
+  std::string describe(shm::Outcome status) { return writer().describe(status); }
   std::size_t depth() const noexcept;  // messages waiting, the one in a handler included
   MailboxStats stats() const noexcept;
   const detail::MailboxControl& control() const noexcept;

@@ -72,7 +72,7 @@ T decode_property(std::string_view key, const std::optional<StoredValue>& stored
   const shm::RecordView view{stored->type_tag, 0, std::span<const std::byte>(stored->bytes)};
   auto decoded = shm::decode_record<T>(view);
   if (decoded.ok()) return std::move(*decoded.value);
-  const auto code = decoded.status == shm::ReceiveStatus::undecodable ? WorkerErrc::undecodable : WorkerErrc::wrong_type;
+  const auto code = decoded.status == shm::Outcome::undecodable ? WorkerErrc::undecodable : WorkerErrc::wrong_type;
   throw WorkerError(code, "shared property '" + std::string(key) + "': " + decoded.error);
 }
 

@@ -5,7 +5,7 @@
 //   auto stage = colony::stage_channels();
 //   for (;;) {
 //     auto line = stage.input.receive<std::string>(std::chrono::hours(1));
-//     if (line.status == colony::shm::ReceiveStatus::closed) break;  // the stage before ended, all read
+//     if (line.status == colony::shm::Outcome::closed) break;  // the stage before ended, all read
 //     if (!line.ok()) continue;  // a timeout, or a message of another type (its sender is told)
 //     const auto sent = stage.output.try_send(transform(*line.value), colony::shm::Deadline::after(std::chrono::minutes(1)));
 //     if (sent == colony::SendStatus::closed) break;  // the stage after ended: nobody reads on

@@ -53,7 +53,7 @@ class BrokerLink {
 
  private:
   static shm::TypedWriter attach(shm::Ring& ring);
-  void check(shm::RingStatus status);
+  void check(shm::Outcome status);
   std::uint64_t next_correlation_id() noexcept;
   std::string await_reply(ReplyRing& reply_ring, std::uint64_t correlation_id, shm::Deadline deadline);
   const SessionMap& session_;

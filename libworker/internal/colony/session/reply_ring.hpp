@@ -43,12 +43,12 @@ std::optional<shm::Ring> open_reply_ring(const SessionMap& map, const std::strin
 // Sends answer to the reply ring object; the status of the send, or closed
 // when there is no such ring to write to.
 template <shm::RegisteredType Answer>
-shm::RingStatus send_to_reply_ring(const SessionMap& map, const std::string& object, const Answer& answer,
+shm::Outcome send_to_reply_ring(const SessionMap& map, const std::string& object, const Answer& answer,
                                    shm::Deadline deadline) {
   auto ring = open_reply_ring(map, object, deadline);
-  if (!ring) return shm::RingStatus::closed;
+  if (!ring) return shm::Outcome::closed;
   auto writer = shm::RingWriter::attach(*ring);
-  if (!writer) return shm::RingStatus::closed;
+  if (!writer) return shm::Outcome::closed;
   return shm::TypedWriter(std::move(*writer)).send(answer, deadline);
 }
 

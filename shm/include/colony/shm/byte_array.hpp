@@ -37,6 +37,7 @@
 #include "colony/shm/names.hpp"
 #include "colony/shm/segment.hpp"
 #include "colony/shm/wait_word.hpp"
+#include "colony/shm/outcome.hpp"
 
 namespace colony::shm {
 
@@ -58,11 +59,6 @@ static_assert(std::atomic_ref<std::uint32_t>::required_alignment == sizeof(std::
 
 class ByteArray {
  public:
-  enum class WaitStatus {
-    ok,         // woken by notify
-    not_equal,  // the word did not hold the expected value
-    timed_out,  // the deadline passed first
-  };
 
   // Creates the segment with capacity bytes, all zero, and publishes it.
   // initial_length must not exceed capacity.
@@ -131,11 +127,12 @@ class ByteArray {
     });
   }
 
-  // Sleeps while the 32-bit word at offset holds expected, until notified or
-  // the deadline passes. Signals do not end the wait early. If the value
+  // Sleeps while the 32-bit word at offset holds expected, until notified
+  // (ok) or the deadline passes (timed_out); not_equal at once when the word
+  // does not hold expected. Signals do not end the wait early. If the value
   // changed while a signal handler ran, the result is not_equal.
   template <WaitableInteger T>
-  Expected<WaitStatus> wait(std::size_t offset, T expected, Deadline deadline) const {
+  Expected<Outcome> wait(std::size_t offset, T expected, Deadline deadline) const {
     return wait_word(offset, static_cast<std::uint32_t>(expected), deadline);
   }
   // Wakes up to count waiters on the 32-bit word at offset, in any process;
@@ -158,7 +155,7 @@ class ByteArray {
   // The address of size bytes at offset, checked against the current length
   // and, for atomics, the alignment; `what` names the access in the error.
   Expected<std::byte*> locate(const char* what, std::size_t offset, std::size_t size, std::size_t alignment) const;
-  Expected<WaitStatus> wait_word(std::size_t offset, std::uint32_t expected, Deadline deadline) const;
+  Expected<Outcome> wait_word(std::size_t offset, std::uint32_t expected, Deadline deadline) const;
 
   template <SharedInteger T>
   static std::atomic_ref<T> ref(std::byte* address) noexcept {

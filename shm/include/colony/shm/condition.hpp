@@ -27,24 +27,22 @@
 #include "colony/shm/names.hpp"
 #include "colony/shm/robust_mutex.hpp"
 #include "colony/shm/segment.hpp"
+#include "colony/shm/outcome.hpp"
 
 namespace colony::shm {
 
-enum class ConditionStatus {
-  notified,   // a notification arrived since the wait began (possibly for another waiter)
-  timed_out,  // the deadline passed with no notification
-};
-
-// What a wait returns. relock says how the mutex was retaken: acquired, or
-// acquired_owner_died (its previous holder died while we waited: repair the
+// What a wait returns: status ok (a notification arrived since the wait
+// began, possibly for another waiter) or timed_out (none came by the
+// deadline). relock says how the mutex was retaken: ok, or
+// owner_died (its previous holder died while we waited: repair the
 // data it protects, as after Mutex::lock_until); timed_out or failed when it
 // could not be retaken by the wait's deadline, and then the caller does NOT
 // hold the mutex.
 struct [[nodiscard]] ConditionWait {
-  ConditionStatus status;
+  Outcome status;
   LockResult relock;
-  bool notified() const noexcept { return status == ConditionStatus::notified; }
-  bool timed_out() const noexcept { return status == ConditionStatus::timed_out; }
+  bool notified() const noexcept { return status == Outcome::ok; }
+  bool timed_out() const noexcept { return status == Outcome::timed_out; }
   bool owner_died() const noexcept { return relock.owner_died(); }
   bool holds_mutex() const noexcept { return relock.acquired(); }
 };

@@ -43,12 +43,12 @@ class Mutex {
   Mutex& operator=(Mutex&&) noexcept = default;
   ~Mutex() = default;
 
-  // acquired, acquired_owner_died, timed_out once the deadline passed, or
+  // ok (acquired), owner_died, timed_out once the deadline passed, or
   // failed (see describe_lock_failure). Never hangs on a dead owner: reports
   // it instead. There is no lock() without a deadline: a holder that is
   // stopped, not dead, would make it wait for ever.
   LockResult lock_until(Deadline deadline) noexcept { return cell_.lock_until(deadline); }
-  // acquired, acquired_owner_died, or would_block while a live owner holds it.
+  // ok (acquired), owner_died, or would_block while a live owner holds it.
   LockResult try_lock() noexcept { return cell_.try_lock(); }
   bool unlock() noexcept { return cell_.unlock(); }
 
@@ -92,7 +92,7 @@ class [[nodiscard]] MutexLock {
 
   bool owns_lock() const noexcept { return owns_; }
   explicit operator bool() const noexcept { return owns_; }
-  // How the lock was taken: acquired, acquired_owner_died, timed_out or would_block.
+  // How the lock was taken: ok (acquired), owner_died, timed_out or would_block.
   const LockResult& result() const noexcept { return result_; }
   bool owner_died() const noexcept { return result_.owner_died(); }
   int dead_owner_pid() const noexcept { return result_.dead_owner_pid; }

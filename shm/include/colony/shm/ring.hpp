@@ -30,20 +30,9 @@
 #include "colony/shm/process.hpp"
 #include "colony/shm/robust_mutex.hpp"
 #include "colony/shm/segment.hpp"
+#include "colony/shm/outcome.hpp"
 
 namespace colony::shm {
-
-enum class RingStatus {
-  ok,          // sent, claimed or received
-  full,        // try_*: no space now
-  empty,       // try_*: no committed record now
-  too_large,   // the payload exceeds the ring's max_message: nothing was written
-  timed_out,   // the deadline passed
-  closed,      // send: the ring is closed; receive: closed and drained
-  corrupt,     // a value read from the segment failed validation
-};
-
-std::string_view to_string(RingStatus status) noexcept;
 
 struct RingOptions {
   std::size_t capacity = 1 << 20;      // bytes of records; rounded up to a power of two
@@ -105,12 +94,12 @@ class Ring {
 
 // Space claimed by a writer: fill payload, then commit it (or drop it).
 struct Claim {
-  RingStatus status = RingStatus::ok;
+  Outcome status = Outcome::ok;
   std::span<std::byte> payload;
   std::uint64_t position = 0;  // where the record header starts
   std::uint64_t end = 0;       // position after the record
   std::uint64_t padding = ~std::uint64_t{0};  // where a padding record before it starts, if any
-  bool ok() const noexcept { return status == RingStatus::ok; }
+  bool ok() const noexcept { return status == Outcome::ok; }
 };
 
 class RingWriter {
@@ -122,8 +111,9 @@ class RingWriter {
   RingWriter& operator=(RingWriter&&) = delete;
   ~RingWriter();
 
-  // Copies payload in as one record tagged type_tag (non-zero). try_send
-  // reports full at once; send waits for space until the deadline.
+  // Copies payload in as one record tagged type_tag (non-zero): ok, or full
+  // (try_send: no space now), timed_out (send: no space by the deadline),
+  // too_large (nothing written), closed or corrupt.
   //
   // A many-writer ring's claim lock is taken with the deadline too (a live
   // holder keeps it for a few instructions; one that keeps it longer is
@@ -132,8 +122,8 @@ class RingWriter {
   // it cannot be taken at all (describe() says which). try_send and
   // try_claim wait for the lock at most kClaimLockPatience.
   static constexpr std::chrono::milliseconds kClaimLockPatience{20};
-  RingStatus try_send(std::uint32_t type_tag, std::span<const std::byte> payload);
-  RingStatus send(std::uint32_t type_tag, std::span<const std::byte> payload, Deadline deadline);
+  Outcome try_send(std::uint32_t type_tag, std::span<const std::byte> payload);
+  Outcome send(std::uint32_t type_tag, std::span<const std::byte> payload, Deadline deadline);
 
   // Zero-copy: claim, write into claim.payload, commit. A claim must be
   // committed or dropped before the next one.
@@ -150,15 +140,15 @@ class RingWriter {
   // One line for a person on why the last claim or send failed with status,
   // naming the ring's segment: "ring /colony.s.ring.mb-x: its claim lock
   // stayed held by pid 4242 past the deadline (...)".
-  std::string describe(RingStatus status) const;
+  std::string describe(Outcome status) const;
 
  private:
   RingWriter(Ring& ring, WaitPolicy policy);
   Claim claim_within(std::uint32_t type_tag, std::size_t payload_size, Deadline lock_deadline);
   Claim claim_single(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size);
   Claim claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size, Deadline lock_deadline);
-  RingStatus fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept;
-  bool has_space(std::uint64_t tail, std::size_t needed, RingStatus& failure);
+  Outcome fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept;
+  bool has_space(std::uint64_t tail, std::size_t needed, Outcome& failure);
   void wake_reader() noexcept;
   void recover_published_records();
 
@@ -168,8 +158,8 @@ class RingWriter {
   bool attached_single_ = false;
   std::uint64_t tail_ = 0;         // single writer: our own tail, published on commit
   std::uint64_t cached_head_ = 0;  // last head seen; refreshed only when space looks short
-  // Why the last claim failed at the claim lock (status acquired: it did not).
-  LockStatus lock_failure_ = LockStatus::acquired;
+  // Why the last claim failed at the claim lock (ok: it did not).
+  Outcome lock_failure_ = Outcome::ok;
   int lock_failure_errno_ = 0;
   int lock_holder_pid_ = 0;  // the pid the lock named when it timed out
 };
@@ -181,10 +171,11 @@ struct RecordView {
   std::span<const std::byte> payload;
 };
 
+// ok, empty (try_receive), timed_out, closed (closed and drained) or corrupt.
 struct Received {
-  RingStatus status = RingStatus::empty;
+  Outcome status = Outcome::empty;
   RecordView record;
-  bool ok() const noexcept { return status == RingStatus::ok; }
+  bool ok() const noexcept { return status == Outcome::ok; }
 };
 
 class RingReader {

@@ -16,30 +16,27 @@
 #include "colony/shm/deadline.hpp"
 #include "colony/shm/error.hpp"
 #include "colony/shm/layout.hpp"
+#include "colony/shm/outcome.hpp"
 
 namespace colony::shm {
-
-enum class LockStatus {
-  acquired,
-  acquired_owner_died,  // acquired; the previous owner died holding it: repair the protected data
-  timed_out,            // lock(deadline) only
-  would_block,          // try_lock only: held by a live owner
-  failed,               // not acquired: relocking from the holding thread, or a corrupt cell (error_number says which)
-};
 
 // "held by a live owner past the deadline", "the lock word is not a mutex
 // (Invalid argument)"...: why a lock was not acquired, for a message that also
 // names the segment.
-std::string describe_lock_failure(LockStatus status, int error_number);
+std::string describe_lock_failure(Outcome status, int error_number);
 
+// A lock's outcome: ok (acquired), owner_died (acquired; the previous owner
+// died holding it: repair the protected data), timed_out (lock_until only),
+// would_block (try_lock only: held by a live owner) or failed (not acquired:
+// relocking from the holding thread, or a corrupt cell; error_number says which).
 struct [[nodiscard]] LockResult {
-  LockStatus status;
-  int dead_owner_pid = 0;  // with acquired_owner_died: who died holding it, if known
+  Outcome status;
+  int dead_owner_pid = 0;  // with owner_died: who died holding it, if known
   int error_number = 0;    // with failed: why, as an errno value (EDEADLK, ENOTRECOVERABLE, EINVAL...)
   bool acquired() const noexcept {
-    return status == LockStatus::acquired || status == LockStatus::acquired_owner_died;
+    return status == Outcome::ok || status == Outcome::owner_died;
   }
-  bool owner_died() const noexcept { return status == LockStatus::acquired_owner_died; }
+  bool owner_died() const noexcept { return status == Outcome::owner_died; }
 };
 
 class RobustMutexCell {

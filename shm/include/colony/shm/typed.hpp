@@ -22,29 +22,20 @@
 #include "colony/shm/flat_codec.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/type_registry.hpp"
+#include "colony/shm/outcome.hpp"
 
 namespace colony::shm {
 
-enum class ReceiveStatus {
-  ok,
-  empty,         // try_receive: nothing committed yet
-  timed_out,
-  closed,        // closed and drained
-  corrupt,       // the ring failed validation
-  wrong_type,    // a registered type other than the one asked for
-  unknown_type,  // a type tag this process has no alias for
-  undecodable,   // the bytes do not decode as the type their tag names
-};
-
-std::string_view to_string(ReceiveStatus status) noexcept;
-
-// What a receive found, without the value.
+// What a receive found, without the value. Its outcome is one of ok, empty
+// (try_receive), timed_out, closed (closed and drained), corrupt (the ring
+// failed validation), wrong_type (a registered type other than the one asked
+// for), unknown_type (a tag this process has no alias for) and undecodable.
 struct ReceiveInfo {
-  ReceiveStatus status = ReceiveStatus::empty;
+  Outcome status = Outcome::empty;
   std::uint32_t type_tag = 0;
   std::uint64_t sequence = 0;
   std::string error;  // set for every status but ok, empty and timed_out
-  bool ok() const noexcept { return status == ReceiveStatus::ok; }
+  bool ok() const noexcept { return status == Outcome::ok; }
 };
 
 template <class T>
@@ -79,10 +70,10 @@ void serialize_into(const T& value, std::span<std::byte> out) {
 // Never throws.
 template <RegisteredType T>
 ReceiveInfo decode_record_into(const RecordView& record, T& value) {
-  ReceiveInfo info{ReceiveStatus::ok, record.type_tag, record.sequence, {}};
+  ReceiveInfo info{Outcome::ok, record.type_tag, record.sequence, {}};
   if (record.type_tag != TypeAlias<T>::tag) {
     const bool known = TypeRegistry::alias_of(record.type_tag).has_value();
-    info.status = known ? ReceiveStatus::wrong_type : ReceiveStatus::unknown_type;
+    info.status = known ? Outcome::wrong_type : Outcome::unknown_type;
     // Built by append: g++ 12 at -O3 flags operator+ chains with a bogus
     // -Warray-bounds (GCC bug 105651).
     info.error.assign("expected '").append(TypeAlias<T>::name).append("', got ");
@@ -100,10 +91,10 @@ ReceiveInfo decode_record_into(const RecordView& record, T& value) {
       }
     }
   } catch (const std::exception& e) {
-    info.status = ReceiveStatus::undecodable;
+    info.status = Outcome::undecodable;
     info.error = "cannot decode '" + std::string(TypeAlias<T>::name) + "': " + e.what();
   } catch (...) {
-    info.status = ReceiveStatus::undecodable;
+    info.status = Outcome::undecodable;
     info.error = "cannot decode '" + std::string(TypeAlias<T>::name) + "': unknown exception";
   }
   return info;
@@ -124,23 +115,23 @@ class TypedWriter {
   explicit TypedWriter(RingWriter writer) : writer_(std::move(writer)) {}
 
   template <RegisteredType T>
-  RingStatus send(const T& value, Deadline deadline) {
+  Outcome send(const T& value, Deadline deadline) {
     return fill(value, writer_.claim(TypeAlias<T>::tag, serialized_size(value), deadline));
   }
   // Waits for no space; a many-writer ring's claim lock is waited for at most
   // RingWriter::kClaimLockPatience.
   template <RegisteredType T>
-  RingStatus try_send(const T& value) {
+  Outcome try_send(const T& value) {
     return fill(value, writer_.try_claim(TypeAlias<T>::tag, serialized_size(value)));
   }
 
   RingWriter& raw() noexcept { return writer_; }
   // Why the last send failed with status, naming the ring (RingWriter::describe).
-  std::string describe(RingStatus status) const { return writer_.describe(status); }
+  std::string describe(Outcome status) const { return writer_.describe(status); }
 
  private:
   template <RegisteredType T>
-  RingStatus fill(const T& value, const Claim& claimed) {
+  Outcome fill(const T& value, const Claim& claimed) {
     if (!claimed.ok()) return claimed.status;
     try {
       serialize_into(value, claimed.payload);
@@ -149,7 +140,7 @@ class TypedWriter {
       throw;
     }
     writer_.commit(claimed);
-    return RingStatus::ok;
+    return Outcome::ok;
   }
 
   RingWriter writer_;
@@ -198,21 +189,16 @@ class TypedReader {
     if (mode == CommitMode::immediately || (!info.ok() && reader_.uncommitted() == 1)) reader_.commit();
   }
 
-  // Maps a ring status that carries no record onto info; true when there is a record.
-  bool ring_status_into(RingStatus status, ReceiveInfo& info) const {
-    switch (status) {
-      case RingStatus::ok: return true;
-      case RingStatus::empty: info.status = ReceiveStatus::empty; return false;
-      case RingStatus::timed_out: info.status = ReceiveStatus::timed_out; return false;
-      case RingStatus::closed:
-        info.status = ReceiveStatus::closed;
-        info.error = "ring " + reader_.ring().name().os_name() + " is closed";
-        return false;
-      default:
-        info.status = ReceiveStatus::corrupt;
-        info.error = "ring " + reader_.ring().name().os_name() + " is corrupt";
-        return false;
+  // A ring receive's outcome (ok, empty, timed_out, closed, corrupt) is the
+  // typed receive's too; closed and corrupt get a message. True when there
+  // is a record to decode.
+  bool ring_status_into(Outcome status, ReceiveInfo& info) const {
+    if (status == Outcome::ok) return true;
+    info.status = status;
+    if (status == Outcome::closed || status == Outcome::corrupt) {
+      info.error = "ring " + reader_.ring().name().os_name() + " is " + std::string(to_string(status));
     }
+    return false;
   }
 
   template <RegisteredType T>

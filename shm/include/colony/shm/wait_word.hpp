@@ -19,18 +19,15 @@
 #include <cstdint>
 
 #include "colony/shm/deadline.hpp"
+#include "colony/shm/outcome.hpp"
 
 namespace colony::shm {
 
-enum class WaitResult {
-  woken,          // by a wake_waiters (or, rarely, spuriously: callers re-check their condition)
-  interrupted,    // the OS cut the sleep short (a signal handler ran); nothing woke it
-  value_changed,  // the word did not hold expected on entry
-  timed_out,
-};
-
-// Sleeps while word == expected, until woken or the deadline passes.
-WaitResult wait_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
+// Sleeps while word == expected, until woken or the deadline passes: ok
+// (woken by wake_waiters, or rarely spuriously: callers re-check their
+// condition), interrupted (a signal handler ran; nothing woke it), not_equal
+// (the word did not hold expected on entry) or timed_out.
+Outcome wait_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected, Deadline deadline) noexcept;
 
 // Wakes up to count sleepers on word (kWakeAll for all). Returns how many woke
 // where the platform counts them (Linux: exactly), 0 where it cannot.
