@@ -29,13 +29,6 @@ constexpr std::size_t kReplyCapacity = 256 << 10;
 // itself wakes it at once).
 constexpr auto kWatchInterval = std::chrono::milliseconds(100);
 
-// Without a reply address: the call is in the mailbox whatever the broker
-// does, and a waited call learns of a start that failed from the mailbox
-// control (refuse_if_no_reply_can_come), so no one waits for this answer.
-void ensure_running(const detail::SessionMap& map, std::string_view name, shm::Deadline deadline) {
-  detail::BrokerLink(map).post(detail::EnsureNamed{std::string(name), {}}, deadline);
-}
-
 void send_reply(const detail::SessionMap& map, const std::string& reply_ring, const Reply& reply) {
   const auto deadline = shm::Deadline::after(detail::kSegmentPublishWait);
   if (detail::send_to_reply_ring(map, reply_ring, reply, deadline) == shm::Outcome::too_large) {
@@ -174,39 +167,102 @@ int named_worker_pid(std::string_view session, std::string_view name) {
   return record.pid.load(std::memory_order_acquire);
 }
 
+struct Caller::Impl {
+  std::string session;
+  std::shared_ptr<detail::SessionMap> map;
+  std::optional<detail::BrokerLink> broker;  // opened at the first start asked for
+  std::map<std::string, Mailbox, std::less<>> boxes;
+  // Made at the first waited call; a take-over keeps it, as it keeps the mailboxes.
+  std::optional<detail::ReplyRing> reply_ring;
+  std::optional<shm::TypedReader> replies;
+
+  explicit Impl(std::string_view session_name)
+      : session(session_name),
+        map(detail::SessionMap::open(session_name, shm::Deadline::after(detail::kSegmentPublishWait))) {}
+
+  // A session whose broker died may have been taken over: its control
+  // segment and broker ring are new, its mailboxes and reply rings the same.
+  void follow_take_over() {
+    if (session_end(*map) != SessionEnd::broker_dead) return;
+    try {
+      auto reopened = detail::SessionMap::open(session, shm::Deadline::now());
+      if (session_end(*reopened) == SessionEnd::broker_dead) return;
+      broker.reset();
+      map = std::move(reopened);
+    } catch (const WorkerError&) {
+      // Not (yet) taken over: the old map says why no call can be made.
+    }
+  }
+
+  Mailbox& mailbox(std::string_view name) {
+    const auto found = boxes.find(name);
+    if (found != boxes.end()) return found->second;
+    return boxes.emplace(std::string(name), Mailbox::open_or_create(session, name)).first->second;
+  }
+
+  shm::TypedReader& reply_reader() {
+    if (!replies) {
+      reply_ring.emplace(*map, kReplyCapacity);
+      replies.emplace(reply_ring->reader());
+    }
+    return *replies;
+  }
+
+  // Without a reply address: the call is in the mailbox whatever the broker
+  // does, and a waited call learns of a start that failed from the mailbox
+  // control (refuse_if_no_reply_can_come), so no one waits for this answer.
+  // Asked even while a process runs: one that is dying may be left down by
+  // its policy (never, after a crash), and this call is what starts the next.
+  void ensure_running(std::string_view name, shm::Deadline deadline) {
+    if (!broker) broker.emplace(*map);
+    broker->post(detail::EnsureNamed{std::string(name), {}}, deadline);
+  }
+};
+
+Caller::Caller(std::string_view session) : impl_(std::make_unique<Impl>(session)) {}
+Caller::Caller(Caller&&) noexcept = default;
+Caller& Caller::operator=(Caller&&) noexcept = default;
+Caller::~Caller() = default;
+
 std::optional<Value> call(std::string_view session, std::string_view name, std::string_view method, Value args,
                           const CallOptions& options) {
+  return Caller(session).call(name, method, std::move(args), options);
+}
+
+std::optional<Value> Caller::call(std::string_view name, std::string_view method, Value args,
+                                  const CallOptions& options) {
+  const std::string_view session = impl_->session;
   // Queued, such a call would be dropped by the worker as unreadable: refused here.
   if (args.depth() > Value::kMaxDepth) {
     throw WorkerError(WorkerErrc::undecodable, "the arguments of a call to '" + std::string(name) +
                                                    "' are nested deeper than " + std::to_string(Value::kMaxDepth) +
                                                    ": no worker could decode them");
   }
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
-  if (const SessionEnd end = session_end(*map); end != SessionEnd::none) {
+  impl_->follow_take_over();
+  const detail::SessionMap& map = *impl_->map;
+  if (const SessionEnd end = session_end(map); end != SessionEnd::none) {
     throw WorkerError(WorkerErrc::session_gone,
                       "no live broker runs session '" + std::string(session) + "' (" +
                           (end == SessionEnd::ending ? std::string("it is ending")
-                                                     : "its broker, pid " + std::to_string(map->header().broker_pid.load()) +
+                                                     : "its broker, pid " + std::to_string(map.header().broker_pid.load()) +
                                                            ", is dead") +
                           ")");
   }
-  if (!map->has_entry(detail::kNamedWorkerEntryKind, name)) {
+  if (!map.has_entry(detail::kNamedWorkerEntryKind, name)) {
     throw WorkerError(WorkerErrc::not_found,
                       "no worker named '" + std::string(name) + "' in session '" + std::string(session) + "'");
   }
-  auto box = Mailbox::open_or_create(session, name);
+  Mailbox& box = impl_->mailbox(name);
   const BeforePost before{box.control().starts.load(std::memory_order_acquire),
                           box.control().crashes.load(std::memory_order_acquire)};
   Call request;
-  request.id = map->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
+  request.id = map.header().next_object_id.fetch_add(1, std::memory_order_relaxed);
   request.method = std::string(method);
   request.args = std::move(args);
-  // Removed on every way out.
-  std::optional<detail::ReplyRing> reply_ring;
+  shm::TypedReader* replies = nullptr;
   if (options.wait) {
-    reply_ring.emplace(*map, kReplyCapacity);
-    request.reply_ring = reply_ring->object();
+    replies = &impl_->reply_reader();
+    request.reply_ring = impl_->reply_ring->object();
   }
 
   const auto deadline = shm::Deadline::after(options.timeout);
@@ -224,15 +280,15 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
   }
   // Bounded by the call's own timeout: a queued call is not lost if the
   // broker is slow to hear of it (it looks at the mailbox when it starts).
-  ensure_running(*map, name, deadline.capped(kBrokerDeadline));
+  impl_->ensure_running(name, deadline.capped(kBrokerDeadline));
   if (!options.wait) return std::nullopt;
 
-  shm::TypedReader typed = reply_ring->reader();
   for (;;) {
-    auto received = typed.receive<Reply>(deadline.capped(kWatchInterval));
+    auto received = replies->receive<Reply>(deadline.capped(kWatchInterval));
     if (received.ok()) {
-      // A reply for another call (an id of a dead session's caller, answered
-      // after a take-over): not ours, skip it.
+      // A reply for another call (an earlier call of this caller that timed
+      // out, or an id of a dead session's caller answered after a
+      // take-over): not ours, skip it.
       if (received.value->id != request.id) continue;
       if (!received.value->ok) throw WorkerError(WorkerErrc::bad_state, received.value->error);
       return std::move(received.value->value);
@@ -243,15 +299,15 @@ std::optional<Value> call(std::string_view session, std::string_view name, std::
     if (deadline.passed()) {
       const std::string late =
           "no reply from '" + std::string(name) + "' within " + std::to_string(options.timeout.count()) + " ms";
-      if (session_end(*map) == SessionEnd::broker_dead) {
+      if (session_end(map) == SessionEnd::broker_dead) {
         throw WorkerError(WorkerErrc::timed_out, late + ": the broker of session '" + std::string(session) + "' (pid " +
-                                                     std::to_string(map->header().broker_pid.load()) +
+                                                     std::to_string(map.header().broker_pid.load()) +
                                                      ") died while the call waited; the call stays in its mailbox for "
                                                      "a broker that takes the session over");
       }
       throw WorkerError(WorkerErrc::timed_out, late + "; the call stays queued");
     }
-    refuse_if_no_reply_can_come(*map, box, session, name, before);
+    refuse_if_no_reply_can_come(map, box, session, name, before);
   }
 }
 

@@ -62,7 +62,7 @@ constexpr std::array kDecoders = {
     entry<detail::OnlineNotice>(), entry<detail::ChildEnded>(), entry<detail::StopRequest>(),
     entry<detail::DefineNamed>(), entry<detail::EnsureNamed>(), entry<detail::TerminateNamed>(),
     entry<detail::RestartNamed>(), entry<detail::LaunchResult>(), entry<detail::ChildOnline>(),
-    entry<detail::ChildExit>(), entry<detail::ErrorReport>(), entry<detail::OutOfLine>(),
+    entry<detail::ChildExit>(), entry<detail::ErrorReport>(), entry<detail::OutOfLine>(), entry<detail::BrokerReply>(),
 };
 
 }  // namespace

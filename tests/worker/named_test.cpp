@@ -9,6 +9,8 @@
 #include "colony/worker/mailbox.hpp"
 #include "colony/worker/named.hpp"
 #include "colony/worker/value.hpp"
+#include "colony/session/names.hpp"
+#include "colony/shm/segment.hpp"
 #include "worker_test_support.hpp"
 
 using namespace colony;
@@ -18,6 +20,16 @@ namespace {
 
 Value wait_call(Broker& broker, const std::string& name, const std::string& method, Value args = Value::Array{}) {
   return *call(broker.session(), name, method, std::move(args), CallOptions{true, 20s});
+}
+
+// The reply rings the session holds now: each waiting caller's.
+std::size_t reply_rings(const std::string& session) {
+  std::size_t count = 0;
+  for (const auto& os_name : shm::Segment::list(shm::SegmentName::session_prefix(session))) {
+    const auto name = shm::SegmentName::parse(os_name);
+    if (name && detail::is_reply_ring_object(name->name())) ++count;
+  }
+  return count;
 }
 
 }  // namespace
@@ -158,4 +170,33 @@ TEST_CASE("a named worker's max_attempts is its latest definition's, after a red
     broker.define_named_worker("poisoned", test::worker_path(), {"named"}, once);
     CHECK(deaths_before_dead_letter(session, "poisoned") == 1);
   }
+}
+
+TEST_CASE("a Caller makes many calls through one reply ring, and a late reply to a call that timed out is not the next one's",
+          "[ipc]") {
+  Broker broker(test::broker_options());
+  broker.define_named_worker("counter", test::worker_path(), {"named"});
+  {
+    Caller caller(broker.session());
+    CHECK(reply_rings(broker.session()) == 0);  // made at the first waited call
+    for (int i = 1; i <= 5; ++i) CHECK_FALSE(caller.call("counter", "add", Value::Array{1}).has_value());  // queued
+    for (int i = 6; i <= 200; ++i) {
+      REQUIRE(caller.call("counter", "add", Value::Array{1}, CallOptions{true, 20s}) == Value(i));
+      if (i == 6 || i == 200) CHECK(reply_rings(broker.session()) == 1);
+    }
+    // This reply comes after the caller stopped waiting for it...
+    try {
+      (void)caller.call("counter", "sleep", Value::Array{400}, CallOptions{true, 50ms});
+      FAIL("the call did not time out");
+    } catch (const WorkerError& e) {
+      CHECK(e.code() == WorkerErrc::timed_out);
+    }
+    // ...and sits in the reply ring ahead of this call's own, which is the one returned.
+    CHECK(caller.call("counter", "get", Value::Array{}, CallOptions{true, 20s}) == Value(200));
+    // An error reply is one call's: the caller goes on.
+    CHECK_THROWS_WITH(caller.call("counter", "no-such-method", Value::Array{}, CallOptions{true, 20s}),
+                      Catch::Contains("has no method 'no-such-method'"));
+    CHECK(caller.call("counter", "add", Value::Array{1}, CallOptions{true, 20s}) == Value(201));
+  }
+  CHECK(reply_rings(broker.session()) == 0);  // removed with the caller
 }

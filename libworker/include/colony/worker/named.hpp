@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,29 @@ struct CallOptions {
 // answers the call (timed_out then says the broker died).
 std::optional<Value> call(std::string_view session, std::string_view name, std::string_view method, Value args,
                           const CallOptions& options = {});
+
+// For a caller that makes many calls: the session, each worker's mailbox and
+// one reply ring are opened at its first call and kept, where call() above
+// opens four segments and makes and removes a reply ring each time. call()
+// behaves as the function does, with the same errors. Replies are told apart
+// by the call's id, so a late reply to a call that timed out is skipped by a
+// later call. If the session's broker died and another took the session
+// over, the next call opens the new session. One thread at a time.
+class Caller {
+ public:
+  // Throws WorkerError session_gone (or not_found) when no session of that name runs.
+  explicit Caller(std::string_view session);
+  Caller(Caller&&) noexcept;
+  Caller& operator=(Caller&&) noexcept;
+  ~Caller();
+
+  std::optional<Value> call(std::string_view name, std::string_view method, Value args,
+                            const CallOptions& options = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Why executable cannot be started the way the broker starts a worker (a
 // path with a '/' as it is, from the current directory; else looked up in
