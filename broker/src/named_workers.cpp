@@ -76,14 +76,17 @@ RequestOutcome NamedWorkers::ensure_running(const std::string& name) {
   control.current_generation.store(generation, std::memory_order_relaxed);
   control.current_slot.store(slot, std::memory_order_release);
   if (tree_.queue_if_at_cap(slot)) return RequestOutcome::done(worker_name + " waits for a place under the running cap");
-  const Clock::time_point spawn_started = Clock::now();
-  const auto error = tree_.spawn(slot);
   // For the kill-to-replacement figure (colony ps, the benchmark): when the
-  // spawn began. Read after it returns, a preempted broker thread could
-  // record a time after the new process had already answered a call.
-  control.replaced_ns.store(static_cast<std::uint64_t>(spawn_started.time_since_epoch().count()),
+  // spawn began, stored before it. Stored after, a broker thread preempted
+  // once the spawn returned would leave the previous time in place while the
+  // new process already answers calls (a caller would see a replacement
+  // older than the death it replaced).
+  const std::uint64_t previous_replaced_ns = control.replaced_ns.load(std::memory_order_relaxed);
+  control.replaced_ns.store(static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()),
                             std::memory_order_relaxed);
+  const auto error = tree_.spawn(slot);
   if (error) {
+    control.replaced_ns.store(previous_replaced_ns, std::memory_order_relaxed);  // nothing replaced it
     std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), error->message.c_str());
     // A start that failed is a failure like a crash: on_finished decides.
     tree_.fail_start(slot, error->message);

@@ -117,15 +117,9 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std
     if (claimed.status == shm::Outcome::timed_out && !until.expired()) return SendStatus::receiver_gone;
   }
   if (!claimed.ok()) return from_ring(claimed.status);
-  try {
-    write(claimed.payload);
-  } catch (...) {
-    writer_->drop(claimed);
-    throw;
-  }
-  // Publishing point: after commit the receiver may take the record; dying
-  // before it leaves nothing visible.
-  writer_->commit(claimed);
+  // Publishing point: after the commit the receiver may take the record;
+  // dying before it (or a write that throws) leaves nothing visible.
+  writer_->write_and_commit(claimed, write);
   // commit() ends with a full fence (ring.hpp), which also orders these loads
   // after the publication: a receiver binding or falling asleep concurrently
   // either sees the record or is seen here.

@@ -74,7 +74,7 @@ shm::ReceiveInfo receive_record(ChannelCore& channel, shm::Deadline deadline, co
 template <shm::RegisteredType T>
 SendStatus send_value(ChannelCore& channel, const T& value, std::optional<shm::Deadline> deadline = std::nullopt) {
   return send_record(channel, shm::TypeAlias<T>::tag, shm::serialized_size(value), deadline,
-                     [&value](std::span<std::byte> out) { shm::serialize_into(value, out); });
+                     shm::serializer_of(value));
 }
 
 template <shm::RegisteredType T>

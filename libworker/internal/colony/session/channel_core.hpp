@@ -50,14 +50,14 @@ class ChannelCore {
   template <shm::RegisteredType T>
   SendStatus send(const T& value, shm::Deadline deadline) {
     return send_serialized(shm::TypeAlias<T>::tag, shm::serialized_size(value), deadline,
-                           [&value](std::span<std::byte> out) { shm::serialize_into(value, out); });
+                           shm::serializer_of(value));
   }
   // Sends as the channel's options say when it is full (block until
   // send_timeout, or fail at once). The clock is read only when it is full.
   template <shm::RegisteredType T>
   SendStatus send(const T& value) {
     return send_serialized(shm::TypeAlias<T>::tag, shm::serialized_size(value), std::nullopt,
-                           [&value](std::span<std::byte> out) { shm::serialize_into(value, out); });
+                           shm::serializer_of(value));
   }
   SendStatus send_serialized(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> deadline,
                              const std::function<void(std::span<std::byte>)>& write);

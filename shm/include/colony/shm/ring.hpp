@@ -134,6 +134,18 @@ class RingWriter {
   // publication: layers above rely on that to skip a fence of their own.
   void commit(const Claim& claim) noexcept;
   void drop(const Claim& claim) noexcept;
+  // Runs write(claim.payload), then commits. If write throws, the claim is
+  // dropped (nothing half-written becomes visible) and the exception goes on.
+  template <class Write>
+  void write_and_commit(const Claim& claim, Write&& write) {
+    try {
+      write(claim.payload);
+    } catch (...) {
+      drop(claim);
+      throw;
+    }
+    commit(claim);
+  }
 
   Ring& ring() const noexcept { return *ring_; }
 

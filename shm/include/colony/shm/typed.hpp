@@ -65,6 +65,13 @@ void serialize_into(const T& value, std::span<std::byte> out) {
   }
 }
 
+// What writes value into its serialized_size(value) bytes, for a caller that
+// claims the space itself (RingWriter::write_and_commit, the worker's channels).
+template <RegisteredType T>
+auto serializer_of(const T& value) {
+  return [&value](std::span<std::byte> out) { serialize_into(value, out); };
+}
+
 // Decodes a record's payload into value, reusing what value already holds
 // (a vector's capacity, say); on any status but ok, value is unspecified.
 // Never throws.
@@ -133,13 +140,7 @@ class TypedWriter {
   template <RegisteredType T>
   Outcome fill(const T& value, const Claim& claimed) {
     if (!claimed.ok()) return claimed.status;
-    try {
-      serialize_into(value, claimed.payload);
-    } catch (...) {
-      writer_.drop(claimed);  // nothing half-written becomes visible
-      throw;
-    }
-    writer_.commit(claimed);
+    writer_.write_and_commit(claimed, serializer_of(value));
     return Outcome::ok;
   }
 
