@@ -26,8 +26,22 @@
 namespace colony {
 namespace {
 
-// The broker's loop answers a definition at its next turn; it never waits on shared memory.
-constexpr auto kDefineDeadline = std::chrono::seconds(10);
+// How long a definition or restart from this process waits for the loop's
+// answer: the loop answers at its next turn and never waits on shared memory.
+constexpr auto kAnswerDeadline = std::chrono::seconds(10);
+
+// The loop's answer, or why none came: it did not come in time, or the loop
+// ended and dropped the request (a broken promise).
+template <class Answer>
+Answer await_answer(std::future<Answer>& answered, const std::string& what) {
+  const std::string late = "the broker did not answer " + what + " within " + std::to_string(kAnswerDeadline.count()) + " s";
+  if (answered.wait_for(kAnswerDeadline) != std::future_status::ready) throw WorkerError(WorkerErrc::session_gone, late);
+  try {
+    return answered.get();
+  } catch (const std::future_error&) {
+    throw WorkerError(WorkerErrc::session_gone, "the broker stopped before it answered " + what);
+  }
+}
 
 }  // namespace
 
@@ -98,7 +112,14 @@ void Broker::define_named_worker(const std::string& name, const std::string& exe
   define_named_worker(name, executable, std::move(arguments), options);
 }
 
-void Broker::restart_named_worker(const std::string& name) { impl_->internal->post(detail::RestartNamed{name, {}}); }
+std::string Broker::restart_named_worker(const std::string& name) {
+  auto answer = std::make_shared<std::promise<broker_detail::RequestOutcome>>();
+  auto answered = answer->get_future();
+  impl_->internal->post(broker_detail::InternalQueue::RestartCall{name, std::move(answer)});
+  broker_detail::RequestOutcome outcome = await_answer(answered, "the restart of worker '" + name + "'");
+  if (!outcome.ok) throw WorkerError(outcome.code, outcome.message);
+  return std::move(outcome.message);
+}
 
 void Broker::define_named_worker(const std::string& name, const std::string& executable,
                                  std::vector<std::string> arguments, const NamedWorkerOptions& options) {
@@ -119,11 +140,7 @@ void Broker::define_named_worker(const std::string& name, const std::string& exe
                                                       std::filesystem::current_path(ignored).string()},
                                   options),
       std::move(answer)});
-  if (answered.wait_for(kDefineDeadline) != std::future_status::ready) {
-    throw WorkerError(WorkerErrc::session_gone, "the broker did not register worker '" + name + "' within " +
-                                                    std::to_string(kDefineDeadline.count()) + " s");
-  }
-  if (const std::string why = answered.get(); !why.empty()) {
+  if (const std::string why = await_answer(answered, "the definition of worker '" + name + "'"); !why.empty()) {
     throw WorkerError(WorkerErrc::bad_state, "cannot define worker '" + name + "': " + why);
   }
 }

@@ -84,9 +84,8 @@ void BrokerLoop::handle_internal_request(const InternalQueue::DefineCall& call) 
   call.answer->set_value(std::move(why));
 }
 
-void BrokerLoop::handle_internal_request(const RestartNamed& restart) {
-  const RequestOutcome outcome = named_.restart(restart.name);
-  if (!outcome.ok) std::fprintf(stderr, "colony broker: restart: %s\n", outcome.message.c_str());
+void BrokerLoop::handle_internal_request(const InternalQueue::RestartCall& call) {
+  call.answer->set_value(named_.restart(call.name));
 }
 
 void BrokerLoop::begin_stop() {

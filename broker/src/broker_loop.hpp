@@ -35,7 +35,7 @@ class BrokerLoop {
   void handle_internal();
   void handle_internal_request(const detail::ChildEnded& ended);
   void handle_internal_request(const InternalQueue::DefineCall& call);
-  void handle_internal_request(const detail::RestartNamed& restart);
+  void handle_internal_request(const InternalQueue::RestartCall& call);
   void begin_stop();
   Clock::time_point next_timer() const;
 

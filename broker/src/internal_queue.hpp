@@ -16,6 +16,7 @@
 
 #include "colony/shm/ring.hpp"
 #include "colony/session/protocol.hpp"
+#include "request_outcome.hpp"
 
 namespace colony::broker_detail {
 
@@ -27,7 +28,12 @@ class InternalQueue {
     detail::DefineNamed definition;
     std::shared_ptr<std::promise<std::string>> answer;
   };
-  using Request = std::variant<detail::ChildEnded, DefineCall, detail::RestartNamed>;
+  // A restart is answered through its promise with what the broker did.
+  struct RestartCall {
+    std::string name;
+    std::shared_ptr<std::promise<RequestOutcome>> answer;
+  };
+  using Request = std::variant<detail::ChildEnded, DefineCall, RestartCall>;
 
   // wake: the ring whose reader the loop sleeps on.
   explicit InternalQueue(shm::Ring& wake) : wake_(wake) {}

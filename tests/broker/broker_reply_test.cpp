@@ -94,6 +94,21 @@ TEST_CASE("ask() returns what the broker did, or throws its code and message", "
   }
 }
 
+TEST_CASE("Broker::restart_named_worker returns what the broker did, or throws its refusal", "[ipc]") {
+  Broker broker(test::broker_options());
+  broker.define_named_worker("adder", test::worker_path(), {"named"});
+  CHECK(broker.restart_named_worker("adder") == "worker 'adder' started");
+  REQUIRE(test::eventually([&] { return named_worker_pid(broker.session(), "adder") != 0; }, 10000ms));
+  CHECK(broker.restart_named_worker("adder") == "worker 'adder' is running");
+  try {
+    (void)broker.restart_named_worker("missing");
+    FAIL("an unknown name was restarted");
+  } catch (const WorkerError& e) {
+    CHECK(e.code() == WorkerErrc::not_found);
+    CHECK(std::string(e.what()).find("no worker named 'missing'") != std::string::npos);
+  }
+}
+
 TEST_CASE("colony restart says at once that the worker cannot start, with the OS's reason", "[ipc]") {
   Broker broker(test::broker_options());
   const std::string path = std::filesystem::temp_directory_path() / ("colony-reply-" + std::to_string(::getpid()));

@@ -78,8 +78,12 @@ class Broker {
   // intensity, back-off and handler timeout.
   void define_named_worker(const std::string& name, const std::string& executable, std::vector<std::string> arguments,
                            const NamedWorkerOptions& options);
-  // Starts a named worker that supervision gave up, its history cleared.
-  void restart_named_worker(const std::string& name);
+  // Starts a named worker that supervision gave up, its history cleared (as
+  // `colony restart`); returns what the broker did ("worker 'w' started").
+  // Throws WorkerError with the broker's code and reason when it refuses:
+  // not_found for an unknown name, no_such_executable or os_error when the
+  // process cannot start, worker_cap without a free slot.
+  std::string restart_named_worker(const std::string& name);
 
   // Stops every worker, children first, and removes every segment of the
   // session. Idempotent; the destructor calls it.
