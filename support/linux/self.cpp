@@ -15,6 +15,10 @@
 namespace colony::subprocess {
 
 bool kill_process(int pid) noexcept { return pid > 0 && ::kill(pid, SIGKILL) == 0; }
+bool ask_to_end(int pid) noexcept { return pid > 0 && ::kill(pid, SIGTERM) == 0; }
+bool interrupt(int pid) noexcept { return pid > 0 && ::kill(pid, SIGINT) == 0; }
+bool resume(int pid) noexcept { return pid > 0 && ::kill(pid, SIGCONT) == 0; }
+void stop_self() noexcept { ::raise(SIGSTOP); }
 
 bool die_with_parent() noexcept {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);

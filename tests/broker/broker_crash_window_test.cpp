@@ -50,8 +50,8 @@ class SessionLeftovers {
  public:
   explicit SessionLeftovers(std::string session) : session_(std::move(session)) {}
   ~SessionLeftovers() {
-    for (const int pid : test::processes_in_session(session_)) ::kill(pid, SIGKILL);
-    if (stray_ > 0 && shm::is_alive(stray_identity_)) ::kill(stray_, SIGKILL);
+    for (const int pid : test::processes_in_session(session_)) (void)subprocess::kill_process(pid);
+    if (stray_ > 0 && shm::is_alive(stray_identity_)) (void)subprocess::kill_process(stray_);
     (void)test::run_command({test::cli_path(), "clean", "--session", session_, "--force"}, 10s);
   }
   SessionLeftovers(const SessionLeftovers&) = delete;
@@ -110,7 +110,7 @@ TEST_CASE("launcher.child.before_pdeathsig: a broker killed while its child is b
   const auto identity = shm::identity_of(child);
   REQUIRE(broker.kill_and_reap());
   // Not yet armed to die with the broker: it runs on, and must see its parent is gone.
-  REQUIRE(::kill(child, SIGCONT) == 0);
+  REQUIRE(subprocess::resume(child));
   CHECK(gone(identity));
   CHECK(test::processes_in_session(session).empty());
   check_cleaned(session);
@@ -145,7 +145,7 @@ TEST_CASE("context.attach.before_die_with_parent: a broker killed while its work
   const auto identity = shm::identity_of(worker);
   REQUIRE(broker.kill_and_reap());
   // If the kernel has not ended it with its parent, it goes on and must find the broker gone.
-  (void)::kill(worker, SIGCONT);
+  (void)subprocess::resume(worker);
   CHECK(gone(identity));
   CHECK(test::processes_in_session(session).empty());
   check_cleaned(session);
@@ -176,7 +176,7 @@ TEST_CASE("channel.send.before_doorbell: a sender killed after publishing a reco
   producer.post_message(std::string("go"));
   REQUIRE(test::eventually_stopped(producer.pid(), kStopPatience));
   CHECK(sleeping.load() == 1);  // the record is published, nobody rang
-  REQUIRE(::kill(producer.pid(), SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(producer.pid()));
   REQUIRE(test::dispatch_until(broker.host(), [&] { return counts.has_value(); }));
   CHECK(counts->received == 1);
   CHECK(counts->out_of_order == 0);

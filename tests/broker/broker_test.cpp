@@ -67,7 +67,7 @@ TEST_CASE("a broker killed with SIGKILL takes its workers along and colony clean
 
   std::vector<shm::ProcessIdentity> workers;
   for (const int pid : test::processes_in_session(session)) workers.push_back(shm::identity_of(pid));
-  REQUIRE(::kill(broker_pid, SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(broker_pid));
   reap(broker_pid, 5s);
   const auto killed_at = std::chrono::steady_clock::now();
   // A process that is exiting has already lost its environment (so it is no
@@ -139,7 +139,7 @@ TEST_CASE("colony run exits with the worker's exit code and reports a death by s
   SECTION("SIGTERM ends the session cleanly") {
     const int pid = test::spawn_command({test::cli_path(), "run", "--session", session, test::worker_path(), "echo"});
     REQUIRE(test::eventually([&] { return test::processes_in_session(session).size() == 1; }, 10s));
-    ::kill(pid, SIGTERM);
+    (void)subprocess::ask_to_end(pid);
     const int status = reap(pid, 10s);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
@@ -180,7 +180,7 @@ TEST_CASE("a broker killed before its worker attached still leaves no process", 
   const int broker_pid = test::spawn_command(
       {test::cli_path(), "run", "--session", session, "--attach-timeout", "60000", test::worker_path(), "not-a-worker"});
   REQUIRE(test::eventually([&] { return test::processes_in_session(session).size() == 1; }, 10s));
-  REQUIRE(::kill(broker_pid, SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(broker_pid));
   reap(broker_pid, 5s);
   // The worker never attached, so it never armed anything itself: the broker
   // armed its death signal before exec.
@@ -209,7 +209,7 @@ TEST_CASE("a worker reaped behind the broker's back still ends, reported as unkn
   auto worker = broker.host().create(test::worker_path(), {"idle"});
   worker.start();
   const int pid = worker.pid();
-  REQUIRE(::kill(pid, SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(pid));
   int status = 0;
   ::waitpid(pid, &status, 0);  // races the broker's reaper: either may win
   const auto ended = worker.join(10s);

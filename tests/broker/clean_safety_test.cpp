@@ -248,12 +248,26 @@ TEST_CASE("a dead broker whose pid now names another process is dead, and colony
   const std::string session = start_broker(test::unique_session("reused"));
   const auto status = Value::from_json(run_colony({"broker", "status", "--session", session, "--json"}).out);
   const int broker_pid = static_cast<int>(status["broker_pid"].as_int());
-  REQUIRE(::kill(broker_pid, SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(broker_pid));
   REQUIRE(test::eventually([&] { return !shm::process_is_alive(broker_pid); }, 5000ms));
 
   // Another process gets "its" pid: forged here by writing a live process's
   // pid, with the dead broker's start time, where the broker is recorded.
-  auto bystander = test::ChildProcess::start("clean-sleep");
+  // Start times are kernel ticks (10 ms): a bystander started within the
+  // broker's tick would be the broker as far as anyone can tell, so the test
+  // waits for a later tick (a real reuse of the pid comes far later).
+  const std::uint32_t broker_start = [&] { return header_of(open_control(session)).broker_start; }();
+  std::optional<test::ChildProcess> bystander_process;
+  for (int attempt = 0; attempt < 20 && !bystander_process; ++attempt) {
+    auto candidate = test::ChildProcess::start("clean-sleep");
+    if (shm::identity_of(candidate.pid()).start != broker_start) {
+      bystander_process.emplace(std::move(candidate));
+    } else {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  REQUIRE(bystander_process.has_value());
+  test::ChildProcess& bystander = *bystander_process;
   {
     auto control = open_control(session);
     header_of(control).broker_pid.store(bystander.pid());
@@ -312,7 +326,7 @@ TEST_CASE("colony clean without --session removes every dead session of its user
     return static_cast<int>(Value::from_json(status.out)["broker_pid"].as_int());
   };
   const auto kill_broker = [](int pid) {
-    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE(subprocess::kill_process(pid));
     REQUIRE(test::eventually([&] { return !shm::process_is_alive(pid); }, 5000ms));
   };
   REQUIRE(colony_as_nobody({"broker", "start", "--session", dead}).exit_code == 0);

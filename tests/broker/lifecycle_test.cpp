@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "colony/broker/broker.hpp"
+#include "colony/subprocess/child.hpp"
 #include "colony/shm/process.hpp"
 #include "process_handle.hpp"
 #include "test_types.hpp"
@@ -214,7 +215,7 @@ TEST_CASE("a worker that dies takes its children with it", "[crash]") {
   top.on_message<std::int32_t>([&](std::int32_t pid) { pids.push_back(pid); });
   top.start();
   REQUIRE(test::dispatch_until(broker.host(), [&] { return pids.size() == 3; }));
-  REQUIRE(::kill(top.pid(), SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(top.pid()));
   const auto status = top.join(10s);
   REQUIRE(status);
   CHECK(status->kind == ExitStatus::Kind::signaled);
@@ -320,7 +321,7 @@ TEST_CASE("a sender blocked on a full channel is released when its receiver dies
   REQUIRE(test::dispatch_until(broker.host(), [&] { return online; }));
   const std::string block(1024, 'b');
   for (int i = 0; i < 40; ++i) worker.post_message(block);  // fits: the ring holds about 50
-  REQUIRE(::kill(worker.pid(), SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(worker.pid()));
   const auto started = std::chrono::steady_clock::now();
   bool failed = false;
   try {

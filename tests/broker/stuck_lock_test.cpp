@@ -33,7 +33,7 @@ COLONY_CHILD_SCENARIO("hold-ring-claim-lock") {
   if (!ring) return 2;
   shm::RobustMutexCell lock(ring->control().claim_lock);
   if (!lock.lock_until(shm::Deadline::after(5s)).acquired()) return 3;
-  ::raise(SIGSTOP);
+  subprocess::stop_self();
   return 0;
 }
 
@@ -43,7 +43,7 @@ COLONY_CHILD_SCENARIO("hold-mutex") {
   if (!name) return 2;
   auto mutex = shm::Mutex::open(*name, shm::Deadline::after(5s));
   if (!mutex || !mutex->lock_until(shm::Deadline::after(5s)).acquired()) return 3;
-  ::raise(SIGSTOP);
+  subprocess::stop_self();
   return 0;
 }
 
@@ -84,7 +84,7 @@ TEST_CASE("the broker learns of deaths and stops while a stopped process holds i
     auto holder = hold_claim_lock(session, "broker");
 
     // The death reaches the broker through its reaper, not through the ring.
-    REQUIRE(::kill(worker.pid(), SIGKILL) == 0);
+    REQUIRE(subprocess::kill_process(worker.pid()));
     CHECK(test::dispatch_until(broker.host(), [&] { return ended; }, 10s));
 
     const auto started = std::chrono::steady_clock::now();
@@ -109,7 +109,7 @@ TEST_CASE("colony broker stop and SIGTERM end a broker whose request ring lock i
     CHECK(stopped.err.find("claim lock") != std::string::npos);
   }
   SECTION("SIGTERM") {
-    REQUIRE(::kill(broker_pid, SIGTERM) == 0);
+    REQUIRE(subprocess::ask_to_end(broker_pid));
   }
   CHECK(test::eventually([&] { return !shm::process_is_alive(broker_pid); }, 15000ms));
   CHECK(test::eventually([&] { return test::session_segments(session).empty(); }, 5000ms));

@@ -94,7 +94,7 @@ TEST_CASE("a crashed worker is restarted at once and its crash report names the 
   REQUIRE(test::eventually([&] { return running(box.control()); }, 10s));
   const auto pid = wait_call(broker, "fragile", "pid").as_int();
   REQUIRE(test::eventually([&] { return idle(box); }, 10s));
-  REQUIRE(::kill(static_cast<int>(pid), SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(static_cast<int>(pid)));
   CHECK(test::eventually(
       [&] { return box.control().restarts.load() == 2 && running(box.control()) && crash_reports(broker, "fragile").size() == 2; },
       10s));
@@ -110,7 +110,7 @@ TEST_CASE("restart policies: never, on-failure, always, and never after a kill",
     auto box = Mailbox::open_or_create(broker.session(), "w");
     const auto pid = wait_call(broker, "w", "pid").as_int();
     REQUIRE(test::eventually([&] { return idle(box); }, 10s));
-    REQUIRE(::kill(static_cast<int>(pid), SIGKILL) == 0);
+    REQUIRE(subprocess::kill_process(static_cast<int>(pid)));
     REQUIRE(test::eventually([&] { return crash_reports(broker, "w").size() == 1; }, 10s));
     std::this_thread::sleep_for(200ms);
     CHECK_FALSE(running(box.control()));
@@ -274,7 +274,7 @@ TEST_CASE("a broker killed with SIGKILL: its workers die, and a new broker of th
     REQUIRE(colony({"call", "counter", "add", "3"}).exit_code == 0);
     CHECK(box.depth() == 3);
   }
-  REQUIRE(::kill(broker_pid, SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(broker_pid));
   CHECK(test::eventually([&] { return test::processes_in_session(session).empty(); }, 5s));  // no worker survives it
 
   // A new broker of the same session takes the mailbox over: the call in

@@ -248,7 +248,7 @@ TEST_CASE("a call to a session whose broker died fails, and a waited one says wh
   REQUIRE(test::eventually([&] { return queued_calls() == 1; }, 20s));
   auto queued = std::async(std::launch::async, [&] { return colony({"w", "get", "--wait", "--timeout", "60000"}); });
   REQUIRE(test::eventually([&] { return queued_calls() == 2; }, 20s));
-  REQUIRE(::kill(broker_pid, SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(broker_pid));
   CHECK(test::reap(broker_pid, 10s) != -1);
   // A broker taking the session over would answer both: they wait (the
   // take-over test shows the answer coming), and say at their timeout why

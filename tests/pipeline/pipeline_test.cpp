@@ -215,7 +215,7 @@ TEST_CASE("a pipeline file of named workers only serves calls until a stop signa
   };
   REQUIRE(test::eventually([&] { return call().exit_code == 0; }, 20s));
   CHECK(call().out == "8\n");
-  REQUIRE(::kill(pid, SIGTERM) == 0);
+  REQUIRE(subprocess::ask_to_end(pid));
   const int status = test::reap(pid, 30s);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
@@ -233,7 +233,7 @@ TEST_CASE("SIGINT stops a running pipeline with 130 and leaves nothing behind", 
                                                      quoted(test::worker_path()) + "\nargs = [\"stage-check\"]\n");
   const int pid = test::spawn_command({test::cli_path(), "run", "--pipeline", file});
   REQUIRE(test::eventually([&] { return test::processes_in_session(session).size() == 2; }, 20s));
-  REQUIRE(::kill(pid, SIGINT) == 0);
+  REQUIRE(subprocess::interrupt(pid));
   const int status = test::reap(pid, 30s);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 128 + SIGINT);

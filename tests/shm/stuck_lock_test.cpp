@@ -54,7 +54,7 @@ int pid_of_nobody() {
   auto gone = test::ChildProcess::start("stuck-lock-exit");
   const int pid = gone.pid();
   REQUIRE(gone.wait_for(5s));
-  REQUIRE(::kill(pid, 0) != 0);
+  REQUIRE(subprocess::run_state(pid) == subprocess::RunState::gone);
   return pid;
 }
 
@@ -79,7 +79,7 @@ COLONY_CHILD_SCENARIO("stuck-lock-hold-claim-lock") {
   if (!ring) return 2;
   shm::RobustMutexCell lock(ring->control().claim_lock);
   if (!lock.lock_until(Deadline::after(5s)).acquired()) return 3;
-  ::raise(SIGSTOP);
+  subprocess::stop_self();
   return 0;
 }
 
@@ -88,7 +88,7 @@ COLONY_CHILD_SCENARIO("stuck-lock-hold-mutex") {
   auto mutex = shm::Mutex::open(mutex_name(args.at(0)), Deadline::after(5s));
   if (!mutex) return 2;
   if (!mutex->lock_until(Deadline::after(10s)).acquired()) return 3;
-  ::raise(SIGSTOP);
+  subprocess::stop_self();
   return 0;
 }
 

@@ -312,7 +312,7 @@ TEST_CASE("named.serve.before_done: a worker killed after replying, before its c
       10000ms));
   CHECK(box.depth() == 1);
   CHECK(box.stats().handling);
-  REQUIRE(::kill(stopped_pid, SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(stopped_pid));
 
   // Handled again by a new process (at least once): its counter holds the 5 again.
   const auto total = call(broker.session(), "counter", "get", Value::Array{}, CallOptions{true, 20s});
@@ -348,7 +348,7 @@ TEST_CASE("object_entry.register.before_publish: a channel whose creator was kil
     REQUIRE(entry.state.load() == 1);
     const std::string unpublished(entry.name, ::strnlen(entry.name, sizeof entry.name));
     REQUIRE(unpublished.starts_with("ch"));
-    REQUIRE(::kill(killed.pid(), SIGKILL) == 0);
+    REQUIRE(subprocess::kill_process(killed.pid()));
     REQUIRE(killed.join(10s));
 
     // A channel made after it, by another worker, is listed; the dead one's never is.
@@ -384,7 +384,7 @@ TEST_CASE("channel.report_to_sender.before_count: a receiver killed while report
   // The test worker has no alias for a Note: it cannot decode it, and reports that back.
   worker.post_message(Note{1});
   REQUIRE(test::eventually_stopped(worker.pid(), kStopPatience));
-  REQUIRE(::kill(worker.pid(), SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(worker.pid()));
   const auto ended = worker.join(10s);
   REQUIRE(ended);
   CHECK(ended->kind == ExitStatus::Kind::signaled);
@@ -418,7 +418,7 @@ TEST_CASE("worker_slot.make.reserved: a worker killed while creating a child lea
   REQUIRE(creator.pid() != 0);
   REQUIRE(test::eventually_stopped(creator.pid(), kStopPatience));
   REQUIRE(slots_in_state(*map, detail::SlotState::reserved) == 1);
-  REQUIRE(::kill(creator.pid(), SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(creator.pid()));
   const auto ended = creator.join(10s);
   REQUIRE(ended);
   CHECK(ended->kind == ExitStatus::Kind::signaled);
@@ -441,7 +441,7 @@ TEST_CASE("worker_slot.make.creator_claimed: a worker killed after naming itself
   constexpr std::uint32_t kClaimed = 2;
   REQUIRE(map->slot(kClaimed).creator_pid.load() == creator.pid());
   REQUIRE(detail::state_of(map->slot(kClaimed).state_word.load()) == detail::SlotState::free);
-  REQUIRE(::kill(creator.pid(), SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(creator.pid()));
   REQUIRE(creator.join(10s));
   // Only a slot nobody is named creator of is claimable: the broker cleared it.
   CHECK(map->slot(kClaimed).creator_pid.load() == 0);
@@ -465,7 +465,7 @@ TEST_CASE("worker_slot.make.fresh_index_taken: a fresh slot whose creator was ki
   constexpr std::uint32_t kAbandoned = 2;
   REQUIRE(map->header().next_fresh_slot.load() == kAbandoned + 1);
   REQUIRE(detail::state_of(map->slot(kAbandoned).state_word.load()) == detail::SlotState::free);
-  REQUIRE(::kill(creator.pid(), SIGKILL) == 0);
+  REQUIRE(subprocess::kill_process(creator.pid()));
   REQUIRE(creator.join(10s));
 
   // Every other slot of the session is used up (created, never started) ...

@@ -147,7 +147,7 @@ TEST_CASE("a named worker's max_attempts is its latest definition's, after a red
       int broker_pid = 0;
       ~EndSession() {
         if (broker_pid <= 0) (void)test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 20s);
-        if (broker_pid > 0 && shm::process_is_alive(broker_pid)) ::kill(broker_pid, SIGKILL);
+        if (broker_pid > 0 && shm::process_is_alive(broker_pid)) (void)subprocess::kill_process(broker_pid);
         (void)test::eventually([&] { return broker_pid <= 0 || !shm::process_is_alive(broker_pid); }, 5s);
         (void)test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
       }
@@ -160,7 +160,7 @@ TEST_CASE("a named worker's max_attempts is its latest definition's, after a red
     REQUIRE(status.exit_code == 0);
     const int first_broker = static_cast<int>(Value::from_json(status.out)["broker_pid"].as_int());
     end_session.broker_pid = first_broker;
-    REQUIRE(::kill(first_broker, SIGKILL) == 0);
+    REQUIRE(subprocess::kill_process(first_broker));
     // Not our child: it is gone once its pid no longer names a live process.
     REQUIRE(test::eventually([&] { return !shm::process_is_alive(first_broker); }, 10s));
 

@@ -109,6 +109,16 @@ class Child {
 // SIGKILL to a process this one did not start (a broker's worker); false
 // when there is no such process.
 bool kill_process(int pid) noexcept;
+// The other things a test does to a process it did not start, each false
+// when there is no such process. Asks it to end, as a service manager would
+// (SIGTERM):
+bool ask_to_end(int pid) noexcept;
+// Interrupts it as Ctrl-C at its terminal would (SIGINT).
+bool interrupt(int pid) noexcept;
+// Lets a stopped process (at a failpoint, or by stop_self) go on (SIGCONT).
+bool resume(int pid) noexcept;
+// Stops this process as a debugger would, until another resumes it (SIGSTOP).
+void stop_self() noexcept;
 
 // Called in a child that should not outlive its parent: it gets SIGKILL when
 // the parent dies. False when the parent is already gone (this process was
