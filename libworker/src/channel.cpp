@@ -268,18 +268,13 @@ bool ChannelCore::wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& stat
     if (!has_pending_) {
       // Received, not committed: deliver_one takes it from pending_ and commits it.
       const shm::Received received = reader_->receive(deadline);
-      switch (received.status) {
-        case shm::Outcome::ok: break;
-        case shm::Outcome::timed_out: status.status = shm::Outcome::timed_out; return false;
-        case shm::Outcome::empty: status.status = shm::Outcome::empty; return false;
-        case shm::Outcome::closed:
-          status.status = shm::Outcome::closed;
-          status.error = "channel " + std::to_string(id_) + " is closed";
-          return false;
-        default:
-          status.status = shm::Outcome::corrupt;
-          status.error = "channel " + std::to_string(id_) + " is corrupt";
-          return false;
+      // The ring's outcome is the receive's: ok, timed_out, empty, closed or corrupt.
+      if (!received.ok()) {
+        status.status = received.status;
+        if (received.status == shm::Outcome::closed || received.status == shm::Outcome::corrupt) {
+          status.error = "channel " + std::to_string(id_) + " is " + std::string(shm::to_string(received.status));
+        }
+        return false;
       }
       pending_ = received.record;
       has_pending_ = true;
