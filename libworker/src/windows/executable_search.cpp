@@ -9,7 +9,7 @@ namespace colony {
 
 ExecutableLookup find_executable(const std::string& executable) {
   if (executable.empty()) return {{}, "an empty name"};
-  return {{}, "starting executables is not implemented on Windows yet"};
+  return {{}, "this Windows build has no launcher yet: it starts no executable"};
 }
 
 }  // namespace colony
