@@ -200,3 +200,47 @@ TEST_CASE("a Caller makes many calls through one reply ring, and a late reply to
   }
   CHECK(reply_rings(broker.session()) == 0);  // removed with the caller
 }
+
+TEST_CASE("a Caller whose session's broker died calls the broker that takes the session over", "[crash]") {
+  const std::string session = test::unique_session("caller");
+  // Whatever happens below, no broker of the session outlives the test, nor its segments.
+  struct EndSession {
+    const std::string& session;
+    int broker_pid = 0;
+    ~EndSession() {
+      if (broker_pid > 0 && shm::process_is_alive(broker_pid)) (void)subprocess::kill_process(broker_pid);
+      (void)test::eventually([&] { return broker_pid <= 0 || !shm::process_is_alive(broker_pid); }, 5s);
+      (void)test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
+    }
+  } end_session{session};
+  const auto started = test::run_command(
+      {test::cli_path(), "broker", "start", "--session", session, "--worker", "counter=" + test::worker_path() + " named"},
+      20s);
+  REQUIRE(started.exit_code == 0);
+  const auto status = test::run_command({test::cli_path(), "broker", "status", "--session", session, "--json"}, 10s);
+  REQUIRE(status.exit_code == 0);
+  end_session.broker_pid = static_cast<int>(Value::from_json(status.out)["broker_pid"].as_int());
+
+  Caller caller(session);
+  CHECK(caller.call("counter", "add", Value::Array{5}, CallOptions{true, 20s}) == Value(5));
+  REQUIRE(subprocess::kill_process(end_session.broker_pid));
+  REQUIRE(test::eventually([&] { return !shm::process_is_alive(end_session.broker_pid); }, 10s));
+  // No broker: a clear error at once, not a wait.
+  try {
+    (void)caller.call("counter", "add", Value::Array{1}, CallOptions{true, 20s});
+    FAIL("a call was made to a session without a broker");
+  } catch (const WorkerError& e) {
+    CHECK(e.code() == WorkerErrc::session_gone);
+  }
+
+  {
+    auto options = test::broker_options();
+    options.session = session;
+    Broker broker(options);
+    broker.define_named_worker("counter", test::worker_path(), {"named"});
+    // The same Caller, its mailbox and reply ring kept by the take-over: a
+    // new process of the worker (its count begins again) answers.
+    CHECK(caller.call("counter", "add", Value::Array{1}, CallOptions{true, 20s}) == Value(1));
+    CHECK(caller.call("counter", "add", Value::Array{1}, CallOptions{true, 20s}) == Value(2));
+  }
+}
