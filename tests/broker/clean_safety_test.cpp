@@ -246,6 +246,13 @@ TEST_CASE("another user's live session is refused by root's clean and start, and
 TEST_CASE("a dead broker whose pid now names another process is dead, and colony clean removes its session",
           "[crash][clean]") {
   const std::string session = start_broker(test::unique_session("reused"));
+  // Should a check below fail, the session still goes at the end: by then
+  // the bystander (declared later, so ended first) no longer runs, and
+  // clean --force removes a session none of whose processes runs.
+  struct RemoveSession {
+    const std::string& session;
+    ~RemoveSession() { (void)run_colony({"clean", "--force", "--session", session}); }
+  } remove_session{session};
   const auto status = Value::from_json(run_colony({"broker", "status", "--session", session, "--json"}).out);
   const int broker_pid = static_cast<int>(status["broker_pid"].as_int());
   REQUIRE(subprocess::kill_process(broker_pid));
