@@ -32,6 +32,20 @@ std::size_t reply_rings(const std::string& session) {
   return count;
 }
 
+// For a test whose session is run by a `colony broker start` it may kill:
+// whatever happens, no broker of the session outlives the test, nor its
+// segments. broker_pid is the broker's once known (0: stop it by its session).
+struct EndSession {
+  const std::string& session;
+  int broker_pid = 0;
+  ~EndSession() {
+    if (broker_pid <= 0) (void)test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 20s);
+    if (broker_pid > 0 && shm::process_is_alive(broker_pid)) (void)subprocess::kill_process(broker_pid);
+    (void)test::eventually([&] { return broker_pid <= 0 || !shm::process_is_alive(broker_pid); }, 5s);
+    (void)test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("the first call starts a named worker, whose state persists between calls in order", "[ipc]") {
@@ -141,17 +155,7 @@ TEST_CASE("a named worker's max_attempts is its latest definition's, after a red
   }
   SECTION("defined with the default by a broker that is killed, then with 1 by the broker taking its session over") {
     const std::string session = test::unique_session("takeover");
-    // Whatever happens below, no broker of the session outlives the test, nor its segments.
-    struct EndSession {
-      const std::string& session;
-      int broker_pid = 0;
-      ~EndSession() {
-        if (broker_pid <= 0) (void)test::run_command({test::cli_path(), "broker", "stop", "--session", session}, 20s);
-        if (broker_pid > 0 && shm::process_is_alive(broker_pid)) (void)subprocess::kill_process(broker_pid);
-        (void)test::eventually([&] { return broker_pid <= 0 || !shm::process_is_alive(broker_pid); }, 5s);
-        (void)test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
-      }
-    } end_session{session};
+    EndSession end_session{session};
     const auto started = test::run_command(
         {test::cli_path(), "broker", "start", "--session", session, "--worker", "poisoned=" + test::worker_path() + " named"},
         20s);
@@ -203,16 +207,7 @@ TEST_CASE("a Caller makes many calls through one reply ring, and a late reply to
 
 TEST_CASE("a Caller whose session's broker died calls the broker that takes the session over", "[crash]") {
   const std::string session = test::unique_session("caller");
-  // Whatever happens below, no broker of the session outlives the test, nor its segments.
-  struct EndSession {
-    const std::string& session;
-    int broker_pid = 0;
-    ~EndSession() {
-      if (broker_pid > 0 && shm::process_is_alive(broker_pid)) (void)subprocess::kill_process(broker_pid);
-      (void)test::eventually([&] { return broker_pid <= 0 || !shm::process_is_alive(broker_pid); }, 5s);
-      (void)test::run_command({test::cli_path(), "clean", "--session", session}, 10s);
-    }
-  } end_session{session};
+  EndSession end_session{session};
   const auto started = test::run_command(
       {test::cli_path(), "broker", "start", "--session", session, "--worker", "counter=" + test::worker_path() + " named"},
       20s);
@@ -223,6 +218,11 @@ TEST_CASE("a Caller whose session's broker died calls the broker that takes the 
 
   Caller caller(session);
   CHECK(caller.call("counter", "add", Value::Array{5}, CallOptions{true, 20s}) == Value(5));
+  // The worker replies before its call leaves the mailbox: killed in between
+  // (with its broker), the call would rightly be delivered again after the
+  // take-over. Killed once the mailbox is empty, nothing is.
+  auto box = Mailbox::open_or_create(session, "counter");
+  REQUIRE(test::eventually([&] { return box.depth() == 0; }, 10s));
   REQUIRE(subprocess::kill_process(end_session.broker_pid));
   REQUIRE(test::eventually([&] { return !shm::process_is_alive(end_session.broker_pid); }, 10s));
   // No broker: a clear error at once, not a wait.
