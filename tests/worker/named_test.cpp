@@ -32,6 +32,17 @@ std::size_t reply_rings(const std::string& session) {
   return count;
 }
 
+// `colony broker start` of session with one named worker ("name=executable
+// args"), a process of its own; returns the broker's pid.
+int start_broker_process(const std::string& session, const std::string& worker) {
+  const auto started =
+      test::run_command({test::cli_path(), "broker", "start", "--session", session, "--worker", worker}, 20s);
+  REQUIRE(started.exit_code == 0);
+  const auto status = test::run_command({test::cli_path(), "broker", "status", "--session", session, "--json"}, 10s);
+  REQUIRE(status.exit_code == 0);
+  return static_cast<int>(Value::from_json(status.out)["broker_pid"].as_int());
+}
+
 // For a test whose session is run by a `colony broker start` it may kill:
 // whatever happens, no broker of the session outlives the test, nor its
 // segments. broker_pid is the broker's once known (0: stop it by its session).
@@ -156,13 +167,7 @@ TEST_CASE("a named worker's max_attempts is its latest definition's, after a red
   SECTION("defined with the default by a broker that is killed, then with 1 by the broker taking its session over") {
     const std::string session = test::unique_session("takeover");
     EndSession end_session{session};
-    const auto started = test::run_command(
-        {test::cli_path(), "broker", "start", "--session", session, "--worker", "poisoned=" + test::worker_path() + " named"},
-        20s);
-    REQUIRE(started.exit_code == 0);
-    const auto status = test::run_command({test::cli_path(), "broker", "status", "--session", session, "--json"}, 10s);
-    REQUIRE(status.exit_code == 0);
-    const int first_broker = static_cast<int>(Value::from_json(status.out)["broker_pid"].as_int());
+    const int first_broker = start_broker_process(session, "poisoned=" + test::worker_path() + " named");
     end_session.broker_pid = first_broker;
     REQUIRE(subprocess::kill_process(first_broker));
     // Not our child: it is gone once its pid no longer names a live process.
@@ -208,13 +213,7 @@ TEST_CASE("a Caller makes many calls through one reply ring, and a late reply to
 TEST_CASE("a Caller whose session's broker died calls the broker that takes the session over", "[crash]") {
   const std::string session = test::unique_session("caller");
   EndSession end_session{session};
-  const auto started = test::run_command(
-      {test::cli_path(), "broker", "start", "--session", session, "--worker", "counter=" + test::worker_path() + " named"},
-      20s);
-  REQUIRE(started.exit_code == 0);
-  const auto status = test::run_command({test::cli_path(), "broker", "status", "--session", session, "--json"}, 10s);
-  REQUIRE(status.exit_code == 0);
-  end_session.broker_pid = static_cast<int>(Value::from_json(status.out)["broker_pid"].as_int());
+  end_session.broker_pid = start_broker_process(session, "counter=" + test::worker_path() + " named");
 
   Caller caller(session);
   CHECK(caller.call("counter", "add", Value::Array{5}, CallOptions{true, 20s}) == Value(5));
