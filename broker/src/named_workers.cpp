@@ -73,6 +73,7 @@ RequestOutcome NamedWorkers::ensure_running(const std::string& name) {
                                         worker.spec.working_directory});
   worker.running = NamedWorker::Process{slot, control.kills.load(std::memory_order_acquire), false};
   control.starts.fetch_add(1, std::memory_order_relaxed);
+  control.current_session_started_ns.store(map_->header().broker_started_unix_ns, std::memory_order_relaxed);
   control.current_generation.store(generation, std::memory_order_relaxed);
   control.current_slot.store(slot, std::memory_order_release);
   if (tree_.queue_if_at_cap(slot)) return RequestOutcome::done(worker_name + " waits for a place under the running cap");

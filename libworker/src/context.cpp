@@ -438,6 +438,9 @@ bool Context::dispatch_ready() {
     handle_event(event);
     progress = true;
   }
+  if (work_source_) {
+    for (int n = 0; n < kBatch && !stopping() && work_source_(); ++n) progress = true;
+  }
   if (from_parent_) {
     for (int n = 0; n < kBatch && !stopping() && handle_one(*from_parent_); ++n) progress = true;
   }

@@ -1,5 +1,6 @@
 #include "colony/session/contract.hpp"
 #include "colony/session/names.hpp"
+#include "colony/session/session_map.hpp"
 #include "colony/worker/mailbox.hpp"
 
 #include <algorithm>
@@ -54,11 +55,15 @@ shm::Ring create_or_open(const shm::SegmentName& name, const shm::RingOptions& o
 }  // namespace
 
 struct Mailbox::Impl {
+  std::string session;
   shm::Ring box;
   shm::Ring dead;
   std::optional<shm::TypedWriter> writer;
   std::optional<shm::RingReader> reader;
   std::optional<shm::TypedWriter> dead_writer;
+  // Where the reader's doorbell is: mapped at the first post that finds a
+  // reader, mapped again after a take-over.
+  std::shared_ptr<detail::SessionMap> session_map;
   bool delivering = false;
 
   MailboxControl& control() const { return *reinterpret_cast<MailboxControl*>(box.user_area()); }
@@ -87,6 +92,35 @@ struct Mailbox::Impl {
                                                      std::string(shm::to_string(status)));
     }
     COLONY_FAILPOINT("mailbox.bury.after_send");
+  }
+
+  // A record received from the box, as take() hands it out: its attempt
+  // recorded; nullopt when it had used up its attempts and went to the
+  // dead-letter box instead.
+  std::optional<Delivery> admit(const shm::RecordView& record) {
+    MailboxControl& c = control();
+    const bool seen_before = c.in_flight.load(std::memory_order_acquire) == record.sequence;
+    const std::uint32_t attempt = seen_before ? c.attempts.load(std::memory_order_relaxed) + 1 : 1;
+    if (seen_before && attempt > c.max_attempts.load(std::memory_order_relaxed)) {
+      // Every earlier delivery of it ended with the reader's death.
+      bury(record, attempt - 1);
+      reader->commit();
+      c.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+      c.in_flight.store(0, std::memory_order_release);
+      return std::nullopt;
+    }
+    COLONY_FAILPOINT("mailbox.take.before_attempt");
+    c.attempts.store(attempt, std::memory_order_relaxed);
+    c.in_flight_method[0] = '\0';
+    c.in_flight_since_ns.store(static_cast<std::uint64_t>(shm::Clock::now().time_since_epoch().count()),
+                               std::memory_order_relaxed);
+    // Publishing point: a death from here on counts as an attempt, and the
+    // broker times the handler from the store above.
+    c.in_flight.store(record.sequence, std::memory_order_release);
+    COLONY_FAILPOINT("mailbox.take.after_attempt");
+    if (seen_before) c.redelivered.fetch_add(1, std::memory_order_relaxed);
+    delivering = true;
+    return Delivery{record, seen_before, attempt};
   }
 };
 
@@ -127,7 +161,7 @@ Mailbox Mailbox::open_or_create(std::string_view session, std::string_view name,
   dead_options.variant = shm::RingVariant::many_writers;
   bool dead_created = false;
   shm::Ring dead = create_or_open(segment_name(session, detail::dead_letter_object(name)), dead_options, &dead_created);
-  auto impl = std::make_unique<Impl>(Impl{std::move(box), std::move(dead), {}, {}, {}, false});
+  auto impl = std::make_unique<Impl>(Impl{std::string(session), std::move(box), std::move(dead), {}, {}, {}, {}, false});
   Mailbox mailbox(std::move(impl));
   mailbox.name_ = std::string(name);
   return mailbox;
@@ -145,6 +179,36 @@ shm::TypedWriter& Mailbox::writer() {
     impl_->writer.emplace(std::move(*attached));
   }
   return *impl_->writer;
+}
+
+shm::RingReader& Mailbox::reader() {
+  if (!impl_->reader) {
+    auto attached = shm::RingReader::attach(impl_->box);
+    if (!attached) {
+      throw WorkerError(WorkerErrc::bad_state, "mailbox '" + name_ + "' has another reader: " + attached.error().message);
+    }
+    impl_->reader.emplace(std::move(*attached));
+  }
+  return *impl_->reader;
+}
+
+void Mailbox::ring_reader_doorbell() noexcept {
+  const MailboxControl& c = impl_->control();
+  const std::uint32_t slot = c.current_slot.load(std::memory_order_acquire);
+  if (slot == 0 || slot >= detail::kMaxWorkerSlots) return;  // no process runs for the name: it looks at the box when it starts
+  const std::uint64_t session_started = c.current_session_started_ns.load(std::memory_order_relaxed);
+  auto& map = impl_->session_map;
+  if (!map || map->header().broker_started_unix_ns != session_started) {
+    try {
+      // Never a wait in a post: the broker that launched the reader published the session first.
+      map = detail::SessionMap::open(impl_->session, shm::Deadline::now());
+    } catch (const std::exception&) {
+      // The session is ending or gone: its broker ends the reader.
+      map.reset();
+      return;
+    }
+  }
+  map->ring_doorbell_after_fence(slot);
 }
 
 const MailboxControl& Mailbox::control() const noexcept { return impl_->control(); }
@@ -184,6 +248,8 @@ Mailbox::KillReport Mailbox::kill() {
   // before it leaves the kill to be seen at the reader's next message.
   c.kill_wake.store(true, std::memory_order_seq_cst);
   impl_->box.wake_reader();
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the kill, published before we look for the reader's loop
+  ring_reader_doorbell();
   if (!impl_->reader) {
     auto attached = shm::RingReader::attach(impl_->box);
     if (!attached) {
@@ -246,6 +312,7 @@ std::size_t Mailbox::replay_dead_letters() {
     }
     reader.commit();  // moved (or unreadable): it leaves the dead-letter box
   }
+  if (moved != 0) ring_reader_doorbell();  // each send's commit ended with a full fence
   return moved;
 }
 
@@ -265,17 +332,11 @@ std::size_t Mailbox::depth() const noexcept {
 
 std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
   if (impl_->delivering) throw WorkerError(WorkerErrc::bad_state, "take() before done() of the last delivery");
-  if (!impl_->reader) {
-    auto attached = shm::RingReader::attach(impl_->box);
-    if (!attached) {
-      throw WorkerError(WorkerErrc::bad_state, "mailbox '" + name_ + "' has another reader: " + attached.error().message);
-    }
-    impl_->reader.emplace(std::move(*attached));
-  }
+  shm::RingReader& records = reader();
   auto& control = impl_->control();
   for (;;) {
     // One wait for a message and for a kill alike (kill_wake).
-    const shm::Received received = impl_->reader->receive(deadline, control.kill_wake);
+    const shm::Received received = records.receive(deadline, control.kill_wake);
     if (received.status == shm::Outcome::timed_out || received.status == shm::Outcome::empty) {
       const auto killed = [&] { return control.kill_upto.load(std::memory_order_seq_cst) != 0; };
       if (!control.kill_wake.load(std::memory_order_seq_cst) || killed()) return std::nullopt;
@@ -288,29 +349,20 @@ std::optional<Mailbox::Delivery> Mailbox::take(shm::Deadline deadline) {
     if (!received.ok()) {
       throw WorkerError(WorkerErrc::session_gone, "mailbox '" + name_ + "': " + std::string(shm::to_string(received.status)));
     }
-    const shm::RecordView& record = received.record;
-    const bool seen_before = control.in_flight.load(std::memory_order_acquire) == record.sequence;
-    const std::uint32_t attempt = seen_before ? control.attempts.load(std::memory_order_relaxed) + 1 : 1;
-    if (seen_before && attempt > control.max_attempts.load(std::memory_order_relaxed)) {
-      // Every earlier delivery of it ended with the reader's death.
-      impl_->bury(record, attempt - 1);
-      impl_->reader->commit();
-      control.dead_lettered.fetch_add(1, std::memory_order_relaxed);
-      control.in_flight.store(0, std::memory_order_release);
-      continue;
+    if (auto delivery = impl_->admit(received.record)) return delivery;
+  }
+}
+
+std::optional<Mailbox::Delivery> Mailbox::try_take() {
+  if (impl_->delivering) throw WorkerError(WorkerErrc::bad_state, "try_take() before done() of the last delivery");
+  shm::RingReader& records = reader();
+  for (;;) {
+    const shm::Received received = records.try_receive();
+    if (received.status == shm::Outcome::empty) return std::nullopt;
+    if (!received.ok()) {
+      throw WorkerError(WorkerErrc::session_gone, "mailbox '" + name_ + "': " + std::string(shm::to_string(received.status)));
     }
-    COLONY_FAILPOINT("mailbox.take.before_attempt");
-    control.attempts.store(attempt, std::memory_order_relaxed);
-    control.in_flight_method[0] = '\0';
-    control.in_flight_since_ns.store(static_cast<std::uint64_t>(shm::Clock::now().time_since_epoch().count()),
-                                     std::memory_order_relaxed);
-    // Publishing point: a death from here on counts as an attempt, and the
-    // broker times the handler from the store above.
-    control.in_flight.store(record.sequence, std::memory_order_release);
-    COLONY_FAILPOINT("mailbox.take.after_attempt");
-    if (seen_before) control.redelivered.fetch_add(1, std::memory_order_relaxed);
-    impl_->delivering = true;
-    return Delivery{record, seen_before, attempt};
+    if (auto delivery = impl_->admit(received.record)) return delivery;
   }
 }
 

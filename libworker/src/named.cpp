@@ -29,14 +29,6 @@ constexpr std::size_t kReplyCapacity = 256 << 10;
 // itself wakes it at once).
 constexpr auto kWatchInterval = std::chrono::milliseconds(100);
 
-void send_reply(const detail::SessionMap& map, const std::string& reply_ring, const Reply& reply) {
-  const auto deadline = shm::Deadline::after(detail::kSegmentPublishWait);
-  if (detail::send_to_reply_ring(map, reply_ring, reply, deadline) == shm::Outcome::too_large) {
-    Reply refused{reply.id, false, Value(), "the reply is larger than the caller's reply ring"};
-    (void)detail::send_to_reply_ring(map, reply_ring, refused, deadline);
-  }
-}
-
 enum class SessionEnd { none, ending, broker_dead };
 
 // Whether the session can still handle calls: its broker runs and is not ending it.
@@ -116,26 +108,6 @@ void refuse_if_no_reply_can_come(const detail::SessionMap& map, const Mailbox& b
                       "worker " + worker + " failed to start" + (reason.empty() ? "" : ": " + reason) +
                           " (the call stays in its mailbox; colony ps shows the worker's state)");
   }
-}
-
-// A handler's ValueError, said in terms of the call: which method, which argument.
-std::string argument_error(const Call& request, const ValueError& error) {
-  const std::string method = request.method.empty() ? "the startup method" : "method '" + request.method + "'";
-  if (error.value() == &request.args) {
-    if (const auto index = error.missing_index()) {
-      const std::size_t wanted = *index + 1;
-      return method + " takes at least " + std::to_string(wanted) + (wanted == 1 ? " argument" : " arguments") + ", got " +
-             std::to_string(request.args.size());
-    }
-    return method + " arguments: " + error.what();
-  }
-  if (request.args.kind() == Value::Kind::array) {
-    const auto& list = request.args.as_array();
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      if (&list[i] == error.value()) return method + " argument " + std::to_string(i + 1) + ": " + error.what();
-    }
-  }
-  return method + ": " + error.what();
 }
 
 }  // namespace
@@ -309,75 +281,6 @@ std::optional<Value> Caller::call(std::string_view name, std::string_view method
     }
     refuse_if_no_reply_can_come(map, box, session, name, before);
   }
-}
-
-int Methods::serve(std::chrono::milliseconds idle_exit) {
-  auto& self = Worker::current();
-  const char* name = std::getenv(detail::kWorkerNameEnv);
-  if (name == nullptr) {
-    throw WorkerError(WorkerErrc::not_a_worker, std::string("not started as a named worker (") +
-                                                    detail::kWorkerNameEnv + " is not set)");
-  }
-  const auto map = detail::SessionMap::open(self.session(), shm::Deadline::after(detail::kSegmentPublishWait));
-  auto box = Mailbox::open_or_create(self.session(), name);
-  const bool exits_when_idle = idle_exit != std::chrono::milliseconds::max();
-  auto idle_since = shm::Clock::now();
-  while (!stop_) {
-    if (box.kill_requested()) {
-      // KILL WORKER: what was queued at the kill goes, and so do we.
-      box.drain_killed();
-      return 0;
-    }
-    // One wait: a message, a kill (take returns on it) or the idle exit,
-    // whichever comes first.
-    auto delivery = box.take(exits_when_idle ? shm::Deadline::at(idle_since + idle_exit) : shm::Deadline::never());
-    if (box.kill_requested()) {
-      box.drain_killed();  // the message just taken, if within the kill, goes too
-      return 0;
-    }
-    if (!delivery) {
-      if (exits_when_idle && shm::Clock::now() - idle_since >= idle_exit) return 0;
-      continue;
-    }
-    auto decoded = shm::decode_record<Call>(delivery->record);
-    if (!decoded.ok()) {
-      std::fprintf(stderr, "colony: worker '%s' dropped a message it cannot read: %s\n", name, decoded.error.c_str());
-      box.done();
-      continue;
-    }
-    Call& request = *decoded.value;
-    // For a crash report: which method this process may die in.
-    auto& method = box.control().in_flight_method;
-    const std::size_t length = std::min(request.method.size(), sizeof(method) - 1);
-    std::memcpy(method, request.method.data(), length);
-    method[length] = '\0';
-    request.redelivered = delivery->redelivered;
-    request.attempt = delivery->attempt;
-    Reply reply;
-    reply.id = request.id;
-    const auto found = methods_.find(request.method);
-    if (found == methods_.end()) {
-      reply.ok = false;
-      reply.error = "worker '" + std::string(name) + "' has no method '" + request.method + "'";
-    } else {
-      try {
-        reply.value = found->second(request);
-      } catch (const ValueError& e) {
-        reply.ok = false;
-        reply.error = argument_error(request, e);
-      } catch (const std::exception& e) {
-        reply.ok = false;
-        reply.error = e.what();
-      }
-    }
-    // Replied before the message leaves the box: a death in between means
-    // the call is handled (and answered) again, never lost.
-    if (!request.reply_ring.empty()) send_reply(*map, request.reply_ring, reply);
-    COLONY_FAILPOINT("named.serve.before_done");
-    box.done();
-    idle_since = shm::Clock::now();
-  }
-  return 0;
 }
 
 }  // namespace colony

@@ -2,6 +2,9 @@
 // at the first call and again after a death, replies, errors, many callers.
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "child_process.hpp"
 #include "colony/broker/broker.hpp"
@@ -82,6 +85,37 @@ TEST_CASE("a named worker killed in a handler is restarted and handles the call 
   const auto reply = wait_call(broker, "fragile", "crash-once");
   CHECK(reply["attempt"].as_int() == 2);
   CHECK(wait_call(broker, "fragile", "pid").as_int() != first_pid);
+}
+
+TEST_CASE("a named worker's children reach its handlers while it waits for its next call", "[ipc]") {
+  Broker broker(test::broker_options());
+  broker.define_named_worker("parent", test::worker_path(), {"named"});
+  const auto directory = std::filesystem::temp_directory_path() / test::unique_session("named-loop");
+  std::filesystem::create_directories(directory);
+  struct RemoveDirectory {
+    std::filesystem::path path;
+    ~RemoveDirectory() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove_directory{directory};
+  const std::string log = (directory / "log").string();
+  const auto read_log = [&] {
+    std::ifstream file(log);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+  };
+
+  const auto child_pid = wait_call(broker, "parent", "adopt-echo", Value::Array{log, "hello"}).as_int();
+  CHECK(child_pid > 0);
+  // No call follows: only the worker's own loop, woken by its child's
+  // message as it is by a call, can run the handler.
+  CHECK(test::eventually([&] { return read_log() == "child said hello\n"; }, 10s));
+  CHECK(wait_call(broker, "parent", "end-children").as_int() == 1);
+  CHECK(test::eventually([&] { return read_log() == "child said hello\nchild exited\n"; }, 10s));
+  // And calls go on being served.
+  CHECK(wait_call(broker, "parent", "add", Value::Array{2}).as_int() == 2);
 }
 
 TEST_CASE("names differing only in case are different workers", "[ipc]") {

@@ -119,6 +119,24 @@ int main_with(const std::string& mode, int argc, char** argv) {
       append_line(call.args[0].as_string(), "end");
       return colony::Value("released");
     });
+    // A child of its own (an echo worker) whose messages and exit reach this
+    // worker's handlers between calls: each is appended to file args[0].
+    // Posts args[1] to the child; returns the child's pid.
+    std::vector<colony::WorkerHandle> children;
+    methods.on("adopt-echo", [&](const colony::Call& call) {
+      const std::string log = call.args[0].as_string();
+      auto child = Worker::current().create(argv[0], {"echo"});
+      child.on_message<std::string>([log](const std::string& text) { append_line(log, "child said " + text); });
+      child.on_exit([log](const colony::ExitStatus&) { append_line(log, "child exited"); });
+      child.start();
+      child.post_message(call.args[1].as_string());
+      children.push_back(child);
+      return colony::Value(static_cast<std::int64_t>(child.pid()));
+    });
+    methods.on("end-children", [&](const colony::Call&) {
+      for (auto& child : children) child.terminate();
+      return colony::Value(static_cast<std::int64_t>(children.size()));
+    });
     methods.on("crash-once", [&](const colony::Call& call) {
       if (!call.redelivered) std::raise(SIGKILL);
       return colony::Value(colony::Value::Map{{"attempt", static_cast<std::int64_t>(call.attempt)}});

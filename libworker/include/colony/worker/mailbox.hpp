@@ -13,6 +13,10 @@
 //            box.post(call);
 //   reader:  while (auto delivery = box.take(deadline)) { handle(*delivery); box.done(); }
 //
+// A post, a replay and a kill wake the reader twice over: its sleep in
+// take(), and the doorbell of the worker the broker runs for the name, whose
+// event loop (Methods::serve) sleeps on it with its channels and children.
+//
 // Crash windows (the reader, on the next line):
 // - dies after take() received the record, before it recorded the attempt:
 //   the next reader gets it as if new (the handler never ran);
@@ -37,6 +41,7 @@ namespace detail {
 // The mailbox's shared state (colony/session/contract.hpp), for the broker
 // and the colony command.
 struct MailboxControl;
+class SessionMap;
 }  // namespace detail
 
 // What a mailbox has seen, for monitoring: a snapshot of its counters.
@@ -84,7 +89,9 @@ class Mailbox {
   // --- any process ---
   template <shm::RegisteredType T>
   shm::Outcome post(const T& value, shm::Deadline deadline) {
-    return writer().send(value, deadline);
+    const shm::Outcome outcome = writer().send(value, deadline);
+    if (outcome == shm::Outcome::ok) ring_reader_doorbell();
+    return outcome;
   }
   // Why the last post failed with status, naming the mailbox's segment.
   std::string describe(shm::Outcome status) { return writer().describe(status); }
@@ -118,6 +125,9 @@ class Mailbox {
   // requested (the caller drains it). Moves messages that exhausted their
   // attempts to the dead-letter box on the way.
   std::optional<Delivery> take(shm::Deadline deadline);
+  // The same without waiting: nullopt when no message is there. A kill is
+  // not looked at here: the caller asks kill_requested() before and after.
+  std::optional<Delivery> try_take();
   // The handler of the last delivery returned: the message leaves the box.
   void done();
 
@@ -129,6 +139,11 @@ class Mailbox {
   struct Impl;
   explicit Mailbox(std::unique_ptr<Impl> impl);
   shm::TypedWriter& writer();
+  // After a publication (a full fence behind it): wakes the event loop of
+  // the process the broker runs for the name, if it sleeps.
+  void ring_reader_doorbell() noexcept;
+  // The box's reader, attached at first use; throws when another process reads it.
+  shm::RingReader& reader();
   std::unique_ptr<Impl> impl_;
   std::string name_;
 };

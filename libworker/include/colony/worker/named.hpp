@@ -121,12 +121,18 @@ class Methods {
   using Method = std::function<Value(const Call&)>;
   // Registers a method; "" is the startup method.
   void on(std::string name, Method method) { methods_[std::move(name)] = std::move(method); }
-  // Handles this process's calls until the mailbox stays empty for idle_exit
-  // (never, by default) or a method calls stop(). Returns the exit code.
+  // Runs this worker's event loop with its mailbox as one more source: calls
+  // are handled one at a time, in order, and between them whatever the
+  // worker's channels and children bring (their handlers, as in run()).
+  // Returns when the mailbox stays empty for idle_exit (never, by default),
+  // a method calls stop(), or the worker is killed (KILL WORKER). Returns
+  // the exit code. Throws WorkerError not_a_worker in a process not started
+  // as a named worker.
   int serve(std::chrono::milliseconds idle_exit = std::chrono::milliseconds::max());
   void stop() noexcept { stop_ = true; }
 
  private:
+  class Server;  // serve.cpp
   std::map<std::string, Method, std::less<>> methods_;
   bool stop_ = false;
 };

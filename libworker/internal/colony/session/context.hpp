@@ -105,6 +105,10 @@ class Context : public std::enable_shared_from_this<Context> {
 
   int run();
   void stop() noexcept { stop_requested_ = true; }
+  // One more source of work for the loop, polled with the channels: a named
+  // worker's mailbox (serve.cpp). Returns whether it did work. Whoever feeds
+  // it rings this worker's doorbell, as a channel's sender does. Empty: none.
+  void set_work_source(std::function<bool()> source) { work_source_ = std::move(source); }
   void close();
   bool dispatch(shm::Deadline deadline);
   void set_spin(std::uint32_t iterations) noexcept { spin_iterations_ = iterations; }
@@ -177,6 +181,7 @@ class Context : public std::enable_shared_from_this<Context> {
   int handler_depth_ = 0;
   bool in_run_ = false;
   std::uint32_t spin_iterations_ = 0;
+  std::function<bool()> work_source_;
   std::optional<Worker> facade_;
 };
 

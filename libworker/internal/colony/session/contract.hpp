@@ -213,7 +213,8 @@ static_assert(sizeof(ChannelControl) <= shm::kRingUserSize);
 //   a killer      `colony kill` (any process): the kill mark; the reader clears it
 // Every field is read by `colony ps` and `colony top`.
 
-inline constexpr std::uint64_t kMailboxMagic = 0x32584f424c49414dULL;  // "MAILBOX2"
+// 3: posters ring the reader's doorbell (current_session_started_ns).
+inline constexpr std::uint64_t kMailboxMagic = 0x33584f424c49414dULL;  // "MAILBOX3"
 inline constexpr std::uint64_t kKillRequested = std::uint64_t{1} << 63;
 
 enum class SupervisionState : std::uint32_t { normal = 0, backing_off = 1, given_up = 2 };
@@ -234,6 +235,8 @@ struct MailboxControl {
   std::atomic<std::int32_t> last_exit_signal;
   // The live process: its slot, stored (release) after its generation, so a
   // reader that sees the slot sees the generation that goes with it; 0: none.
+  // A poster rings that slot's doorbell once its message is published: the
+  // process's event loop sleeps on it, as it does for its channels.
   std::atomic<std::uint32_t> current_slot;
   std::atomic<std::uint32_t> current_generation;
   std::atomic<std::uint32_t> supervision;  // SupervisionState
@@ -268,7 +271,14 @@ struct MailboxControl {
   // reader ends it at once. A set flag without a kill (drained before its
   // killer set it) is cleared by the reader, which then looks at the kill again.
   std::atomic<bool> kill_wake;
-  std::uint8_t reserved[256 - 173];
+  std::uint8_t reserved1[3];
+
+  // The broker, before current_slot: the broker_started_unix_ns of the
+  // control segment whose slot table current_slot indexes. A poster whose
+  // mapping of ctl.session says otherwise mapped a session since taken over
+  // (its doorbells wake nobody now) and maps the session again.
+  std::atomic<std::uint64_t> current_session_started_ns;
+  std::uint8_t reserved[256 - 184];
 };
 static_assert(sizeof(MailboxControl) == 256);
 static_assert(offsetof(MailboxControl, max_attempts) == 8);
@@ -281,6 +291,7 @@ static_assert(offsetof(MailboxControl, in_flight_method) == 112);
 static_assert(offsetof(MailboxControl, kill_upto) == 160);
 static_assert(offsetof(MailboxControl, kills) == 168);
 static_assert(offsetof(MailboxControl, kill_wake) == 172);
+static_assert(offsetof(MailboxControl, current_session_started_ns) == 176);
 static_assert(std::atomic<bool>::is_always_lock_free);
 static_assert(sizeof(MailboxControl) <= shm::kRingUserSize);
 
