@@ -12,9 +12,12 @@ namespace colony::cli {
 
 inline constexpr auto kBrokerAnswerDeadline = std::chrono::seconds(5);
 
+// The broker's error (or the link's) reaches CommandLine::run as a
+// WorkerError, which maps its code to the exit code (exit_code_for).
 template <shm::RegisteredType Request>
 std::string ask_broker(const detail::SessionMap& map, Request request) {
-  return detail::BrokerLink(map).ask(std::move(request), shm::Deadline::after(kBrokerAnswerDeadline));
+  auto link = detail::or_throw(detail::BrokerLink::open(map));
+  return detail::or_throw(link.ask(std::move(request), shm::Deadline::after(kBrokerAnswerDeadline)));
 }
 
 }  // namespace colony::cli

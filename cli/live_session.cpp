@@ -17,7 +17,7 @@ std::shared_ptr<detail::SessionMap> open_live_session(const std::string& given_s
 
 std::shared_ptr<detail::SessionMap> open_session_map(const std::string& session) {
   // The deadline covers a broker still publishing the segment.
-  return detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
+  return detail::or_throw(detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait)));
 }
 
 void require_named_worker(const detail::SessionMap& map, const std::string& name) {

@@ -25,10 +25,11 @@ std::string NamedWorkers::define(const DefineNamed& definition) {
     control.current_slot.store(0, std::memory_order_release);
     control.supervision.store(static_cast<std::uint32_t>(SupervisionState::normal), std::memory_order_relaxed);
     std::optional<CrashLog> log;
-    try {
-      log = CrashLog::create(session_, definition.name);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "colony broker: no crash log for '%s': %s\n", definition.name.c_str(), e.what());
+    if (auto made = CrashLog::create(session_, definition.name)) {
+      log.emplace(std::move(*made));
+    } else {
+      std::fprintf(stderr, "colony broker: no crash log for '%s': %s\n", definition.name.c_str(),
+                   made.error().message.c_str());
     }
     found = workers_
                 .emplace(definition.name,
@@ -63,9 +64,11 @@ RequestOutcome NamedWorkers::ensure_running(const std::string& name) {
                                                               "; colony restart " + name + " starts it again");
   }
   if (worker.supervision.restart_at()) return RequestOutcome::done(worker_name + " starts after its restart back-off");
-  const auto claimed = tree_.claim_named_slot(name, worker.spec.executable);
+  const auto claimed = tree_.claim_named_slot(worker.spec.executable);
   if (!claimed) {
-    return RequestOutcome::refused(WorkerErrc::worker_cap, "no worker slot is free for " + worker_name);
+    // Printed as well: the start a queued call asks for has nobody to answer.
+    std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), claimed.error().message.c_str());
+    return RequestOutcome::refused(claimed.error().code, "cannot start " + worker_name + ": " + claimed.error().message);
   }
   const auto [slot, generation] = *claimed;
   MailboxControl& control = worker.box.control();

@@ -214,14 +214,8 @@ void ProcessTree::fail_start(std::uint32_t slot, const std::string& error) {
 
 // --- named workers' processes -------------------------------------------------------
 
-std::optional<std::pair<std::uint32_t, std::uint32_t>> ProcessTree::claim_named_slot(const std::string& name,
-                                                                                     const std::string& executable) {
-  try {
-    return make_worker_slot(*map_, kHostSlot, 1, executable);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "colony broker: cannot start worker '%s': %s\n", name.c_str(), e.what());
-    return std::nullopt;
-  }
+detail::SessionExpected<std::pair<std::uint32_t, std::uint32_t>> ProcessTree::claim_named_slot(const std::string& executable) {
+  return make_worker_slot(*map_, kHostSlot, 1, executable);
 }
 
 void ProcessTree::track_named(const std::string& name, LaunchRequest launch) {

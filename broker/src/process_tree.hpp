@@ -74,9 +74,8 @@ class ProcessTree {
   void terminate_subtree(std::uint32_t slot);
 
   // --- a named worker's process: a child of the host, started by the broker ---
-  // A slot for it; nullopt (said on stderr) when none can be had.
-  std::optional<std::pair<std::uint32_t, std::uint32_t>> claim_named_slot(const std::string& name,
-                                                                          const std::string& executable);
+  // A slot for it, or why none can be had (worker_cap: every slot is in use).
+  detail::SessionExpected<std::pair<std::uint32_t, std::uint32_t>> claim_named_slot(const std::string& executable);
   void track_named(const std::string& name, detail::LaunchRequest launch);
   // Under the running cap it waits in the launch queue: true.
   bool queue_if_at_cap(std::uint32_t slot);

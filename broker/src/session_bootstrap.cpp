@@ -106,7 +106,7 @@ void SessionBootstrap::create(const BrokerOptions& options) {
   if (!reader) throw WorkerError(WorkerErrc::os_error, reader.error().message);
   requests_.emplace(std::move(*reader));
 
-  create_worker_segments(*map_, kHostSlot, 1);
+  or_throw(create_worker_segments(*map_, kHostSlot, 1));
   host_context_ = Context::create_host(map_);
   install_host_context(host_context_);
 }

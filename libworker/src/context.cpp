@@ -104,7 +104,7 @@ std::shared_ptr<Context> Context::attach_from_environment() {
   COLONY_FAILPOINT("context.attach.before_die_with_parent");
   die_with_parent(broker_pid);
 
-  auto map = SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
+  auto map = or_throw(SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait)));
   const std::uint64_t word = map->slot(slot).state_word.load(std::memory_order_acquire);
   if (generation_of(word) != generation || state_of(word) != SlotState::starting) {
     throw WorkerError(WorkerErrc::not_a_worker, "worker slot " + std::to_string(slot) + " of session '" + session +
@@ -124,7 +124,7 @@ std::shared_ptr<Context> Context::create_host(std::shared_ptr<SessionMap> sessio
   return context;
 }
 
-void Context::open_broker_ring() { broker_.emplace(*session_); }
+void Context::open_broker_ring() { broker_.emplace(or_throw(BrokerLink::open(*session_))); }
 
 std::shared_ptr<ChannelCore> Context::open_channel_ring(const shm::SegmentName& name, std::uint64_t id) {
   auto ring = shm::Ring::open(name, shm::Deadline::after(detail::kSegmentPublishWait));
@@ -164,7 +164,7 @@ void Context::open_own_segments(bool host) {
 }
 
 void Context::post_request(const auto& request) {
-  broker_->post(request, shm::Deadline::after(kBrokerAnswerDeadline));
+  or_throw(broker_->post(request, shm::Deadline::after(kBrokerAnswerDeadline)));
 }
 
 ChannelCore& Context::to_parent() {
@@ -182,7 +182,7 @@ WorkerHandle Context::self() { return resolve_worker(slot_, generation_); }
 // --- children ---------------------------------------------------------------
 
 WorkerHandle Context::create_child(const std::string& executable, std::vector<std::string> arguments) {
-  const auto [slot, generation] = make_worker_slot(*session_, slot_, generation_, executable);
+  const auto [slot, generation] = or_throw(make_worker_slot(*session_, slot_, generation_, executable));
 
   auto core = std::make_shared<HandleCore>();
   core->context = weak_from_this();

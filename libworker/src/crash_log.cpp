@@ -7,7 +7,6 @@
 #include "colony/session/names.hpp"
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/segment.hpp"
-#include "colony/worker/errors.hpp"
 #include "colony/worker/mailbox.hpp"
 
 namespace colony {
@@ -19,24 +18,25 @@ constexpr std::size_t kLength = offsetof(detail::CrashLogHeader, length);
 constexpr std::size_t kText = sizeof(detail::CrashLogHeader);
 constexpr int kReadTries = 50;
 
-shm::SegmentName log_name(std::string_view session, std::string_view worker_name) {
-  auto name = shm::SegmentName::make(session, shm::SegmentKind::bytes, detail::crash_log_object(worker_name));
-  if (!name) throw WorkerError(WorkerErrc::bad_state, "crash log: " + name.error().message);
-  return std::move(*name);
+shm::Expected<shm::SegmentName> log_name(std::string_view session, std::string_view worker_name) {
+  return shm::SegmentName::make(session, shm::SegmentKind::bytes, detail::crash_log_object(worker_name));
 }
 
 }  // namespace
 
-CrashLog CrashLog::create(std::string_view session, std::string_view worker_name) {
+detail::SessionExpected<CrashLog> CrashLog::create(std::string_view session, std::string_view worker_name) {
   const auto name = log_name(session, worker_name);
-  (void)shm::Segment::remove(name);  // a log left by an earlier broker of this session
-  auto bytes = shm::ByteArray::create(name, kCapacity, kCapacity);
-  if (!bytes) throw WorkerError(WorkerErrc::os_error, "crash log: " + bytes.error().message);
+  if (!name) return detail::session_error(WorkerErrc::bad_state, "crash log: ", name.error());
+  (void)shm::Segment::remove(*name);  // a log left by an earlier broker of this session
+  auto bytes = shm::ByteArray::create(*name, kCapacity, kCapacity);
+  if (!bytes) return detail::session_error(WorkerErrc::os_error, "crash log: ", bytes.error());
   return CrashLog(std::move(*bytes));
 }
 
 std::optional<CrashLog> CrashLog::open(std::string_view session, std::string_view worker_name) {
-  auto bytes = shm::ByteArray::open(log_name(session, worker_name), shm::Deadline::after(std::chrono::milliseconds(200)));
+  const auto name = log_name(session, worker_name);
+  if (!name) return std::nullopt;  // no worker has that name: it has no log
+  auto bytes = shm::ByteArray::open(*name, shm::Deadline::after(std::chrono::milliseconds(200)));
   if (!bytes || bytes->capacity() != kCapacity) return std::nullopt;
   return CrashLog(std::move(*bytes));
 }

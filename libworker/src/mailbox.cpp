@@ -199,14 +199,14 @@ void Mailbox::ring_reader_doorbell() noexcept {
   const std::uint64_t session_started = c.current_session_started_ns.load(std::memory_order_relaxed);
   auto& map = impl_->session_map;
   if (!map || map->header().broker_started_unix_ns != session_started) {
-    try {
-      // Never a wait in a post: the broker that launched the reader published the session first.
-      map = detail::SessionMap::open(impl_->session, shm::Deadline::now());
-    } catch (const std::exception&) {
+    // Never a wait in a post: the broker that launched the reader published the session first.
+    auto reopened = detail::SessionMap::open(impl_->session, shm::Deadline::now());
+    if (!reopened) {
       // The session is ending or gone: its broker ends the reader.
       map.reset();
       return;
     }
+    map = std::move(*reopened);
   }
   map->ring_doorbell_after_fence(slot);
 }

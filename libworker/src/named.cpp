@@ -121,12 +121,12 @@ std::optional<std::string> why_cannot_execute(const std::string& executable) {
 }
 
 bool named_worker_exists(std::string_view session, std::string_view name) {
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
+  const auto map = detail::or_throw(detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait)));
   return map->has_entry(detail::kNamedWorkerEntryKind, name);
 }
 
 int named_worker_pid(std::string_view session, std::string_view name) {
-  const auto map = detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait));
+  const auto map = detail::or_throw(detail::SessionMap::open(session, shm::Deadline::after(detail::kSegmentPublishWait)));
   if (!map->has_entry(detail::kNamedWorkerEntryKind, name)) return 0;
   auto box = Mailbox::open_or_create(session, name);
   const std::uint32_t slot = box.control().current_slot.load(std::memory_order_acquire);
@@ -150,20 +150,17 @@ struct Caller::Impl {
 
   explicit Impl(std::string_view session_name)
       : session(session_name),
-        map(detail::SessionMap::open(session_name, shm::Deadline::after(detail::kSegmentPublishWait))) {}
+        map(detail::or_throw(detail::SessionMap::open(session_name, shm::Deadline::after(detail::kSegmentPublishWait)))) {}
 
   // A session whose broker died may have been taken over: its control
   // segment and broker ring are new, its mailboxes and reply rings the same.
   void follow_take_over() {
     if (session_end(*map) != SessionEnd::broker_dead) return;
-    try {
-      auto reopened = detail::SessionMap::open(session, shm::Deadline::now());
-      if (session_end(*reopened) == SessionEnd::broker_dead) return;
-      broker.reset();
-      map = std::move(reopened);
-    } catch (const WorkerError&) {
-      // Not (yet) taken over: the old map says why no call can be made.
-    }
+    auto reopened = detail::SessionMap::open(session, shm::Deadline::now());
+    // Not (yet) taken over: the old map says why no call can be made.
+    if (!reopened || session_end(**reopened) == SessionEnd::broker_dead) return;
+    broker.reset();
+    map = std::move(*reopened);
   }
 
   Mailbox& mailbox(std::string_view name) {
@@ -174,8 +171,8 @@ struct Caller::Impl {
 
   shm::TypedReader& reply_reader() {
     if (!replies) {
-      reply_ring.emplace(*map, kReplyCapacity);
-      replies.emplace(reply_ring->reader());
+      reply_ring.emplace(detail::or_throw(detail::ReplyRing::make(*map, kReplyCapacity)));
+      replies.emplace(detail::or_throw(reply_ring->reader()));
     }
     return *replies;
   }
@@ -186,8 +183,8 @@ struct Caller::Impl {
   // Asked even while a process runs: one that is dying may be left down by
   // its policy (never, after a crash), and this call is what starts the next.
   void ensure_running(std::string_view name, shm::Deadline deadline) {
-    if (!broker) broker.emplace(*map);
-    broker->post(detail::EnsureNamed{std::string(name), {}}, deadline);
+    if (!broker) broker.emplace(detail::or_throw(detail::BrokerLink::open(*map)));
+    detail::or_throw(broker->post(detail::EnsureNamed{std::string(name), {}}, deadline));
   }
 };
 

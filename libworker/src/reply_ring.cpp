@@ -1,45 +1,46 @@
 #include "colony/session/reply_ring.hpp"
 
 #include "colony/session/names.hpp"
-#include "colony/worker/errors.hpp"
 
 namespace colony::detail {
 namespace {
 
 constexpr int kReplyNameTries = 8;
 
-shm::Ring create_ring(const SessionMap& map, std::size_t capacity, std::string& object,
-                      std::optional<shm::SegmentName>& name) {
+}  // namespace
+
+SessionExpected<ReplyRing> ReplyRing::make(const SessionMap& map, std::size_t capacity) {
   shm::RingOptions options;
   options.capacity = capacity;
   options.max_message = shm::largest_message(capacity);
   for (int attempt = 0; attempt < kReplyNameTries; ++attempt) {
-    object = random_reply_ring_object();
-    const auto candidate = map.name(shm::SegmentKind::ring, object);
+    std::string object = random_reply_ring_object();
+    auto candidate = map.name(shm::SegmentKind::ring, object);
     auto made = shm::Ring::create(candidate, options);
-    if (made) {
-      name = candidate;
-      return std::move(*made);
-    }
+    if (made) return ReplyRing(std::move(object), std::move(candidate), std::move(*made));
     if (made.error().code != shm::Errc::already_exists) {
-      throw WorkerError(WorkerErrc::os_error, "cannot make a reply ring: " + made.error().message);
+      return session_error(WorkerErrc::os_error, "cannot make a reply ring: ", made.error());
     }
   }
-  throw WorkerError(WorkerErrc::os_error, "cannot make a reply ring: " + std::to_string(kReplyNameTries) +
-                                              " random names in a row exist already");
+  return SessionError{WorkerErrc::os_error, "cannot make a reply ring: " + std::to_string(kReplyNameTries) +
+                                                " random names in a row exist already"};
 }
 
-}  // namespace
+ReplyRing::ReplyRing(std::string object, shm::SegmentName name, shm::Ring ring)
+    : object_(std::move(object)), name_(std::move(name)), ring_(std::make_unique<shm::Ring>(std::move(ring))) {}
 
-ReplyRing::ReplyRing(const SessionMap& map, std::size_t capacity) : ring_(create_ring(map, capacity, object_, name_)) {}
+ReplyRing::ReplyRing(ReplyRing&& other) noexcept
+    : object_(std::move(other.object_)), name_(std::move(other.name_)), ring_(std::move(other.ring_)) {
+  other.name_.reset();
+}
 
 ReplyRing::~ReplyRing() {
   if (name_) shm::Segment::remove(*name_);
 }
 
-shm::TypedReader ReplyRing::reader() {
-  auto reader = shm::RingReader::attach(ring_);
-  if (!reader) throw WorkerError(WorkerErrc::os_error, reader.error().message);
+SessionExpected<shm::TypedReader> ReplyRing::reader() {
+  auto reader = shm::RingReader::attach(*ring_);
+  if (!reader) return session_error(WorkerErrc::os_error, "", reader.error());
   return shm::TypedReader(std::move(*reader));
 }
 

@@ -10,19 +10,18 @@
 
 namespace colony::detail {
 
-std::shared_ptr<SessionMap> SessionMap::open(std::string_view session, shm::Deadline deadline) {
+SessionExpected<std::shared_ptr<SessionMap>> SessionMap::open(std::string_view session, shm::Deadline deadline) {
   auto name = shm::SegmentName::make(session, shm::SegmentKind::control, kSessionControl);
-  if (!name) throw WorkerError(WorkerErrc::session_gone, name.error().message);
+  if (!name) return session_error(WorkerErrc::session_gone, "", name.error());
   auto segment = shm::Segment::open(*name, deadline);
   if (!segment) {
-    throw WorkerError(WorkerErrc::session_gone,
-                      "session '" + std::string(session) + "' is not running: " + segment.error().message);
+    return session_error(WorkerErrc::session_gone, "session '" + std::string(session) + "' is not running: ",
+                         segment.error());
   }
   const auto& header = *reinterpret_cast<const SessionHeader*>(segment->control());
   if (header.magic != kSessionMagic || header.version != kSessionVersion || header.slot_count != kMaxWorkerSlots ||
       segment->data_size() < kSessionDataSize) {
-    throw WorkerError(WorkerErrc::session_gone,
-                      "segment " + name->os_name() + " is not a Colony session of this version");
+    return SessionError{WorkerErrc::session_gone, "segment " + name->os_name() + " is not a Colony session of this version"};
   }
   return std::shared_ptr<SessionMap>(new SessionMap(std::move(*segment)));
 }

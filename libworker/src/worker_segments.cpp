@@ -18,29 +18,37 @@ std::size_t channel_max_message(std::size_t capacity, std::size_t session_max) {
   return std::min(shm::largest_message(capacity), session_max);
 }
 
-void create_ring(const SessionMap& session, std::string_view object, std::size_t capacity) {
+SessionExpected<void> create_ring(const SessionMap& session, std::string_view object, std::size_t capacity) {
   shm::RingOptions options;
   options.capacity = capacity;
   options.max_message = channel_max_message(capacity, session.header().max_message);
   auto ring = shm::Ring::create(session.name(shm::SegmentKind::ring, object), options);
-  if (!ring) throw WorkerError(WorkerErrc::os_error, "cannot create ring: " + ring.error().message);
+  if (!ring) return session_error(WorkerErrc::os_error, "cannot create ring: ", ring.error());
+  return {};
+}
+
+SessionExpected<void> make_worker_segments(const SessionMap& session, std::uint32_t slot, std::uint32_t generation) {
+  const std::size_t capacity = session.header().channel_capacity;
+  for (const auto& [suffix, size] : {std::pair{kEventsSuffix, kEventsCapacity}, std::pair{kToWorkerSuffix, capacity},
+                                     std::pair{kToParentSuffix, capacity}}) {
+    if (auto made = create_ring(session, worker_object(slot, generation, suffix), size); !made) return made;
+  }
+  const std::string props = worker_object(slot, generation, kPropertiesSuffix);
+  try {
+    (void)PropertyStore::create(session.name(shm::SegmentKind::bytes, props),
+                                session.name(shm::SegmentKind::mutex, props));
+  } catch (const WorkerError& e) {
+    return SessionError{e.code(), e.what(), e.system_code()};  // the property store is the facade's, and throws
+  }
+  return {};
 }
 
 }  // namespace
 
-void create_worker_segments(const SessionMap& session, std::uint32_t slot, std::uint32_t generation) {
-  try {
-    create_ring(session, worker_object(slot, generation, kEventsSuffix), kEventsCapacity);
-    const std::size_t capacity = session.header().channel_capacity;
-    create_ring(session, worker_object(slot, generation, kToWorkerSuffix), capacity);
-    create_ring(session, worker_object(slot, generation, kToParentSuffix), capacity);
-    const std::string props = worker_object(slot, generation, kPropertiesSuffix);
-    (void)PropertyStore::create(session.name(shm::SegmentKind::bytes, props),
-                                session.name(shm::SegmentKind::mutex, props));
-  } catch (...) {
-    remove_worker_segments(session, slot, generation);
-    throw;
-  }
+SessionExpected<void> create_worker_segments(const SessionMap& session, std::uint32_t slot, std::uint32_t generation) {
+  auto made = make_worker_segments(session, slot, generation);
+  if (!made) remove_worker_segments(session, slot, generation);
+  return made;
 }
 
 void remove_worker_segments(const SessionMap& session, std::uint32_t slot, std::uint32_t generation) noexcept {
@@ -58,8 +66,10 @@ void remove_worker_segments(const SessionMap& session, std::uint32_t slot, std::
   }
 }
 
-std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& session, std::uint32_t parent_slot,
-                                                       std::uint32_t parent_generation, const std::string& executable) {
+SessionExpected<std::pair<std::uint32_t, std::uint32_t>> make_worker_slot(const SessionMap& session,
+                                                                         std::uint32_t parent_slot,
+                                                                         std::uint32_t parent_generation,
+                                                                         const std::string& executable) {
   auto& header = session.header();
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
@@ -103,8 +113,8 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
     }
   }
   if (slot == 0) {
-    throw WorkerError(WorkerErrc::worker_cap, "all " + std::to_string(kMaxWorkerSlots - 1) +
-                                                  " worker slots of the session are in use");
+    return SessionError{WorkerErrc::worker_cap,
+                        "all " + std::to_string(kMaxWorkerSlots - 1) + " worker slots of the session are in use"};
   }
   // A creator that dies from here to `created` leaves a reserved slot; the
   // broker frees it when it sees this process end.
@@ -120,21 +130,19 @@ std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& sessi
   record.messages_out.store(0, std::memory_order_relaxed);
   std::memset(record.executable, 0, sizeof(record.executable));
   std::memcpy(record.executable, executable.data(), std::min(executable.size(), sizeof(record.executable) - 1));
-  try {
-    create_worker_segments(session, slot, generation);
-  } catch (...) {
+  if (auto made = create_worker_segments(session, slot, generation); !made) {
     record.creator_pid.store(0, std::memory_order_relaxed);  // as the broker's release: owner first, then state
     publish_slot_state(record, generation, SlotState::terminated, SlotWriter::creator);
-    throw;
+    return made.error();
   }
   // Publishing point. A CAS, not a store: if the broker took the slot back
   // meanwhile (it judged us dead), it is not ours to publish.
   if (!advance_slot_state(record, generation, SlotState::reserved, generation, SlotState::created,
                           SlotWriter::creator)) {
     remove_worker_segments(session, slot, generation);
-    throw WorkerError(WorkerErrc::bad_state, "worker slot " + std::to_string(slot) + " was reclaimed while being made");
+    return SessionError{WorkerErrc::bad_state, "worker slot " + std::to_string(slot) + " was reclaimed while being made"};
   }
-  return {slot, generation};
+  return std::pair{slot, generation};
 }
 
 ExitStatus exit_status_from(const ChildExit& exit) {

@@ -159,7 +159,7 @@ TEST_CASE("channel.send.before_doorbell: a sender killed after publishing a reco
   // The producer's first send hands its channel to us; its second is the record for the consumer.
   test::FailpointEnvironment armed("channel.send.before_doorbell@2,once=" + once.path());
   Broker broker(test::broker_options());
-  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(5s));
+  const auto map = detail::or_throw(detail::SessionMap::open(broker.session(), shm::Deadline::after(5s)));
   auto producer = broker.host().create(test::worker_path(), {"produce", "1"});
   auto consumer = broker.host().create(test::worker_path(), {"consume", "1"});
   bool bound = false;

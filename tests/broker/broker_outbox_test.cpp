@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::uint64_t events_dropped(const Broker& broker) {
-  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(2s));
+  const auto map = detail::or_throw(detail::SessionMap::open(broker.session(), shm::Deadline::after(2s)));
   return map->header().events_dropped.load();
 }
 
@@ -74,7 +74,7 @@ TEST_CASE("events for a host that never dispatches are bounded and counted, and 
 
 TEST_CASE("events to a worker whose events ring cannot be opened are dropped and counted, none kept", "[ipc]") {
   Broker broker(test::broker_options());
-  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(2s));
+  const auto map = detail::or_throw(detail::SessionMap::open(broker.session(), shm::Deadline::after(2s)));
   REQUIRE(map);
   const std::uint64_t before = map->header().events_dropped.load();
   // A slot nobody attached: there is no events ring to open for it.

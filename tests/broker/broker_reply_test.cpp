@@ -30,17 +30,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::shared_ptr<detail::SessionMap> open_map(const Broker& broker) {
-  return detail::SessionMap::open(broker.session(), shm::Deadline::after(5s));
-}
-
-WorkerErrc refusal_code(const std::function<void()>& request) {
-  try {
-    request();
-  } catch (const WorkerError& e) {
-    return e.code();
-  }
-  FAIL("the broker accepted the request");
-  return WorkerErrc::os_error;
+  return detail::or_throw(detail::SessionMap::open(broker.session(), shm::Deadline::after(5s)));
 }
 
 }  // namespace
@@ -50,20 +40,24 @@ TEST_CASE("the broker answers each request once, with the request's correlation 
   broker.define_named_worker("adder", test::worker_path(), {"named"});
   const auto map = open_map(broker);
 
-  detail::ReplyRing reply_ring(*map, detail::BrokerLink::kBrokerReplyCapacity);
-  detail::BrokerLink link(*map);
+  auto reply_ring = detail::ReplyRing::make(*map, detail::BrokerLink::kBrokerReplyCapacity);
+  REQUIRE(reply_ring.has_value());
+  auto link = detail::BrokerLink::open(*map);
+  REQUIRE(link.has_value());
   constexpr std::uint64_t kCorrelation = 0x5eed'0000'0000'0042;
-  link.post(detail::TerminateNamed{"adder", {kCorrelation, reply_ring.object()}}, shm::Deadline::after(5s));
-  link.post(detail::RestartNamed{"no-such-worker", {kCorrelation + 1, reply_ring.object()}}, shm::Deadline::after(5s));
+  REQUIRE(link->post(detail::TerminateNamed{"adder", {kCorrelation, reply_ring->object()}}, shm::Deadline::after(5s)));
+  REQUIRE(link->post(detail::RestartNamed{"no-such-worker", {kCorrelation + 1, reply_ring->object()}},
+                     shm::Deadline::after(5s)));
 
-  auto reader = reply_ring.reader();
-  auto first = reader.receive<detail::BrokerReply>(shm::Deadline::after(10s));
+  auto reader = reply_ring->reader();
+  REQUIRE(reader.has_value());
+  auto first = reader->receive<detail::BrokerReply>(shm::Deadline::after(10s));
   REQUIRE(first.ok());
   CHECK(first.value->correlation_id == kCorrelation);
   CHECK(first.value->ok);
   CHECK(first.value->message == "worker 'adder' runs no process");
 
-  auto second = reader.receive<detail::BrokerReply>(shm::Deadline::after(10s));
+  auto second = reader->receive<detail::BrokerReply>(shm::Deadline::after(10s));
   REQUIRE(second.ok());
   CHECK(second.value->correlation_id == kCorrelation + 1);
   CHECK_FALSE(second.value->ok);
@@ -71,21 +65,31 @@ TEST_CASE("the broker answers each request once, with the request's correlation 
   CHECK(second.value->message.find("no-such-worker") != std::string::npos);
 
   // One answer per request, no more.
-  CHECK(reader.receive<detail::BrokerReply>(shm::Deadline::after(300ms)).status == shm::Outcome::timed_out);
+  CHECK(reader->receive<detail::BrokerReply>(shm::Deadline::after(300ms)).status == shm::Outcome::timed_out);
 }
 
-TEST_CASE("ask() returns what the broker did, or throws its code and message", "[ipc]") {
+TEST_CASE("ask() returns what the broker did, or its code and message", "[ipc]") {
   Broker broker(test::broker_options());
   broker.define_named_worker("adder", test::worker_path(), {"named"});
   const auto map = open_map(broker);
-  const auto ask = [&](auto request) { return detail::BrokerLink(*map).ask(request, shm::Deadline::after(10s)); };
+  auto link = detail::BrokerLink::open(*map);
+  REQUIRE(link.has_value());
+  const auto ask = [&](auto request) { return link->ask(request, shm::Deadline::after(10s)); };
+  const auto answer = [&](auto request) {
+    auto asked = ask(request);
+    REQUIRE(asked.has_value());
+    return *asked;
+  };
 
-  CHECK(ask(detail::EnsureNamed{"adder", {}}) == "worker 'adder' started");
+  CHECK(answer(detail::EnsureNamed{"adder", {}}) == "worker 'adder' started");
   REQUIRE(test::eventually([&] { return named_worker_pid(broker.session(), "adder") != 0; }, 10000ms));
-  CHECK(ask(detail::EnsureNamed{"adder", {}}) == "worker 'adder' is running");
-  CHECK(ask(detail::TerminateNamed{"adder", {}}) == "worker 'adder' terminated");
-  CHECK(refusal_code([&] { ask(detail::TerminateNamed{"missing", {}}); }) == WorkerErrc::not_found);
-  CHECK(refusal_code([&] { ask(detail::EnsureNamed{"missing", {}}); }) == WorkerErrc::not_found);
+  CHECK(answer(detail::EnsureNamed{"adder", {}}) == "worker 'adder' is running");
+  CHECK(answer(detail::TerminateNamed{"adder", {}}) == "worker 'adder' terminated");
+  for (const auto& refused : {ask(detail::TerminateNamed{"missing", {}}), ask(detail::EnsureNamed{"missing", {}})}) {
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == WorkerErrc::not_found);
+    CHECK(refused.error().message.find("no worker named 'missing'") != std::string::npos);
+  }
   // Each ask made its own reply ring and removed it: the session holds none.
   for (const auto& os_name : shm::Segment::list(shm::SegmentName::session_prefix(broker.session()))) {
     const auto name = shm::SegmentName::parse(os_name);

@@ -131,7 +131,7 @@ TEST_CASE("colony ps and top count dead letters without taking the dead-letter b
 TEST_CASE("colony ps lists a session whose registry holds entries that make no segment name", "[ipc]") {
   Broker broker(test::broker_options());
   broker.define_named_worker("fine", test::worker_path(), {"named"});
-  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(2s));
+  const auto map = detail::or_throw(detail::SessionMap::open(broker.session(), shm::Deadline::after(2s)));
   // Any process of the session may write the registry. Each space encodes as
   // three characters: 60 of them pass the longest encoded worker name.
   const std::string too_long(60, ' ');

@@ -28,7 +28,7 @@ struct Log {
   shm::ByteArray bytes = make();
 
   shm::ByteArray make() const {
-    (void)CrashLog::create(session, kWorker);  // names and sizes it as the broker does
+    fuzz::require(CrashLog::create(session, kWorker).has_value(), "cannot make the crash log");  // as the broker does
     auto name = shm::SegmentName::make(session, shm::SegmentKind::bytes, detail::crash_log_object(kWorker));
     auto opened = shm::ByteArray::open(*name, shm::Deadline::now());
     fuzz::require(opened.has_value(), "cannot open the crash log just made");

@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     flags = fuzz::apply_session_image(*segment, std::span<const std::uint8_t>(data, size));
   }
   try {
-    const auto map = detail::SessionMap::open(session(), shm::Deadline::now());
+    const auto map = detail::or_throw(detail::SessionMap::open(session(), shm::Deadline::now()));
     look_as_ps(map);
     look_as_top(map);
   } catch (const WorkerError&) {

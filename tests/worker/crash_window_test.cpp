@@ -139,7 +139,7 @@ COLONY_CHILD_SCENARIO("cw-properties-set") {
 
 // args: session — makes the crash log of worker "w" and publishes two texts.
 COLONY_CHILD_SCENARIO("cw-crash-log") {
-  auto log = CrashLog::create(args.at(0), "w");
+  auto log = detail::or_throw(CrashLog::create(args.at(0), "w"));
   log.publish(R"(["first"])");
   log.publish(R"(["second, longer than the first"])");
   return 0;
@@ -337,7 +337,7 @@ TEST_CASE("object_entry.register.before_publish: a channel whose creator was kil
   {
     Broker broker(test::broker_options());
     session = broker.session();
-    const auto map = detail::SessionMap::open(session, shm::Deadline::after(5s));
+    const auto map = detail::or_throw(detail::SessionMap::open(session, shm::Deadline::after(5s)));
     auto killed = broker.host().create(test::worker_path(), {"produce", "1"});
     killed.start();
     REQUIRE(killed.pid() != 0);
@@ -411,7 +411,7 @@ TEST_CASE("worker_slot.make.reserved: a worker killed while creating a child lea
           "[crash][worker_slot][failpoint]") {
   test::FailpointEnvironment armed("worker_slot.make.reserved");
   Broker broker(test::broker_options());
-  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(5s));
+  const auto map = detail::or_throw(detail::SessionMap::open(broker.session(), shm::Deadline::after(5s)));
   // A tree of two: the first worker creates the second, and stops with its slot reserved.
   auto creator = broker.host().create(test::worker_path(), {"tree", "2"});
   creator.start();
@@ -431,7 +431,7 @@ TEST_CASE("worker_slot.make.creator_claimed: a worker killed after naming itself
           "[crash][worker_slot][failpoint]") {
   test::FailpointEnvironment armed("worker_slot.make.creator_claimed");
   Broker broker(test::broker_options());
-  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(5s));
+  const auto map = detail::or_throw(detail::SessionMap::open(broker.session(), shm::Deadline::after(5s)));
   // A tree of two: the first worker (slot 1) names itself the creator of
   // slot 2 and stops before reserving it.
   auto creator = broker.host().create(test::worker_path(), {"tree", "2"});
@@ -454,7 +454,7 @@ TEST_CASE("worker_slot.make.fresh_index_taken: a fresh slot whose creator was ki
           "[crash][worker_slot][failpoint]") {
   test::FailpointEnvironment armed("worker_slot.make.fresh_index_taken");
   Broker broker(test::broker_options());
-  const auto map = detail::SessionMap::open(broker.session(), shm::Deadline::after(5s));
+  const auto map = detail::or_throw(detail::SessionMap::open(broker.session(), shm::Deadline::after(5s)));
   // A tree of two: the first worker (slot 1) takes the next fresh index for
   // the second, and stops before claiming the slot there.
   auto creator = broker.host().create(test::worker_path(), {"tree", "2"});

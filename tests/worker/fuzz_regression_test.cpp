@@ -78,7 +78,7 @@ TEST_CASE("colony ps shows a named worker whose crash log holds reports of anoth
   for (const std::string log : {"[1, 2]", R"([{"time": 5, "reason": [], "action": {}, "in_flight": {"attempt": "x",
         "method": 7}, "stderr_tail": [1, "kept line"]}])"}) {
     INFO(log);
-    CrashLog::create(broker.session(), "fragile").publish(log);
+    detail::or_throw(CrashLog::create(broker.session(), "fragile")).publish(log);
     const auto table = test::run_command({test::cli_path(), "ps", "--session", broker.session(), "--interval", "0"}, 20s);
     CHECK(table.exit_code == 0);
     CHECK(table.err.empty());

@@ -77,7 +77,7 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::create_exclusi
                                                                                    std::size_t size) {
   const FileDescriptor fd(::shm_open(os_name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, kOwnerOnly));
   if (fd.get() < 0) {
-    if (errno == EEXIST) return Error{Errc::already_exists, "segment " + os_name + " already exists"};
+    if (errno == EEXIST) return Error{Errc::already_exists, "segment " + os_name + " already exists", EEXIST};
     return os_error("shm_open " + os_name, errno);
   }
   // The umask may have cleared bits of kOwnerOnly; set the mode exactly.
@@ -106,10 +106,10 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::open_existing(
   // O_NONBLOCK: a FIFO squatting the name must not block the open.
   const FileDescriptor fd(::shm_open(os_name.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0));
   if (fd.get() < 0) {
-    if (errno == ENOENT) return Error{Errc::not_found, "segment " + os_name + " does not exist"};
-    if (errno == EACCES) return Error{Errc::foreign_owner, "segment " + os_name + " is not accessible to this user"};
-    if (errno == ELOOP) return Error{Errc::bad_mode, "segment " + os_name + " is a symbolic link, never followed"};
-    if (errno == EISDIR) return Error{Errc::bad_mode, "segment " + os_name + " is a directory"};
+    if (errno == ENOENT) return Error{Errc::not_found, "segment " + os_name + " does not exist", ENOENT};
+    if (errno == EACCES) return Error{Errc::foreign_owner, "segment " + os_name + " is not accessible to this user", EACCES};
+    if (errno == ELOOP) return Error{Errc::bad_mode, "segment " + os_name + " is a symbolic link, never followed", ELOOP};
+    if (errno == EISDIR) return Error{Errc::bad_mode, "segment " + os_name + " is a directory", EISDIR};
     return os_error("shm_open " + os_name, errno);
   }
   struct stat info {};

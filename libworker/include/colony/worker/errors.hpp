@@ -32,11 +32,16 @@ std::string_view to_string(WorkerErrc code) noexcept;
 
 class WorkerError : public std::runtime_error {
  public:
-  WorkerError(WorkerErrc code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  WorkerError(WorkerErrc code, const std::string& message, int system_code = 0)
+      : std::runtime_error(message), code_(code), system_code_(system_code) {}
   WorkerErrc code() const noexcept { return code_; }
+  // The OS's error number (errno on POSIX) when a system call failed, else 0:
+  // for code that must tell causes apart; never parse what() for it.
+  int system_code() const noexcept { return system_code_; }
 
  private:
   WorkerErrc code_;
+  int system_code_;
 };
 
 }  // namespace colony

@@ -8,6 +8,7 @@
 // post to the broker's in-process queue: a stopped process holding this
 // ring's claim lock must not keep the broker from learning of deaths).
 
+#include <memory>
 #include <string>
 
 #include "colony/session/protocol.hpp"
@@ -16,48 +17,51 @@
 #include "colony/session/session_map.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
-#include "colony/worker/errors.hpp"
+#include "colony/session/session_error.hpp"
 
 namespace colony::detail {
 
 class BrokerLink {
  public:
-  // Opens the request ring; throws WorkerError session_gone when the session
-  // has no broker ring (not running, or not a Colony session).
-  explicit BrokerLink(const SessionMap& session);
-  BrokerLink(const BrokerLink&) = delete;
-  BrokerLink& operator=(const BrokerLink&) = delete;
+  // Opens the request ring: session_gone when the session has no broker
+  // ring (not running, or not a Colony session).
+  static SessionExpected<BrokerLink> open(const SessionMap& session);
+  BrokerLink(BrokerLink&&) noexcept = default;
+  BrokerLink& operator=(BrokerLink&&) = delete;
 
-  // Queues request for the broker; throws WorkerError timed_out when the ring
-  // stayed full (or its claim lock held) until the deadline, session_gone
-  // when the ring is closed or broken.
+  // Queues request for the broker: timed_out when the ring stayed full (or
+  // its claim lock held) until the deadline, session_gone when the ring is
+  // closed or broken.
   template <shm::RegisteredType Request>
-  void post(const Request& request, shm::Deadline deadline) {
-    check(writer_.send(request, deadline));
+  SessionExpected<void> post(const Request& request, shm::Deadline deadline) {
+    return check(writer_.send(request, deadline));
   }
 
   // Posts request with a reply address of its own and returns the broker's
-  // answer: its message on success; throws WorkerError with the broker's
-  // code and message on an error, timed_out when no answer came before the
-  // deadline, session_gone when the broker died first.
+  // answer: its message on success; the broker's code and message on an
+  // error, timed_out when no answer came before the deadline, session_gone
+  // when the broker died first.
   template <shm::RegisteredType Request>
-  std::string ask(Request request, shm::Deadline deadline) {
-    ReplyRing reply_ring(session_, kBrokerReplyCapacity);
-    request.reply = ReplyAddress{next_correlation_id(), reply_ring.object()};
-    post(request, deadline);
-    return await_reply(reply_ring, request.reply.correlation_id, deadline);
+  SessionExpected<std::string> ask(Request request, shm::Deadline deadline) {
+    auto reply_ring = ReplyRing::make(*session_, kBrokerReplyCapacity);
+    if (!reply_ring) return reply_ring.error();
+    request.reply = ReplyAddress{next_correlation_id(), reply_ring->object()};
+    if (auto posted = post(request, deadline); !posted) return posted.error();
+    return await_reply(*reply_ring, request.reply.correlation_id, deadline);
   }
 
   // The smallest ring: a BrokerReply is a code and a line of text.
   static constexpr std::size_t kBrokerReplyCapacity = 4096;
 
  private:
-  static shm::TypedWriter attach(shm::Ring& ring);
-  void check(shm::Outcome status);
+  BrokerLink(const SessionMap& session, std::unique_ptr<shm::Ring> ring, shm::TypedWriter writer);
+  SessionExpected<void> check(shm::Outcome status);
   std::uint64_t next_correlation_id() noexcept;
-  std::string await_reply(ReplyRing& reply_ring, std::uint64_t correlation_id, shm::Deadline deadline);
-  const SessionMap& session_;
-  shm::Ring ring_;
+  SessionExpected<std::string> await_reply(ReplyRing& reply_ring, std::uint64_t correlation_id, shm::Deadline deadline);
+
+  const SessionMap* session_;
+  // Held where it stays put: the writer points at it, and a BrokerLink moves.
+  std::unique_ptr<shm::Ring> ring_;
   shm::TypedWriter writer_;
 };
 

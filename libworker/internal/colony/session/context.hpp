@@ -59,13 +59,15 @@ using BrokerEvent = std::variant<LaunchResult, ChildOnline, ChildExit>;
 // The segments of one worker (events ring, the default channel pair, the
 // properties), made by its creator before start and removed by the broker
 // once the worker is terminated.
-void create_worker_segments(const SessionMap& session, std::uint32_t slot, std::uint32_t generation);
+SessionExpected<void> create_worker_segments(const SessionMap& session, std::uint32_t slot, std::uint32_t generation);
 void remove_worker_segments(const SessionMap& session, std::uint32_t slot, std::uint32_t generation) noexcept;
 // Claims a free slot for a child of (parent_slot, parent_generation), fills
 // it and makes its segments; the slot is `created` on return. Returns (slot,
-// generation). Throws WorkerError when every slot is in use.
-std::pair<std::uint32_t, std::uint32_t> make_worker_slot(const SessionMap& session, std::uint32_t parent_slot,
-                                                       std::uint32_t parent_generation, const std::string& executable);
+// generation); worker_cap when every slot is in use.
+SessionExpected<std::pair<std::uint32_t, std::uint32_t>> make_worker_slot(const SessionMap& session,
+                                                                         std::uint32_t parent_slot,
+                                                                         std::uint32_t parent_generation,
+                                                                         const std::string& executable);
 ExitStatus exit_status_from(const ChildExit& exit);
 
 // Makes context what Worker::current() returns in this process (null clears it).

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "colony/session/contract.hpp"
+#include "colony/session/session_error.hpp"
 #include "colony/shm/byte_array.hpp"
 
 namespace colony {
@@ -17,9 +18,10 @@ class CrashLog {
  public:
   static constexpr std::size_t kCapacity = detail::kCrashLogSize;
 
-  // The broker's: made if absent, emptied.
-  static CrashLog create(std::string_view session, std::string_view worker_name);
-  // A reader's; nullopt when the worker never crashed (or the log is foreign).
+  // The broker's: made if absent, emptied. os_error when it cannot be made.
+  static detail::SessionExpected<CrashLog> create(std::string_view session, std::string_view worker_name);
+  // A reader's; nullopt when the worker never crashed (or the log is foreign,
+  // or no worker can have that name).
   static std::optional<CrashLog> open(std::string_view session, std::string_view worker_name);
 
   // Replaces the text; one writer only. Text past the capacity is cut.

@@ -5,9 +5,11 @@
 // out; and the answering side, which writes into a ring it did not make.
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "colony/session/session_error.hpp"
 #include "colony/session/session_map.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
@@ -16,23 +18,25 @@ namespace colony::detail {
 
 class ReplyRing {
  public:
-  // Throws WorkerError os_error when no ring can be made. A name that exists
-  // already (squatted, or a one-in-2^64 clash) is never adopted: another is drawn.
-  ReplyRing(const SessionMap& map, std::size_t capacity);
-  ReplyRing(const ReplyRing&) = delete;
-  ReplyRing& operator=(const ReplyRing&) = delete;
+  // os_error when no ring can be made. A name that exists already
+  // (squatted, or a one-in-2^64 clash) is never adopted: another is drawn.
+  static SessionExpected<ReplyRing> make(const SessionMap& map, std::size_t capacity);
+  ReplyRing(ReplyRing&& other) noexcept;
+  ReplyRing& operator=(ReplyRing&&) = delete;
   ~ReplyRing();
 
   // What a request names as its reply_to.
   const std::string& object() const noexcept { return object_; }
-  shm::Ring& ring() noexcept { return ring_; }
-  // The ring's reader; throws WorkerError os_error when it cannot attach.
-  shm::TypedReader reader();
+  shm::Ring& ring() noexcept { return *ring_; }
+  // The ring's reader: os_error when it cannot attach (another reader holds it).
+  SessionExpected<shm::TypedReader> reader();
 
  private:
+  ReplyRing(std::string object, shm::SegmentName name, shm::Ring ring);
   std::string object_;
-  std::optional<shm::SegmentName> name_;
-  shm::Ring ring_;
+  std::optional<shm::SegmentName> name_;  // empty once moved from: nothing to remove
+  // Held where it stays put: a reader points at it, and a ReplyRing moves.
+  std::unique_ptr<shm::Ring> ring_;
 };
 
 // The reply ring object of map's session, or nothing when the name is not a

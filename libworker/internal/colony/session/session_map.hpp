@@ -14,13 +14,15 @@
 #include "colony/shm/segment.hpp"
 #include "colony/session/contract.hpp"
 #include "colony/session/names.hpp"
+#include "colony/session/session_error.hpp"
 
 namespace colony::detail {
 
 class SessionMap {
  public:
-  // Opens and validates ctl.session of a running session; throws WorkerError.
-  static std::shared_ptr<SessionMap> open(std::string_view session, shm::Deadline deadline);
+  // Opens and validates ctl.session of a running session: session_gone when
+  // there is none, or it is not a Colony session of this version.
+  static SessionExpected<std::shared_ptr<SessionMap>> open(std::string_view session, shm::Deadline deadline);
   // Wraps a control segment the broker has just created and filled.
   static std::shared_ptr<SessionMap> adopt(shm::Segment segment);
 
@@ -41,7 +43,9 @@ class SessionMap {
                       std::uint32_t owner_generation) const noexcept;
   // A published entry of that kind and name exists.
   bool has_entry(std::uint32_t kind, std::string_view name) const noexcept;
-  // A name in this session; throws WorkerError on a name the rules refuse.
+  // A name in this session. Throws WorkerError bad_state on a name the rules
+  // refuse: for the names names.hpp builds (bounded by construction) that is
+  // a bug, and for a name read from shared memory it is the check.
   shm::SegmentName name(shm::SegmentKind kind, std::string_view object) const;
 
   // Wakes worker `index`'s event loop if it sleeps. Call after publishing.

@@ -43,12 +43,14 @@ struct Error {
   int system_code = 0;
 };
 
-// A value or an Error. Deliberately small: C++20 has no std::expected.
-template <class T>
+// A value or an error: an Error here, another layer's own error type above
+// (the session layer's SessionError). Deliberately small: C++20 has no
+// std::expected.
+template <class T, class E = Error>
 class [[nodiscard]] Expected {
  public:
   Expected(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Expected(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Expected(E error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool has_value() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -61,23 +63,23 @@ class [[nodiscard]] Expected {
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const Error& error() const { assert(!has_value()); return std::get<1>(state_); }
+  const E& error() const { assert(!has_value()); return std::get<1>(state_); }
 
  private:
-  std::variant<T, Error> state_;
+  std::variant<T, E> state_;
 };
 
-template <>
-class [[nodiscard]] Expected<void> {
+template <class E>
+class [[nodiscard]] Expected<void, E> {
  public:
   Expected() = default;
-  Expected(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT
+  Expected(E error) : error_(std::move(error)), failed_(true) {}  // NOLINT
   bool has_value() const noexcept { return !failed_; }
   explicit operator bool() const noexcept { return !failed_; }
-  const Error& error() const { assert(failed_); return error_; }
+  const E& error() const { assert(failed_); return error_; }
 
  private:
-  Error error_{Errc::os_error, {}};
+  E error_{};
   bool failed_ = false;
 };
 
