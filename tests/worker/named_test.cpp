@@ -13,6 +13,7 @@
 #include "colony/worker/named.hpp"
 #include "colony/worker/value.hpp"
 #include "colony/session/names.hpp"
+#include "colony/session/session_map.hpp"
 #include "colony/shm/segment.hpp"
 #include "worker_test_support.hpp"
 
@@ -251,6 +252,9 @@ TEST_CASE("a Caller whose session's broker died calls the broker that takes the 
 
   Caller caller(session);
   CHECK(caller.call("counter", "add", Value::Array{5}, CallOptions{true, 20s}) == Value(5));
+  // Posted to a running worker: the caller's mailbox now knows this
+  // session's doorbells, which the take-over below makes stale.
+  CHECK(caller.call("counter", "add", Value::Array{0}, CallOptions{true, 20s}) == Value(5));
   // The worker replies before its call leaves the mailbox: killed in between
   // (with its broker), the call would rightly be delivered again after the
   // take-over. Killed once the mailbox is empty, nothing is.
@@ -272,8 +276,12 @@ TEST_CASE("a Caller whose session's broker died calls the broker that takes the 
     Broker broker(options);
     broker.define_named_worker("counter", test::worker_path(), {"named"});
     // The same Caller, its mailbox and reply ring kept by the take-over: a
-    // new process of the worker (its count begins again) answers.
+    // new process of the worker (its count begins again) answers. The
+    // second call wakes it idle, through the new session's doorbell.
     CHECK(caller.call("counter", "add", Value::Array{1}, CallOptions{true, 20s}) == Value(1));
+    const auto map = detail::or_throw(detail::SessionMap::open(session, shm::Deadline::now()));
+    const auto& doorbell = map->slot(box.control().current_slot.load()).doorbell_sleeping;
+    REQUIRE(test::eventually([&] { return doorbell.load() == 1; }, 10s));  // asleep, waiting for a call
     CHECK(caller.call("counter", "add", Value::Array{1}, CallOptions{true, 20s}) == Value(2));
   }
 }
