@@ -1,19 +1,16 @@
-#include "colony/session/broker_link.hpp"
-#include "colony/worker/mailbox.hpp"
+// A caller's side of CALL WORKER: colony::call and Caller queue a call in a
+// named worker's mailbox, ask the broker to run it, and wait for the reply;
+// and what a caller may ask of a name (is it defined, its pid, can its
+// executable run). The worker's side is serve.cpp.
 #include "colony/worker/named.hpp"
 
-
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-
-#include "colony/shm/failpoint.hpp"
-#include "colony/shm/process.hpp"
+#include "colony/session/broker_link.hpp"
 #include "colony/session/crash_log.hpp"
 #include "colony/session/protocol.hpp"
 #include "colony/session/reply_ring.hpp"
 #include "colony/session/session_map.hpp"
-#include "colony/worker/worker.hpp"
+#include "colony/shm/process.hpp"
+#include "colony/worker/mailbox.hpp"
 
 namespace colony {
 

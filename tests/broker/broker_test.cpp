@@ -6,10 +6,8 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <csignal>
-#include <filesystem>
 #include <fstream>
 #include <future>
-#include <sstream>
 #include <thread>
 
 #include "colony/broker/broker.hpp"
@@ -286,24 +284,11 @@ TEST_CASE("colony kill, terminate, ps and deadletters from a shell", "[ipc]") {
 
   SECTION("kill drops what is queued and ends the worker after its current call") {
     // Calls that leave lines in a file: what ran shows even after its process is gone.
-    const auto directory = std::filesystem::temp_directory_path() / ("colony-kill-" + session);
-    std::filesystem::create_directories(directory);
-    struct RemoveDirectory {
-      std::filesystem::path path;
-      ~RemoveDirectory() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
-      }
-    } remove_directory{directory};
+    const test::ScratchDirectory directory("kill");
     const auto json = [](const std::string& text) { return Value(text).to_json(); };
-    const std::string log = (directory / "log").string();
-    const std::string release = (directory / "release").string();
-    const auto read_log = [&] {
-      std::ifstream file(log);
-      std::stringstream text;
-      text << file.rdbuf();
-      return text.str();
-    };
+    const std::string log = directory.file("log");
+    const std::string release = directory.file("release");
+    const auto read_log = [&] { return test::read_file(log); };
 
     const int first_pid = std::stoi(colony({"call", "counter", "pid", "--wait"}).out);
     // The current call: it runs until the release file exists.

@@ -7,10 +7,8 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
-#include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "colony/broker/broker.hpp"
@@ -170,16 +168,8 @@ TEST_CASE("terminating the top of a three-level tree leaves no process and ends 
 }
 
 TEST_CASE("at the session's end a worker that ignores SIGTERM gets SIGKILL once the grace period is over", "[ipc]") {
-  const auto directory = std::filesystem::temp_directory_path() / ("colony-term-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(directory);
-  struct RemoveDirectory {
-    std::filesystem::path path;
-    ~RemoveDirectory() {
-      std::error_code ignored;
-      std::filesystem::remove_all(path, ignored);
-    }
-  } remove_directory{directory};
-  const auto term_log = (directory / "terms").string();
+  const test::ScratchDirectory directory("term");
+  const auto term_log = directory.file("terms");
 
   auto options = test::broker_options();
   options.limits.stop_grace = 700ms;
@@ -199,10 +189,7 @@ TEST_CASE("at the session's end a worker that ignores SIGTERM gets SIGKILL once 
   broker.reset();  // the session's end
   const auto stop_took = std::chrono::steady_clock::now() - stop_began;
 
-  std::ifstream terms(term_log);
-  std::stringstream seen;
-  seen << terms.rdbuf();
-  CHECK(seen.str() == "SIGTERM\n");  // asked once, nicely
+  CHECK(test::read_file(term_log) == "SIGTERM\n");  // asked once, nicely
   // It survives SIGTERM, so only the SIGKILL after the grace period ended it.
   CHECK_FALSE(shm::process_is_alive(pid));
   CHECK(stop_took >= options.limits.stop_grace);

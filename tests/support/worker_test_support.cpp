@@ -1,6 +1,8 @@
 #include "worker_test_support.hpp"
 
 #include <atomic>
+#include <fstream>
+#include <sstream>
 
 #include "colony/shm/names.hpp"
 #include "colony/shm/segment.hpp"
@@ -45,6 +47,23 @@ std::vector<int> processes_in_session(const std::string& session) {
 const std::string& cli_path() {
   static const std::string path = COLONY_CLI_PATH;
   return path;
+}
+
+ScratchDirectory::ScratchDirectory(const char* what)
+    : path_(std::filesystem::temp_directory_path() / unique_session(what)) {
+  std::filesystem::create_directories(path_);
+}
+
+ScratchDirectory::~ScratchDirectory() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
 }
 
 std::vector<std::string> session_segments(const std::string& session) {

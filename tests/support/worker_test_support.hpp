@@ -4,6 +4,7 @@
 // unique session and short deadlines, and bounded waits that dispatch events.
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -27,5 +28,24 @@ std::string unique_session(const char* what);
 std::vector<int> processes_in_session(const std::string& session);
 // The names (without the leading slash) of the shared-memory objects of the session.
 std::vector<std::string> session_segments(const std::string& session);
+
+// A directory of the test's own in the temporary directory, for files that
+// workers write (what ran shows even after its process is gone); removed,
+// with what it holds, when it goes.
+class ScratchDirectory {
+ public:
+  explicit ScratchDirectory(const char* what);
+  ~ScratchDirectory();
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  // The path of a file in it.
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The whole text of the file at path; empty when there is none.
+std::string read_file(const std::string& path);
 
 }  // namespace colony::test

@@ -2,9 +2,6 @@
 // at the first call and again after a death, replies, errors, many callers.
 #include <catch2/catch.hpp>
 #include <csignal>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "child_process.hpp"
 #include "colony/broker/broker.hpp"
@@ -91,22 +88,9 @@ TEST_CASE("a named worker killed in a handler is restarted and handles the call 
 TEST_CASE("a named worker's children reach its handlers while it waits for its next call", "[ipc]") {
   Broker broker(test::broker_options());
   broker.define_named_worker("parent", test::worker_path(), {"named"});
-  const auto directory = std::filesystem::temp_directory_path() / test::unique_session("named-loop");
-  std::filesystem::create_directories(directory);
-  struct RemoveDirectory {
-    std::filesystem::path path;
-    ~RemoveDirectory() {
-      std::error_code ignored;
-      std::filesystem::remove_all(path, ignored);
-    }
-  } remove_directory{directory};
-  const std::string log = (directory / "log").string();
-  const auto read_log = [&] {
-    std::ifstream file(log);
-    std::stringstream text;
-    text << file.rdbuf();
-    return text.str();
-  };
+  const test::ScratchDirectory directory("named-loop");
+  const std::string log = directory.file("log");
+  const auto read_log = [&] { return test::read_file(log); };
 
   const auto child_pid = wait_call(broker, "parent", "adopt-echo", Value::Array{log, "hello"}).as_int();
   CHECK(child_pid > 0);
