@@ -130,6 +130,9 @@ class Methods::Server {
       } catch (const std::exception& e) {
         reply.ok = false;
         reply.error = e.what();
+      } catch (...) {
+        reply.ok = false;
+        reply.error = "method '" + request.method + "' threw something that is not a std::exception";
       }
     }
     // Replied before the message leaves the box: a death in between means

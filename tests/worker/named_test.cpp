@@ -135,6 +135,12 @@ TEST_CASE("calling an unknown worker or method, or a method that throws, is a cl
   } catch (const WorkerError& e) {
     CHECK(std::string(e.what()) == "asked to fail");
   }
+  try {
+    (void)wait_call(broker, "counter", "throw-int");
+    FAIL("a method that threw an int replied");
+  } catch (const WorkerError& e) {
+    CHECK(std::string(e.what()) == "method 'throw-int' threw something that is not a std::exception");
+  }
   CHECK(wait_call(broker, "counter", "add", Value::Array{2}).as_int() == 2);  // still serving
 }
 

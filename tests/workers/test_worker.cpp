@@ -85,6 +85,7 @@ int main_with(const std::string& mode, int argc, char** argv) {
       return colony::Value("slept");
     });
     methods.on("fail", [&](const colony::Call&) -> colony::Value { throw std::runtime_error("asked to fail"); });
+    methods.on("throw-int", [&](const colony::Call&) -> colony::Value { throw 42; });
     methods.on("exit", [&](const colony::Call& call) -> colony::Value {
       std::exit(static_cast<int>(call.args[0].as_int()));
     });

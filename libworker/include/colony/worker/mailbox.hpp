@@ -23,6 +23,11 @@
 // - dies after recording the attempt: the death counts toward max_attempts;
 // - dies after done() committed, before clearing the in-flight mark: the next
 //   record has another sequence, so nothing is miscounted.
+// And a poster, on the next line:
+// - dies after its message is published, before it rang the reader's
+//   doorbell (as a ring writer may die before its wake): the message is
+//   queued, and the reader takes it at its next wake (a post, a kill, any
+//   event of its loop), not at once.
 
 #include <cstdint>
 #include <memory>
