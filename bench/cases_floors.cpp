@@ -85,6 +85,7 @@ std::vector<Case> floor_cases() {
       function_case(CaseKind::throughput, "memcpy", kMedium, run_memcpy),
       function_case(CaseKind::throughput, "memcpy", kLarge, run_memcpy),
   };
+  for (Case& row : copy_ring_cases()) rows.push_back(std::move(row));
   for (Case& row : system_floor_cases()) rows.push_back(std::move(row));
   return rows;
 }

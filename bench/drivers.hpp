@@ -29,6 +29,10 @@
 //
 //     void peer_end();   // the peer's last act, after it reported done
 //
+// and a stream
+//
+//     void flush();      // after the last send of a batch: publish what is held back
+//
 // for a library that must flush what it sent or leave a daemon before the
 // peer process ends (it ends with _exit, which runs no destructor).
 //
@@ -99,6 +103,13 @@ concept Stream = requires(T t, std::uint64_t seq, bool every_byte) {
 template <class T>
 void peer_end(T& transport) {
   if constexpr (requires { transport.peer_end(); }) transport.peer_end();
+}
+
+// A stream that publishes several messages at once publishes the rest of a
+// batch here, after the batch's last send.
+template <class T>
+void flush(T& transport) {
+  if constexpr (requires { transport.flush(); }) transport.flush();
 }
 
 // Runs the bench's side of a case; a failure there is reported together with
@@ -173,6 +184,7 @@ Measurement run_throughput(RunContext& context, std::size_t size, const Args&...
     const auto send_batch = [&](std::uint64_t count) {
       const std::int64_t start = now_ns();
       for (std::uint64_t i = 0; i < count; ++i) transport.send(++seq);
+      flush(transport);
       const ControlMessage done = peer.expect(ControlKind::done);
       if (done.value != count) throw BenchError("the peer received " + std::to_string(done.value) + " messages");
       return done.time_ns - start;
