@@ -1,6 +1,9 @@
 // Colony's rows: rings through the typed layer, a std::vector<std::byte> per
 // message (the alias "colony.bytes" every process knows).
 //
+// colony-view is the same ring read in place (shm::receive_view): the
+// receiver checks the bytes where they lie, one copy fewer.
+//
 // Diagnostic rows (--diagnostics) take the same rings apart:
 //   colony-u8    the typed layer with std::vector<std::uint8_t> ("colony.u8s"),
 //                which cereal serializes as one block instead of byte by byte;
@@ -19,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "colony/shm/in_place.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
 #include "drivers.hpp"
@@ -48,12 +52,14 @@ constexpr RingOptions kStreamRing{.capacity = 4 << 20, .max_message = kLarge + 6
 
 // How a message crosses the ring.
 struct Typed {};       // TypedWriter/TypedReader, Message = the vector type below
+struct View {};        // TypedWriter; the reader looks at the bytes in the ring (in_place.hpp)
 struct Raw {};         // RingWriter::send(span) / RingReader::receive + commit
 struct RawOwnPoll {};  // Raw, spinning on try_receive in our own loop
 
 template <class Mode, class Vector = Bytes>
 class RingEnd {
-  static constexpr bool kTyped = std::is_same_v<Mode, Typed>;
+  static constexpr bool kView = std::is_same_v<Mode, View>;
+  static constexpr bool kTyped = std::is_same_v<Mode, Typed> || kView;
   using Writer = std::conditional_t<kTyped, TypedWriter, RingWriter>;
   using Reader = std::conditional_t<kTyped, TypedReader, RingReader>;
 
@@ -84,7 +90,12 @@ class RingEnd {
   // Receives the next message and hands its bytes to use() while they are valid.
   template <class Use>
   void receive(Use&& use) {
-    if constexpr (kTyped) {
+    if constexpr (kView) {
+      const auto received = colony::shm::receive_view<Vector>(*reader_, context_.shm_deadline(), use);
+      if (!received.ok()) {
+        throw BenchError("colony view: " + std::string(to_string(received.status)) + " " + received.error);
+      }
+    } else if constexpr (kTyped) {
       // Into a reused message, as the peers read into a reused buffer.
       const auto received = reader_->receive_into(inbox_, context_.shm_deadline());
       if (!received.ok()) {
@@ -214,6 +225,9 @@ std::vector<Case> colony_cases() {
       throughput_case<ColonyStream<Typed>>("colony", kSmall),
       throughput_case<ColonyStream<Typed>>("colony", kMedium),
       throughput_case<ColonyStream<Typed>>("colony", kLarge),
+      throughput_case<ColonyStream<View>>("colony-view", kSmall),
+      throughput_case<ColonyStream<View>>("colony-view", kMedium),
+      throughput_case<ColonyStream<View>>("colony-view", kLarge),
 
       diagnostic(latency_case<ColonyPingPong<Typed, U8s>>(CaseKind::latency_spin, "colony-u8", kSpinBudget)),
       diagnostic(latency_case<ColonyPingPong<Raw>>(CaseKind::latency_spin, "colony-raw", kSpinBudget)),
