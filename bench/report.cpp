@@ -222,7 +222,7 @@ void print_targets(std::FILE* out, const std::vector<RowResult>& results) {
     const std::string versus = std::string(target.subject) + " / " + target.peer;
     const std::string limit = target.limit == 0.0 ? std::string("none")
                                                   : std::string(target.at_most ? "<= " : ">= ") +
-                                                        printf_string("%.1fx", target.limit);
+                                                        printf_string("%gx", target.limit);
     if (!colony || !peer || *peer <= 0) {
       std::fprintf(out, "  %-28s %-26s %8s   target %-8s  not measured\n", target.what, versus.c_str(), "-",
                    limit.c_str());

@@ -74,7 +74,10 @@ ReceiveInfo receive_view(TypedReader& reader, Deadline deadline, Handler&& handl
     RingReader& ring;
     ~FreeAtExit() { ring.commit(); }
   } free_at_exit{ring};
-  if (received.record.type_tag != TypeAlias<Container>::tag) return not_of_type<Container>(received.record);
+  if (received.record.type_tag != TypeAlias<Container>::tag) {
+    Container unused;  // the typed layer's check and message; it returns before touching the value
+    return decode_record_into(received.record, unused);
+  }
   const std::span<const std::byte> payload = received.record.payload;
   std::uint64_t count = 0;
   if (payload.size() >= sizeof count) std::memcpy(&count, payload.data(), sizeof count);

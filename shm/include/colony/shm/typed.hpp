@@ -75,23 +75,18 @@ auto serializer_of(const T& value) {
 // Decodes a record's payload into value, reusing what value already holds
 // (a vector's capacity, say); on any status but ok, value is unspecified.
 // Never throws.
-// What a record whose tag is not T's is: wrong_type (a type this process
-// knows) or unknown_type, with a message naming both.
-template <RegisteredType T>
-ReceiveInfo not_of_type(const RecordView& record) {
-  ReceiveInfo info{Outcome::wrong_type, record.type_tag, record.sequence, {}};
-  if (!TypeRegistry::alias_of(record.type_tag).has_value()) info.status = Outcome::unknown_type;
-  // Built by append: g++ 12 at -O3 flags operator+ chains with a bogus
-  // -Warray-bounds (GCC bug 105651).
-  info.error.assign("expected '").append(TypeAlias<T>::name).append("', got ");
-  info.error.append(TypeRegistry::describe(record.type_tag));
-  return info;
-}
-
 template <RegisteredType T>
 ReceiveInfo decode_record_into(const RecordView& record, T& value) {
-  if (record.type_tag != TypeAlias<T>::tag) return not_of_type<T>(record);
   ReceiveInfo info{Outcome::ok, record.type_tag, record.sequence, {}};
+  if (record.type_tag != TypeAlias<T>::tag) {
+    const bool known = TypeRegistry::alias_of(record.type_tag).has_value();
+    info.status = known ? Outcome::wrong_type : Outcome::unknown_type;
+    // Built by append: g++ 12 at -O3 flags operator+ chains with a bogus
+    // -Warray-bounds (GCC bug 105651).
+    info.error.assign("expected '").append(TypeAlias<T>::name).append("', got ");
+    info.error.append(TypeRegistry::describe(record.type_tag));
+    return info;
+  }
   try {
     if constexpr (FlatCodec<T>::enabled) {
       FlatCodec<T>::read(record.payload, value);
