@@ -51,6 +51,7 @@ enum class CaseKind {
   workers,        // many worker processes exchanging messages with the parent at once
   restart,        // a supervised worker SIGKILLed until its replacement was spawned
   pipeline,       // the demo pipeline's blocks per second, with and without chaos
+  call,           // a waited call to a named worker, until its reply
 };
 std::string_view kind_name(CaseKind kind) noexcept;
 
@@ -144,6 +145,7 @@ struct Case {
 std::vector<Case> colony_cases();       // cases_colony.cpp
 std::vector<Case> worker_cases();       // cases_worker.cpp
 std::vector<Case> supervision_cases();  // cases_supervision.cpp
+std::vector<Case> call_cases();         // cases_calls.cpp
 std::vector<Case> floor_cases();        // cases_floors.cpp, with linux/'s
 std::vector<Case> peer_cases();         // peers/: a peer not built gives absent rows
 

@@ -1,6 +1,7 @@
 #include "report.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 
 #include "floors.hpp"
@@ -56,6 +57,9 @@ struct Target {
   Metric metric;
   bool at_most;  // ratio must be <= limit (times), else >= limit (rates)
   double limit;  // 0: no target, the ratio is shown for information
+  // The peer's row when it is of another kind or size than the subject's.
+  std::optional<CaseKind> peer_kind = std::nullopt;
+  std::size_t peer_size = 0;
 };
 
 // Issue 12's targets (P1 to P7), on every machine kind. A peer named
@@ -79,6 +83,11 @@ constexpr Target kTargets[] = {
     // The worker API (post_message / on_message, the event loop) over the ring it runs on.
     {"P7 API blocking round trip", CaseKind::latency_block, kApiSize, "colony-api", "raw-ring", Metric::p50, true, 1.1},
     {"P7 API spinning round trip", CaseKind::latency_spin, kApiSize, "colony-api", "raw-ring", Metric::p50, true, 1.1},
+    // Request/response: a waited call through a reused Caller against the blocking floor.
+    {"P5 waited call p50", CaseKind::call, 0, "colony-caller", kBlockingFloor, Metric::p50, true, 1.3,
+     CaseKind::latency_block, kPingSize},
+    {"waited call p50", CaseKind::call, 0, "colony-call", kBlockingFloor, Metric::p50, true, 0.0,
+     CaseKind::latency_block, kPingSize},
     {"64 KiB throughput", CaseKind::throughput, kLarge, "colony", "memcpy", Metric::bytes_per_s, false, 0.0},
     {"worker start p50", CaseKind::worker_start, 0, "colony", "posix-spawn", Metric::p50, true, 0.0},
     {"worker start p50", CaseKind::worker_start, 0, "colony", "fork-exec", Metric::p50, true, 0.0},
@@ -211,14 +220,16 @@ void print_table(std::FILE* out, const std::vector<RowResult>& results) {
 void print_targets(std::FILE* out, const std::vector<RowResult>& results) {
   std::fprintf(out, "targets (colony / peer, as measured in this run):\n");
   for (const Target& target : kTargets) {
+    const CaseKind peer_kind = target.peer_kind.value_or(target.kind);
+    const std::size_t peer_size = target.peer_kind ? target.peer_size : target.size;
     const bool has_row = std::any_of(results.begin(), results.end(), [&](const RowResult& r) {
-      return r.row->kind == target.kind && r.row->size_bytes == target.size &&
-             (r.row->transport == target.subject || r.row->transport == target.peer);
+      return (r.row->kind == target.kind && r.row->size_bytes == target.size && r.row->transport == target.subject) ||
+             (r.row->kind == peer_kind && r.row->size_bytes == peer_size && r.row->transport == target.peer);
     });
     // Ratios without a target are shown only when their rows were selected.
     if (target.limit == 0.0 && !has_row) continue;
     const auto colony = metric_of(results, target.kind, target.size, target.subject, target.metric);
-    const auto peer = metric_of(results, target.kind, target.size, target.peer, target.metric);
+    const auto peer = metric_of(results, peer_kind, peer_size, target.peer, target.metric);
     const std::string versus = std::string(target.subject) + " / " + target.peer;
     const std::string limit = target.limit == 0.0 ? std::string("none")
                                                   : std::string(target.at_most ? "<= " : ">= ") +

@@ -4,6 +4,9 @@
 //   colony_bench_worker exit-now
 //       exits 0 at once, without attaching to a session: the floor rows
 //       (fork-exec, posix-spawn) time the bare start and end of this binary;
+//   colony_bench_worker named [--cpu C]
+//       a named worker whose method "ping" answers with its pid (the restart
+//       and call rows);
 //   colony_bench_worker echo [--once] [--spin N] [--cpu C]
 //       attaches and sends every std::uint64_t it receives back to its parent;
 //       --once: closes itself after the first one (the worker-start row);
@@ -67,14 +70,18 @@ int echo(const EchoOptions& options) {
 int main(int argc, char** argv) {
   // Before anything else: this mode is the floor of a process start.
   if (argc == 2 && std::strcmp(argv[1], "exit-now") == 0) return 0;
-  if (argc == 2 && std::strcmp(argv[1], "named") == 0) {
-    // A named worker for the kill-to-replacement row: answers "ping" with its pid.
+  if (argc >= 2 && std::strcmp(argv[1], "named") == 0) {
+    // A named worker for the restart and call rows: answers "ping" with its
+    // pid; --cpu C pins it first (the call rows).
+    if (argc == 4 && std::strcmp(argv[2], "--cpu") == 0 && !bench::pin_to(std::atoi(argv[3]))) {
+      std::fprintf(stderr, "colony_bench_worker: cannot pin to cpu %s: %s\n", argv[3], std::strerror(errno));
+    }
     colony::Methods methods;
     methods.on("ping", [](const colony::Call&) { return colony::Value(static_cast<long long>(::getpid())); });
     return methods.serve();
   }
   if (argc < 2 || std::strcmp(argv[1], "echo") != 0) {
-    std::fprintf(stderr, "usage: colony_bench_worker exit-now | named | echo [--once] [--spin N] [--cpu C]\n");
+    std::fprintf(stderr, "usage: colony_bench_worker exit-now | named [--cpu C] | echo [--once] [--spin N] [--cpu C]\n");
     return 64;
   }
   EchoOptions options;
