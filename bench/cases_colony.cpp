@@ -12,7 +12,8 @@
 //   colony-try   colony-raw, but spinning in the bench's own loop around
 //                try_receive (one check per pause) instead of the ring's spin;
 //   *-spin       throughput with WaitPolicy{1 << 20} on both sides instead of
-//                the default (sleep as soon as the ring is empty or full).
+//                the default (sleep as soon as the ring is empty or full), at
+//                every size.
 
 #include <cstring>
 #include <optional>
@@ -241,6 +242,8 @@ std::vector<Case> colony_cases() {
       diagnostic(throughput_case<ColonyStream<Raw>>("colony-raw", kMedium)),
       diagnostic(throughput_case<ColonyStream<Raw>>("colony-raw", kLarge)),
       diagnostic(throughput_case<ColonyStream<Typed>>("colony-spin", kSmall, kSpinBudget)),
+      diagnostic(throughput_case<ColonyStream<Typed>>("colony-spin", kMedium, kSpinBudget)),
+      diagnostic(throughput_case<ColonyStream<Typed>>("colony-spin", kLarge, kSpinBudget)),
       diagnostic(throughput_case<ColonyStream<Typed, U8s>>("colony-u8-spin", kSmall, kSpinBudget)),
       diagnostic(throughput_case<ColonyStream<Typed, U8s>>("colony-u8-spin", kLarge, kSpinBudget)),
   };
