@@ -103,8 +103,8 @@ template <FlatArray Container, class Writer>
   requires std::invocable<Writer&, std::span<typename Container::value_type>>
 Outcome send_in_place(TypedWriter& writer, std::size_t count, Deadline deadline, Writer&& write) {
   using Element = typename Container::value_type;
+  if (count > (std::size_t{1} << 48)) return Outcome::too_large;  // larger than any ring, and no overflow below
   const std::size_t payload_size = sizeof(std::uint64_t) + count * sizeof(Element);
-  if (count > (std::size_t{1} << 48)) return Outcome::too_large;  // no size_t overflow above
   RingWriter& ring = writer.raw();
   const Claim claimed = ring.claim(TypeAlias<Container>::tag, payload_size, deadline);
   if (!claimed.ok()) return claimed.status;
