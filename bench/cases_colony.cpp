@@ -11,6 +11,8 @@
 //                span, RingReader::receive checked in place, then commit;
 //   colony-try   colony-raw, but spinning in the bench's own loop around
 //                try_receive (one check per pause) instead of the ring's spin;
+//   colony-256k  throughput through a ring of a default channel's size (256
+//                KiB) instead of 4 MiB;
 //   *-spin       throughput with WaitPolicy{1 << 20} on both sides instead of
 //                the default (sleep as soon as the ring is empty or full), at
 //                every size.
@@ -50,6 +52,9 @@ constexpr std::uint32_t kSpinBudget = std::uint32_t{1} << 20;
 // Room for the largest message plus the 8-byte size cereal writes before a vector.
 constexpr RingOptions kPingRing{.capacity = 64 << 10, .max_message = kPingSize + 64};
 constexpr RingOptions kStreamRing{.capacity = 4 << 20, .max_message = kLarge + 64};
+// A default channel's size (BrokerLimits::channel_capacity), the copy ring's:
+// the colony-256k diagnostic rows, what a user's channel gets.
+constexpr RingOptions kChannelRing{.capacity = 256 << 10, .max_message = kLarge + 64};
 
 // How a message crosses the ring.
 struct Typed {};       // TypedWriter/TypedReader, Message = the vector type below
@@ -192,8 +197,9 @@ class ColonyPingPong {
 template <class Mode, class Vector = Bytes>
 class ColonyStream {
  public:
-  ColonyStream(RunContext& context, std::size_t size, std::uint32_t spin_iterations = kNoSpin)
-      : ring_(context, "stream", kStreamRing, WaitPolicy{spin_iterations}), message_(size) {
+  ColonyStream(RunContext& context, std::size_t size, std::uint32_t spin_iterations = kNoSpin,
+               const RingOptions& options = kStreamRing)
+      : ring_(context, "stream", options, WaitPolicy{spin_iterations}), message_(size) {
     fill_message(std::as_writable_bytes(std::span(message_)));
   }
 
@@ -241,6 +247,9 @@ std::vector<Case> colony_cases() {
       diagnostic(throughput_case<ColonyStream<Raw>>("colony-raw", kSmall)),
       diagnostic(throughput_case<ColonyStream<Raw>>("colony-raw", kMedium)),
       diagnostic(throughput_case<ColonyStream<Raw>>("colony-raw", kLarge)),
+      diagnostic(throughput_case<ColonyStream<Typed>>("colony-256k", kSmall, kNoSpin, kChannelRing)),
+      diagnostic(throughput_case<ColonyStream<Typed>>("colony-256k", kMedium, kNoSpin, kChannelRing)),
+      diagnostic(throughput_case<ColonyStream<Typed>>("colony-256k", kLarge, kNoSpin, kChannelRing)),
       diagnostic(throughput_case<ColonyStream<Typed>>("colony-spin", kSmall, kSpinBudget)),
       diagnostic(throughput_case<ColonyStream<Typed>>("colony-spin", kMedium, kSpinBudget)),
       diagnostic(throughput_case<ColonyStream<Typed>>("colony-spin", kLarge, kSpinBudget)),

@@ -48,8 +48,9 @@ class AtomicPingPong {
   SpinCells* words_ = nullptr;
 };
 
-// The same bytes copied once, on one core, from a rotating 4 MiB source (the
-// size of Colony's stream ring) into one destination block.
+// The same bytes copied once, on one core, from a rotating 4 MiB source
+// (larger than a core's L2, so the source comes from further out, as a
+// channel's bytes come from the other core) into one destination block.
 Measurement run_memcpy(RunContext& context, std::size_t size) {
   Buffer source(4u << 20);
   fill_message(source);

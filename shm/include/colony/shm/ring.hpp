@@ -41,7 +41,9 @@ struct RingOptions {
 };
 
 // How a blocking call waits: spin this many times (re-checking, with a CPU
-// pause) before sleeping in the kernel. 0, the default, never spins.
+// pause) before sleeping in the kernel. 0, the default, never spins; a
+// writer that finds the ring full also spins up to RingWriter::kFullSpin
+// while the reader frees a quarter of it, whatever the policy.
 struct WaitPolicy {
   std::uint32_t spin_iterations = 0;
 };
@@ -122,6 +124,9 @@ class RingWriter {
   // it cannot be taken at all (describe() says which). try_send and
   // try_claim wait for the lock at most kClaimLockPatience.
   static constexpr std::chrono::milliseconds kClaimLockPatience{20};
+  // How long a writer that found the ring full waits for a quarter of it to
+  // be freed before it sleeps (never past its deadline); see claim().
+  static constexpr std::chrono::microseconds kFullSpin{20};
   Outcome try_send(std::uint32_t type_tag, std::span<const std::byte> payload);
   Outcome send(std::uint32_t type_tag, std::span<const std::byte> payload, Deadline deadline);
 
@@ -170,6 +175,10 @@ class RingWriter {
   bool attached_single_ = false;
   std::uint64_t tail_ = 0;         // single writer: our own tail, published on commit
   std::uint64_t cached_head_ = 0;  // last head seen; refreshed only when space looks short
+  // Whether a full ring is waited for with a short spin before sleeping
+  // (RingWriter::claim): off after a spin that ran out, on again once a claim
+  // finds room at once.
+  bool full_spin_pays_ = true;
   // Why the last claim failed at the claim lock (ok: it did not).
   Outcome lock_failure_ = Outcome::ok;
   int lock_failure_errno_ = 0;
