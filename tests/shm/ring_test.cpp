@@ -1,6 +1,7 @@
 // In-process behaviour of rings: framing, wrap-around, full/empty/closed,
 // receive-then-commit, single-attachment, and validation of corrupt state.
 #include <catch2/catch.hpp>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -377,6 +378,51 @@ TEST_CASE("a writer thread and a reader thread pass 200,000 records in order", "
     CHECK(expected == kCount);
     shm::Segment::remove(ring.name());
   }
+}
+
+TEST_CASE("a writer held up by a slow reader, then a fast one, loses no record and no wake-up", "[threads][ring]") {
+  // A ring of four records: the writer finds it full at almost every send.
+  // While the reader sleeps between records, the writer's short spin runs
+  // out and it sleeps; once the reader drains at full speed, room comes at
+  // once and the spin is tried again. Each way, every record must arrive.
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4 * 128, 64);
+  auto reader = shm::RingReader::attach(ring);
+  REQUIRE(reader);
+  constexpr std::uint64_t kSlow = 40;
+  constexpr std::uint64_t kCount = 20'000;
+  std::atomic<bool> writer_ok{true};
+  std::thread producer([&] {
+    auto writer = shm::RingWriter::attach(ring);
+    if (!writer) {
+      writer_ok = false;
+      return;
+    }
+    for (std::uint64_t i = 0; i < kCount; ++i) {
+      std::array<std::byte, 64> payload{};
+      std::memcpy(payload.data(), &i, sizeof i);
+      if (writer->send(kTag, payload, shm::Deadline::after(10s)) != Outcome::ok) {
+        writer_ok = false;
+        return;
+      }
+    }
+  });
+  std::uint64_t expected = 0;
+  bool in_order = true;
+  while (expected < kCount) {
+    auto got = reader->receive(shm::Deadline::after(10s));
+    if (!got.ok()) break;
+    std::uint64_t value = 0;
+    std::memcpy(&value, got.record.payload.data(), sizeof value);
+    in_order = in_order && value == expected;
+    ++expected;
+    reader->commit();
+    if (expected < kSlow) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  producer.join();
+  CHECK(writer_ok);
+  CHECK(in_order);
+  CHECK(expected == kCount);
 }
 
 TEST_CASE("a single writer that died between publishing a record and moving tail loses nothing and repeats nothing",
