@@ -4,6 +4,8 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <functional>
+#include <span>
 #include <thread>
 
 #include "child_process.hpp"
@@ -34,6 +36,30 @@ shm::Ring make_ring(const test::TestSession& session, std::size_t capacity, std:
 }
 
 constexpr std::uint32_t kTag = 7;
+
+// What a reader got of records numbered 0, 1, ... (the number in their first
+// 8 bytes): how many arrived before count or a failed receive, and whether
+// each was the next number and passed also_check(number, payload).
+struct NumberedRecords {
+  std::uint64_t received = 0;
+  bool in_order = true;
+};
+NumberedRecords receive_numbered(shm::RingReader& reader, std::uint64_t count,
+                                 const std::function<bool(std::uint64_t, std::span<const std::byte>)>& also_check,
+                                 const std::function<void(std::uint64_t)>& after_commit = {}) {
+  NumberedRecords got;
+  while (got.received < count) {
+    const auto record = reader.receive(shm::Deadline::after(10s));
+    if (!record.ok()) break;
+    std::uint64_t value = 0;
+    std::memcpy(&value, record.record.payload.data(), sizeof value);
+    got.in_order = got.in_order && value == got.received && also_check(value, record.record.payload);
+    ++got.received;
+    reader.commit();
+    if (after_commit) after_commit(got.received);
+  }
+  return got;
+}
 
 }  // namespace
 
@@ -362,20 +388,12 @@ TEST_CASE("a writer thread and a reader thread pass 200,000 records in order", "
         if (writer->send(kTag, {payload.data(), size}, shm::Deadline::after(10s)) != Outcome::ok) return;
       }
     });
-    std::uint64_t expected = 0;
-    bool in_order = true;
-    while (expected < kCount) {
-      auto got = reader->receive(shm::Deadline::after(10s));
-      if (!got.ok()) break;
-      std::uint64_t value = 0;
-      std::memcpy(&value, got.record.payload.data(), sizeof value);
-      in_order = in_order && value == expected && got.record.payload.size() == 8 + (expected % 64);
-      ++expected;
-      reader->commit();
-    }
+    const NumberedRecords got = receive_numbered(*reader, kCount, [](std::uint64_t number, std::span<const std::byte> payload) {
+      return payload.size() == 8 + (number % 64);
+    });
     producer.join();
-    CHECK(in_order);
-    CHECK(expected == kCount);
+    CHECK(got.in_order);
+    CHECK(got.received == kCount);
     shm::Segment::remove(ring.name());
   }
 }
@@ -407,22 +425,15 @@ TEST_CASE("a writer held up by a slow reader, then a fast one, loses no record a
       }
     }
   });
-  std::uint64_t expected = 0;
-  bool in_order = true;
-  while (expected < kCount) {
-    auto got = reader->receive(shm::Deadline::after(10s));
-    if (!got.ok()) break;
-    std::uint64_t value = 0;
-    std::memcpy(&value, got.record.payload.data(), sizeof value);
-    in_order = in_order && value == expected;
-    ++expected;
-    reader->commit();
-    if (expected < kSlow) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  const NumberedRecords got = receive_numbered(
+      *reader, kCount, [](std::uint64_t, std::span<const std::byte>) { return true; },
+      [](std::uint64_t received) {
+        if (received < kSlow) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      });
   producer.join();
   CHECK(writer_ok);
-  CHECK(in_order);
-  CHECK(expected == kCount);
+  CHECK(got.in_order);
+  CHECK(got.received == kCount);
 }
 
 TEST_CASE("a single writer that died between publishing a record and moving tail loses nothing and repeats nothing",
