@@ -72,7 +72,8 @@ class Methods::Server {
   bool handle_next() {
     // A handler that dispatches the loop (join, dispatch) runs in the middle
     // of its own call: the next call waits until it returned.
-    if (handling_ || ended_) return false;
+    // After stop() (from a method or any handler) or a kill, no call more.
+    if (handling_ || ended()) return false;
     if (box_.kill_requested()) return end_by_kill();
     auto delivery = box_.try_take();
     // KILL WORKER between the look above and the take: the message just
@@ -85,7 +86,6 @@ class Methods::Server {
     COLONY_FAILPOINT("named.serve.before_done");
     box_.done();
     idle_since_ = shm::Clock::now();
-    if (methods_.stop_) ended_ = true;
     return true;
   }
 
@@ -145,7 +145,7 @@ class Methods::Server {
   detail::Context& context_;
   Mailbox box_;
   bool handling_ = false;
-  bool ended_ = false;
+  bool ended_ = false;  // killed; stop() is methods_.stop_
   shm::Clock::time_point idle_since_ = shm::Clock::now();
 };
 
