@@ -86,8 +86,14 @@ constexpr Target kTargets[] = {
     // Request/response: a waited call through a reused Caller against the blocking floor.
     {"P5 waited call p50", CaseKind::call, 0, "colony-caller", kBlockingFloor, Metric::p50, true, 1.3,
      CaseKind::latency_block, kPingSize},
+    // ... and against gRPC over a Unix socket: at least 3x faster.
+    {"P5 waited call p50", CaseKind::call, 0, "colony-caller", "grpc-unix", Metric::p50, true, 1.0 / 3.0},
+    {"waited call p50", CaseKind::call, 0, "colony-caller", "zeromq", Metric::p50, true, 0.0, CaseKind::latency_block,
+     kPingSize},
     {"waited call p50", CaseKind::call, 0, "colony-call", kBlockingFloor, Metric::p50, true, 0.0,
      CaseKind::latency_block, kPingSize},
+    {"colony call --wait p50", CaseKind::call, 0, "colony-cli", "posix-spawn", Metric::p50, true, 0.0,
+     CaseKind::worker_start, 0},
     {"64 KiB throughput", CaseKind::throughput, kLarge, "colony", "memcpy", Metric::bytes_per_s, false, 0.0},
     {"worker start p50", CaseKind::worker_start, 0, "colony", "posix-spawn", Metric::p50, true, 0.0},
     {"worker start p50", CaseKind::worker_start, 0, "colony", "fork-exec", Metric::p50, true, 0.0},
@@ -185,24 +191,24 @@ void print_machine(std::FILE* out, const Placement& placement) {
 }
 
 void print_table(std::FILE* out, const std::vector<RowResult>& results) {
-  const char* format = "%-14s %-15s %7s %10s %10s %12s %12s";
+  const char* format = "%-14s %-17s %7s %10s %10s %12s %12s";
   const bool any_notes = std::any_of(results.begin(), results.end(), [](const RowResult& r) {
     return r.measured && !notes_of(*r.measured).empty();
   });
   std::fprintf(out, format, "case", "transport", "size", "p50", "p99", "msgs/s", "bytes/s");
   std::fprintf(out, any_notes ? "   notes\n" : "\n");
-  std::fprintf(out, "%s\n", std::string(87, '-').c_str());
+  std::fprintf(out, "%s\n", std::string(89, '-').c_str());
   for (const RowResult& result : results) {
     const Case& row = *result.row;
     const std::string kind(kind_name(row.kind));
     const std::string size = format_size(row.size_bytes);
     if (!result.absent.empty()) {
-      std::fprintf(out, "%-14s %-15s %7s   absent: %s\n", kind.c_str(), row.transport.c_str(), size.c_str(),
+      std::fprintf(out, "%-14s %-17s %7s   absent: %s\n", kind.c_str(), row.transport.c_str(), size.c_str(),
                    result.absent.c_str());
       continue;
     }
     if (!result.measured) {
-      std::fprintf(out, "%-14s %-15s %7s   FAILED: %s\n", kind.c_str(), row.transport.c_str(), size.c_str(),
+      std::fprintf(out, "%-14s %-17s %7s   FAILED: %s\n", kind.c_str(), row.transport.c_str(), size.c_str(),
                    result.error.c_str());
       continue;
     }
@@ -233,7 +239,7 @@ void print_targets(std::FILE* out, const std::vector<RowResult>& results) {
     const std::string versus = std::string(target.subject) + " / " + target.peer;
     const std::string limit = target.limit == 0.0 ? std::string("none")
                                                   : std::string(target.at_most ? "<= " : ">= ") +
-                                                        printf_string("%gx", target.limit);
+                                                        printf_string("%.3gx", target.limit);
     if (!colony || !peer || *peer <= 0) {
       std::fprintf(out, "  %-28s %-26s %8s   target %-8s  not measured\n", target.what, versus.c_str(), "-",
                    limit.c_str());

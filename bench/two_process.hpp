@@ -64,6 +64,7 @@ class Peer {
   Peer& operator=(Peer&&) = delete;
   ~Peer();  // kills the peer if it still runs; always reaps it
 
+  int pid() const noexcept { return child_.pid(); }
   void send_count(std::uint64_t count);
   // Waits for a message of this kind; throws on a peer error, exit or timeout.
   ControlMessage expect(ControlKind kind);

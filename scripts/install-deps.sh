@@ -21,6 +21,9 @@ packages=(
   libiceoryx-posh-dev # iceoryx publish/subscribe as a peer
   libiceoryx-hoofs-dev # iceoryx's base library headers (needed by the posh headers)
   gnuplot-nox         # colony_bench --plot
+  libgrpc++-dev       # gRPC over a Unix socket as a peer of the call rows
+  libprotobuf-dev     # the protobuf headers and library that gRPC peer's messages use
+  protobuf-compiler-grpc # protoc and grpc_cpp_plugin, which compile that peer's service
 )
 
 missing=()

@@ -1,5 +1,5 @@
 // Every peer's rows, in the table's order within a kind: pipes and sockets,
-// Boost, ZeroMQ, iceoryx, Python.
+// Boost, ZeroMQ, iceoryx, Python, gRPC.
 
 #include "peers/peers.hpp"
 
@@ -10,7 +10,7 @@ namespace bench {
 std::vector<Case> peer_cases() {
   std::vector<Case> rows;
   for (auto list : {kernel_stream_round_trips, boost_queue_cases, kernel_stream_throughput, zeromq_cases,
-                    iceoryx_cases, python_spawn_cases}) {
+                    iceoryx_cases, python_spawn_cases, grpc_cases}) {
     for (Case& row : list()) rows.push_back(std::move(row));
   }
   return rows;

@@ -15,6 +15,7 @@ std::vector<Case> boost_queue_cases();          // boost_queue.cpp
 std::vector<Case> zeromq_cases();               // zeromq.cpp, or zeromq_absent.cpp
 std::vector<Case> iceoryx_cases();              // iceoryx.cpp, or iceoryx_absent.cpp
 std::vector<Case> python_spawn_cases();         // python_spawn.cpp
+std::vector<Case> grpc_cases();                 // grpc.cpp, or grpc_absent.cpp
 
 // Rows of a peer that cannot run here, shaped like its real ones.
 struct RowShape {
