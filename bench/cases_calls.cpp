@@ -2,8 +2,8 @@
 // answers at once (colony_bench_worker named, pinned to the peer CPU), timed
 // from the call to its reply in the bench, which hosts the broker:
 //   call  colony-caller   colony::Caller, made once: after the first call, a
-//                         mailbox record, a request to start the worker if it
-//                         is down (the broker's ring) and a reply record
+//                         mailbox record and a reply record, one wake each
+//                         way (the broker is asked only when no process runs)
 //   call  colony-call     colony::call: the same, opening the session and
 //                         making (and removing) a reply ring every time
 //   call  colony-caller-x8  8 threads, each with its own Caller, call the one

@@ -1,6 +1,7 @@
 #include "named_workers.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 
 #include "colony/session/crash_log.hpp"
@@ -22,7 +23,8 @@ std::string NamedWorkers::define(const DefineNamed& definition) {
     }
     // A mailbox taken over from a dead broker still names its processes.
     MailboxControl& control = box->control();
-    control.current_slot.store(0, std::memory_order_release);
+    control.current_slot.store(0, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // before the depth below, as in on_finished
     control.supervision.store(static_cast<std::uint32_t>(SupervisionState::normal), std::memory_order_relaxed);
     std::optional<CrashLog> log;
     if (auto made = CrashLog::create(session_, definition.name)) {
@@ -140,7 +142,11 @@ void NamedWorkers::on_finished(const ProcessTree::NamedFinished& finished) {
   // now is one this process took.
   end.in_handler = control.in_flight.load(std::memory_order_acquire) != 0 &&
                    Clock::time_point{Clock::duration(control.in_flight_since_ns.load())} >= finished.spawned_at;
-  control.current_slot.store(0, std::memory_order_release);
+  // Then the depth below: a caller that posted and then saw this process
+  // still current asked for no start (Caller's needs_start); the fence
+  // makes the depth include its call.
+  control.current_slot.store(0, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   control.last_exit_kind.store(end.exit.kind, std::memory_order_relaxed);
   control.last_exit_code.store(end.exit.code, std::memory_order_relaxed);
   control.last_exit_signal.store(end.exit.signal, std::memory_order_relaxed);

@@ -4,6 +4,8 @@
 // executable run). The worker's side is serve.cpp.
 #include "colony/worker/named.hpp"
 
+#include <atomic>
+
 #include "colony/session/broker_link.hpp"
 #include "colony/session/crash_log.hpp"
 #include "colony/session/protocol.hpp"
@@ -174,11 +176,26 @@ struct Caller::Impl {
     return *replies;
   }
 
+  // Whether a call just posted to box needs the broker to start a process.
+  // Not while one runs for the name in this session: the broker, when that
+  // process ends, stores current_slot = 0 and then looks at the mailbox's
+  // depth, each side with a fence between its store and its load, so either
+  // this caller sees 0 (and asks) or the broker sees this call queued (and
+  // restarts for it, as for any call queued at an exit; under the policy
+  // never, after a crash, it is a call queued at the crash and waits for
+  // the next call). A slot named by another session's broker (a take-over)
+  // is not trusted.
+  bool needs_start(const Mailbox& box) const {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const MailboxControl& control = box.control();
+    if (control.current_slot.load(std::memory_order_seq_cst) == 0) return true;
+    return control.current_session_started_ns.load(std::memory_order_relaxed) !=
+           map->header().broker_started_unix_ns;
+  }
+
   // Without a reply address: the call is in the mailbox whatever the broker
   // does, and a waited call learns of a start that failed from the mailbox
   // control (refuse_if_no_reply_can_come), so no one waits for this answer.
-  // Asked even while a process runs: one that is dying may be left down by
-  // its policy (never, after a crash), and this call is what starts the next.
   void ensure_running(std::string_view name, shm::Deadline deadline) {
     if (!broker) broker.emplace(detail::or_throw(detail::BrokerLink::open(*map)));
     detail::or_throw(broker->post(detail::EnsureNamed{std::string(name), {}}, deadline));
@@ -246,7 +263,7 @@ std::optional<Value> Caller::call(std::string_view name, std::string_view method
   }
   // Bounded by the call's own timeout: a queued call is not lost if the
   // broker is slow to hear of it (it looks at the mailbox when it starts).
-  impl_->ensure_running(name, deadline.capped(kBrokerDeadline));
+  if (impl_->needs_start(box)) impl_->ensure_running(name, deadline.capped(kBrokerDeadline));
   if (!options.wait) return std::nullopt;
 
   for (;;) {

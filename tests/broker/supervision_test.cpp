@@ -151,6 +151,29 @@ TEST_CASE("restart policies: never, on-failure, always, and never after a kill",
   }
 }
 
+// A Caller asks the broker for a start only when no process is current for
+// the name. A call that lands while that process is ending (here: exiting
+// idle, cleanly) must still start the next one. The gaps between the calls
+// sweep around the idle timeout, so some calls meet the exit.
+TEST_CASE("a call made while its worker exits idle is answered by the next process", "[crash]") {
+  Broker broker(test::broker_options());
+  broker.define_named_worker("w", test::worker_path(), {"named", "15"});  // exits after 15 ms idle
+  auto box = Mailbox::open_or_create(broker.session(), "w");
+  Caller caller(broker.session());
+  constexpr int kCalls = 60;
+  int answered = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(10'000 + 200 * i));  // 10 ms to 22 ms
+    const auto reply = caller.call("w", "get", Value::Array{}, CallOptions{true, 10s});
+    REQUIRE(reply.has_value());
+    ++answered;
+  }
+  CHECK(answered == kCalls);
+  INFO("processes started: " << box.control().starts.load());
+  CHECK(box.control().starts.load() > 1);  // the sweep did meet idle exits
+  CHECK(crash_reports(broker, "w").empty());
+}
+
 TEST_CASE("back-off doubles between restarts, and past the intensity the worker is given up with its mailbox kept",
           "[crash]") {
   Broker broker(test::broker_options());
