@@ -1,10 +1,10 @@
 #include "session_bootstrap.hpp"
 
 #include <cstdio>
-#include <random>
 #include <set>
 
 #include "colony/broker/clean.hpp"
+#include "colony/shm/entropy.hpp"
 #include "colony/shm/segment.hpp"
 #include "launcher.hpp"
 #include "unix_time.hpp"
@@ -20,11 +20,13 @@ constexpr std::size_t kRequestRingCapacity = 512 << 10;
 constexpr std::size_t kRequestMaxMessage = 128 << 10;
 
 std::string random_session_name() {
-  std::random_device device;
-  std::uniform_int_distribution<unsigned> digit(0, 35);
+  // 10 base-36 digits from 64 bits (36^10 < 2^52: the slight bias of the
+  // remainders is of no use to a guesser).
+  std::uint64_t bits = shm::random_bits();
   std::string name = "s";
   for (int i = 0; i < 10; ++i) {
-    const unsigned d = digit(device);
+    const auto d = static_cast<unsigned>(bits % 36);
+    bits /= 36;
     name += static_cast<char>(d < 10 ? '0' + d : 'a' + (d - 10));
   }
   return name;

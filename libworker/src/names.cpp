@@ -1,7 +1,8 @@
 #include "colony/session/names.hpp"
 
 #include <cstdio>
-#include <random>
+
+#include "colony/shm/entropy.hpp"
 
 namespace colony::detail {
 namespace {
@@ -90,8 +91,7 @@ std::string crash_log_object(std::string_view worker_name) {
 std::string random_reply_ring_object() {
   // From the OS's entropy each time: a seeded generator's next names could be
   // worked out from the names it showed in /dev/shm.
-  std::random_device entropy;
-  const std::uint64_t bits = (std::uint64_t{entropy()} << 32) | entropy();
+  const std::uint64_t bits = shm::random_bits();
   char digits[kReplyRingDigits + 1];
   std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(bits));
   return std::string(kReplyRingPrefix).append(digits);

@@ -4,10 +4,10 @@
 #include <bit>
 #include <climits>
 #include <cstring>
-#include <random>
 #include <stdexcept>
 
 #include "colony/shm/cpu_relax.hpp"
+#include "colony/shm/entropy.hpp"
 #include "colony/shm/failpoint.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/shm/robust_mutex.hpp"
@@ -61,8 +61,7 @@ void release_slot(std::atomic<std::uint64_t>& slot) noexcept {
 }
 
 std::uint64_t random_publication_key() {
-  std::random_device entropy;
-  const std::uint64_t key = (std::uint64_t{entropy()} << 32) ^ entropy();
+  const std::uint64_t key = random_bits();
   return key == 0 ? 1 : key;  // 0 would match the zero-filled data of a new ring at position 0
 }
 
