@@ -124,6 +124,7 @@ void BrokerLoop::run() {
       std::this_thread::sleep_for(kCorruptRingPause);
     }
     handle_internal();
+    tree_.ring_doorbells_if_due();
     const auto now = Clock::now();
     tree_.check_attach_deadlines(now);
     named_.tick(now);

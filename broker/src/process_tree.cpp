@@ -337,8 +337,19 @@ void ProcessTree::on_process_end(const ChildEnded& ended) {
   try_finalize(slot);
   launch_queued();
   // It may have died between publishing a record and ringing the
-  // receiver's doorbell: ring them all, so nobody sleeps on a message.
-  for (const auto& [index, entry] : workers_) map_->ring_doorbell(index);
+  // receiver's doorbell: every doorbell is rung at the end of this turn.
+  doorbells_due_ = true;
+}
+
+// Once per turn of the loop, not once per end: a session that ends a
+// thousand workers would otherwise wake each survivor a thousand times.
+// A worker sent SIGKILL reads nothing more: its doorbell is left alone.
+void ProcessTree::ring_doorbells_if_due() {
+  if (!doorbells_due_) return;
+  doorbells_due_ = false;
+  for (const auto& [index, entry] : workers_) {
+    if (!entry.kill_sent) map_->ring_doorbell(index);
+  }
 }
 
 void ProcessTree::discard_slots_created_by(int pid) {

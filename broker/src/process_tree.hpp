@@ -91,6 +91,9 @@ class ProcessTree {
   void check_attach_deadlines(Clock::time_point now);
   // Plain executables whose output has all reached its channel: told now.
   void finalize_drained();
+  // After process ends: the doorbells of every worker that may still read,
+  // once per turn however many ended in it (ring_all_doorbells_ in .cpp).
+  void ring_doorbells_if_due();
   Clock::time_point next_timer(Clock::time_point now) const;
 
   // --- the session's end ---
@@ -130,6 +133,7 @@ class ProcessTree {
   std::deque<std::uint32_t> launch_queue_;
   std::uint32_t running_ = 0;
   bool ending_ = false;
+  bool doorbells_due_ = false;
 };
 
 }  // namespace colony::broker_detail
