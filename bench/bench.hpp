@@ -52,6 +52,7 @@ enum class CaseKind {
   restart,        // a supervised worker SIGKILLed until its replacement was spawned
   pipeline,       // the demo pipeline's blocks per second, with and without chaos
   call,           // a waited call to a named worker, until its reply
+  scale,          // 1,000 workers on one broker: their start, their idle cost, their echoes
 };
 std::string_view kind_name(CaseKind kind) noexcept;
 
@@ -146,6 +147,7 @@ std::vector<Case> colony_cases();       // cases_colony.cpp
 std::vector<Case> worker_cases();       // cases_worker.cpp
 std::vector<Case> supervision_cases();  // cases_supervision.cpp
 std::vector<Case> call_cases();         // cases_calls.cpp
+std::vector<Case> scale_cases();        // cases_scale.cpp
 std::vector<Case> floor_cases();        // cases_floors.cpp, with linux/'s
 std::vector<Case> peer_cases();         // peers/: a peer not built gives absent rows
 

@@ -13,19 +13,15 @@
 //   latency-*     raw-ring      the same std::uint64_t over two rings of the shm
 //                               layer (TypedWriter / TypedReader), driven like the
 //                               colony rows: the floor the API runs on
-//   workers-64    colony-api    64 workers echo at once; the bench keeps a window of
-//                               messages in flight to each; msgs/s counts the echoes
-//                               the bench received; notes give the bench's VmRSS
-//                               and VmHWM (and the workers' VmRSS)
+//   workers-64    colony-api    64 workers echo at once (fan_out.cpp)
 //
 // Placement: the round-trip rows pin as the other round-trip rows do (bench on
 // its CPU, the worker pins itself to the peer CPU). The start row and
 // workers-64 run unpinned over the two CPUs, as an application would: the
 // bench's thread, the broker's threads and every process started float.
 //
-// Every row that starts a Broker gives it a session "<bench session>-w<N>";
-// destroying it ends the workers and removes the session's segments, which the
-// row then checks (and main checks again at the end of the run).
+// Every row that starts a Broker does so through a BrokerScope
+// (broker_scope.hpp), which checks that the session left nothing behind.
 
 #include <algorithm>
 #include <chrono>
@@ -42,8 +38,9 @@
 #include "colony/shm/segment.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/worker.hpp"
+#include "broker_scope.hpp"
 #include "drivers.hpp"
-#include "memory.hpp"
+#include "fan_out.hpp"
 #include "placement.hpp"
 #include "shm_objects.hpp"
 
@@ -58,73 +55,6 @@ using colony::shm::TypedWriter;
 using colony::shm::WaitPolicy;
 
 constexpr std::uint32_t kSpinBudget = std::uint32_t{1} << 20;  // as the colony spin rows
-constexpr std::chrono::milliseconds kDispatchSlice{100};       // one Worker::dispatch wait
-
-constexpr std::size_t kFanWorkers = 64;  // CaseKind::workers prints as "workers-64"
-constexpr std::uint64_t kFanWindow = 16;  // messages in flight to each worker
-
-double fan_seconds(const RunContext& context) { return context.quick() ? 0.2 : 1.0; }
-double fan_warmup_seconds(const RunContext& context) { return context.quick() ? 0.05 : 0.2; }
-
-std::int64_t elapsed_ns(Clock::time_point start, Clock::time_point end) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
-}
-
-std::chrono::milliseconds left_until(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return std::max(left, std::chrono::milliseconds(0));
-}
-
-std::string worker_executable() { return bench_file(kWorkerExecutable, "the worker executable"); }
-
-std::string megabytes(const std::optional<double>& bytes) {
-  if (!bytes) return "?";
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.1f MB", *bytes / 1e6);
-  return text;
-}
-
-// ---------------------------------------------------------------------------
-// The broker of one row
-
-class BrokerScope {
- public:
-  explicit BrokerScope(RunContext& context, colony::BrokerLimits limits = {})
-      : context_(context), session_(context.broker_session()) {
-    broker_.emplace(colony::BrokerOptions{session_, limits});
-  }
-
-  colony::Worker& host() { return broker_->host(); }
-
-  // Ends the session (its workers and segments) and checks that nothing of it
-  // is left in /dev/shm.
-  void finish() {
-    broker_.reset();
-    const auto left = colony::shm::Segment::list(colony::shm::SegmentName::session_prefix(session_));
-    if (!left.empty()) {
-      for (const std::string& name : left) colony::shm::Segment::remove_os_name(name.c_str());
-      throw BenchError("the broker left " + std::to_string(left.size()) + " segment(s) of session " + session_ +
-                       " in /dev/shm, e.g. " + left.front());
-    }
-  }
-
-  // Dispatches the host's events until done() holds; throws at the row's deadline.
-  template <class Done>
-  void dispatch_until(Done&& done, const char* what) {
-    colony::Worker& self = host();
-    for (std::uint32_t turn = 1; !done(); ++turn) {
-      if (!self.dispatch(kDispatchSlice) || turn % 256 == 0) {
-        if (Clock::now() >= context_.deadline()) throw BenchError(std::string(what) + " timed out");
-        check_watchdog(what);
-      }
-    }
-  }
-
- private:
-  RunContext& context_;
-  std::string session_;
-  std::optional<colony::Broker> broker_;
-};
 
 void end_worker(RunContext& context, colony::WorkerHandle& worker) {
   if (worker.exit_status()) return;
@@ -284,117 +214,6 @@ Measurement run_api_roundtrip(RunContext& context, std::uint32_t spin_iterations
   return m;
 }
 
-// ---------------------------------------------------------------------------
-// workers-64
-
-Measurement run_workers(RunContext& context) {
-  const std::string executable = worker_executable();
-  const Memory before = memory_of_self();
-  const bool peak_reset = reset_peak_memory();
-  Unpinned unpinned(context.placement());
-  colony::BrokerLimits limits;
-  limits.max_running = static_cast<std::uint32_t>(kFanWorkers);
-  BrokerScope scope(context, limits);
-  colony::Worker& host = scope.host();
-
-  struct Peer {
-    colony::WorkerHandle handle;
-    std::uint64_t sent = 0;
-    std::uint64_t received = 0;
-  };
-  std::vector<Peer> peers(kFanWorkers);
-  bool refill = true;
-  std::uint64_t echoes = 0;
-  std::size_t online = 0;
-  std::optional<std::string> failure;
-  for (Peer& peer : peers) {
-    peer.handle = host.create(executable, {"echo"});
-    peer.handle.on_online([&online] { ++online; });
-    peer.handle.on_exit([&failure](const colony::ExitStatus& status) {
-      if (!failure) failure = "a worker ended during the run: " + status.describe();
-    });
-    peer.handle.on_message<std::uint64_t>([&, p = &peer](std::uint64_t value) {
-      if (value != p->received + 1 && !failure) failure = "a worker echoed " + std::to_string(value) + " out of order";
-      ++p->received;
-      ++echoes;
-      if (refill) p->handle.post_message(++p->sent);
-    });
-  }
-  for (Peer& peer : peers) peer.handle.start();
-  scope.dispatch_until([&] { return online == kFanWorkers || failure; }, "waiting for 64 workers to attach");
-  if (failure) throw BenchError(*failure);
-  const Memory started = memory_of_self();
-
-  const auto run_for = [&](double seconds) {
-    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-    scope.dispatch_until([&] { return Clock::now() >= until || failure; }, "the 64-worker exchange");
-    if (failure) throw BenchError(*failure);
-  };
-  for (Peer& peer : peers) {
-    while (peer.sent < kFanWindow) peer.handle.post_message(++peer.sent);
-  }
-  run_for(fan_warmup_seconds(context));
-  const std::uint64_t echoes_before = echoes;
-  const auto start = Clock::now();
-  run_for(fan_seconds(context));
-  const std::uint64_t timed_echoes = echoes - echoes_before;
-  const auto end = Clock::now();
-  refill = false;
-  scope.dispatch_until(
-      [&] {
-        for (const Peer& peer : peers) {
-          if (peer.received != peer.sent) return static_cast<bool>(failure);
-        }
-        return true;
-      },
-      "draining the 64 workers");
-  if (failure) throw BenchError(*failure);
-  const Memory after = memory_of_self();
-
-  double worker_rss = 0;
-  double worker_shmem = 0;
-  std::size_t worker_rss_count = 0;
-  for (const Peer& peer : peers) {
-    const Memory memory = memory_of(peer.handle.pid());
-    if (memory.rss && memory.shmem) {
-      worker_rss += *memory.rss;
-      worker_shmem += *memory.shmem;
-      ++worker_rss_count;
-    }
-  }
-  for (Peer& peer : peers) peer.handle.terminate();
-  for (Peer& peer : peers) {
-    if (!peer.handle.join(left_until(context.deadline()))) throw BenchError("a terminated worker did not end in time");
-  }
-  scope.finish();
-
-  Measurement m = throughput_measurement(timed_echoes, kApiSize, elapsed_ns(start, end));
-  const auto mean = [&](double sum) {
-    return worker_rss_count != 0 ? std::optional<double>(sum / static_cast<double>(worker_rss_count)) : std::nullopt;
-  };
-  const std::optional<double> worker_mean = mean(worker_rss);
-  const std::optional<double> worker_shmem_mean = mean(worker_shmem);
-  m.note = std::to_string(kFanWorkers) + " workers x " + std::to_string(kFanWindow) +
-           " in flight, echoes/s; bench VmRSS " + megabytes(before.rss) + " before, " + megabytes(started.rss) +
-           " started, " + megabytes(after.rss) + " after (RssShmem " + megabytes(after.shmem) + "), VmHWM " +
-           megabytes(after.hwm) + (peak_reset ? "" : " (of the whole run)") + "; worker VmRSS " +
-           megabytes(worker_mean) + " each (RssShmem " + megabytes(worker_shmem_mean) + ")";
-  m.extra = {{"workers", static_cast<double>(kFanWorkers)},
-             {"in_flight_per_worker", static_cast<double>(kFanWindow)},
-             {"echoes", static_cast<double>(timed_echoes)}};
-  const auto add = [&m](const char* name, const std::optional<double>& value) {
-    if (value) m.extra.emplace_back(name, *value);
-  };
-  add("vmrss_before_bytes", before.rss);
-  add("vmrss_started_bytes", started.rss);
-  add("vmrss_after_bytes", after.rss);
-  add("rss_shmem_after_bytes", after.shmem);
-  add("vmhwm_bytes", after.hwm);
-  add("worker_vmrss_mean_bytes", worker_mean);
-  add("worker_rss_shmem_mean_bytes", worker_shmem_mean);
-  return m;
-}
-
 }  // namespace
 
 std::vector<Case> worker_cases() {
@@ -410,7 +229,7 @@ std::vector<Case> worker_cases() {
       Case{CaseKind::latency_block, "raw-ring", kApiSize,
            [](RunContext& context) { return run_latency<RingU64PingPong>(context, std::uint32_t{0}); }},
 
-      Case{CaseKind::workers, "colony-api", kApiSize, run_workers},
+      Case{CaseKind::workers, "colony-api", kApiSize, [](RunContext& context) { return run_fan_out(context, 64); }},
   };
 }
 

@@ -27,6 +27,8 @@ std::string_view kind_name(CaseKind kind) noexcept {
       return "restart";
     case CaseKind::pipeline:
       return "pipeline";
+    case CaseKind::scale:
+      return "scale-1000";
     case CaseKind::call:
       return "call";
   }

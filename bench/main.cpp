@@ -102,7 +102,7 @@ struct CaseList {
 };
 constexpr CaseList kCaseLists[] = {
     {colony_cases, Standing::colony},      {worker_cases, Standing::colony}, {supervision_cases, Standing::colony},
-    {call_cases, Standing::colony},
+    {call_cases, Standing::colony},        {scale_cases, Standing::colony},
     {floor_cases, Standing::floor},        {peer_cases, Standing::peer},
 };
 

@@ -94,10 +94,35 @@ constexpr Target kTargets[] = {
      CaseKind::latency_block, kPingSize},
     {"colony call --wait p50", CaseKind::call, 0, "colony-cli", "posix-spawn", Metric::p50, true, 0.0,
      CaseKind::worker_start, 0},
+    // 1,000 workers on one broker: their start against as many spawns, their
+    // echoes against 64 workers' (idle costs: kAbsoluteTargets).
+    {"scale: start 1000 workers", CaseKind::scale, 0, "colony-start", "posix-spawn", Metric::p50, true, 1.5},
+    {"scale: echoes at 1000", CaseKind::scale, kApiSize, "colony-api", "colony-api", Metric::msgs_per_s, false, 0.8,
+     CaseKind::workers, kApiSize},
     {"64 KiB throughput", CaseKind::throughput, kLarge, "colony", "memcpy", Metric::bytes_per_s, false, 0.0},
     {"worker start p50", CaseKind::worker_start, 0, "colony", "posix-spawn", Metric::p50, true, 0.0},
     {"worker start p50", CaseKind::worker_start, 0, "colony", "fork-exec", Metric::p50, true, 0.0},
     {"worker start p50", CaseKind::worker_start, 0, "colony", "python-spawn", Metric::p50, true, 0.0},
+};
+
+// Targets on one figure of a row (a field of its extra), not on a ratio: at
+// most limit, in the unit shown (the figure divided by scale).
+struct AbsoluteTarget {
+  const char* what;
+  CaseKind kind;
+  std::size_t size;
+  const char* subject;
+  const char* field;
+  const char* unit;
+  double scale;
+  double limit;
+};
+
+constexpr AbsoluteTarget kAbsoluteTargets[] = {
+    // An idle worker costs at most 1 MiB beyond the shared libraries, and an
+    // idle session makes no periodic wake-ups (at most one per second in all).
+    {"scale: idle worker memory", CaseKind::scale, 0, "colony-start", "idle_worker_bytes", "KiB", 1024.0, 1024.0},
+    {"scale: idle session wake-ups", CaseKind::scale, 0, "colony-start", "idle_wakeups_per_s", "/s", 1.0, 1.0},
 };
 
 std::optional<double> metric_of(const std::vector<RowResult>& results, CaseKind kind, std::size_t size,
@@ -236,7 +261,10 @@ void print_targets(std::FILE* out, const std::vector<RowResult>& results) {
     if (target.limit == 0.0 && !has_row) continue;
     const auto colony = metric_of(results, target.kind, target.size, target.subject, target.metric);
     const auto peer = metric_of(results, peer_kind, peer_size, target.peer, target.metric);
-    const std::string versus = std::string(target.subject) + " / " + target.peer;
+    // A row against the same transport in another kind: name the kind.
+    const bool same_transport = std::string_view(target.subject) == target.peer;
+    const std::string versus =
+        std::string(target.subject) + " / " + (same_transport ? std::string(kind_name(peer_kind)) : target.peer);
     const std::string limit = target.limit == 0.0 ? std::string("none")
                                                   : std::string(target.at_most ? "<= " : ">= ") +
                                                         printf_string("%.3gx", target.limit);
@@ -249,6 +277,27 @@ void print_targets(std::FILE* out, const std::vector<RowResult>& results) {
     const bool pass = target.at_most ? ratio <= target.limit : ratio >= target.limit;
     std::fprintf(out, "  %-28s %-26s %7.2fx   target %-8s  %s\n", target.what, versus.c_str(), ratio, limit.c_str(),
                  target.limit == 0.0 ? "(for information)" : pass ? "PASS" : "MISS");
+  }
+  for (const AbsoluteTarget& target : kAbsoluteTargets) {
+    std::optional<double> figure;
+    for (const RowResult& r : results) {
+      if (r.row->kind != target.kind || r.row->size_bytes != target.size || r.row->transport != target.subject ||
+          !r.measured) {
+        continue;
+      }
+      for (const auto& [name, value] : r.measured->extra) {
+        if (name == target.field) figure = value / target.scale;
+      }
+    }
+    const std::string limit = "<= " + printf_string("%g", target.limit) + " " + target.unit;
+    if (!figure) {
+      std::fprintf(out, "  %-28s %-26s %8s   target %-8s  not measured\n", target.what, target.subject, "-",
+                   limit.c_str());
+      continue;
+    }
+    const std::string shown = printf_string("%.1f", *figure) + " " + target.unit;
+    std::fprintf(out, "  %-28s %-26s %8s   target %-8s  %s\n", target.what, target.subject, shown.c_str(),
+                 limit.c_str(), *figure <= target.limit ? "PASS" : "MISS");
   }
 }
 

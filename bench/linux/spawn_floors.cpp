@@ -1,6 +1,8 @@
 // The floors of a worker start on Linux: colony_bench_worker exit-now (it
 // exits before attaching to a session) started with posix_spawn, and with
-// fork + execve, timed from the launch until waitpid returns.
+// fork + execve, timed from the launch until waitpid returns; and the floor
+// of the scale-1000 start, 1,000 such posix_spawns launched one after the
+// other, from the first launch until the last of them is reaped.
 //
 // Like the worker-start rows these run unpinned over the bench's two CPUs,
 // as an application would.
@@ -86,6 +88,43 @@ Measurement run_process_floor(RunContext& context, Launch launch) {
   return m;
 }
 
+constexpr std::size_t kScaleSpawns = 1000;  // as cases_scale.cpp's workers
+
+Measurement run_spawn_many_floor(RunContext& context) {
+  Unpinned unpinned(context.placement());
+  std::string executable = bench_file(kWorkerExecutable, "the worker executable");
+  std::string mode = "exit-now";
+  char* argv[] = {executable.data(), mode.data(), nullptr};
+  std::fflush(nullptr);
+  std::vector<pid_t> launched;
+  launched.reserve(kScaleSpawns);
+  std::string failure;
+  const auto start = Clock::now();
+  for (std::size_t i = 0; i < kScaleSpawns; ++i) {
+    pid_t pid = -1;
+    const int error = ::posix_spawn(&pid, executable.c_str(), nullptr, nullptr, argv, environ);
+    if (error != 0) {
+      failure = std::string("posix_spawn: ") + std::strerror(error);
+      break;
+    }
+    launched.push_back(pid);
+  }
+  // Every one launched is reaped, even after a failure.
+  for (const pid_t pid : launched) {
+    const int status = reap(pid);
+    if (failure.empty() && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+      failure = std::string(kWorkerExecutable) + " exit-now " + describe_wait_status(status);
+    }
+  }
+  const auto end = Clock::now();
+  if (!failure.empty()) throw BenchError(failure);
+  Measurement m;
+  m.p50_ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+  m.samples = 1;
+  m.note = "1000 posix_spawns, then all reaped";
+  return m;
+}
+
 }  // namespace
 
 std::vector<Case> spawn_floor_cases() {
@@ -94,6 +133,7 @@ std::vector<Case> spawn_floor_cases() {
            [](RunContext& context) { return run_process_floor(context, Launch::posix_spawn); }},
       Case{CaseKind::worker_start, "fork-exec", 0,
            [](RunContext& context) { return run_process_floor(context, Launch::fork_exec); }},
+      Case{CaseKind::scale, "posix-spawn", 0, run_spawn_many_floor},
   };
 }
 
