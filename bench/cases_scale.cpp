@@ -1,8 +1,8 @@
 // The scale rows: 1,000 workers on one broker (the running cap raised to
 // them), unpinned over the two CPUs as an application would run them.
 //
-//   scale-1000  colony-start  create() and start() 1,000 colony_bench_worker
-//                             echo processes, until every one is online; the
+//   scale-1000  colony-start  create() 1,000 colony_bench_worker echo processes
+//                             and start_all() them, until every one is online; the
 //                             p50 column is that whole time (one sample).
 //                             Then the session idles: the notes give its
 //                             wake-ups per second (context switches of every
@@ -71,8 +71,8 @@ Measurement run_scale_start(RunContext& context) {
     worker.on_exit([&failure](const colony::ExitStatus& status) {
       if (!failure) failure = "a worker ended while the session idled: " + status.describe();
     });
-    worker.start();
   }
+  host.start_all(workers);
   scope.dispatch_until([&] { return online == kScaleWorkers || failure; }, "waiting for 1,000 workers to attach");
   const auto started = Clock::now();
   if (failure) throw BenchError(*failure);
@@ -115,7 +115,7 @@ Measurement run_scale_start(RunContext& context) {
   Measurement m;
   m.p50_ns = static_cast<double>(elapsed_ns(start, started));
   m.samples = 1;
-  m.note = "1000 workers: create + start until all online; idle " + formatted("%.1f", wakeups_per_s) +
+  m.note = "1000 workers: create + start_all until all online; idle " + formatted("%.1f", wakeups_per_s) +
            " wake-ups/s; an idle worker " + formatted("%.0f", per_worker / 1024.0) +
            " KiB beyond shared libraries (its PSS " + formatted("%.0f", workers_beyond_files / 1024.0 / 1000.0) +
            " KiB, broker growth " + megabytes(broker_growth) + " in all); ending them " + formatted("%.0f", end_ms) + " ms";

@@ -253,14 +253,19 @@ std::shared_ptr<HandleCore> Context::child_core(std::uint32_t slot, std::uint32_
   return nullptr;
 }
 
-void Context::start(HandleCore& child) {
-  if (!child.parent_view) throw WorkerError(WorkerErrc::bad_state, "only a worker's parent can start it");
+void Context::check_startable(const HandleCore& child) const {
+  if (!child.parent_view || child.context.lock().get() != this) {
+    throw WorkerError(WorkerErrc::bad_state, "only a worker's parent can start it");
+  }
   if (child.start_requested) {
     throw WorkerError(WorkerErrc::bad_state, "worker " + std::to_string(child.slot) + " was already started");
   }
   if (auto problem = why_cannot_execute(child.executable)) {
     throw WorkerError(WorkerErrc::no_such_executable, "cannot start '" + child.executable + "': " + *problem);
   }
+}
+
+void Context::request_launch(HandleCore& child) {
   child.start_requested = true;
   std::error_code ignored;
   LaunchRequest request{child.slot, child.generation, child.executable, child.arguments,
@@ -270,6 +275,9 @@ void Context::start(HandleCore& child) {
   request.stdout_channel = child.output ? child.output->id() : 0;
   request.chunks = child.chunks;
   post_request(request);
+}
+
+void Context::await_launch(HandleCore& child) {
   const auto result = wait_for_launch_result(child, shm::Deadline::after(kBrokerAnswerDeadline));
   if (!result) throw WorkerError(WorkerErrc::session_gone, "the broker did not answer a launch request");
   if (result->accepted) return;
@@ -284,6 +292,43 @@ void Context::start(HandleCore& child) {
                           : refusal == LaunchRefusal::bad_state          ? WorkerErrc::bad_state
                                                                          : WorkerErrc::os_error;
   throw WorkerError(code, "cannot start '" + child.executable + "': " + result->error);
+}
+
+void Context::start(HandleCore& child) {
+  check_startable(child);
+  request_launch(child);
+  await_launch(child);
+}
+
+void Context::start_all(const std::vector<HandleCore*>& children) {
+  for (const HandleCore* child : children) check_startable(*child);
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (children[j] == children[i]) {
+        throw WorkerError(WorkerErrc::bad_state, "worker " + std::to_string(children[i]->slot) + " is listed twice");
+      }
+    }
+  }
+  // Every request first: the broker spawns them back to back while this
+  // process waits once, instead of once per worker.
+  std::size_t posted = 0;
+  std::optional<WorkerError> first_failure;
+  try {
+    for (HandleCore* child : children) {
+      request_launch(*child);
+      ++posted;
+    }
+  } catch (const WorkerError& e) {
+    first_failure = e;
+  }
+  for (std::size_t i = 0; i < posted; ++i) {
+    try {
+      await_launch(*children[i]);
+    } catch (const WorkerError& e) {
+      if (!first_failure) first_failure = e;
+    }
+  }
+  if (first_failure) throw *first_failure;
 }
 
 // Reads the broker's events into launch_results_ and stashed_ without running

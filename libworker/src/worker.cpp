@@ -147,6 +147,13 @@ WorkerHandle Worker::create_plain(const std::string& executable, std::vector<std
   return context_->create_plain(executable, std::move(arguments), std::move(options));
 }
 
+void Worker::start_all(std::span<WorkerHandle> children) {
+  std::vector<detail::HandleCore*> cores;
+  cores.reserve(children.size());
+  for (WorkerHandle& child : children) cores.push_back(&checked(child.core()));
+  context_->start_all(cores);
+}
+
 void Worker::on_messageerror(std::function<void(const MessageError&)> handler) {
   context_->on_messageerror = std::move(handler);
 }

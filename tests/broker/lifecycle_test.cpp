@@ -9,7 +9,9 @@
 #include <csignal>
 #include <fstream>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "colony/broker/broker.hpp"
 #include "colony/subprocess/child.hpp"
@@ -249,6 +251,61 @@ TEST_CASE("the running-worker cap refuses or queues a launch, as configured", "[
     first.terminate();
     REQUIRE(first.join(10s));
     REQUIRE(test::dispatch_until(broker.host(), [&] { return third_online && reply == "queued hello"; }));
+  }
+}
+
+TEST_CASE("start_all launches many workers together, as start() does each", "[ipc]") {
+  BrokerOptions options = test::broker_options();
+  SECTION("every one is spawned when it returns, and each answers") {
+    Broker broker(options);
+    std::vector<WorkerHandle> workers;
+    std::vector<std::string> replies(8);
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      workers.push_back(broker.host().create(test::worker_path(), {"echo"}));
+      workers.back().on_message<std::string>([&replies, i](std::string text) { replies[i] = std::move(text); });
+    }
+    broker.host().start_all(workers);
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      CHECK(workers[i].pid() > 0);
+      workers[i].post_message("hello " + std::to_string(i));
+    }
+    REQUIRE(test::dispatch_until(broker.host(), [&] {
+      return std::all_of(replies.begin(), replies.end(), [](const std::string& r) { return !r.empty(); });
+    }));
+    for (std::size_t i = 0; i < replies.size(); ++i) CHECK(replies[i] == "hello " + std::to_string(i));
+  }
+  SECTION("a handle that cannot start stops all before any request leaves") {
+    Broker broker(options);
+    std::vector<WorkerHandle> workers{broker.host().create(test::worker_path(), {"echo"}),
+                                      broker.host().create("/nonexistent/colony-worker")};
+    try {
+      broker.host().start_all(workers);
+      FAIL("started a list holding a missing executable");
+    } catch (const WorkerError& e) {
+      CHECK(e.code() == WorkerErrc::no_such_executable);
+    }
+    CHECK(workers[0].state() == WorkerState::created);
+    CHECK(workers[0].pid() == 0);
+    workers[0].start();  // still startable on its own
+    CHECK(workers[0].pid() > 0);
+  }
+  SECTION("over the cap under the fail policy: the refused end failed_to_start, the others run") {
+    options.limits.max_running = 2;
+    options.limits.over_cap = BrokerLimits::OverCap::fail;
+    Broker broker(options);
+    std::vector<WorkerHandle> workers;
+    for (int i = 0; i < 3; ++i) workers.push_back(broker.host().create(test::worker_path(), {"echo"}));
+    try {
+      broker.host().start_all(workers);
+      FAIL("three workers started past a cap of two");
+    } catch (const WorkerError& e) {
+      CHECK(e.code() == WorkerErrc::worker_cap);
+    }
+    CHECK(workers[0].pid() > 0);
+    CHECK(workers[1].pid() > 0);
+    CHECK(workers[2].state() == WorkerState::terminated);
+    REQUIRE(workers[2].exit_status());
+    CHECK(workers[2].exit_status()->kind == ExitStatus::Kind::failed_to_start);
   }
 }
 

@@ -95,6 +95,8 @@ class Context : public std::enable_shared_from_this<Context> {
   WorkerHandle create_child(const std::string& executable, std::vector<std::string> arguments);
   WorkerHandle create_plain(const std::string& executable, std::vector<std::string> arguments, PlainOptions options);
   void start(HandleCore& child);
+  // start() of each, the launch requests posted together (Worker::start_all).
+  void start_all(const std::vector<HandleCore*>& children);
   void terminate(HandleCore& child);
   std::optional<ExitStatus> join(HandleCore& child, shm::Deadline deadline);
 
@@ -137,6 +139,12 @@ class Context : public std::enable_shared_from_this<Context> {
   Worker& facade();
 
  private:
+  // start()'s parts: the checks this process can make, the request, the
+  // broker's answer (a refusal throws and ends the handle as failed_to_start).
+  void check_startable(const HandleCore& child) const;
+  void request_launch(HandleCore& child);
+  void await_launch(HandleCore& child);
+
   Context(std::shared_ptr<SessionMap> session, std::uint32_t slot, std::uint32_t generation);
   void open_broker_ring();
   void open_own_segments(bool host);
