@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,7 +21,9 @@
 #include <cerrno>
 #include <csignal>
 #include <mutex>
+#include <span>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "../launcher.hpp"
@@ -238,6 +241,7 @@ std::uint64_t steady_ns() {
 struct Reaper::Impl {
   std::function<void(const ProcessEnd&)> on_end;
   int wakeup = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int ready_set = ::epoll_create1(EPOLL_CLOEXEC);
   ForwardTarget forward = open_forward_target();
   std::mutex mutex;
   struct Watched {
@@ -271,13 +275,31 @@ struct Reaper::Impl {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
       if (n <= 0) {
-        ::close(entry.stderr_fd);
+        unwatch_and_close(entry.stderr_fd);
         entry.stderr_fd = -1;
         return false;
       }
       entry.tail->append(std::string_view(buffer, static_cast<std::size_t>(n)));
       copy_on(buffer, static_cast<std::size_t>(n));
     }
+  }
+
+  // One epoll set holds every watched descriptor, so a wake costs what is
+  // ready, not what is watched: poll() over a thousand workers' pidfds and
+  // pipes at each spawn and each end made starting and ending them
+  // quadratic. Data: 0 the wakeup, else (serial << 1) | is_stderr.
+  bool watch_fd(int fd, std::uint64_t data) const {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = data;
+    return ::epoll_ctl(ready_set, EPOLL_CTL_ADD, fd, &event) == 0;
+  }
+  // Our pidfd is a dup of the broker's, whose description stays open: it
+  // must leave the set by hand (closing it alone would not), or epoll would
+  // report it ready for ever.
+  void unwatch_and_close(int fd) const {
+    (void)::epoll_ctl(ready_set, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
   }
 
   void loop() {
@@ -287,46 +309,55 @@ struct Reaper::Impl {
     sigemptyset(&pipe_signal);
     sigaddset(&pipe_signal, SIGPIPE);
     ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
-    std::vector<Watched> watched;
-    std::vector<pollfd> fds;
-    std::vector<std::pair<std::size_t, bool>> owner;  // per fds entry after the first: watched index, is stderr
+    std::unordered_map<std::uint64_t, Watched> watched;
+    std::uint64_t next_serial = 1;
+    (void)watch_fd(wakeup, 0);
+    std::vector<epoll_event> ready(64);
     while (!stopping.load()) {
       {
         std::lock_guard lock(mutex);
-        watched.insert(watched.end(), added.begin(), added.end());
+        for (Watched& entry : added) {
+          const std::uint64_t serial = next_serial++;
+          (void)watch_fd(entry.fd, serial << 1);
+          if (entry.stderr_fd >= 0 && !watch_fd(entry.stderr_fd, (serial << 1) | 1)) {
+            ::close(entry.stderr_fd);  // not watchable: its tail is lost, its process still is watched
+            entry.stderr_fd = -1;
+          }
+          watched.emplace(serial, std::move(entry));
+        }
         added.clear();
       }
-      fds.assign(1, pollfd{wakeup, POLLIN, 0});
-      owner.clear();
-      for (std::size_t i = 0; i < watched.size(); ++i) {
-        fds.push_back(pollfd{watched[i].fd, POLLIN, 0});
-        owner.emplace_back(i, false);
-        if (watched[i].stderr_fd >= 0) {
-          fds.push_back(pollfd{watched[i].stderr_fd, POLLIN, 0});
-          owner.emplace_back(i, true);
+      const int count = ::epoll_wait(ready_set, ready.data(), static_cast<int>(ready.size()), -1);
+      if (count < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      const std::span<const epoll_event> events(ready.data(), static_cast<std::size_t>(count));
+      // Output first: all a process wrote is read before its end is told.
+      for (const epoll_event& event : events) {
+        const std::uint64_t data = event.data.u64;
+        if (data == 0) {
+          std::uint64_t drained = 0;
+          (void)::read(wakeup, &drained, sizeof(drained));
+          continue;
         }
+        if ((data & 1) == 0) continue;
+        const auto found = watched.find(data >> 1);
+        if (found == watched.end() || found->second.stderr_fd < 0) continue;
+        (void)drain(found->second);
       }
-      if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
-      if (fds[0].revents & POLLIN) {
-        std::uint64_t drained = 0;
-        (void)::read(wakeup, &drained, sizeof(drained));
-      }
-      for (std::size_t i = 1; i < fds.size(); ++i) {
-        if (fds[i].revents != 0 && owner[i - 1].second) {
-          Watched& entry = watched[owner[i - 1].first];
-          if (entry.stderr_fd >= 0) (void)drain(entry);
-        }
-      }
-      std::vector<std::size_t> ended;
-      for (std::size_t i = 1; i < fds.size(); ++i) {
-        if (fds[i].revents == 0 || owner[i - 1].second) continue;
-        Watched& entry = watched[owner[i - 1].first];
+      for (const epoll_event& event : events) {
+        const std::uint64_t data = event.data.u64;
+        if (data == 0 || (data & 1) != 0) continue;
+        const auto found = watched.find(data >> 1);
+        if (found == watched.end()) continue;
+        Watched& entry = found->second;
         siginfo_t info{};
         ProcessEnd end{entry.token, entry.pid, true, false, 0, 0, steady_ns(), {}};
         if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(entry.fd), &info, WEXITED | WNOHANG) != 0) {
-          if (errno == EINTR) continue;
+          if (errno == EINTR) continue;  // still ready: looked at again at the next wait
           // ECHILD: reaped by someone else (a waitpid(-1) in the host): it
-          // ended, how is lost. Stop watching, or poll would spin on it.
+          // ended, how is lost. Stop watching, or the wait would spin on it.
           end.known = false;
         } else if (info.si_pid == 0) {
           continue;  // readable but not ended yet: look again
@@ -339,18 +370,16 @@ struct Reaper::Impl {
         // All it wrote is in the pipe now: read the rest before telling.
         if (entry.stderr_fd >= 0) {
           (void)drain(entry);
-          if (entry.stderr_fd >= 0) ::close(entry.stderr_fd);  // a child of it may hold the pipe: stop here
+          if (entry.stderr_fd >= 0) unwatch_and_close(entry.stderr_fd);  // a child of it may hold the pipe: stop here
           entry.stderr_fd = -1;
         }
         if (entry.tail) end.stderr_tail = entry.tail->lines();
-        ::close(entry.fd);
-        ended.push_back(owner[i - 1].first);
+        unwatch_and_close(entry.fd);
+        watched.erase(found);
         on_end(end);
       }
-      std::sort(ended.begin(), ended.end());
-      for (std::size_t i = ended.size(); i-- > 0;) watched.erase(watched.begin() + static_cast<std::ptrdiff_t>(ended[i]));
     }
-    for (const auto& entry : watched) {
+    for (const auto& [serial, entry] : watched) {
       ::close(entry.fd);
       if (entry.stderr_fd >= 0) ::close(entry.stderr_fd);
     }
@@ -380,6 +409,7 @@ Reaper::~Reaper() {
     if (entry.stderr_fd >= 0) ::close(entry.stderr_fd);
   }
   ::close(impl_->wakeup);
+  ::close(impl_->ready_set);
   if (impl_->forward.fd >= 0) ::close(impl_->forward.fd);
 }
 
