@@ -186,8 +186,8 @@ class Worker : public detail::WorkerPort<Worker> {
                             PlainOptions options = {});
   // start() of each of children (this worker's own, created, not started),
   // their launch requests posted together so that the broker spawns them
-  // back to back: the way to start many (1,000 in 0.6x the time of a loop of
-  // start()). Every handle is checked before any request leaves, and an
+  // back to back while this process waits once: the way to start many.
+  // Every handle is checked before any request leaves, and an
   // error there starts none; a refusal by the broker (the cap under the
   // fail policy) ends that handle as failed_to_start, and the first one is
   // thrown once every request has been answered, the others started.
