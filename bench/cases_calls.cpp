@@ -4,6 +4,9 @@
 //   call  colony-caller   colony::Caller, made once: after the first call, a
 //                         mailbox record and a reply record, one wake each
 //                         way (the broker is asked only when no process runs)
+//   call  colony-caller-spin  the same, the caller spinning on its reply
+//                         (CallOptions::spin) and the worker for its next call
+//                         (Worker::set_spin), 2^20 pauses each at most
 //   call  colony-call     colony::call: the same, opening the session and
 //                         making (and removing) a reply ring every time
 //   call  colony-caller-x8  8 threads, each with its own Caller, call the one
@@ -36,21 +39,27 @@ constexpr auto kCallTimeout = std::chrono::seconds(10);
 
 // The named worker of a call row's session, "answerer" (colony_bench_worker
 // named), pinned to the peer CPU when pin_worker is set.
-void define_answerer(colony::Broker& broker, RunContext& context, bool pin_worker) {
+void define_answerer(colony::Broker& broker, RunContext& context, bool pin_worker, std::uint32_t spin = 0) {
   const std::string worker = bench_file(kWorkerExecutable, "the worker executable");
   std::vector<std::string> arguments{"named"};
   if (pin_worker && context.placement().peer_cpu) {
     arguments.insert(arguments.end(), {"--cpu", std::to_string(*context.placement().peer_cpu)});
   }
+  if (spin != 0) arguments.insert(arguments.end(), {"--spin", std::to_string(spin)});
   broker.define_named_worker("answerer", worker, arguments);
 }
 
 const colony::CallOptions kWaited{true, kCallTimeout};
 
-Measurement run_calls(RunContext& context, bool reuse_caller) {
+// Spinning calls: the caller spins on its reply and the worker for its next
+// call, as the spinning round-trip rows do (their budget).
+constexpr std::uint32_t kCallSpin = std::uint32_t{1} << 20;
+
+Measurement run_calls(RunContext& context, bool reuse_caller, std::uint32_t spin = 0) {
   colony::Broker broker(colony::BrokerOptions{context.broker_session(), {}});
-  define_answerer(broker, context, true);
-  const colony::CallOptions& waited = kWaited;
+  define_answerer(broker, context, true, spin);
+  colony::CallOptions waited = kWaited;
+  waited.spin = spin;
   std::optional<colony::Caller> caller;
   if (reuse_caller) caller.emplace(broker.session());
   const auto call = [&] {
@@ -175,6 +184,7 @@ Measurement run_cli_calls(RunContext& context) {
 std::vector<Case> call_cases() {
   return {
       Case{CaseKind::call, "colony-caller", 0, [](RunContext& context) { return run_calls(context, true); }},
+      Case{CaseKind::call, "colony-caller-spin", 0, [](RunContext& context) { return run_calls(context, true, kCallSpin); }},
       Case{CaseKind::call, "colony-call", 0, [](RunContext& context) { return run_calls(context, false); }},
       Case{CaseKind::call, "colony-caller-x8", 0, run_concurrent_calls},
       Case{CaseKind::call, "colony-cli", 0, run_cli_calls},

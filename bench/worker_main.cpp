@@ -72,16 +72,21 @@ int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "exit-now") == 0) return 0;
   if (argc >= 2 && std::strcmp(argv[1], "named") == 0) {
     // A named worker for the restart and call rows: answers "ping" with its
-    // pid; --cpu C pins it first (the call rows).
-    if (argc == 4 && std::strcmp(argv[2], "--cpu") == 0 && !bench::pin_to(std::atoi(argv[3]))) {
-      std::fprintf(stderr, "colony_bench_worker: cannot pin to cpu %s: %s\n", argv[3], std::strerror(errno));
+    // pid; --cpu C pins it first, --spin N spins that long for the next
+    // call before sleeping (the call rows).
+    for (int i = 2; i + 1 < argc; i += 2) {
+      if (std::strcmp(argv[i], "--cpu") == 0 && !bench::pin_to(std::atoi(argv[i + 1]))) {
+        std::fprintf(stderr, "colony_bench_worker: cannot pin to cpu %s: %s\n", argv[i + 1], std::strerror(errno));
+      } else if (std::strcmp(argv[i], "--spin") == 0) {
+        colony::Worker::current().set_spin(static_cast<std::uint32_t>(std::strtoul(argv[i + 1], nullptr, 10)));
+      }
     }
     colony::Methods methods;
     methods.on("ping", [](const colony::Call&) { return colony::Value(static_cast<long long>(::getpid())); });
     return methods.serve();
   }
   if (argc < 2 || std::strcmp(argv[1], "echo") != 0) {
-    std::fprintf(stderr, "usage: colony_bench_worker exit-now | named [--cpu C] | echo [--once] [--spin N] [--cpu C]\n");
+    std::fprintf(stderr, "usage: colony_bench_worker exit-now | named [--cpu C] [--spin N] | echo [--once] [--spin N] [--cpu C]\n");
     return 64;
   }
   EchoOptions options;

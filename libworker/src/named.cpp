@@ -11,6 +11,7 @@
 #include "colony/session/protocol.hpp"
 #include "colony/session/reply_ring.hpp"
 #include "colony/session/session_map.hpp"
+#include "colony/shm/cpu_relax.hpp"
 #include "colony/shm/process.hpp"
 #include "colony/worker/mailbox.hpp"
 
@@ -266,8 +267,14 @@ std::optional<Value> Caller::call(std::string_view name, std::string_view method
   if (impl_->needs_start(box)) impl_->ensure_running(name, deadline.capped(kBrokerDeadline));
   if (!options.wait) return std::nullopt;
 
+  std::uint32_t spin_left = options.spin;
   for (;;) {
-    auto received = replies->receive<Reply>(deadline.capped(kWatchInterval));
+    auto received = spin_left != 0 ? replies->try_receive<Reply>() : replies->receive<Reply>(deadline.capped(kWatchInterval));
+    if (spin_left != 0 && received.status == shm::Outcome::empty) {
+      --spin_left;
+      shm::cpu_relax();
+      continue;
+    }
     if (received.ok()) {
       // A reply for another call (an earlier call of this caller that timed
       // out, or an id of a dead session's caller answered after a

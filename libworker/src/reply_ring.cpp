@@ -1,5 +1,7 @@
 #include "colony/session/reply_ring.hpp"
 
+#include <algorithm>
+
 #include "colony/session/names.hpp"
 
 namespace colony::detail {
@@ -49,6 +51,25 @@ std::optional<shm::Ring> open_reply_ring(const SessionMap& map, const std::strin
   auto ring = shm::Ring::open(map.name(shm::SegmentKind::ring, object), deadline);
   if (!ring) return std::nullopt;
   return std::move(*ring);
+}
+
+shm::Ring* ReplyRingCache::find_or_open(const SessionMap& map, const std::string& object, shm::Deadline deadline) {
+  ++uses_;
+  for (Mapped& entry : mapped_) {
+    if (entry.object == object) {
+      entry.last_use = uses_;
+      return entry.ring.get();
+    }
+  }
+  auto ring = open_reply_ring(map, object, deadline);
+  if (!ring) return nullptr;
+  if (mapped_.size() >= kMaxRings) {
+    const auto oldest = std::min_element(mapped_.begin(), mapped_.end(),
+                                         [](const Mapped& a, const Mapped& b) { return a.last_use < b.last_use; });
+    mapped_.erase(oldest);
+  }
+  mapped_.push_back(Mapped{object, std::make_unique<shm::Ring>(std::move(*ring)), uses_});
+  return mapped_.back().ring.get();
 }
 
 }  // namespace colony::detail

@@ -18,11 +18,12 @@
 namespace colony {
 namespace {
 
-void send_reply(const detail::SessionMap& map, const std::string& reply_ring, const Reply& reply) {
+void send_reply(detail::ReplyRingCache& rings, const detail::SessionMap& map, const std::string& reply_ring,
+                const Reply& reply) {
   const auto deadline = shm::Deadline::after(detail::kSegmentPublishWait);
-  if (detail::send_to_reply_ring(map, reply_ring, reply, deadline) == shm::Outcome::too_large) {
+  if (rings.send(map, reply_ring, reply, deadline) == shm::Outcome::too_large) {
     Reply refused{reply.id, false, Value(), "the reply is larger than the caller's reply ring"};
-    (void)detail::send_to_reply_ring(map, reply_ring, refused, deadline);
+    (void)rings.send(map, reply_ring, refused, deadline);
   }
 }
 
@@ -137,13 +138,14 @@ class Methods::Server {
     }
     // Replied before the message leaves the box: a death in between means
     // the call is handled (and answered) again, never lost.
-    if (!request.reply_ring.empty()) send_reply(context_.session(), request.reply_ring, reply);
+    if (!request.reply_ring.empty()) send_reply(reply_rings_, context_.session(), request.reply_ring, reply);
   }
 
   Methods& methods_;
   std::string name_;
   detail::Context& context_;
   Mailbox box_;
+  detail::ReplyRingCache reply_rings_;  // the recent callers' reply rings, kept mapped
   bool handling_ = false;
   bool ended_ = false;  // killed; stop() is methods_.stop_
   shm::Clock::time_point idle_since_ = shm::Clock::now();

@@ -2,6 +2,7 @@
 // at the first call and again after a death, replies, errors, many callers.
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <vector>
 
 #include "child_process.hpp"
 #include "colony/broker/broker.hpp"
@@ -233,6 +234,32 @@ TEST_CASE("a Caller makes many calls through one reply ring, and a late reply to
     CHECK(caller.call("counter", "add", Value::Array{1}, CallOptions{true, 20s}) == Value(201));
   }
   CHECK(reply_rings(broker.session()) == 0);  // removed with the caller
+}
+
+// A named worker keeps its recent callers' reply rings mapped, and attaches
+// the ring's one writer only while it answers: two workers answering one
+// caller in turn, and one worker answering more callers than it keeps
+// mapped, answer every call; a spinning waited call is answered the same.
+TEST_CASE("workers answer callers in turn through kept reply rings, and a spinning call is answered alike", "[ipc]") {
+  Broker broker(test::broker_options());
+  broker.define_named_worker("a", test::worker_path(), {"named"});
+  broker.define_named_worker("b", test::worker_path(), {"named"});
+  const CallOptions waited{true, 20s};
+  Caller caller(broker.session());
+  for (int i = 1; i <= 20; ++i) {
+    REQUIRE(caller.call("a", "add", Value::Array{1}, waited) == Value(i));
+    REQUIRE(caller.call("b", "add", Value::Array{2}, waited) == Value(2 * i));
+  }
+  // More callers than the worker keeps (detail::ReplyRingCache::kMaxRings),
+  // each called twice, the second time after the others.
+  std::vector<Caller> callers;
+  for (int i = 0; i < 20; ++i) callers.emplace_back(broker.session());
+  for (int round = 0; round < 2; ++round) {
+    for (Caller& other : callers) REQUIRE(other.call("a", "get", Value::Array{}, waited).has_value());
+  }
+  CallOptions spinning = waited;
+  spinning.spin = 1 << 16;
+  CHECK(caller.call("a", "add", Value::Array{1}, spinning) == Value(21));
 }
 
 TEST_CASE("a Caller whose session's broker died calls the broker that takes the session over", "[crash]") {

@@ -56,6 +56,13 @@ struct Reply {
 struct CallOptions {
   bool wait = false;  // wait for the reply
   std::chrono::milliseconds timeout{30'000};
+  // With wait: pause iterations the caller spins on its reply before it
+  // sleeps (as Worker::set_spin does for a worker's loop). For calls that
+  // follow each other to a worker that answers in microseconds and spins
+  // for the next call itself (Worker::current().set_spin(n) before serve()):
+  // both sides then skip the kernel's wake, which costs tens of
+  // microseconds on virtual machines. 0: sleep at once.
+  std::uint32_t spin = 0;
 };
 
 // Queues a call to the named worker of session (and starts its process if

@@ -5,9 +5,11 @@
 // out; and the answering side, which writes into a ring it did not make.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "colony/session/session_error.hpp"
 #include "colony/session/session_map.hpp"
@@ -55,5 +57,39 @@ shm::Outcome send_to_reply_ring(const SessionMap& map, const std::string& object
   if (!writer) return shm::Outcome::closed;
   return shm::TypedWriter(std::move(*writer)).send(answer, deadline);
 }
+
+// The answering side of a process that answers many calls (a named
+// worker's serve()): the reply rings of its recent callers stay mapped, so
+// that an answer to a caller it answered before is one record, not a
+// shm_open, an mmap and an munmap. Only the mapping is kept: the ring's one
+// writer is attached for each answer and released after it, as other
+// workers answer the same caller. A caller that is gone has removed its
+// ring; a kept mapping of it costs its touched pages until it is evicted
+// (the least recently used of kMaxRings), and an answer written there
+// reaches nobody, as it would not have anyway.
+class ReplyRingCache {
+ public:
+  static constexpr std::size_t kMaxRings = 16;
+
+  template <shm::RegisteredType Answer>
+  shm::Outcome send(const SessionMap& map, const std::string& object, const Answer& answer, shm::Deadline deadline) {
+    shm::Ring* ring = find_or_open(map, object, deadline);
+    if (ring == nullptr) return shm::Outcome::closed;
+    auto writer = shm::RingWriter::attach(*ring);
+    if (!writer) return shm::Outcome::closed;
+    return shm::TypedWriter(std::move(*writer)).send(answer, deadline);
+  }
+
+ private:
+  struct Mapped {
+    std::string object;
+    std::unique_ptr<shm::Ring> ring;  // held where it stays put: a writer points at it
+    std::uint64_t last_use = 0;
+  };
+  shm::Ring* find_or_open(const SessionMap& map, const std::string& object, shm::Deadline deadline);
+
+  std::vector<Mapped> mapped_;
+  std::uint64_t uses_ = 0;
+};
 
 }  // namespace colony::detail
