@@ -82,18 +82,25 @@ Measurement run_scale_start(RunContext& context) {
   const int self_thread = current_thread_id();
   const auto count_switches = [&] {
     std::uint64_t total = switches_or_throw(0, self_thread);
-    for (const colony::WorkerHandle& worker : workers) total += switches_or_throw(worker.pid(), 0);
+    for (const colony::WorkerHandle& worker : workers) {
+      const int pid = worker.pid();
+      if (pid <= 0) throw BenchError("a worker ended while the session idled");
+      total += switches_or_throw(pid, 0);
+    }
     return total;
   };
   const std::uint64_t switches_before = count_switches();
   const auto idle_start = Clock::now();
   std::this_thread::sleep_for(idle_window(context));
   const std::uint64_t switches_after = count_switches();
+  (void)host.dispatch(std::chrono::milliseconds(0));  // an exit in the window is told here
+  if (failure) throw BenchError(*failure);
   const double idle_seconds = std::chrono::duration<double>(Clock::now() - idle_start).count();
   const double wakeups_per_s = static_cast<double>(switches_after - switches_before) / idle_seconds;
 
   double workers_beyond_files = 0;
   for (const colony::WorkerHandle& worker : workers) {
+    if (worker.pid() <= 0) throw BenchError("a worker ended while the session idled");
     const auto pss = pss_of(worker.pid());
     if (!pss) throw BenchError("cannot read the PSS of worker " + std::to_string(worker.pid()));
     workers_beyond_files += pss->beyond_files();

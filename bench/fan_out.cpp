@@ -12,6 +12,7 @@
 #include "broker_scope.hpp"
 #include "memory.hpp"
 #include "placement.hpp"
+#include "process_stats.hpp"
 #include "stats.hpp"
 
 namespace bench {
@@ -23,6 +24,7 @@ double fan_warmup_seconds(const RunContext& context) { return context.quick() ? 
 }  // namespace
 
 Measurement run_fan_out(RunContext& context, std::size_t workers) {
+  raise_open_file_limit();  // the broker holds two descriptors per worker
   const std::string executable = worker_executable();
   const Memory before = memory_of_self();
   const bool peak_reset = reset_peak_memory();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ bool kill_process(const Spawned& process) noexcept;
 // SA_NOCLDWAIT): then no exit status can be learnt.
 bool children_are_auto_reaped() noexcept;
 void release_process(Spawned& process) noexcept;
+// SIGKILL, then waits for the end and reaps it (a killed process ends at
+// once), then releases the handle: for a process that must not run on.
+void kill_and_reap(Spawned& process) noexcept;
 // This process's environment, for a worker's to start from.
 std::vector<std::string> inherited_environment();
 // Names the calling thread where the OS shows thread names (top -H, a
@@ -72,7 +76,10 @@ class Reaper {
   // stderr_fd (-1: none), the read end of the process's standard error, is
   // now the reaper's: it copies what arrives to this process's standard
   // error (never blocking on it) and keeps the tail for the ProcessEnd.
-  void watch(const Spawned& process, std::uint64_t token, int stderr_fd = -1);
+  // The error when the process cannot be watched (the system refused a
+  // descriptor): then its end would never be seen, so the caller kills it
+  // (kill_and_reap) and treats the start as failed; stderr_fd is closed.
+  std::optional<shm::Error> watch(const Spawned& process, std::uint64_t token, int stderr_fd = -1);
 
  private:
   struct Impl;

@@ -148,6 +148,14 @@ std::optional<shm::Error> ProcessTree::spawn(std::uint32_t slot) {
     publish_slot_state(record, worker.generation, SlotState::created, SlotWriter::broker);
     return spawned.error();
   }
+  // Watched before it counts as running: a process whose end could not be
+  // seen would hold its slot and its place under the cap for ever.
+  if (auto unwatched = reaper_->watch(*spawned, (std::uint64_t{worker.slot} << 32) | worker.generation,
+                                      stderr_pipe.read_end)) {
+    kill_and_reap(*spawned);
+    publish_slot_state(record, worker.generation, SlotState::created, SlotWriter::broker);
+    return unwatched;
+  }
   if (worker.launch.plain) {
     worker.pumps = io.start_pumps(worker.launch.chunks);
     // It will never attach: it is online as soon as it runs.
@@ -163,7 +171,6 @@ std::optional<shm::Error> ProcessTree::spawn(std::uint32_t slot) {
   record.started_unix_ns.store(unix_ns(), std::memory_order_relaxed);
   ++running_;
   map_->header().running_workers.store(running_, std::memory_order_relaxed);
-  reaper_->watch(worker.process, (std::uint64_t{worker.slot} << 32) | worker.generation, stderr_pipe.read_end);
   return std::nullopt;
 }
 

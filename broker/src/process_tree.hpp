@@ -92,7 +92,7 @@ class ProcessTree {
   // Plain executables whose output has all reached its channel: told now.
   void finalize_drained();
   // After process ends: the doorbells of every worker that may still read,
-  // once per turn however many ended in it (ring_all_doorbells_ in .cpp).
+  // once per turn however many ended in it (doorbells_due_).
   void ring_doorbells_if_due();
   Clock::time_point next_timer(Clock::time_point now) const;
 

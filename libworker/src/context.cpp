@@ -266,7 +266,6 @@ void Context::check_startable(const HandleCore& child) const {
 }
 
 void Context::request_launch(HandleCore& child) {
-  child.start_requested = true;
   std::error_code ignored;
   LaunchRequest request{child.slot, child.generation, child.executable, child.arguments,
                         std::filesystem::current_path(ignored).string()};
@@ -275,6 +274,9 @@ void Context::request_launch(HandleCore& child) {
   request.stdout_channel = child.output ? child.output->id() : 0;
   request.chunks = child.chunks;
   post_request(request);
+  // Only once posted: a request that could not be sent leaves the handle
+  // startable, in state created.
+  child.start_requested = true;
 }
 
 void Context::await_launch(HandleCore& child) {

@@ -272,6 +272,8 @@ std::optional<Value> Caller::call(std::string_view name, std::string_view method
     auto received = spin_left != 0 ? replies->try_receive<Reply>() : replies->receive<Reply>(deadline.capped(kWatchInterval));
     if (spin_left != 0 && received.status == shm::Outcome::empty) {
       --spin_left;
+      // The spin ends at the call's deadline too (looked at every 1024 turns).
+      if (spin_left % 1024 == 0 && deadline.passed()) spin_left = 0;
       shm::cpu_relax();
       continue;
     }

@@ -37,7 +37,11 @@ ReplyRing::ReplyRing(ReplyRing&& other) noexcept
 }
 
 ReplyRing::~ReplyRing() {
-  if (name_) shm::Segment::remove(*name_);
+  if (!name_) return;
+  // Closed first: an answering process that keeps this ring mapped
+  // (ReplyRingCache) sees it closed and lets its memory go.
+  ring_->close();
+  shm::Segment::remove(*name_);
 }
 
 SessionExpected<shm::TypedReader> ReplyRing::reader() {
@@ -55,6 +59,9 @@ std::optional<shm::Ring> open_reply_ring(const SessionMap& map, const std::strin
 
 shm::Ring* ReplyRingCache::find_or_open(const SessionMap& map, const std::string& object, shm::Deadline deadline) {
   ++uses_;
+  // A ring closed by its caller is removed from the system: our mapping is
+  // all that holds its memory (every segment's pages are reserved whole).
+  std::erase_if(mapped_, [](const Mapped& entry) { return entry.ring->is_closed(); });
   for (Mapped& entry : mapped_) {
     if (entry.object == object) {
       entry.last_use = uses_;

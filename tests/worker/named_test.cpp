@@ -2,6 +2,8 @@
 // at the first call and again after a death, replies, errors, many callers.
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "child_process.hpp"
@@ -260,6 +262,26 @@ TEST_CASE("workers answer callers in turn through kept reply rings, and a spinni
   CallOptions spinning = waited;
   spinning.spin = 1 << 16;
   CHECK(caller.call("a", "add", Value::Array{1}, spinning) == Value(21));
+}
+
+// One-shot calls make and remove a reply ring each; the worker must not keep
+// the removed rings mapped (their memory lives as long as a mapping does).
+TEST_CASE("a named worker lets go of the reply rings its one-shot callers removed", "[ipc]") {
+  Broker broker(test::broker_options());
+  broker.define_named_worker("counter", test::worker_path(), {"named"});
+  for (int i = 1; i <= 20; ++i) {
+    REQUIRE(call(broker.session(), "counter", "add", Value::Array{1}, CallOptions{true, 20s}) == Value(i));
+  }
+  const int pid = named_worker_pid(broker.session(), "counter");
+  REQUIRE(pid > 0);
+  // Mappings of removed segments read "(deleted)" in /proc/PID/maps.
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  REQUIRE(maps.good());
+  int removed_reply_rings = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find(".ring.rp") != std::string::npos && line.find("(deleted)") != std::string::npos) ++removed_reply_rings;
+  }
+  CHECK(removed_reply_rings <= 1);  // the last caller's, dropped at the next answer
 }
 
 TEST_CASE("a Caller whose session's broker died calls the broker that takes the session over", "[crash]") {

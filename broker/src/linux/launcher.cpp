@@ -22,6 +22,7 @@
 #include <csignal>
 #include <mutex>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -211,6 +212,16 @@ void release_process(Spawned& process) noexcept {
   process.handle = -1;
 }
 
+void kill_and_reap(Spawned& process) noexcept {
+  if (process.handle < 0) return;
+  (void)kill_process(process);
+  siginfo_t info{};
+  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(process.handle), &info, WEXITED) != 0 &&
+         errno == EINTR) {
+  }
+  release_process(process);
+}
+
 namespace {
 
 // Where the workers' standard error is copied, and how, so that the reaper
@@ -245,6 +256,7 @@ struct Reaper::Impl {
   ForwardTarget forward = open_forward_target();
   std::mutex mutex;
   struct Watched {
+    std::uint64_t serial;  // its key in the epoll set (see watch_fd)
     int pid;
     int fd;  // our own dup of the pidfd
     std::uint64_t token;
@@ -252,6 +264,7 @@ struct Reaper::Impl {
     std::shared_ptr<StderrTail> tail;
   };
   std::vector<Watched> added;  // guarded by mutex
+  std::uint64_t next_serial = 1;  // guarded by mutex
   std::atomic<bool> stopping{false};
   std::thread thread;
 
@@ -310,19 +323,12 @@ struct Reaper::Impl {
     sigaddset(&pipe_signal, SIGPIPE);
     ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     std::unordered_map<std::uint64_t, Watched> watched;
-    std::uint64_t next_serial = 1;
-    (void)watch_fd(wakeup, 0);
     std::vector<epoll_event> ready(64);
     while (!stopping.load()) {
       {
         std::lock_guard lock(mutex);
         for (Watched& entry : added) {
-          const std::uint64_t serial = next_serial++;
-          (void)watch_fd(entry.fd, serial << 1);
-          if (entry.stderr_fd >= 0 && !watch_fd(entry.stderr_fd, (serial << 1) | 1)) {
-            ::close(entry.stderr_fd);  // not watchable: its tail is lost, its process still is watched
-            entry.stderr_fd = -1;
-          }
+          const std::uint64_t serial = entry.serial;
           watched.emplace(serial, std::move(entry));
         }
         added.clear();
@@ -391,6 +397,13 @@ struct Reaper::Impl {
 };
 
 Reaper::Reaper(std::function<void(const ProcessEnd&)> on_end) : impl_(std::make_unique<Impl>()) {
+  if (impl_->wakeup < 0 || impl_->ready_set < 0 || !impl_->watch_fd(impl_->wakeup, 0)) {
+    const int error = errno;
+    if (impl_->wakeup >= 0) ::close(impl_->wakeup);
+    if (impl_->ready_set >= 0) ::close(impl_->ready_set);
+    if (impl_->forward.fd >= 0) ::close(impl_->forward.fd);
+    throw std::system_error(error, std::generic_category(), "colony broker: the reaper's eventfd or epoll set");
+  }
   impl_->on_end = std::move(on_end);
   impl_->thread = std::thread([impl = impl_.get()] {
     name_this_thread("colony-reaper");
@@ -413,19 +426,38 @@ Reaper::~Reaper() {
   if (impl_->forward.fd >= 0) ::close(impl_->forward.fd);
 }
 
-void Reaper::watch(const Spawned& process, std::uint64_t token, int stderr_fd) {
+std::optional<shm::Error> Reaper::watch(const Spawned& process, std::uint64_t token, int stderr_fd) {
   const int fd = ::fcntl(process.handle, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    const int error = errno;
+    if (stderr_fd >= 0) ::close(stderr_fd);
+    return shm::os_error("cannot watch the new process (dup of its pidfd)", error);
+  }
   std::shared_ptr<StderrTail> tail;
+  std::lock_guard lock(impl_->mutex);
+  // Into the set here, where a failure can still be told: an end the set
+  // reports before the reaper's thread has taken the entry from added is
+  // reported again (level-triggered) once it has.
+  const std::uint64_t serial = impl_->next_serial++;
+  if (!impl_->watch_fd(fd, serial << 1)) {
+    const int error = errno;
+    ::close(fd);
+    if (stderr_fd >= 0) ::close(stderr_fd);
+    return shm::os_error("cannot watch the new process (epoll_ctl)", error);
+  }
   if (stderr_fd >= 0) {
     ::fcntl(stderr_fd, F_SETFL, ::fcntl(stderr_fd, F_GETFL) | O_NONBLOCK);
-    tail = std::make_shared<StderrTail>();
+    if (impl_->watch_fd(stderr_fd, (serial << 1) | 1)) {
+      tail = std::make_shared<StderrTail>();
+    } else {
+      ::close(stderr_fd);  // not watchable: its tail is lost, its process still is watched
+      stderr_fd = -1;
+    }
   }
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->added.push_back(Impl::Watched{process.pid, fd, token, stderr_fd, std::move(tail)});
-  }
+  impl_->added.push_back(Impl::Watched{serial, process.pid, fd, token, stderr_fd, std::move(tail)});
   const std::uint64_t one = 1;
   (void)::write(impl_->wakeup, &one, sizeof(one));
+  return std::nullopt;
 }
 
 }  // namespace colony::broker_detail

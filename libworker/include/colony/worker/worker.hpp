@@ -190,7 +190,10 @@ class Worker : public detail::WorkerPort<Worker> {
   // Every handle is checked before any request leaves, and an
   // error there starts none; a refusal by the broker (the cap under the
   // fail policy) ends that handle as failed_to_start, and the first one is
-  // thrown once every request has been answered, the others started.
+  // thrown once every request has been answered, the others started. When
+  // a request cannot be sent at all (the broker is gone), that error is
+  // thrown once the requests sent are answered; the handles from that one
+  // on stay in state created.
   void start_all(std::span<WorkerHandle> children);
 
   // post_message / on_message / receive (from WorkerPort): the default

@@ -63,10 +63,12 @@ shm::Outcome send_to_reply_ring(const SessionMap& map, const std::string& object
 // that an answer to a caller it answered before is one record, not a
 // shm_open, an mmap and an munmap. Only the mapping is kept: the ring's one
 // writer is attached for each answer and released after it, as other
-// workers answer the same caller. A caller that is gone has removed its
-// ring; a kept mapping of it costs its touched pages until it is evicted
-// (the least recently used of kMaxRings), and an answer written there
-// reaches nobody, as it would not have anyway.
+// workers answer the same caller. A caller that is done closes its ring
+// before removing it, and the next answer drops every closed ring here: a
+// removed segment's memory (reserved whole) lives as long as a mapping of
+// it. A caller killed before it could close stays mapped until evicted (the
+// least recently used of kMaxRings); an answer written there reaches
+// nobody, as it would not have anyway.
 class ReplyRingCache {
  public:
   static constexpr std::size_t kMaxRings = 16;
