@@ -15,6 +15,11 @@ SessionExpected<ReplyRing> ReplyRing::make(const SessionMap& map, std::size_t ca
   shm::RingOptions options;
   options.capacity = capacity;
   options.max_message = shm::largest_message(capacity);
+  // Many writers: the workers a caller calls answer into its one ring, and
+  // one may still be inside its send (a late reply, or the previous answer's
+  // writer not yet let go) when the next answers. A single-writer ring
+  // would refuse the second writer, and its answer would be lost.
+  options.variant = shm::RingVariant::many_writers;
   for (int attempt = 0; attempt < kReplyNameTries; ++attempt) {
     std::string object = random_reply_ring_object();
     auto candidate = map.name(shm::SegmentKind::ring, object);

@@ -61,9 +61,9 @@ shm::Outcome send_to_reply_ring(const SessionMap& map, const std::string& object
 // The answering side of a process that answers many calls (a named
 // worker's serve()): the reply rings of its recent callers stay mapped, so
 // that an answer to a caller it answered before is one record, not a
-// shm_open, an mmap and an munmap. Only the mapping is kept: the ring's one
-// writer is attached for each answer and released after it, as other
-// workers answer the same caller. A caller that is done closes its ring
+// shm_open, an mmap and an munmap. Only the mapping is kept: a writer is
+// attached for each answer (the ring takes many, one per worker answering
+// the same caller) and let go after it. A caller that is done closes its ring
 // before removing it, and the next answer drops every closed ring here: a
 // removed segment's memory (reserved whole) lives as long as a mapping of
 // it. A caller killed before it could close stays mapped until evicted (the
