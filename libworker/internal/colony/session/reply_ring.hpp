@@ -48,14 +48,21 @@ std::optional<shm::Ring> open_reply_ring(const SessionMap& map, const std::strin
 
 // Sends answer to the reply ring object; the status of the send, or closed
 // when there is no such ring to write to.
+// Sends answer into a reply ring this process has mapped: a writer of its
+// own for this one answer (the ring takes many), let go after it.
+template <shm::RegisteredType Answer>
+shm::Outcome send_answer(shm::Ring& ring, const Answer& answer, shm::Deadline deadline) {
+  auto writer = shm::RingWriter::attach(ring);
+  if (!writer) return shm::Outcome::closed;
+  return shm::TypedWriter(std::move(*writer)).send(answer, deadline);
+}
+
 template <shm::RegisteredType Answer>
 shm::Outcome send_to_reply_ring(const SessionMap& map, const std::string& object, const Answer& answer,
                                    shm::Deadline deadline) {
   auto ring = open_reply_ring(map, object, deadline);
   if (!ring) return shm::Outcome::closed;
-  auto writer = shm::RingWriter::attach(*ring);
-  if (!writer) return shm::Outcome::closed;
-  return shm::TypedWriter(std::move(*writer)).send(answer, deadline);
+  return send_answer(*ring, answer, deadline);
 }
 
 // The answering side of a process that answers many calls (a named
@@ -77,9 +84,7 @@ class ReplyRingCache {
   shm::Outcome send(const SessionMap& map, const std::string& object, const Answer& answer, shm::Deadline deadline) {
     shm::Ring* ring = find_or_open(map, object, deadline);
     if (ring == nullptr) return shm::Outcome::closed;
-    auto writer = shm::RingWriter::attach(*ring);
-    if (!writer) return shm::Outcome::closed;
-    return shm::TypedWriter(std::move(*writer)).send(answer, deadline);
+    return send_answer(*ring, answer, deadline);
   }
 
  private:
