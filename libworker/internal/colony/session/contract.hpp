@@ -38,7 +38,8 @@ inline constexpr std::chrono::seconds kSegmentPublishWait{2};
 
 inline constexpr std::uint64_t kSessionMagic = 0x3153534553594e43ULL;  // "CNYSESS1"
 // 2: the broker is recorded with its start time (broker_start).
-inline constexpr std::uint32_t kSessionVersion = 2;
+// 3: a worker slot's message counters left the doorbell's line.
+inline constexpr std::uint32_t kSessionVersion = 3;
 inline constexpr std::uint32_t kMaxWorkerSlots = 1024;
 inline constexpr std::uint32_t kHostSlot = 0;  // the process that hosts the broker
 inline constexpr std::uint32_t kMaxObjectEntries = 4096;
@@ -119,15 +120,19 @@ inline shm::ProcessIdentity broker_identity(const SessionHeader& header) noexcep
 }
 
 // One worker. Slot 0 is the host. Three 128-byte lines: what senders read
-// (state), what the worker itself writes per message (doorbell, counters),
-// and the executable's name for display. Line 0 is written by the slot's
+// (state), the doorbell, and what only inspectors read (the worker's message
+// counters and the executable's name). Line 0 is written by the slot's
 // creator while it holds the slot reserved, then by the broker (state, pid,
 // exit), each step through slot_state.hpp; line 1 by the worker's own
-// process only; line 2 by the creator.
+// process when its loop sleeps; line 2 by the creator (the name) and the
+// worker's own process (the counters).
 //
 // The doorbell word is what the worker's event loop sleeps on: anyone who
 // publishes something for this worker (a channel record, an event) rings it,
-// so one sleep on a wait word covers all of its channels.
+// so one sleep on a wait word covers all of its channels. Every sender reads
+// it after every message, so nothing written per message shares its line:
+// the counters once did, and each message then moved that line from the
+// receiver's core to the sender's and back.
 struct WorkerSlot {
   // line 0: identity and state, written at creation, launch and end
   std::atomic<std::uint64_t> state_word;  // generation << 32 | SlotState
@@ -141,21 +146,20 @@ struct WorkerSlot {
   std::uint32_t reserved0;
   std::atomic<std::uint64_t> started_unix_ns;
   std::uint8_t pad0[128 - 48];
-  // line 1: hot, written by the worker's own process
+  // line 1: read by every sender, written by the worker's own process as its loop sleeps and wakes
   std::atomic<std::uint32_t> doorbell_sleeping;  // a wait word: 1 while the loop sleeps
-  std::uint32_t reserved1;
+  std::uint8_t pad1[128 - 4];
+  // line 2: for inspectors
   std::atomic<std::uint64_t> messages_in;   // records its channels delivered to it
   std::atomic<std::uint64_t> messages_out;  // records it committed to channels
-  std::uint8_t pad1[128 - 24];
-  // line 2
-  char executable[128];  // for display; NUL-terminated, truncated
+  char executable[112];  // for display; NUL-terminated, truncated
 };
 static_assert(sizeof(WorkerSlot) == 384);
 static_assert(offsetof(WorkerSlot, pid) == 16);
 static_assert(offsetof(WorkerSlot, started_unix_ns) == 40);
 static_assert(offsetof(WorkerSlot, doorbell_sleeping) == 128);
-static_assert(offsetof(WorkerSlot, messages_in) == 136);
-static_assert(offsetof(WorkerSlot, executable) == 256);
+static_assert(offsetof(WorkerSlot, messages_in) == 256);
+static_assert(offsetof(WorkerSlot, executable) == 272);
 
 // The registry of channels and shared objects, for inspection (`colony ps`).
 // Entries are appended, never reused: the objects live until the session
