@@ -40,6 +40,33 @@ void add_handler(ChannelCore& channel, std::uint32_t tag, RecordHandler handler)
   channel.handlers[tag] = std::move(handler);
 }
 
+std::span<std::byte> begin_loan(ChannelCore& channel, std::uint32_t tag, std::size_t size) {
+  const SendStatus status = channel.begin_send(tag, size, std::nullopt);
+  if (status != SendStatus::ok) throw_send_failure(channel, status);
+  return channel.outgoing_payload();
+}
+
+void send_loan(ChannelCore& channel) {
+  const SendStatus status = channel.finish_send(ChannelCore::Wake::now);
+  if (status != SendStatus::ok) throw_send_failure(channel, status);
+}
+
+void drop_loan(ChannelCore& channel) noexcept { channel.abandon_send(); }
+
+SendStatus send_in_batch(ChannelCore& channel, std::uint32_t tag, std::size_t size, const RecordWriter& write) {
+  const SendStatus claimed = channel.begin_send(tag, size, std::nullopt);
+  if (claimed != SendStatus::ok) return claimed;
+  try {
+    write(channel.outgoing_payload());
+  } catch (...) {
+    channel.abandon_send();
+    throw;
+  }
+  return channel.finish_send(ChannelCore::Wake::later);
+}
+
+void flush_batch(ChannelCore& channel) noexcept { channel.flush_sends(); }
+
 shm::ReceiveInfo receive_record(ChannelCore& channel, shm::Deadline deadline, const RecordHandler& decode) {
   shm::ReceiveInfo result;
   if (!channel.wait_for_record(deadline, result)) return result;
@@ -89,6 +116,22 @@ void ChannelCore::set_sender(std::uint32_t slot, std::uint32_t generation) noexc
 
 SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> wait_until,
                                         const std::function<void(std::span<std::byte>)>& write) {
+  const SendStatus claimed = begin_send(tag, size, wait_until);
+  if (claimed != SendStatus::ok) return claimed;
+  try {
+    write(outgoing_.payload);
+  } catch (...) {
+    abandon_send();  // nothing half-written becomes visible
+    throw;
+  }
+  return finish_send(Wake::now);
+}
+
+SendStatus ChannelCore::begin_send(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> wait_until) {
+  if (outgoing_.active) {
+    throw WorkerError(WorkerErrc::bad_state, "channel " + std::to_string(id_) +
+                                                 " has a loaned message outstanding: send or drop it first");
+  }
   last_send_size = size;
   if (size > session_->header().max_message) return SendStatus::too_large;
   if (!writer_) {
@@ -103,55 +146,102 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std
     if (wait_until) return *wait_until;
     return options.when_full == WhenFull::fail ? shm::Deadline::now() : shm::Deadline::after(options.send_timeout);
   };
-  if (size > ring_.max_message()) return send_out_of_line(tag, size, deadline(), write);
-  shm::Claim claimed = writer_->try_claim(tag, size);
-  if (claimed.status == shm::Outcome::full) {
-    // Full: wait for space in slices, so that a receiver that died does not
-    // hold the sender for the whole deadline.
-    const shm::Deadline until = deadline();
-    if (until.expired()) return SendStatus::full;
-    do {
-      claimed = writer_->claim(tag, size, until.capped(kLivenessSlice));
-      if (claimed.status != shm::Outcome::timed_out || until.expired()) break;
-    } while (!receiver_gone());
-    if (claimed.status == shm::Outcome::timed_out && !until.expired()) return SendStatus::receiver_gone;
+  if (size > ring_.max_message()) {
+    const std::uint64_t object_id = session_->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
+    const std::string object = out_of_line_object(object_id);
+    auto name = session_->name(shm::SegmentKind::bytes, object);
+    // A process that dies between here and finish_send leaves this segment
+    // unreferenced: it goes with the session (colony clean removes it).
+    auto bytes = shm::ByteArray::create(name, size, size);
+    if (!bytes) throw WorkerError(WorkerErrc::os_error, "out-of-line message: " + bytes.error().message);
+    outgoing_.payload = bytes->bytes().first(size);
+    outgoing_.large.emplace(std::move(*bytes));
+    outgoing_.large_name.emplace(std::move(name));
+    outgoing_.large_object = object;
+    outgoing_.deadline = deadline();
+  } else {
+    shm::Claim claimed = writer_->try_claim(tag, size);
+    if (claimed.status == shm::Outcome::full) {
+      // The receiver may sleep on a batch's records: wake it before waiting for it.
+      if (unrung_) flush_sends();
+      // Full: wait for space in slices, so that a receiver that died does not
+      // hold the sender for the whole deadline.
+      const shm::Deadline until = deadline();
+      if (until.expired()) return SendStatus::full;
+      do {
+        claimed = writer_->claim(tag, size, until.capped(kLivenessSlice));
+        if (claimed.status != shm::Outcome::timed_out || until.expired()) break;
+      } while (!receiver_gone());
+      if (claimed.status == shm::Outcome::timed_out && !until.expired()) return SendStatus::receiver_gone;
+    }
+    if (!claimed.ok()) return from_ring(claimed.status);
+    outgoing_.claim = claimed;
+    outgoing_.payload = claimed.payload;
   }
-  if (!claimed.ok()) return from_ring(claimed.status);
-  // Publishing point: after the commit the receiver may take the record;
-  // dying before it (or a write that throws) leaves nothing visible.
-  writer_->write_and_commit(claimed, write);
-  // commit() ends with a full fence (ring.hpp), which also orders these loads
-  // after the publication: a receiver binding or falling asleep concurrently
-  // either sees the record or is seen here.
+  outgoing_.active = true;
+  outgoing_.tag = tag;
+  outgoing_.size = size;
+  return SendStatus::ok;
+}
+
+SendStatus ChannelCore::finish_send(Wake wake) {
+  Outgoing sent = std::move(outgoing_);
+  outgoing_ = Outgoing{};
+  if (sent.large) {
+    // The bytes are written; what travels in the ring is their reference.
+    sent.large.reset();
+    const SendStatus status = send(OutOfLine{sent.tag, sent.size, sent.large_object}, sent.deadline);
+    if (status != SendStatus::ok) shm::Segment::remove(*sent.large_name);
+    return status;
+  }
+  // Publishing point: after it the receiver may take the record; dying
+  // before it leaves nothing visible.
+  count_sent();
+  if (wake == Wake::later) {
+    writer_->publish(sent.claim);
+    unrung_ = true;
+    return SendStatus::ok;
+  }
+  writer_->commit(sent.claim);
+  ring_receiver();
+  return SendStatus::ok;
+}
+
+void ChannelCore::abandon_send() noexcept {
+  if (!outgoing_.active) return;
+  if (outgoing_.large_name) {
+    outgoing_.large.reset();
+    shm::Segment::remove(*outgoing_.large_name);
+  } else {
+    writer_->drop(outgoing_.claim);
+  }
+  outgoing_ = Outgoing{};
+}
+
+void ChannelCore::flush_sends() noexcept {
+  if (!unrung_) return;
+  unrung_ = false;
+  writer_->flush();
+  ring_receiver();
+}
+
+void ChannelCore::count_sent() noexcept {
   const std::uint32_t sender = control().sender_slot_plus_one.load(std::memory_order_relaxed);
   if (sender != 0 && sender <= kMaxWorkerSlots) {
     auto& counter = session_->slot(sender - 1).messages_out;
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+}
+
+void ChannelCore::ring_receiver() noexcept {
+  // The ring's commit (or flush) ends with a full fence (ring.hpp), which
+  // also orders this load after the publication: a receiver binding or
+  // falling asleep concurrently either sees the record or is seen here.
   const std::uint32_t receiver = control().receiver_slot_plus_one.load(std::memory_order_relaxed);
   // A sender that dies here leaves a record its receiver may sleep on: the
   // broker rings every doorbell when it sees a process end.
   COLONY_FAILPOINT("channel.send.before_doorbell");
   if (receiver != 0) session_->ring_doorbell_after_fence(receiver - 1);
-  return SendStatus::ok;
-}
-
-SendStatus ChannelCore::send_out_of_line(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
-                                         const std::function<void(std::span<std::byte>)>& write) {
-  const std::uint64_t object_id = session_->header().next_object_id.fetch_add(1, std::memory_order_relaxed);
-  OutOfLine record{tag, size, out_of_line_object(object_id)};
-  const auto name = session_->name(shm::SegmentKind::bytes, record.object);
-  auto bytes = shm::ByteArray::create(name, size, size);
-  if (!bytes) throw WorkerError(WorkerErrc::os_error, "out-of-line message: " + bytes.error().message);
-  try {
-    write(bytes->bytes().first(size));
-  } catch (...) {
-    shm::Segment::remove(name);
-    throw;
-  }
-  const SendStatus status = send(record, deadline);
-  if (status != SendStatus::ok) shm::Segment::remove(name);
-  return status;
 }
 
 bool ChannelCore::receiver_gone() const noexcept {

@@ -189,11 +189,16 @@ RingWriter::RingWriter(RingWriter&& other) noexcept
       self_(other.self_),
       attached_single_(other.attached_single_),
       tail_(other.tail_),
-      cached_head_(other.cached_head_) {
+      cached_head_(other.cached_head_),
+      full_spin_pays_(other.full_spin_pays_),
+      unflushed_(other.unflushed_) {
   other.attached_single_ = false;
+  other.unflushed_ = false;
 }
 
 RingWriter::~RingWriter() {
+  // A writer that goes away leaves no reader asleep on what it published.
+  if (unflushed_) flush();
   if (attached_single_) release_slot(ring_->control().writer);
 }
 
@@ -402,6 +407,9 @@ Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadli
       return claimed;
     }
     first_try = false;
+    // The reader may sleep on records published without a wake: it must
+    // run before we can expect space from it.
+    if (unflushed_) flush();
     // Spin: one load per pause; claim again only once the reader moved.
     for (std::uint32_t spin = 0; spin < policy_.spin_iterations; ++spin) {
       cpu_relax();
@@ -454,6 +462,16 @@ Claim RingWriter::claim(std::uint32_t type_tag, std::size_t payload_size, Deadli
 }
 
 void RingWriter::commit(const Claim& claimed) noexcept {
+  publish(claimed);
+  flush();
+}
+
+void RingWriter::flush() noexcept {
+  unflushed_ = false;
+  wake_reader();
+}
+
+void RingWriter::publish(const Claim& claimed) noexcept {
   RingControl& c = ring_->control();
   RecordHeader& header = header_at(*ring_, claimed.position);
   if (ring_->variant() == RingVariant::single_writer) {
@@ -478,7 +496,7 @@ void RingWriter::commit(const Claim& claimed) noexcept {
     COLONY_FAILPOINT("ring.commit_many.before_length");
     header.length.store(static_cast<std::int32_t>(claimed.payload.size()), std::memory_order_release);
   }
-  wake_reader();
+  unflushed_ = true;
 }
 
 void RingWriter::drop(const Claim& claimed) noexcept {

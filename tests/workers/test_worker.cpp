@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -281,6 +282,66 @@ int main_with(const std::string& mode, int argc, char** argv) {
         ++received;
       }
       self.post_message(TestCounts{received, wrong});
+    });
+    return self.run();
+  }
+  if (mode == "loan-produce") {
+    // Creates a channel, hands it to the parent, and on "go" sends count
+    // messages built in place (message i: i % 5 * 300 + 1 bytes, byte j =
+    // (i + j) & 0xff), one of 1 MiB (past any ring: out of line), then
+    // 0..count-1 as one batch.
+    const auto count = static_cast<std::uint64_t>(std::atoll(argv[2]));
+    auto channel = MessageChannel::create();
+    self.on_message<std::string>([&](const std::string& command) {
+      if (command != "go") return;
+      const auto send_pattern = [&](std::uint64_t i, std::size_t size) {
+        auto loan = channel.loan<std::vector<std::uint8_t>>(size);
+        const auto bytes = loan.elements();
+        for (std::size_t j = 0; j < bytes.size(); ++j) bytes[j] = static_cast<std::uint8_t>((i + j) & 0xff);
+        loan.send();
+      };
+      for (std::uint64_t i = 0; i < count; ++i) send_pattern(i, static_cast<std::size_t>(i % 5 * 300 + 1));
+      send_pattern(count, std::size_t{1} << 20);
+      std::vector<std::uint64_t> batch(count);
+      for (std::uint64_t i = 0; i < count; ++i) batch[i] = i;
+      channel.send_all(batch);
+      self.post_message(std::string("sent"));
+    });
+    self.post_message(channel);
+    return self.run();
+  }
+  if (mode == "loan-die") {
+    // Creates a channel, hands it to the parent, and on "go" sends three
+    // 100-byte messages of 1, 2, 3 built in place, then dies by SIGKILL
+    // while it holds a fourth loan, half written.
+    auto channel = MessageChannel::create();
+    self.on_message<std::string>([&](const std::string& command) {
+      if (command != "go") return;
+      for (std::uint8_t i = 1; i <= 3; ++i) {
+        auto loan = channel.loan<std::vector<std::uint8_t>>(100);
+        std::fill(loan.elements().begin(), loan.elements().end(), i);
+        loan.send();
+      }
+      auto held = channel.loan<std::vector<std::uint8_t>>(100);
+      std::fill(held.elements().begin(), held.elements().begin() + 50, std::uint8_t{0xee});
+      std::raise(SIGKILL);
+    });
+    self.post_message(channel);
+    return self.run();
+  }
+  if (mode == "view-die") {
+    // Receives a channel and views its messages in place: reports the
+    // size and first byte of each, and dies by SIGKILL inside the handler
+    // of one whose first byte is 0xdd.
+    MessageChannel input;
+    self.on_message<MessageChannel>([&](MessageChannel channel) {
+      input = channel;
+      input.on_view<std::vector<std::byte>>([&](std::span<const std::byte> bytes) {
+        const int first = bytes.empty() ? -1 : static_cast<int>(bytes[0]);
+        self.post_message("viewed " + std::to_string(bytes.size()) + " " + std::to_string(first));
+        if (first == 0xdd) std::raise(SIGKILL);
+      });
+      self.post_message(std::string("bound"));
     });
     return self.run();
   }

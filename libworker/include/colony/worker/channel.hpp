@@ -17,11 +17,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <span>
 
+#include "colony/shm/in_place.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/errors.hpp"
@@ -88,6 +91,25 @@ shm::TypedReceived<T> receive_value(ChannelCore& channel, shm::Deadline deadline
   return result;
 }
 
+// Loaned sends and batches (MessageChannel::loan, send_all), through the
+// channel's begin/finish steps. begin_loan and send_loan throw WorkerError
+// as send() does.
+std::span<std::byte> begin_loan(ChannelCore& channel, std::uint32_t tag, std::size_t size);
+void send_loan(ChannelCore& channel);
+void drop_loan(ChannelCore& channel) noexcept;
+SendStatus send_in_batch(ChannelCore& channel, std::uint32_t tag, std::size_t size, const RecordWriter& write);
+void flush_batch(ChannelCore& channel) noexcept;
+[[noreturn]] void throw_send_failure(const ChannelCore& channel, SendStatus status);
+
+template <shm::FlatArray T, class F>
+RecordHandler make_view_handler(F&& handler) {
+  return [h = std::forward<F>(handler)](const shm::RecordView& record) mutable {
+    shm::ReceiveInfo info{shm::Outcome::ok, record.type_tag, record.sequence, {}};
+    if (const auto elements = shm::view_record<T>(record, info)) h(*elements);
+    return info;
+  };
+}
+
 template <shm::RegisteredType T, class F>
 RecordHandler make_handler(F&& handler) {
   return [h = std::forward<F>(handler)](const shm::RecordView& record) {
@@ -98,6 +120,45 @@ RecordHandler make_handler(F&& handler) {
 }
 
 }  // namespace detail
+
+// A message of T (a flat array: std::string, std::vector<std::byte>, a
+// std::vector of an arithmetic type) written in place in the channel: room
+// for its elements is claimed by MessageChannel::loan, the caller fills
+// elements(), and send() publishes it; a loan destroyed unsent is dropped,
+// and nothing of it is ever seen. A channel lends one message at a time.
+//
+// What a receiver sees if the sender dies holding a loan: nothing. Its
+// record was never published, and the ring's next writer starts before it.
+// A loan larger than the ring lives in a one-shot segment of the session,
+// which then stays until the session ends (colony clean removes it).
+template <shm::FlatArray T>
+class Loan {
+ public:
+  using Element = typename T::value_type;
+  Loan(Loan&& other) noexcept : channel_(std::move(other.channel_)), elements_(other.elements_) {}
+  Loan& operator=(Loan&&) = delete;
+  ~Loan() { drop(); }
+
+  // Uninitialized: set every element before send().
+  std::span<Element> elements() const noexcept { return elements_; }
+  // Publishes the message; throws WorkerError as MessageChannel::send does
+  // (a loan larger than the ring can still find the channel full or closed).
+  void send() {
+    const auto channel = std::move(channel_);
+    if (!channel) throw WorkerError(WorkerErrc::bad_state, "this loan was already sent or dropped");
+    detail::send_loan(*channel);
+  }
+  void drop() noexcept {
+    if (const auto channel = std::move(channel_)) detail::drop_loan(*channel);
+  }
+
+ private:
+  friend class MessageChannel;
+  Loan(std::shared_ptr<detail::ChannelCore> channel, std::span<Element> elements)
+      : channel_(std::move(channel)), elements_(elements) {}
+  std::shared_ptr<detail::ChannelCore> channel_;
+  std::span<Element> elements_;
+};
 
 class MessageChannel {
  public:
@@ -123,6 +184,39 @@ class MessageChannel {
     return detail::send_value(sender_core(), value, deadline);
   }
 
+  // Batching: sends every value of a range as send() would, with one fence
+  // and one wake of the receiver for the whole run instead of one per value
+  // (a receiver that is awake takes each value as soon as it is published;
+  // one that sleeps wakes at the end, or as soon as the channel fills).
+  // Throws WorkerError at the first value that cannot be sent; the values
+  // before it are sent.
+  template <std::ranges::input_range Range>
+    requires shm::RegisteredType<std::ranges::range_value_t<Range>>
+  void send_all(const Range& values) {
+    using T = std::ranges::range_value_t<Range>;
+    detail::ChannelCore& channel = sender_core();
+    struct FlushAtExit {
+      detail::ChannelCore& channel;
+      ~FlushAtExit() { detail::flush_batch(channel); }
+    } flush_at_exit{channel};
+    for (const T& value : values) {
+      const SendStatus status =
+          detail::send_in_batch(channel, shm::TypeAlias<T>::tag, shm::serialized_size(value), shm::serializer_of(value));
+      if (status != SendStatus::ok) throw_send_failure(status);
+    }
+  }
+
+  // Loaned send (see Loan): room for count elements of T, written in place.
+  // Throws WorkerError when the room cannot be had, as send() does.
+  template <shm::FlatArray T>
+  Loan<T> loan(std::size_t count) {
+    detail::ChannelCore& channel = sender_core();
+    const auto size = shm::flat_payload_size<T>(count);
+    const std::span<std::byte> payload =
+        detail::begin_loan(channel, shm::TypeAlias<T>::tag, size ? *size : std::numeric_limits<std::size_t>::max());
+    return Loan<T>(core_, shm::start_flat_payload<T>(payload, count));
+  }
+
   // Registers the handler the receiver's event loop calls for each T; binds
   // this process as the receiver.
   template <shm::RegisteredType T, class F>
@@ -130,6 +224,25 @@ class MessageChannel {
     detail::add_handler(receiver_core(), shm::TypeAlias<T>::tag, detail::make_handler<T>(std::forward<F>(handler)));
   }
   void on_messageerror(std::function<void(const MessageError&)> handler);
+
+  // Zero-copy receive: as on_message, for a flat array T, but the handler is
+  // given its elements where they lie (a std::span<const Element>, valid
+  // until it returns) instead of a copy, and the message is freed after it
+  // returns. A message larger than the ring is viewed in its one-shot
+  // segment. What a sender sees if the receiver dies inside the handler: the
+  // message is still in the channel, and the channel's next receiver gets it
+  // again, as with on_message.
+  template <shm::FlatArray T, class F>
+  void on_view(F&& handler) {
+    detail::add_handler(receiver_core(), shm::TypeAlias<T>::tag,
+                        detail::make_view_handler<T>(std::forward<F>(handler)));
+  }
+  // As receive, with the message viewed in place by handler.
+  template <shm::FlatArray T, class F>
+  shm::ReceiveInfo receive_view(std::chrono::milliseconds timeout, F&& handler) {
+    return detail::receive_record(receiver_core(), shm::Deadline::after(timeout),
+                                  detail::make_view_handler<T>(std::forward<F>(handler)));
+  }
 
   // Blocks until a message arrives, the channel is closed and drained, or the
   // timeout passes; binds this process as the receiver. A message that does

@@ -49,8 +49,6 @@ namespace detail {
 class Context;
 struct HandleCore;
 
-[[noreturn]] void throw_send_failure(const ChannelCore& channel, SendStatus status);
-
 // What a worker and a handle to it have in common: a default channel pair
 // (outgoing/incoming from the holder's side) and the worker's shared
 // properties. Self provides outgoing(), incoming(), properties() and

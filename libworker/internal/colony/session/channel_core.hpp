@@ -12,6 +12,7 @@
 
 #include "colony/session/contract.hpp"
 #include "colony/session/session_map.hpp"
+#include "colony/shm/byte_array.hpp"
 #include "colony/shm/ring.hpp"
 #include "colony/shm/typed.hpp"
 #include "colony/worker/channel.hpp"
@@ -61,6 +62,21 @@ class ChannelCore {
   }
   SendStatus send_serialized(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> deadline,
                              const std::function<void(std::span<std::byte>)>& write);
+
+  // A send in three steps, for loans and batches: begin_send claims room for
+  // size bytes (in the ring, or a one-shot segment for a message larger
+  // than the ring) and returns where to write them; finish_send publishes
+  // them; abandon_send gives the room back unpublished. One send at a time:
+  // begin_send throws WorkerError (bad_state) while another is outstanding.
+  // With Wake::later, finish_send leaves the receiver's wake to flush_sends
+  // (a batch's one fence and one doorbell); a send that must wait for room
+  // flushes first, so a batch never leaves its receiver asleep on it.
+  enum class Wake { now, later };
+  SendStatus begin_send(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> deadline);
+  std::span<std::byte> outgoing_payload() const noexcept { return outgoing_.payload; }
+  SendStatus finish_send(Wake wake);
+  void abandon_send() noexcept;
+  void flush_sends() noexcept;
   std::string describe_failure(SendStatus status, std::size_t size) const;
   ChannelOptions options;
   std::size_t last_send_size = 0;
@@ -114,8 +130,21 @@ class ChannelCore {
   bool wait_for_record(shm::Deadline deadline, shm::ReceiveInfo& status);
   const RecordHandler* handler_for(std::uint32_t tag) noexcept;
   void count_received() noexcept;
-  SendStatus send_out_of_line(std::uint32_t tag, std::size_t size, shm::Deadline deadline,
-                              const std::function<void(std::span<std::byte>)>& write);
+  void count_sent() noexcept;
+  void ring_receiver() noexcept;
+
+  // The send between begin_send and finish_send or abandon_send.
+  struct Outgoing {
+    bool active = false;
+    std::uint32_t tag = 0;
+    std::size_t size = 0;
+    std::span<std::byte> payload;
+    shm::Claim claim;                        // in the ring, or
+    std::optional<shm::ByteArray> large;     // a one-shot segment, sent as an OutOfLine record
+    std::optional<shm::SegmentName> large_name;
+    std::string large_object;                // its name within the session
+    shm::Deadline deadline = shm::Deadline::now();  // for the OutOfLine record
+  };
 
   std::shared_ptr<SessionMap> session_;
   shm::Ring ring_;
@@ -126,6 +155,8 @@ class ChannelCore {
   // The handler found last: a channel usually carries one type.
   std::uint32_t cached_tag_ = 0;
   const RecordHandler* cached_handler_ = nullptr;
+  Outgoing outgoing_;
+  bool unrung_ = false;  // records published with Wake::later since the last flush_sends
   shm::RecordView pending_;  // received by wait_for_record, delivered next
   bool has_pending_ = false;
 };

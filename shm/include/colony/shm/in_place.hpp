@@ -30,6 +30,7 @@
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -48,6 +49,34 @@ concept FlatArray = RegisteredType<Container> && FlatCodec<Container>::enabled &
   typename Container::value_type;
 } && std::is_trivially_copyable_v<typename Container::value_type> && (alignof(typename Container::value_type) <= 8);
 
+// A committed record of a Container, as a span of its elements where they
+// lie; nothing (info says why: wrong_type, unknown_type, undecodable) when it
+// is another type or its element count does not describe its bytes. The span
+// is valid while the record is: until the reader commits it.
+template <FlatArray Container>
+std::optional<std::span<const typename Container::value_type>> view_record(const RecordView& record,
+                                                                           ReceiveInfo& info) {
+  using Element = typename Container::value_type;
+  if (record.type_tag != TypeAlias<Container>::tag) {
+    Container unused;  // the typed layer's check and message; it returns before touching the value
+    info = decode_record_into(record, unused);
+    return std::nullopt;
+  }
+  const std::span<const std::byte> payload = record.payload;
+  std::uint64_t count = 0;
+  if (payload.size() >= sizeof count) std::memcpy(&count, payload.data(), sizeof count);
+  // The count is untrusted: it must describe exactly the bytes present.
+  if (payload.size() < sizeof count || count != (payload.size() - sizeof count) / sizeof(Element) ||
+      (payload.size() - sizeof count) % sizeof(Element) != 0) {
+    info.status = Outcome::undecodable;
+    info.error = "cannot view '" + std::string(TypeAlias<Container>::name) + "': its element count does not match its " +
+                 std::to_string(payload.size()) + " bytes";
+    return std::nullopt;
+  }
+  return std::span<const Element>(reinterpret_cast<const Element*>(payload.data() + sizeof count),
+                                  static_cast<std::size_t>(count));
+}
+
 // The next record, if it is a Container, shown to handle as a span of its
 // elements; freed once handle returns (or throws). Returns what the receive
 // found: ok once handle ran; for a record of another type or a malformed one,
@@ -58,7 +87,6 @@ concept FlatArray = RegisteredType<Container> && FlatCodec<Container>::enabled &
 template <FlatArray Container, class Handler>
   requires std::invocable<Handler&, std::span<const typename Container::value_type>>
 ReceiveInfo receive_view(TypedReader& reader, Deadline deadline, Handler&& handle) {
-  using Element = typename Container::value_type;
   RingReader& ring = reader.raw();
   const Received received = ring.receive(deadline);
   ReceiveInfo info{received.status, received.record.type_tag, received.record.sequence, {}};
@@ -74,25 +102,26 @@ ReceiveInfo receive_view(TypedReader& reader, Deadline deadline, Handler&& handl
     RingReader& ring;
     ~FreeAtExit() { ring.commit(); }
   } free_at_exit{ring};
-  if (received.record.type_tag != TypeAlias<Container>::tag) {
-    Container unused;  // the typed layer's check and message; it returns before touching the value
-    return decode_record_into(received.record, unused);
-  }
-  const std::span<const std::byte> payload = received.record.payload;
-  std::uint64_t count = 0;
-  if (payload.size() >= sizeof count) std::memcpy(&count, payload.data(), sizeof count);
-  // The count is untrusted: it must describe exactly the bytes present.
-  if (payload.size() < sizeof count || count != (payload.size() - sizeof count) / sizeof(Element) ||
-      (payload.size() - sizeof count) % sizeof(Element) != 0) {
-    info.status = Outcome::undecodable;
-    info.error = "cannot view '" + std::string(TypeAlias<Container>::name) + "': its element count does not match its " +
-                 std::to_string(payload.size()) + " bytes";
-    return info;
-  }
+  const auto elements = view_record<Container>(received.record, info);
   // The record is ours until the commit at exit: no writer reuses its space before.
-  handle(std::span<const Element>(reinterpret_cast<const Element*>(payload.data() + sizeof count),
-                                  static_cast<std::size_t>(count)));
+  if (elements) handle(*elements);
   return info;
+}
+
+// A flat array's record for count elements: its payload size, or nothing
+// when no ring could hold it (and the size would overflow).
+template <FlatArray Container>
+std::optional<std::size_t> flat_payload_size(std::size_t count) noexcept {
+  if (count > (std::size_t{1} << 48)) return std::nullopt;
+  return sizeof(std::uint64_t) + count * sizeof(typename Container::value_type);
+}
+
+// Writes the count into a flat array's payload and returns its elements.
+template <FlatArray Container>
+std::span<typename Container::value_type> start_flat_payload(std::span<std::byte> payload, std::size_t count) noexcept {
+  const std::uint64_t stored_count = count;
+  std::memcpy(payload.data(), &stored_count, sizeof stored_count);
+  return {reinterpret_cast<typename Container::value_type*>(payload.data() + sizeof stored_count), count};
 }
 
 // Claims a record for count elements of a Container, hands the elements to
@@ -102,17 +131,12 @@ ReceiveInfo receive_view(TypedReader& reader, Deadline deadline, Handler&& handl
 template <FlatArray Container, class Writer>
   requires std::invocable<Writer&, std::span<typename Container::value_type>>
 Outcome send_in_place(TypedWriter& writer, std::size_t count, Deadline deadline, Writer&& write) {
-  using Element = typename Container::value_type;
-  if (count > (std::size_t{1} << 48)) return Outcome::too_large;  // larger than any ring, and no overflow below
-  const std::size_t payload_size = sizeof(std::uint64_t) + count * sizeof(Element);
+  const auto payload_size = flat_payload_size<Container>(count);
+  if (!payload_size) return Outcome::too_large;
   RingWriter& ring = writer.raw();
-  const Claim claimed = ring.claim(TypeAlias<Container>::tag, payload_size, deadline);
+  const Claim claimed = ring.claim(TypeAlias<Container>::tag, *payload_size, deadline);
   if (!claimed.ok()) return claimed.status;
-  ring.write_and_commit(claimed, [&](std::span<std::byte> out) {
-    const std::uint64_t stored_count = count;
-    std::memcpy(out.data(), &stored_count, sizeof stored_count);
-    write(std::span<Element>(reinterpret_cast<Element*>(out.data() + sizeof stored_count), count));
-  });
+  ring.write_and_commit(claimed, [&](std::span<std::byte> out) { write(start_flat_payload<Container>(out, count)); });
   return Outcome::ok;
 }
 

@@ -138,6 +138,16 @@ class RingWriter {
   // whether to wake the reader), so loads after it are ordered after the
   // publication: layers above rely on that to skip a fence of their own.
   void commit(const Claim& claim) noexcept;
+  // Batching: publish makes the claim's record visible exactly as commit
+  // does, but leaves out commit's fence and its look at whether the reader
+  // sleeps; flush does those once for every record published since. A
+  // reader that is awake takes a published record at once; one that sleeps
+  // is woken at the flush. A run of publishes must end with a flush (claim
+  // and send flush before they wait for space, so a batch that fills the
+  // ring cannot leave the reader asleep on it).
+  void publish(const Claim& claim) noexcept;
+  void flush() noexcept;
+  bool has_unflushed() const noexcept { return unflushed_; }
   void drop(const Claim& claim) noexcept;
   // Runs write(claim.payload), then commits. If write throws, the claim is
   // dropped (nothing half-written becomes visible) and the exception goes on.
@@ -179,6 +189,7 @@ class RingWriter {
   // (RingWriter::claim): off after a spin that ran out, on again once a claim
   // finds room at once.
   bool full_spin_pays_ = true;
+  bool unflushed_ = false;  // records published without the reader's wake check (publish)
   // Why the last claim failed at the claim lock (ok: it did not).
   Outcome lock_failure_ = Outcome::ok;
   int lock_failure_errno_ = 0;
