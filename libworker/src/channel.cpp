@@ -185,37 +185,40 @@ SendStatus ChannelCore::begin_send(std::uint32_t tag, std::size_t size, std::opt
 }
 
 SendStatus ChannelCore::finish_send(Wake wake) {
-  Outgoing sent = std::move(outgoing_);
-  outgoing_ = Outgoing{};
-  if (sent.large) {
+  outgoing_.active = false;
+  if (outgoing_.large) {
     // The bytes are written; what travels in the ring is their reference.
-    sent.large.reset();
-    const SendStatus status = send(OutOfLine{sent.tag, sent.size, sent.large_object}, sent.deadline);
-    if (status != SendStatus::ok) shm::Segment::remove(*sent.large_name);
+    outgoing_.large.reset();
+    const shm::SegmentName name = std::move(*outgoing_.large_name);
+    outgoing_.large_name.reset();
+    const SendStatus status =
+        send(OutOfLine{outgoing_.tag, outgoing_.size, std::move(outgoing_.large_object)}, outgoing_.deadline);
+    if (status != SendStatus::ok) shm::Segment::remove(name);
     return status;
   }
   // Publishing point: after it the receiver may take the record; dying
   // before it leaves nothing visible.
   count_sent();
   if (wake == Wake::later) {
-    writer_->publish(sent.claim);
+    writer_->publish(outgoing_.claim);
     unrung_ = true;
     return SendStatus::ok;
   }
-  writer_->commit(sent.claim);
+  writer_->commit(outgoing_.claim);
   ring_receiver();
   return SendStatus::ok;
 }
 
 void ChannelCore::abandon_send() noexcept {
   if (!outgoing_.active) return;
-  if (outgoing_.large_name) {
+  outgoing_.active = false;
+  if (outgoing_.large) {
     outgoing_.large.reset();
     shm::Segment::remove(*outgoing_.large_name);
+    outgoing_.large_name.reset();
   } else {
     writer_->drop(outgoing_.claim);
   }
-  outgoing_ = Outgoing{};
 }
 
 void ChannelCore::flush_sends() noexcept {
