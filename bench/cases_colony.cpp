@@ -49,6 +49,12 @@ using U8s = std::vector<std::uint8_t>;
 constexpr std::uint32_t kNoSpin = 0;
 constexpr std::uint32_t kSpinBudget = std::uint32_t{1} << 20;
 
+// Round trips: the blocking rows sleep as soon as the ring is empty (no
+// stream spin either: a round trip is not a stream), the spinning rows spin.
+WaitPolicy round_trip_policy(std::uint32_t spin_iterations) {
+  return WaitPolicy{spin_iterations, std::chrono::microseconds{0}};
+}
+
 // Room for the largest message plus the 8-byte size cereal writes before a vector.
 constexpr RingOptions kPingRing{.capacity = 64 << 10, .max_message = kPingSize + 64};
 constexpr RingOptions kStreamRing{.capacity = 4 << 20, .max_message = kLarge + 64};
@@ -159,8 +165,8 @@ template <class Mode, class Vector = Bytes>
 class ColonyPingPong {
  public:
   ColonyPingPong(RunContext& context, std::uint32_t spin_iterations)
-      : down_(context, "ping", kPingRing, WaitPolicy{spin_iterations}),
-        up_(context, "pong", kPingRing, WaitPolicy{spin_iterations}),
+      : down_(context, "ping", kPingRing, round_trip_policy(spin_iterations)),
+        up_(context, "pong", kPingRing, round_trip_policy(spin_iterations)),
         message_(kPingSize) {
     fill_message(std::as_writable_bytes(std::span(message_)));
   }

@@ -208,6 +208,41 @@ TEST_CASE("a blocked receiver is woken by close and by a send from another threa
   CHECK(after_close.status == Outcome::closed);
 }
 
+TEST_CASE("a reader that kept up with a stream keeps its deadline and is woken when the stream resumes", "[unit][threads][ring]") {
+  test::TestSession session;
+  shm::Ring ring = make_ring(session, 4096, 100);
+  auto writer = shm::RingWriter::attach(ring);
+  auto reader = shm::RingReader::attach(ring, shm::WaitPolicy{0, 20ms});  // a stream spin longer than the waits below
+  REQUIRE(writer);
+  REQUIRE(reader);
+  // A record there at once: the reader takes the writer for a stream and
+  // spins when it next finds the ring empty.
+  REQUIRE(writer->try_send(kTag, bytes_of("one")) == Outcome::ok);
+  REQUIRE(reader->receive(shm::Deadline::after(1s)).ok());
+  reader->commit();
+  // The spin stops at the deadline, not at its own end.
+  auto started = std::chrono::steady_clock::now();
+  CHECK(reader->receive(shm::Deadline::after(2ms)).status == Outcome::timed_out);
+  CHECK(std::chrono::steady_clock::now() - started < 15ms);
+  // Found at once again, then a pause longer than the spin: the reader
+  // sleeps, and the late record wakes it.
+  REQUIRE(writer->try_send(kTag, bytes_of("two")) == Outcome::ok);
+  REQUIRE(reader->receive(shm::Deadline::after(1s)).ok());
+  reader->commit();
+  std::thread late([&] {
+    std::this_thread::sleep_for(60ms);
+    (void)writer->try_send(kTag, bytes_of("late"));
+  });
+  started = std::chrono::steady_clock::now();
+  const auto got = reader->receive(shm::Deadline::after(5s));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  late.join();
+  REQUIRE(got.ok());
+  CHECK(text_of(got.record.payload) == "late");
+  CHECK(waited >= 50ms);
+  CHECK(waited < 4s);
+}
+
 TEST_CASE("a receive with a deadline and nothing sent times out", "[unit][ring]") {
   test::TestSession session;
   shm::Ring ring = make_ring(session, 4096, 100);

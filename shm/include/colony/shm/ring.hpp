@@ -44,8 +44,15 @@ struct RingOptions {
 // pause) before sleeping in the kernel. 0, the default, never spins; a
 // writer that finds the ring full also spins up to RingWriter::kFullSpin
 // while the reader frees a quarter of it, whatever the policy.
+//
+// stream_spin: a reader that keeps up with a stream (its receives find
+// records at once) and catches up with its writer waits this long for the
+// next record before it sleeps; a spin that runs out is not tried again
+// until a receive finds a record at once, so a reader of requests or
+// replies that come slower sleeps at once. 0: always sleep at once.
 struct WaitPolicy {
   std::uint32_t spin_iterations = 0;
+  std::chrono::microseconds stream_spin{20};
 };
 
 // One process's mapping of a ring segment. Readers and writers borrow it.
@@ -252,6 +259,10 @@ class RingReader {
   int in_progress_writer_ = 0;      // many writers: pid of the record we wait on
   std::uint64_t liveness_position_ = ~std::uint64_t{0};  // record whose writer we last checked
   Clock::time_point liveness_checked_at_{};
+  // Whether an empty ring is waited on with a short spin before sleeping:
+  // on while receives find records at once (a stream), off after a spin
+  // that ran out (RingReader::receive_until).
+  bool stream_spin_pays_ = false;
 };
 
 }  // namespace colony::shm
