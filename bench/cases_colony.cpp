@@ -4,6 +4,11 @@
 // colony-view is the same ring read in place (shm::receive_view): the
 // receiver checks the bytes where they lie, one copy fewer.
 //
+// colony-batch16 is the same ring written in batches: each record is
+// published at once (RingWriter::publish) and the fence and the look at
+// whether the reader sleeps come once per 16 (RingWriter::flush), as
+// MessageChannel::send_all does; next to copy-ring-batch16.
+//
 // Diagnostic rows (--diagnostics) take the same rings apart:
 //   colony-u8    the typed layer with std::vector<std::uint8_t> ("colony.u8s"),
 //                which cereal serializes as one block instead of byte by byte;
@@ -65,13 +70,16 @@ constexpr RingOptions kChannelRing{.capacity = 256 << 10, .max_message = kLarge 
 // How a message crosses the ring.
 struct Typed {};       // TypedWriter/TypedReader, Message = the vector type below
 struct View {};        // TypedWriter; the reader looks at the bytes in the ring (in_place.hpp)
+struct Batched {};     // TypedWriter's ring, published per record and flushed per 16; TypedReader
 struct Raw {};         // RingWriter::send(span) / RingReader::receive + commit
 struct RawOwnPoll {};  // Raw, spinning on try_receive in our own loop
 
 template <class Mode, class Vector = Bytes>
 class RingEnd {
   static constexpr bool kView = std::is_same_v<Mode, View>;
-  static constexpr bool kTyped = std::is_same_v<Mode, Typed> || kView;
+  static constexpr bool kBatched = std::is_same_v<Mode, Batched>;
+  static constexpr bool kTyped = std::is_same_v<Mode, Typed> || kView || kBatched;
+  static constexpr std::uint64_t kBatch = 16;
   using Writer = std::conditional_t<kTyped, TypedWriter, RingWriter>;
   using Reader = std::conditional_t<kTyped, TypedReader, RingReader>;
 
@@ -90,13 +98,31 @@ class RingEnd {
 
   void send(const Message& message) {
     Outcome status;
-    if constexpr (kTyped) {
+    if constexpr (kBatched) {
+      RingWriter& raw = writer_->raw();
+      const auto claimed =
+          raw.claim(colony::shm::TypeAlias<Message>::tag, colony::shm::serialized_size(message), context_.shm_deadline());
+      status = claimed.status;
+      if (claimed.ok()) {
+        colony::shm::serializer_of(message)(claimed.payload);
+        raw.publish(claimed);
+        if (++unflushed_ == kBatch) flush();
+      }
+    } else if constexpr (kTyped) {
       status = writer_->send(message, context_.shm_deadline());
     } else {
       status =
           writer_->send(colony::shm::TypeAlias<Bytes>::tag, std::as_bytes(std::span(message)), context_.shm_deadline());
     }
     if (status != Outcome::ok) throw BenchError("colony send: " + std::string(to_string(status)));
+  }
+
+  // The driver's end of a batch: what was published without a wake.
+  void flush() {
+    if constexpr (kBatched) {
+      writer_->raw().flush();
+      unflushed_ = 0;
+    }
   }
 
   // Receives the next message and hands its bytes to use() while they are valid.
@@ -152,6 +178,7 @@ class RingEnd {
   std::optional<Writer> writer_;
   std::optional<Reader> reader_;
   Message inbox_;  // the typed reader decodes into it, reusing its capacity
+  std::uint64_t unflushed_ = 0;  // Batched: records published since the last flush
 };
 
 template <class Vector>
@@ -218,6 +245,7 @@ class ColonyStream {
   void receive(std::uint64_t seq, bool every_byte) {
     ring_.receive([&](std::span<const std::byte> bytes) { check_message(bytes, message_.size(), seq, every_byte); });
   }
+  void flush() { ring_.flush(); }
 
  private:
   RingEnd<Mode, Vector> ring_;
@@ -241,6 +269,9 @@ std::vector<Case> colony_cases() {
       throughput_case<ColonyStream<View>>("colony-view", kSmall),
       throughput_case<ColonyStream<View>>("colony-view", kMedium),
       throughput_case<ColonyStream<View>>("colony-view", kLarge),
+      throughput_case<ColonyStream<Batched>>("colony-batch16", kSmall),
+      throughput_case<ColonyStream<Batched>>("colony-batch16", kMedium),
+      throughput_case<ColonyStream<Batched>>("colony-batch16", kLarge),
 
       diagnostic(latency_case<ColonyPingPong<Typed, U8s>>(CaseKind::latency_spin, "colony-u8", kSpinBudget)),
       diagnostic(latency_case<ColonyPingPong<Raw>>(CaseKind::latency_spin, "colony-raw", kSpinBudget)),
