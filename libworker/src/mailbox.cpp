@@ -211,6 +211,12 @@ void Mailbox::ring_reader_doorbell() noexcept {
   map->ring_doorbell_after_fence(slot);
 }
 
+void Mailbox::flush_posts() noexcept {
+  if (!impl_->writer) return;  // nothing posted
+  impl_->writer->raw().flush();
+  ring_reader_doorbell();
+}
+
 const MailboxControl& Mailbox::control() const noexcept { return impl_->control(); }
 MailboxControl& Mailbox::control() noexcept { return impl_->control(); }
 

@@ -277,7 +277,11 @@ bool RingWriter::has_space(std::uint64_t tail, std::size_t needed, Outcome& fail
 }
 
 Claim RingWriter::try_claim(std::uint32_t type_tag, std::size_t payload_size) {
-  return claim_within(type_tag, payload_size, Deadline::after(kClaimLockPatience));
+  // Only a many-writer ring has a claim lock to wait for: a single writer's
+  // try_claim reads no clock (a send of the worker API is one).
+  const Deadline lock_deadline =
+      ring_->variant() == RingVariant::many_writers ? Deadline::after(kClaimLockPatience) : Deadline::never();
+  return claim_within(type_tag, payload_size, lock_deadline);
 }
 
 Claim RingWriter::claim_within(std::uint32_t type_tag, std::size_t payload_size, Deadline lock_deadline) {

@@ -120,3 +120,34 @@ TEST_CASE("several processes post into one mailbox at once and nothing is lost",
   }
   CHECK(next == std::map<std::string, int>{{"p", kPerWriter}, {"q", kPerWriter}, {"r", kPerWriter}});
 }
+
+TEST_CASE("post_all's batch reaches a sleeping reader whole and in order, through a box that fills on the way", "[ipc]") {
+  Broker broker(test::broker_options());
+  auto box = Mailbox::open_or_create(broker.session(), "batched", MailboxOptions{4096, 3});
+  std::vector<std::string> handled;
+  auto reader = broker.host().create(test::worker_path(), {"mailbox-reader", "batched"});
+  reader.on_message<std::string>([&](std::string text) { handled.push_back(std::move(text)); });
+  reader.start();
+  REQUIRE(test::eventually([&] { return reader.state() == WorkerState::running; }, 10s));
+
+  // 300 records of 128 bytes through a 4 KiB box: it fills again and again,
+  // and the reader, asleep at first, must be woken each time.
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) texts.push_back("batch-" + std::to_string(i) + std::string(60, '.'));
+  shm::Outcome failure = shm::Outcome::corrupt;
+  CHECK(box.post_all(texts, shm::Deadline::after(20s), &failure) == texts.size());
+  CHECK(failure == shm::Outcome::ok);
+  REQUIRE(test::dispatch_until(broker.host(), [&] { return handled.size() == texts.size(); }, 20s));
+  for (std::size_t i = 0; i < texts.size(); ++i) REQUIRE(handled[i] == "handled:" + texts[i] + ":1:0");
+
+  SECTION("a value too large for the box stops the batch there, the ones before it posted") {
+    std::vector<std::string> with_oversized{"first", std::string(8192, 'x'), "never"};
+    CHECK(box.post_all(with_oversized, shm::Deadline::after(5s), &failure) == 1);
+    CHECK(failure == shm::Outcome::too_large);
+    REQUIRE(test::dispatch_until(broker.host(), [&] { return handled.size() == texts.size() + 1; }));
+    CHECK(handled.back() == "handled:first:1:0");
+  }
+  (void)test::eventually([&] { return !box.stats().handling; }, 5s);
+  reader.terminate();
+  (void)reader.join(10s);
+}

@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <ranges>
 #include <string_view>
 #include <vector>
 
@@ -98,6 +99,43 @@ class Mailbox {
     if (outcome == shm::Outcome::ok) ring_reader_doorbell();
     return outcome;
   }
+  // Batching: posts every value of a range in order, each published at once
+  // (a reader that is awake takes it as it comes), with one fence and one
+  // wake of the reader for the run, or sooner when the box fills (the
+  // reader is woken before the poster waits for room). Returns how many were
+  // posted, and in failure the outcome of the first that was not (ok when
+  // all were): full, timed_out, too_large or closed, as for post.
+  template <std::ranges::input_range Range>
+    requires shm::RegisteredType<std::ranges::range_value_t<Range>>
+  std::size_t post_all(const Range& values, shm::Deadline deadline, shm::Outcome* failure = nullptr) {
+    using T = std::ranges::range_value_t<Range>;
+    shm::RingWriter& ring = writer().raw();
+    std::size_t posted = 0;
+    shm::Outcome outcome = shm::Outcome::ok;
+    struct WakeAtExit {
+      Mailbox& box;
+      shm::RingWriter& ring;
+      ~WakeAtExit() {
+        if (ring.has_unflushed()) box.flush_posts();
+      }
+    } wake_at_exit{*this, ring};
+    for (const T& value : values) {
+      const std::size_t size = shm::serialized_size(value);
+      shm::Claim claimed = ring.try_claim(shm::TypeAlias<T>::tag, size);
+      if (claimed.status == shm::Outcome::full) {
+        if (ring.has_unflushed()) flush_posts();  // the reader may sleep on what is posted
+        claimed = ring.claim(shm::TypeAlias<T>::tag, size, deadline);
+      }
+      if (!claimed.ok()) {
+        outcome = claimed.status;
+        break;
+      }
+      ring.write_and_publish(claimed, shm::serializer_of(value));
+      ++posted;
+    }
+    if (failure != nullptr) *failure = outcome;
+    return posted;
+  }
   // Why the last post failed with status, naming the mailbox's segment.
   std::string describe(shm::Outcome status) { return writer().describe(status); }
   std::size_t depth() const noexcept;  // messages waiting, the one in a handler included
@@ -147,6 +185,8 @@ class Mailbox {
   // After a publication (a full fence behind it): wakes the event loop of
   // the process the broker runs for the name, if it sleeps.
   void ring_reader_doorbell() noexcept;
+  // post_all's wake: the ring's fence and wake, then the doorbell.
+  void flush_posts() noexcept;
   // The box's reader, attached at first use; throws when another process reads it.
   shm::RingReader& reader();
   std::unique_ptr<Impl> impl_;

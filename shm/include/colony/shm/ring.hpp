@@ -168,6 +168,17 @@ class RingWriter {
     }
     commit(claim);
   }
+  // The same with publish instead of commit (a batch's record).
+  template <class Write>
+  void write_and_publish(const Claim& claim, Write&& write) {
+    try {
+      write(claim.payload);
+    } catch (...) {
+      drop(claim);
+      throw;
+    }
+    publish(claim);
+  }
 
   Ring& ring() const noexcept { return *ring_; }
 
