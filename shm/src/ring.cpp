@@ -765,7 +765,7 @@ Received RingReader::receive_until(Deadline deadline, const std::atomic<bool>* i
     // that comes to a sleeping reader wakes it at once. A spin that ran out
     // is not tried again until a receive finds a record at once: a reader
     // waiting for requests or replies sleeps at once, as before.
-    if (stream_spin_pays_ && policy_.stream_spin.count() > 0 && !interrupted()) {
+    if (stream_spin_pays_ && policy_.stream_spin.count() > 0 && !interrupted() && !deadline.passed()) {
       const Clock::time_point spin_end = std::min(Clock::now() + policy_.stream_spin, deadline.when());
       for (std::uint32_t spin = 1;; ++spin) {
         cpu_relax();

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "colony/shm/deadline.hpp"
 #include "colony/shm/error.hpp"
@@ -160,13 +161,8 @@ class RingWriter {
   // dropped (nothing half-written becomes visible) and the exception goes on.
   template <class Write>
   void write_and_commit(const Claim& claim, Write&& write) {
-    try {
-      write(claim.payload);
-    } catch (...) {
-      drop(claim);
-      throw;
-    }
-    commit(claim);
+    write_and_publish(claim, std::forward<Write>(write));
+    flush();
   }
   // The same with publish instead of commit (a batch's record).
   template <class Write>
