@@ -200,6 +200,11 @@ SendStatus ChannelCore::finish_send(Wake wake) {
   // before it leaves nothing visible.
   count_sent();
   if (wake == Wake::later) {
+    // Visible from here; the receiver is woken by flush_sends. A sender
+    // that dies before it leaves a receiver in its event loop asleep on the
+    // batch only until the broker, seeing the sender end, rings every
+    // doorbell; one blocked in receive() sleeps until its deadline, as after
+    // a sender killed between a commit's publication and its wake.
     writer_->publish(outgoing_.claim);
     unrung_ = true;
     return SendStatus::ok;

@@ -32,8 +32,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <string>
 #include <ranges>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -130,6 +130,9 @@ class Mailbox {
         outcome = claimed.status;
         break;
       }
+      // Visible from here. A poster that dies before the run's wake leaves
+      // the reader asleep on it only until the broker, seeing the poster
+      // end, rings every doorbell.
       ring.write_and_publish(claimed, shm::serializer_of(value));
       ++posted;
     }
