@@ -54,15 +54,7 @@ void send_loan(ChannelCore& channel) {
 void drop_loan(ChannelCore& channel) noexcept { channel.abandon_send(); }
 
 SendStatus send_in_batch(ChannelCore& channel, std::uint32_t tag, std::size_t size, const RecordWriter& write) {
-  const SendStatus claimed = channel.begin_send(tag, size, std::nullopt);
-  if (claimed != SendStatus::ok) return claimed;
-  try {
-    write(channel.outgoing_payload());
-  } catch (...) {
-    channel.abandon_send();
-    throw;
-  }
-  return channel.finish_send(ChannelCore::Wake::later);
+  return channel.send_serialized(tag, size, std::nullopt, write, ChannelCore::Wake::later);
 }
 
 void flush_batch(ChannelCore& channel) noexcept { channel.flush_sends(); }
@@ -115,7 +107,7 @@ void ChannelCore::set_sender(std::uint32_t slot, std::uint32_t generation) noexc
 }
 
 SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> wait_until,
-                                        const std::function<void(std::span<std::byte>)>& write) {
+                                        const std::function<void(std::span<std::byte>)>& write, Wake wake) {
   const SendStatus claimed = begin_send(tag, size, wait_until);
   if (claimed != SendStatus::ok) return claimed;
   try {
@@ -124,7 +116,7 @@ SendStatus ChannelCore::send_serialized(std::uint32_t tag, std::size_t size, std
     abandon_send();  // nothing half-written becomes visible
     throw;
   }
-  return finish_send(Wake::now);
+  return finish_send(wake);
 }
 
 SendStatus ChannelCore::begin_send(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> wait_until) {

@@ -60,9 +60,6 @@ class ChannelCore {
     return send_serialized(shm::TypeAlias<T>::tag, shm::serialized_size(value), std::nullopt,
                            shm::serializer_of(value));
   }
-  SendStatus send_serialized(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> deadline,
-                             const std::function<void(std::span<std::byte>)>& write);
-
   // A send in three steps, for loans and batches: begin_send claims room for
   // size bytes (in the ring, or a one-shot segment for a message larger
   // than the ring) and returns where to write them; finish_send publishes
@@ -72,6 +69,8 @@ class ChannelCore {
   // (a batch's one fence and one doorbell); a send that must wait for room
   // flushes first, so a batch never leaves its receiver asleep on it.
   enum class Wake { now, later };
+  SendStatus send_serialized(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> deadline,
+                             const std::function<void(std::span<std::byte>)>& write, Wake wake = Wake::now);
   SendStatus begin_send(std::uint32_t tag, std::size_t size, std::optional<shm::Deadline> deadline);
   std::span<std::byte> outgoing_payload() const noexcept { return outgoing_.payload; }
   SendStatus finish_send(Wake wake);
