@@ -191,6 +191,7 @@ RingWriter::RingWriter(RingWriter&& other) noexcept
       tail_(other.tail_),
       cached_head_(other.cached_head_),
       full_spin_pays_(other.full_spin_pays_),
+      reader_spins_(other.reader_spins_),
       unflushed_(other.unflushed_) {
   other.attached_single_ = false;
   other.unflushed_ = false;
@@ -229,6 +230,7 @@ Expected<RingWriter> RingWriter::attach(Ring& ring, WaitPolicy policy) {
   // whatever its predecessor wrote beyond it was never visible.
   writer.tail_ = tail;
   writer.cached_head_ = head;
+  writer.reader_spins_ = c.reader_spins.load(std::memory_order_relaxed) != 0;
   return writer;
 }
 
@@ -267,6 +269,7 @@ bool RingWriter::has_space(std::uint64_t tail, std::size_t needed, Outcome& fail
   const std::size_t capacity = ring_->capacity();
   if (cached_head_ <= tail && tail + needed - cached_head_ <= capacity) return true;
   cached_head_ = ring_->control().head.load(std::memory_order_acquire);
+  reader_spins_ = ring_->control().reader_spins.load(std::memory_order_relaxed) != 0;  // on head's line
   if (cached_head_ > tail || tail - cached_head_ > capacity || cached_head_ % kRecordAlign != 0) {
     failure = Outcome::corrupt;
     return false;
@@ -334,13 +337,28 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
     position += to_end;
   }
   RecordHeader& header = header_at(*ring_, position);
+  // A reader that spins polls the record's first line, pause by pause: each
+  // store to that line before the publication word invites a move of the line
+  // to the reader and back. So a record of several lines gets its header with
+  // the publication word, in publish (AMD EPYC, the 64-byte spinning round
+  // trip: 380-390 ns with the header stamped here, 260-280 there). Otherwise it
+  // is stamped now: a record of one line has its payload on that line anyway
+  // (8 bytes: 240 ns stamped here, 260 there), and a stream to a reader that
+  // does not spin loses a fifth of its rate when the header waits (64 bytes,
+  // about 30 against 24 M/s).
+  const bool stamp_at_publish = reader_spins_ && record_size > kRecordAlign;
+  if (!stamp_at_publish) stamp_header(header, type_tag, payload_size);
+  auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
+  return Claim{Outcome::ok,     {payload, payload_size}, position, position + record_size, padding_position,
+               stamp_at_publish ? type_tag : kPaddingTag};
+}
+
+void RingWriter::stamp_header(RecordHeader& header, std::uint32_t type_tag, std::size_t payload_size) const noexcept {
   header.type_tag = type_tag;
   header.sequence = ring_->control().next_sequence.load(std::memory_order_relaxed);
   header.writer_pid = self_.pid;
   header.writer_start = self_.start;
   header.length.store(static_cast<std::int32_t>(payload_size), std::memory_order_relaxed);
-  auto* payload = reinterpret_cast<std::byte*>(&header) + sizeof(RecordHeader);
-  return Claim{Outcome::ok, {payload, payload_size}, position, position + record_size, padding_position};
 }
 
 Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size,
@@ -483,6 +501,7 @@ void RingWriter::publish(const Claim& claimed) noexcept {
       header_at(*ring_, claimed.padding)
           .publication.store(ring_->publication_for(claimed.padding), std::memory_order_release);
     }
+    if (claimed.unstamped_tag != kPaddingTag) stamp_header(header, claimed.unstamped_tag, claimed.payload.size());
     // Publishes header and payload. If we die before this line, nothing of
     // the record is visible and the next writer overwrites it; if we die
     // after it, the reader may take the record and the next writer's attach
@@ -591,6 +610,7 @@ Expected<RingReader> RingReader::attach(Ring& ring, WaitPolicy policy) {
   reader.last_sequence_ = c.last_sequence.load(std::memory_order_relaxed);
   // A reader that died asleep left the flag set; only one reader exists.
   c.readers_waiting.store(0, std::memory_order_relaxed);
+  c.reader_spins.store(policy.spin_iterations > 0 ? 1 : 0, std::memory_order_relaxed);
   return reader;
 }
 

@@ -1,6 +1,7 @@
 // In-process behaviour of rings: framing, wrap-around, full/empty/closed,
 // receive-then-commit, single-attachment, and validation of corrupt state.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -98,26 +99,75 @@ TEST_CASE("a ring delivers whole records in order, then reports empty", "[unit][
 
 TEST_CASE("records of every size wrap around the end through padding", "[unit][ring]") {
   test::TestSession session;
+  // A reader that spins has the writer stamp a record of several lines when
+  // it publishes it rather than when it claims it: both ways are checked.
   for (auto variant : {shm::RingVariant::single_writer, shm::RingVariant::many_writers}) {
-    shm::Ring ring = make_ring(session, 1024, 400, variant);
-    auto writer = shm::RingWriter::attach(ring);
-    auto reader = shm::RingReader::attach(ring);
-    REQUIRE(writer);
-    REQUIRE(reader);
-    // Sizes that do not divide the capacity walk the records across the end.
-    std::size_t sent = 0;
-    for (std::size_t round = 0; round < 2000; ++round) {
-      const std::size_t size = (round * 37) % 401;
-      std::vector<std::byte> payload(size, std::byte(round & 0xff));
-      REQUIRE(writer->try_send(kTag, payload) == Outcome::ok);
-      ++sent;
-      auto got = reader->try_receive();
-      REQUIRE(got.ok());
-      REQUIRE(got.record.payload.size() == size);
-      for (auto b : got.record.payload) REQUIRE(b == std::byte(round & 0xff));
-      reader->commit();
+    for (const std::uint32_t reader_spin : {0u, 1000u}) {
+      shm::Ring ring = make_ring(session, 1024, 400, variant);
+      auto reader = shm::RingReader::attach(ring, shm::WaitPolicy{reader_spin});
+      auto writer = shm::RingWriter::attach(ring);
+      REQUIRE(writer);
+      REQUIRE(reader);
+      // Sizes that do not divide the capacity walk the records across the end.
+      std::size_t sent = 0;
+      std::uint64_t last_sequence = 0;
+      for (std::size_t round = 0; round < 2000; ++round) {
+        const std::size_t size = (round * 37) % 401;
+        std::vector<std::byte> payload(size, std::byte(round & 0xff));
+        const std::uint32_t tag = kTag + static_cast<std::uint32_t>(round % 3);
+        REQUIRE(writer->try_send(tag, payload) == Outcome::ok);
+        ++sent;
+        auto got = reader->try_receive();
+        REQUIRE(got.ok());
+        REQUIRE(got.record.type_tag == tag);
+        REQUIRE(got.record.sequence > last_sequence);
+        last_sequence = got.record.sequence;
+        REQUIRE(got.record.payload.size() == size);
+        for (auto b : got.record.payload) REQUIRE(b == std::byte(round & 0xff));
+        reader->commit();
+      }
+      CHECK(ring.records_read() == sent);
+      shm::Segment::remove(ring.name());
     }
-    CHECK(ring.records_read() == sent);
+  }
+}
+
+TEST_CASE("a claim never committed leaves nothing, whether its reader spins or not", "[unit][ring]") {
+  test::TestSession session;
+  for (const std::uint32_t reader_spin : {0u, 1000u}) {
+    shm::Ring ring = make_ring(session, 4096, 400);
+    auto reader = shm::RingReader::attach(ring, shm::WaitPolicy{reader_spin});
+    REQUIRE(reader);
+    {
+      auto abandoning = shm::RingWriter::attach(ring);
+      REQUIRE(abandoning);
+      REQUIRE(abandoning->try_send(kTag, bytes_of("kept")) == Outcome::ok);
+      // Two lines and one: the claims are filled and then given up, as by a
+      // writer that dies before its commit.
+      for (const std::size_t size : {200u, 16u}) {
+        const shm::Claim claimed = abandoning->try_claim(kTag + 1, size);
+        REQUIRE(claimed.ok());
+        std::memset(claimed.payload.data(), 0x5a, size);
+        abandoning->drop(claimed);
+      }
+    }
+    auto got = reader->try_receive();
+    REQUIRE(got.ok());
+    CHECK(text_of(got.record.payload) == "kept");
+    reader->commit();
+    CHECK(reader->try_receive().status == Outcome::empty);
+
+    auto successor = shm::RingWriter::attach(ring);
+    REQUIRE(successor);
+    const std::vector<std::byte> long_record(300, std::byte{0x11});
+    REQUIRE(successor->try_send(kTag, long_record) == Outcome::ok);
+    got = reader->try_receive();
+    REQUIRE(got.ok());
+    CHECK(got.record.type_tag == kTag);
+    CHECK(got.record.payload.size() == long_record.size());
+    CHECK(std::equal(long_record.begin(), long_record.end(), got.record.payload.begin()));
+    reader->commit();
+    CHECK(reader->try_receive().status == Outcome::empty);
     shm::Segment::remove(ring.name());
   }
 }
@@ -408,9 +458,14 @@ TEST_CASE("garbage in a ring's indices and lengths is reported as corrupt, never
 
 TEST_CASE("a writer thread and a reader thread pass 200,000 records in order", "[threads][ring]") {
   test::TestSession session;
-  for (auto variant : {shm::RingVariant::single_writer, shm::RingVariant::many_writers}) {
-    shm::Ring ring = make_ring(session, 1 << 14, 256, variant);
-    auto reader = shm::RingReader::attach(ring);
+  struct Setup {
+    shm::RingVariant variant;
+    std::uint32_t reader_spin;  // a spinning reader: records of two lines are stamped at publish
+  };
+  for (const Setup setup : {Setup{shm::RingVariant::single_writer, 0}, Setup{shm::RingVariant::single_writer, 1u << 16},
+                            Setup{shm::RingVariant::many_writers, 0}}) {
+    shm::Ring ring = make_ring(session, 1 << 14, 256, setup.variant);
+    auto reader = shm::RingReader::attach(ring, shm::WaitPolicy{setup.reader_spin});
     REQUIRE(reader);
     constexpr std::uint64_t kCount = 200'000;
     std::thread producer([&] {

@@ -204,7 +204,11 @@ struct RingControl {
   // line 2: hot for the reader. Each commit writes head and reads writers_waiting.
   std::atomic<std::uint64_t> head;            // start of the oldest record not yet committed
   std::atomic<std::uint64_t> last_sequence;   // sequence of the last committed data record
-  std::atomic<std::uint32_t> pad2a;
+  // 1: the attached reader spins on each record's publication word between
+  // records (WaitPolicy::spin_iterations > 0). Set at its attach; a writer
+  // picks it up whenever it reads head, and then stamps a record of several
+  // lines when it publishes it, not when it claims it (RingWriter::claim_single).
+  std::atomic<std::uint32_t> reader_spins;
   std::atomic<std::uint32_t> space_signal;    // wait word writers sleep on; bumped when they wait
   std::atomic<std::uint32_t> writers_waiting; // 1: some writer sleeps; the reader clears it and wakes them all
   std::atomic<std::uint32_t> pad2b;
@@ -220,6 +224,7 @@ static_assert(offsetof(RingControl, head) == 2 * kLineSize, "reader line starts 
 static_assert(offsetof(RingControl, claim_lock) == 3 * kLineSize);
 static_assert(offsetof(RingControl, writer) == kLineSize + 40);
 static_assert(offsetof(RingControl, reader) == 2 * kLineSize + 40);
+static_assert(offsetof(RingControl, reader_spins) == 2 * kLineSize + 16);
 static_assert(sizeof(RingControl) == 4 * kLineSize);
 static_assert(kControlOffset + sizeof(RingControl) <= kDataOffset);
 

@@ -109,6 +109,7 @@ struct Claim {
   std::uint64_t position = 0;  // where the record header starts
   std::uint64_t end = 0;       // position after the record
   std::uint64_t padding = ~std::uint64_t{0};  // where a padding record before it starts, if any
+  std::uint32_t unstamped_tag = 0;  // non-zero: the header is left to commit, with this type tag
   bool ok() const noexcept { return status == Outcome::ok; }
 };
 
@@ -190,6 +191,7 @@ class RingWriter {
   Claim claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size, Deadline lock_deadline);
   Outcome fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept;
   bool has_space(std::uint64_t tail, std::size_t needed, Outcome& failure);
+  void stamp_header(RecordHeader& header, std::uint32_t type_tag, std::size_t payload_size) const noexcept;
   void wake_reader() noexcept;
   void recover_published_records();
 
@@ -203,6 +205,7 @@ class RingWriter {
   // (RingWriter::claim): off after a spin that ran out, on again once a claim
   // finds room at once.
   bool full_spin_pays_ = true;
+  bool reader_spins_ = false;  // RingControl::reader_spins as last read, with head
   bool unflushed_ = false;  // records published without the reader's wake check (publish)
   // Why the last claim failed at the claim lock (ok: it did not).
   Outcome lock_failure_ = Outcome::ok;
