@@ -61,6 +61,29 @@ TEST_CASE("a process is alive by its identity, and its pid with another start ti
   CHECK_FALSE(shm::is_alive(child_identity));  // gone once reaped
 }
 
+TEST_CASE("a process watch tells a live process from one that ended, a zombie included, and from a reused pid",
+          "[unit][identity]") {
+  const shm::ProcessWatch self(shm::current_identity());
+  CHECK(self.alive());
+  CHECK(self.identity() == shm::current_identity());
+  CHECK_FALSE(shm::ProcessWatch(reused(shm::current_identity())).alive());
+  CHECK_FALSE(shm::ProcessWatch().alive());
+
+  auto child = test::ChildProcess::start("identity-sleep");
+  const shm::ProcessIdentity child_identity = shm::identity_of(child.pid());
+  shm::ProcessWatch watch(child_identity);
+  CHECK(watch.alive());
+  shm::ProcessWatch moved = std::move(watch);
+  CHECK(moved.alive());
+  CHECK_FALSE(watch.alive());  // NOLINT(bugprone-use-after-move): a moved-from watch watches nothing
+  child.kill_hard();
+  // Killed, not yet reaped: a zombie has ended.
+  REQUIRE(test::eventually([&] { return !moved.alive(); }, 10s));
+  CHECK(child.wait_or_kill(10s).killed_by_sigkill());
+  CHECK_FALSE(moved.alive());
+  CHECK_FALSE(shm::ProcessWatch(child_identity).alive());  // made after the end
+}
+
 TEST_CASE("a record in progress whose writer's pid now names another process is padded over", "[unit][identity]") {
   test::TestSession session;
   auto ring = shm::Ring::create(session.segment(shm::SegmentKind::ring, "r"), {4096, 100, shm::RingVariant::many_writers});

@@ -1,7 +1,9 @@
 #include "colony/shm/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -95,6 +97,56 @@ bool is_alive(ProcessIdentity identity) noexcept {
   if (!is_running(stat.state)) return false;
   // Another process that got the pid after ours ended started at another time.
   return identity.start == 0 || stat.start_ticks == 0 || start_word(stat.start_ticks) == identity.start;
+}
+
+ProcessWatch::ProcessWatch(ProcessIdentity identity) noexcept : identity_(identity) {
+  if (identity.pid <= 0) return;
+  const long fd = ::syscall(SYS_pidfd_open, identity.pid, 0);
+  if (fd < 0) {
+    // ESRCH: no such process. Anything else (no pidfds here, a seccomp
+    // filter): judged by identity at each look.
+    if (errno != ESRCH) how_ = How::by_identity;
+    return;
+  }
+  // Opened first, checked second: the pidfd may name a process that got the
+  // pid after ours ended, and then the identity says so now.
+  if (!is_alive(identity)) {
+    ::close(static_cast<int>(fd));
+    return;
+  }
+  handle_ = fd;
+  how_ = How::handle;
+}
+
+ProcessWatch::ProcessWatch(ProcessWatch&& other) noexcept
+    : identity_(other.identity_), how_(std::exchange(other.how_, How::none)), handle_(std::exchange(other.handle_, -1)) {}
+
+ProcessWatch& ProcessWatch::operator=(ProcessWatch&& other) noexcept {
+  if (this != &other) {
+    if (handle_ >= 0) ::close(static_cast<int>(handle_));
+    identity_ = other.identity_;
+    how_ = std::exchange(other.how_, How::none);
+    handle_ = std::exchange(other.handle_, -1);
+  }
+  return *this;
+}
+
+ProcessWatch::~ProcessWatch() {
+  if (handle_ >= 0) ::close(static_cast<int>(handle_));
+}
+
+bool ProcessWatch::alive() const noexcept {
+  switch (how_) {
+    case How::none: return false;
+    case How::by_identity: return is_alive(identity_);
+    case How::handle: break;
+  }
+  // A pidfd reads as ready once its process has ended (a zombie included).
+  pollfd ready{static_cast<int>(handle_), POLLIN, 0};
+  int result = 0;
+  while ((result = ::poll(&ready, 1, 0)) < 0 && errno == EINTR) {
+  }
+  return result == 0;
 }
 
 }  // namespace colony::shm

@@ -56,4 +56,49 @@ bool is_alive(ProcessIdentity identity) noexcept {
   return running;
 }
 
+ProcessWatch::ProcessWatch(ProcessIdentity identity) noexcept : identity_(identity) {
+  if (identity.pid <= 0) return;
+  HANDLE process = ::OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, static_cast<DWORD>(identity.pid));
+  if (process == nullptr) {
+    // Access denied: it exists, not ours to watch; judged by identity at each look.
+    if (::GetLastError() == ERROR_ACCESS_DENIED) how_ = How::by_identity;
+    return;
+  }
+  // Opened first, checked second: the handle may name a process that got the
+  // pid after ours ended, and then its creation time says so now.
+  const std::uint32_t start = start_word(process);
+  if (identity.start != 0 && start != 0 && start != identity.start) {
+    ::CloseHandle(process);
+    return;
+  }
+  handle_ = reinterpret_cast<std::intptr_t>(process);
+  how_ = How::handle;
+}
+
+ProcessWatch::ProcessWatch(ProcessWatch&& other) noexcept
+    : identity_(other.identity_), how_(std::exchange(other.how_, How::none)), handle_(std::exchange(other.handle_, -1)) {}
+
+ProcessWatch& ProcessWatch::operator=(ProcessWatch&& other) noexcept {
+  if (this != &other) {
+    if (how_ == How::handle) ::CloseHandle(reinterpret_cast<HANDLE>(handle_));
+    identity_ = other.identity_;
+    how_ = std::exchange(other.how_, How::none);
+    handle_ = std::exchange(other.handle_, -1);
+  }
+  return *this;
+}
+
+ProcessWatch::~ProcessWatch() {
+  if (how_ == How::handle) ::CloseHandle(reinterpret_cast<HANDLE>(handle_));
+}
+
+bool ProcessWatch::alive() const noexcept {
+  switch (how_) {
+    case How::none: return false;
+    case How::by_identity: return is_alive(identity_);
+    case How::handle: break;
+  }
+  return ::WaitForSingleObject(reinterpret_cast<HANDLE>(handle_), 0) == WAIT_TIMEOUT;
+}
+
 }  // namespace colony::shm

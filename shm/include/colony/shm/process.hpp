@@ -14,6 +14,7 @@
 // src/windows/.
 
 #include <cstdint>
+#include <utility>
 
 namespace colony::shm {
 
@@ -48,5 +49,32 @@ bool process_is_alive(int pid) noexcept;
 // True when the process that recorded this identity still runs: its pid is
 // alive and, when the start is known, that pid's process started at start.
 bool is_alive(ProcessIdentity identity) noexcept;
+
+// One process watched for its end, cheaply enough to ask before every call:
+// a handle to that very process (a pidfd on Linux, a process handle on
+// Windows) whose end is polled, where is_alive reads the process's state
+// from the system each time (a waited call on the AMD VM spent about 10 us
+// in two such reads). Made for an identity: a process that no longer has it
+// when the watch is made (its pid reused) counts as ended from the start.
+// Where no handle can be had, alive() is is_alive(identity) each time.
+class ProcessWatch {
+ public:
+  ProcessWatch() noexcept = default;  // watches nothing: alive() is false
+  explicit ProcessWatch(ProcessIdentity identity) noexcept;
+  ProcessWatch(ProcessWatch&& other) noexcept;
+  ProcessWatch& operator=(ProcessWatch&& other) noexcept;
+  ProcessWatch(const ProcessWatch&) = delete;
+  ProcessWatch& operator=(const ProcessWatch&) = delete;
+  ~ProcessWatch();
+
+  const ProcessIdentity& identity() const noexcept { return identity_; }
+  bool alive() const noexcept;
+
+ private:
+  enum class How { none, handle, by_identity };
+  ProcessIdentity identity_;
+  How how_ = How::none;
+  std::intptr_t handle_ = -1;  // the platform's handle while how_ == handle
+};
 
 }  // namespace colony::shm
