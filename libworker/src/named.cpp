@@ -154,7 +154,8 @@ struct Caller::Impl {
   shm::ProcessWatch broker_watch;  // the broker of map, watched for its end
 
   // session_end, with the broker's liveness from broker_watch: asked twice
-  // per call, which two reads of /proc made 10 us slower on the AMD VM.
+  // per call, where two reads of /proc made a waited call 20 us slower on
+  // the AMD VM (75.6 against 55.0 us).
   SessionEnd session_end_now() {
     return session_end(*map, [this](shm::ProcessIdentity identity) {
       if (broker_watch.identity() != identity) broker_watch = shm::ProcessWatch(identity);

@@ -53,7 +53,7 @@ bool is_alive(ProcessIdentity identity) noexcept;
 // One process watched for its end, cheaply enough to ask before every call:
 // a handle to that very process (a pidfd on Linux, a process handle on
 // Windows) whose end is polled, where is_alive reads the process's state
-// from the system each time (a waited call on the AMD VM spent about 10 us
+// from the system each time (a waited call on the AMD VM spent about 20 us
 // in two such reads). Made for an identity: a process that no longer has it
 // when the watch is made (its pid reused) counts as ended from the start.
 // Where no handle can be had, alive() is is_alive(identity) each time.
