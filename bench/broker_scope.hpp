@@ -53,6 +53,16 @@ class BrokerScope {
 
   colony::Worker& host() { return broker_->host(); }
 
+  // Bytes of /dev/shm the session's segments hold (allocated pages, not their
+  // apparent sizes): memory of the machine's, mapped by a process or not.
+  double shared_memory_held() const {
+    double held = 0;
+    for (const std::string& name : colony::shm::Segment::list(colony::shm::SegmentName::session_prefix(session_))) {
+      held += static_cast<double>(colony::shm::Segment::owner_of(name).bytes);
+    }
+    return held;
+  }
+
   // Ends the session (its workers and segments) and checks that nothing of it
   // is left in /dev/shm.
   void finish() {

@@ -7,10 +7,12 @@
 //                             Then the session idles: the notes give its
 //                             wake-ups per second (context switches of every
 //                             worker and of the broker's threads) and what an
-//                             idle worker costs beyond the shared libraries
-//                             (its PSS beyond files, plus its share of the
-//                             broker's growth; process_stats.hpp), and how long
-//                             ending them all took (terminate, then join)
+//                             idle worker costs the machine beyond the shared
+//                             libraries: its private memory (PSS beyond files
+//                             and segments), its share of the broker's growth
+//                             in private memory and of the session's pages in
+//                             /dev/shm, touched or not (process_stats.hpp); and
+//                             how long ending them all took (terminate, then join)
 //   scale-1000  posix-spawn   its floor (linux/spawn_floors.cpp)
 //   scale-1000  colony-api    the 1,000 echo at once, as workers-64 (fan_out.cpp)
 
@@ -60,6 +62,7 @@ Measurement run_scale_start(RunContext& context) {
   limits.max_running = static_cast<std::uint32_t>(kScaleWorkers);
   BrokerScope scope(context, limits);
   colony::Worker& host = scope.host();
+  const double shm_before = scope.shared_memory_held();
 
   std::vector<colony::WorkerHandle> workers(kScaleWorkers);
   std::size_t online = 0;
@@ -98,17 +101,18 @@ Measurement run_scale_start(RunContext& context) {
   const double idle_seconds = std::chrono::duration<double>(Clock::now() - idle_start).count();
   const double wakeups_per_s = static_cast<double>(switches_after - switches_before) / idle_seconds;
 
-  double workers_beyond_files = 0;
+  double workers_private = 0;
   for (const colony::WorkerHandle& worker : workers) {
     if (worker.pid() <= 0) throw BenchError("a worker ended while the session idled");
     const auto pss = pss_of(worker.pid());
     if (!pss) throw BenchError("cannot read the PSS of worker " + std::to_string(worker.pid()));
-    workers_beyond_files += pss->beyond_files();
+    workers_private += pss->private_memory();
   }
   const std::optional<Pss> broker_after = pss_of(0);
   if (!broker_before || !broker_after) throw BenchError("cannot read the bench's own PSS");
-  const double broker_growth = broker_after->beyond_files() - broker_before->beyond_files();
-  const double per_worker = (workers_beyond_files + broker_growth) / static_cast<double>(kScaleWorkers);
+  const double broker_growth = broker_after->private_memory() - broker_before->private_memory();
+  const double shm_growth = scope.shared_memory_held() - shm_before;
+  const double per_worker = (workers_private + broker_growth + shm_growth) / static_cast<double>(kScaleWorkers);
 
   // Their end, timed too: terminate() of each, then join() of each.
   const auto end_start = Clock::now();
@@ -124,13 +128,15 @@ Measurement run_scale_start(RunContext& context) {
   m.samples = 1;
   m.note = "1000 workers: create + start_all until all online; idle " + formatted("%.1f", wakeups_per_s) +
            " wake-ups/s; an idle worker " + formatted("%.0f", per_worker / 1024.0) +
-           " KiB beyond shared libraries (its PSS " + formatted("%.0f", workers_beyond_files / 1024.0 / 1000.0) +
-           " KiB, broker growth " + megabytes(broker_growth) + " in all); ending them " + formatted("%.0f", end_ms) + " ms";
+           " KiB beyond shared libraries (private " + formatted("%.0f", workers_private / 1024.0 / 1000.0) +
+           " KiB, /dev/shm " + formatted("%.0f", shm_growth / 1024.0 / 1000.0) + " KiB, broker growth " +
+           megabytes(broker_growth) + " in all); ending them " + formatted("%.0f", end_ms) + " ms";
   m.extra = {{"workers", static_cast<double>(kScaleWorkers)},
              {"idle_wakeups_per_s", wakeups_per_s},
              {"idle_worker_bytes", per_worker},
-             {"worker_pss_beyond_files_mean_bytes", workers_beyond_files / static_cast<double>(kScaleWorkers)},
-             {"broker_pss_growth_bytes", broker_growth},
+             {"worker_private_mean_bytes", workers_private / static_cast<double>(kScaleWorkers)},
+             {"worker_shm_mean_bytes", shm_growth / static_cast<double>(kScaleWorkers)},
+             {"broker_private_growth_bytes", broker_growth},
              {"end_ms", end_ms}};
   return m;
 }

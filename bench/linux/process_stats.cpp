@@ -40,6 +40,8 @@ std::optional<Pss> pss_of(int pid) {
       found = true;
     } else if (line.rfind("Pss_File:", 0) == 0) {
       pss.file = field_value(line) * 1024.0;
+    } else if (line.rfind("Pss_Shmem:", 0) == 0) {
+      pss.shmem = field_value(line) * 1024.0;
     }
   }
   if (!found) return std::nullopt;

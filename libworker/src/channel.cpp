@@ -25,6 +25,7 @@ std::string_view to_string(SendStatus status) noexcept {
     case SendStatus::closed: return "closed";
     case SendStatus::too_large: return "too_large";
     case SendStatus::receiver_gone: return "receiver_gone";
+    case SendStatus::no_space: return "no_space";
   }
   return "unknown";
 }
@@ -88,6 +89,7 @@ SendStatus from_ring(shm::Outcome status) {
     case shm::Outcome::timed_out: return SendStatus::timed_out;
     case shm::Outcome::closed: return SendStatus::closed;
     case shm::Outcome::too_large: return SendStatus::too_large;
+    case shm::Outcome::no_space: return SendStatus::no_space;
     default: return SendStatus::closed;  // a corrupt ring takes nothing more
   }
 }
@@ -267,6 +269,9 @@ std::string ChannelCore::describe_failure(SendStatus status, std::size_t size) c
     case SendStatus::timed_out: return channel + " stayed full until the send deadline";
     case SendStatus::closed: return channel + " is closed";
     case SendStatus::receiver_gone: return "the receiver of " + channel + " is gone";
+    case SendStatus::no_space:
+      return writer_ ? writer_->describe(shm::Outcome::no_space) + " (" + channel + ")"
+                     : channel + ": no room in shared memory for the message";
     case SendStatus::ok: break;
   }
   return channel + ": sent";

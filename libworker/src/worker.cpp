@@ -1,6 +1,8 @@
 // The public faces of the worker API; the work happens in Context.
 #include "colony/worker/worker.hpp"
 
+#include <cerrno>
+
 #include "colony/session/context.hpp"
 
 namespace colony {
@@ -40,6 +42,9 @@ void throw_send_failure(const ChannelCore& channel, SendStatus status) {
     case SendStatus::too_large: code = WorkerErrc::message_too_large; break;
     case SendStatus::full:
     case SendStatus::timed_out: code = WorkerErrc::channel_full; break;
+    case SendStatus::no_space:
+      // /dev/shm is full: an OS condition, told by its errno, not the channel's state.
+      throw WorkerError(WorkerErrc::os_error, channel.describe_failure(status, channel.last_send_size), ENOSPC);
     default: break;
   }
   throw WorkerError(code, channel.describe_failure(status, channel.last_send_size));

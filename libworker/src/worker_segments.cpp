@@ -18,9 +18,11 @@ std::size_t channel_max_message(std::size_t capacity, std::size_t session_max) {
   return std::min(shm::largest_message(capacity), session_max);
 }
 
-SessionExpected<void> create_ring(const SessionMap& session, std::string_view object, std::size_t capacity) {
+SessionExpected<void> create_ring(const SessionMap& session, std::string_view object, std::size_t capacity,
+                                  shm::RingPages pages) {
   shm::RingOptions options;
   options.capacity = capacity;
+  options.pages = pages;
   options.max_message = channel_max_message(capacity, session.header().max_message);
   auto ring = shm::Ring::create(session.name(shm::SegmentKind::ring, object), options);
   if (!ring) return session_error(WorkerErrc::os_error, "cannot create ring: ", ring.error());
@@ -29,9 +31,21 @@ SessionExpected<void> create_ring(const SessionMap& session, std::string_view ob
 
 SessionExpected<void> make_worker_segments(const SessionMap& session, std::uint32_t slot, std::uint32_t generation) {
   const std::size_t capacity = session.header().channel_capacity;
-  for (const auto& [suffix, size] : {std::pair{kEventsSuffix, kEventsCapacity}, std::pair{kToWorkerSuffix, capacity},
-                                     std::pair{kToParentSuffix, capacity}}) {
-    if (auto made = create_ring(session, worker_object(slot, generation, suffix), size); !made) return made;
+  // The events ring carries the broker's lifecycle records, which must
+  // never meet a full /dev/shm, so it is reserved whole (and is small). A
+  // worker's channel pair is reserved as written: most workers send little,
+  // and an idle one then costs /dev/shm a page per ring, not its capacity.
+  if (auto made = create_ring(session, worker_object(slot, generation, kEventsSuffix), kEventsCapacity,
+                              shm::RingPages::reserved_at_creation);
+      !made) {
+    return made;
+  }
+  for (const auto suffix : {kToWorkerSuffix, kToParentSuffix}) {
+    if (auto made = create_ring(session, worker_object(slot, generation, suffix), capacity,
+                                shm::RingPages::reserved_as_written);
+        !made) {
+      return made;
+    }
   }
   const std::string props = worker_object(slot, generation, kPropertiesSuffix);
   try {

@@ -13,6 +13,7 @@ std::string_view to_string(Outcome outcome) noexcept {
     case Outcome::not_equal: return "not equal";
     case Outcome::interrupted: return "interrupted";
     case Outcome::too_large: return "too large";
+    case Outcome::no_space: return "no space";
     case Outcome::closed: return "closed";
     case Outcome::corrupt: return "corrupt";
     case Outcome::wrong_type: return "wrong type";

@@ -102,12 +102,21 @@ Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options)
   if (options.variant != RingVariant::single_writer && options.variant != RingVariant::many_writers) {
     return Error{Errc::invalid_argument, "unknown ring variant"};
   }
-  auto segment = Segment::create(name, capacity);
+  if (options.pages != RingPages::reserved_at_creation && options.pages != RingPages::reserved_as_written) {
+    return Error{Errc::invalid_argument, "unknown ring page reservation"};
+  }
+  const bool as_written = options.pages == RingPages::reserved_as_written;
+  auto segment = as_written ? Segment::create(name, capacity, kRingDataReservedAtCreation)
+                            : Segment::create(name, capacity);
   if (!segment) return segment.error();
+  // The platform may have reserved every page anyway (RingPages).
+  const RingPages pages =
+      as_written && !segment->data_reserved_in_full() ? RingPages::reserved_as_written : RingPages::reserved_at_creation;
   auto& control = *reinterpret_cast<RingControl*>(segment->control());
   control.capacity = capacity;
   control.max_message = options.max_message;
   control.variant = static_cast<std::uint32_t>(options.variant);
+  control.pages = static_cast<std::uint32_t>(pages);
   control.next_sequence.store(kFirstSequence, std::memory_order_relaxed);
   control.publication_key = random_publication_key();
   if (options.variant == RingVariant::many_writers) {
@@ -120,7 +129,7 @@ Expected<Ring> Ring::create(const SegmentName& name, const RingOptions& options)
   COLONY_FAILPOINT("ring.create.before_ready");
   segment->mark_ready();
   const std::uint64_t key = control.publication_key;
-  return Ring(std::move(segment).value(), capacity, options.max_message, options.variant, key);
+  return Ring(std::move(segment).value(), capacity, options.max_message, options.variant, pages, key);
 }
 
 Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
@@ -131,6 +140,7 @@ Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
   const std::uint64_t capacity = control.capacity;
   const std::uint64_t max_message = control.max_message;
   const std::uint32_t variant = control.variant;
+  const std::uint32_t pages = control.pages;
   const std::uint64_t key = control.publication_key;
   if (key == 0) return corrupt_config(name, "its publication key is zero");
   if (capacity < kMinCapacity || !std::has_single_bit(capacity) || capacity != segment->data_size()) {
@@ -143,7 +153,12 @@ Expected<Ring> Ring::open(const SegmentName& name, Deadline ready_deadline) {
       variant != static_cast<std::uint32_t>(RingVariant::many_writers)) {
     return corrupt_config(name, "unknown variant " + std::to_string(variant));
   }
-  return Ring(std::move(segment).value(), capacity, max_message, static_cast<RingVariant>(variant), key);
+  if (pages != static_cast<std::uint32_t>(RingPages::reserved_at_creation) &&
+      pages != static_cast<std::uint32_t>(RingPages::reserved_as_written)) {
+    return corrupt_config(name, "unknown page reservation " + std::to_string(pages));
+  }
+  return Ring(std::move(segment).value(), capacity, max_message, static_cast<RingVariant>(variant),
+              static_cast<RingPages>(pages), key);
 }
 
 void Ring::close() noexcept {
@@ -181,7 +196,13 @@ std::uint64_t Ring::records_read() const noexcept { return control().records_rea
 // ---------------------------------------------------------------------------
 // RingWriter
 
-RingWriter::RingWriter(Ring& ring, WaitPolicy policy) : ring_(&ring), policy_(policy), self_(current_identity()) {}
+RingWriter::RingWriter(Ring& ring, WaitPolicy policy)
+    : ring_(&ring),
+      policy_(policy),
+      self_(current_identity()),
+      reserved_end_(ring.pages() == RingPages::reserved_as_written
+                        ? std::min(ring.capacity(), kRingDataReservedAtCreation)
+                        : ring.capacity()) {}
 
 RingWriter::RingWriter(RingWriter&& other) noexcept
     : ring_(other.ring_),
@@ -192,7 +213,9 @@ RingWriter::RingWriter(RingWriter&& other) noexcept
       cached_head_(other.cached_head_),
       full_spin_pays_(other.full_spin_pays_),
       reader_spins_(other.reader_spins_),
-      unflushed_(other.unflushed_) {
+      unflushed_(other.unflushed_),
+      reserved_end_(other.reserved_end_),
+      reserve_failure_(std::move(other.reserve_failure_)) {
   other.attached_single_ = false;
   other.unflushed_ = false;
 }
@@ -279,6 +302,25 @@ bool RingWriter::has_space(std::uint64_t tail, std::size_t needed, Outcome& fail
   return false;
 }
 
+bool RingWriter::reserve_through(std::size_t record_end_offset) {
+  // Reserved: this record and the header after it, where the reader spins
+  // and the next writer looks (RingPages). At the end of the data area the
+  // next header is at offset 0, reserved at creation.
+  const std::size_t capacity = ring_->capacity();
+  const std::size_t needed = std::min(capacity, record_end_offset + kRecordAlign);
+  if (needed <= reserved_end_) return true;
+  // A step at a time: one system call per 64 KiB of the ring's first lap.
+  constexpr std::size_t kStep = 64 << 10;
+  const std::size_t target = std::min(capacity, (needed + kStep - 1) / kStep * kStep);
+  auto reserved = ring_->reserve_data(reserved_end_, target - reserved_end_);
+  if (!reserved) {
+    reserve_failure_ = reserved.error().message;
+    return false;
+  }
+  reserved_end_ = target;
+  return true;
+}
+
 Claim RingWriter::try_claim(std::uint32_t type_tag, std::size_t payload_size) {
   // Only a many-writer ring has a claim lock to wait for: a single writer's
   // try_claim reads no clock (a send of the worker API is one).
@@ -312,6 +354,7 @@ std::string RingWriter::describe(Outcome status) const {
     case Outcome::full: return ring + " is full";
     case Outcome::timed_out: return ring + " stayed full until the deadline";
     case Outcome::corrupt: return ring + " is corrupt (a value in its control block is out of range)";
+    case Outcome::no_space: return ring + ": its next record does not fit in shared memory: " + reserve_failure_;
     default: return ring + ": " + std::string(to_string(status));
   }
 }
@@ -323,6 +366,7 @@ Claim RingWriter::claim_single(std::uint32_t type_tag, std::size_t payload_size,
   const bool wraps = to_end < record_size;
   Outcome failure = Outcome::full;
   if (!has_space(position, record_size + (wraps ? to_end : 0), failure)) return claim_failed(failure);
+  if (!reserve_through(wraps ? record_size : capacity - to_end + record_size)) return claim_failed(Outcome::no_space);
 
   std::uint64_t padding_position = ~std::uint64_t{0};
   if (wraps) {
@@ -390,6 +434,11 @@ Claim RingWriter::claim_many(std::uint32_t type_tag, std::size_t payload_size, s
   if (!has_space(position, record_size + (wraps ? to_end : 0), failure)) {
     lock.unlock();
     return claim_failed(failure);
+  }
+  // Under the lock: the header after ours is reserved before tail names it.
+  if (!reserve_through(wraps ? record_size : capacity - to_end + record_size)) {
+    lock.unlock();
+    return claim_failed(Outcome::no_space);
   }
   if (wraps) {
     RecordHeader& padding = header_at(*ring_, position);

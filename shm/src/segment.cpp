@@ -1,5 +1,6 @@
 #include "colony/shm/segment.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -72,13 +73,15 @@ Segment& Segment::operator=(Segment&& other) noexcept {
 }
 Segment::~Segment() = default;
 
-Expected<Segment> Segment::create(const SegmentName& name, std::size_t data_size) {
+Expected<Segment> Segment::create(const SegmentName& name, std::size_t data_size,
+                                 std::optional<std::size_t> reserve_data) {
   if (data_size > (std::size_t{1} << 40)) {
     return Error{Errc::invalid_argument, "segment " + name.os_name() + ": data size " + std::to_string(data_size) +
                                              " is larger than 1 TiB"};
   }
   const std::size_t total = total_size_for(data_size);
-  auto object = platform::SharedMemoryObject::create_exclusive(name.os_name(), total);
+  const std::size_t reserve_now = reserve_data ? kDataOffset + std::min(*reserve_data, data_size) : total;
+  auto object = platform::SharedMemoryObject::create_exclusive(name.os_name(), total, reserve_now);
   if (!object) return object.error();
   Segment segment(name, std::move(object).value(), data_size);
 
@@ -98,6 +101,22 @@ Expected<Segment> Segment::create(const SegmentName& name, std::size_t data_size
   COLONY_FAILPOINT("segment.create.before_magic");
   std::atomic_ref<std::uint64_t>(header.magic).store(kSegmentMagic, std::memory_order_release);
   return segment;
+}
+
+bool Segment::data_reserved_in_full() const noexcept { return object_ && object_->reserved_in_full(); }
+
+Expected<void> Segment::reserve_data(std::size_t offset, std::size_t length) const {
+  if (offset > data_size_ || length > data_size_ - offset) {
+    return Error{Errc::invalid_argument, "segment " + name_.os_name() + ": bytes " + std::to_string(offset) + " to " +
+                                             std::to_string(offset + length) + " are beyond its data"};
+  }
+  auto reserved = object_->reserve(kDataOffset + offset, length);
+  if (!reserved) {
+    Error error = reserved.error();
+    error.message = "segment " + name_.os_name() + ": " + error.message;
+    return error;
+  }
+  return {};
 }
 
 void Segment::mark_ready() noexcept {

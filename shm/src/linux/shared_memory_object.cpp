@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
+#include <optional>
 
 #include "shared_memory_object.hpp"
 
@@ -20,17 +22,22 @@ constexpr mode_t kOwnerOnly = 0600;
 
 class PosixSharedMemory final : public SharedMemoryObject {
  public:
-  PosixSharedMemory(void* address, std::size_t size) : address_(address), size_(size) {}
+  PosixSharedMemory(void* address, std::size_t size, bool reserved_in_full)
+      : address_(address), size_(size), reserved_in_full_(reserved_in_full) {}
   ~PosixSharedMemory() override { ::munmap(address_, size_); }
   PosixSharedMemory(const PosixSharedMemory&) = delete;
   PosixSharedMemory& operator=(const PosixSharedMemory&) = delete;
 
   void* address() const noexcept override { return address_; }
   std::size_t size() const noexcept override { return size_; }
+  bool reserved_in_full() const noexcept override { return reserved_in_full_; }
+  void mark_reserved_in_full() noexcept { reserved_in_full_ = true; }
+  Expected<void> reserve(std::size_t offset, std::size_t length) override;
 
  private:
   void* address_;
   std::size_t size_;
+  bool reserved_in_full_;
 };
 
 // Closes the descriptor on every path: the mapping keeps the object alive.
@@ -54,27 +61,51 @@ std::string mebibytes(std::uint64_t bytes) {
   return text;
 }
 
-Error out_of_space(const std::string& os_name, std::size_t size) {
-  std::string message = "segment " + os_name + " needs " + mebibytes(size) + " of shared memory";
+// Where /dev/shm stands, for a message about what did not fit in it.
+std::string shm_space() {
   struct statvfs space {};
   if (::statvfs("/dev/shm", &space) == 0) {
     const std::uint64_t free_bytes = std::uint64_t{space.f_bavail} * space.f_frsize;
     const std::uint64_t total_bytes = std::uint64_t{space.f_blocks} * space.f_frsize;
-    message += "; /dev/shm has " + mebibytes(free_bytes) + " free of " + mebibytes(total_bytes);
+    return "; /dev/shm has " + mebibytes(free_bytes) + " free of " + mebibytes(total_bytes);
   }
-  return Error{Errc::no_space, std::move(message)};
+  return {};
 }
 
-Expected<std::unique_ptr<SharedMemoryObject>> map(int fd, std::size_t size, const std::string& os_name) {
+Error out_of_space(const std::string& os_name, std::size_t size) {
+  return Error{Errc::no_space, "segment " + os_name + " needs " + mebibytes(size) + " of shared memory" + shm_space()};
+}
+
+// MADV_POPULATE_WRITE (Linux 5.14) faults the pages in writable and reports a
+// page that has no room as EFAULT instead of raising SIGBUS.
+// Named here for C libraries older than the flag.
+constexpr int kPopulateWrite = 23;
+
+int populate(void* address, std::size_t length) {
+  return ::madvise(address, length, kPopulateWrite) == 0 ? 0 : errno;
+}
+
+Expected<std::unique_ptr<PosixSharedMemory>> map(int fd, std::size_t size, const std::string& os_name,
+                                                 bool reserved_in_full) {
   void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (address == MAP_FAILED) return os_error("mmap " + os_name, errno);
-  return std::unique_ptr<SharedMemoryObject>(new PosixSharedMemory(address, size));
+  return std::make_unique<PosixSharedMemory>(address, size, reserved_in_full);
+}
+
+// posix_fallocate of [offset, offset + length): ok, or the error to report.
+std::optional<Error> fallocate_or_error(int fd, std::size_t offset, std::size_t length, const std::string& os_name,
+                                        std::size_t size) {
+  const int rc = ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(length));
+  if (rc == ENOSPC || rc == EFBIG || rc == ENOMEM) return out_of_space(os_name, size);
+  // EOPNOTSUPP, EINVAL: a file system that cannot reserve; the sizes stand.
+  return std::nullopt;
 }
 
 }  // namespace
 
 Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::create_exclusive(const std::string& os_name,
-                                                                                   std::size_t size) {
+                                                                                   std::size_t size,
+                                                                                   std::size_t reserve_now) {
   const FileDescriptor fd(::shm_open(os_name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, kOwnerOnly));
   if (fd.get() < 0) {
     if (errno == EEXIST) return Error{Errc::already_exists, "segment " + os_name + " already exists", EEXIST};
@@ -86,20 +117,33 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::create_exclusi
     ::shm_unlink(os_name.c_str());
     return os_error("sizing " + os_name, saved);
   }
-  // Reserve every page now. /dev/shm is a tmpfs of fixed size, and ftruncate
-  // alone makes a sparse file: the first write to a page that has no room
-  // would kill the writer with SIGBUS, much later and in any process. With
-  // the pages reserved, what does not fit is this error, at creation.
-  if (const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); rc != 0) {
-    if (rc == ENOSPC || rc == EFBIG || rc == ENOMEM) {
-      ::shm_unlink(os_name.c_str());
-      return out_of_space(os_name, size);
-    }
-    // EOPNOTSUPP, EINVAL: a file system that cannot reserve; the sizes stand.
+  // Reserve the pages asked for now. /dev/shm is a tmpfs of fixed size, and
+  // ftruncate alone makes a sparse file: the first touch of a page that has
+  // no room would kill the process with SIGBUS, much later and in any
+  // process. With the pages reserved, what does not fit is this error, at
+  // creation. The rest are reserved by reserve() before anyone touches them.
+  reserve_now = std::min(reserve_now, size);
+  if (auto failed = fallocate_or_error(fd.get(), 0, reserve_now, os_name, size)) {
+    ::shm_unlink(os_name.c_str());
+    return std::move(*failed);
   }
-  auto mapped = map(fd.get(), size, os_name);
-  if (!mapped) ::shm_unlink(os_name.c_str());
-  return mapped;
+  auto mapped = map(fd.get(), size, os_name, reserve_now == size);
+  if (!mapped) {
+    ::shm_unlink(os_name.c_str());
+    return mapped.error();
+  }
+  // A kernel without MADV_POPULATE_WRITE (before 5.14) could only reserve
+  // later at the risk of SIGBUS: reserve every page now instead. The first
+  // page is reserved already, so the probe costs no memory.
+  if (reserve_now < size && populate((*mapped)->address(), std::min<std::size_t>(size, 4096)) != 0) {
+    if (auto failed = fallocate_or_error(fd.get(), reserve_now, size - reserve_now, os_name, size)) {
+      mapped->reset();
+      ::shm_unlink(os_name.c_str());
+      return std::move(*failed);
+    }
+    (*mapped)->mark_reserved_in_full();
+  }
+  return std::unique_ptr<SharedMemoryObject>(std::move(mapped).value());
 }
 
 Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::open_existing(const std::string& os_name) {
@@ -125,7 +169,29 @@ Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::open_existing(
     return Error{Errc::bad_mode, "segment " + os_name + " has mode " + mode + ", expected 0600"};
   }
   if (info.st_size <= 0) return Error{Errc::bad_size, "segment " + os_name + " is empty"};
-  return map(fd.get(), static_cast<std::size_t>(info.st_size), os_name);
+  auto mapped = map(fd.get(), static_cast<std::size_t>(info.st_size), os_name, false);
+  if (!mapped) return mapped.error();
+  return std::unique_ptr<SharedMemoryObject>(std::move(mapped).value());
+}
+
+Expected<void> PosixSharedMemory::reserve(std::size_t offset, std::size_t length) {
+  if (offset > size_ || length > size_ - offset) {
+    return Error{Errc::invalid_argument, "reserving bytes " + std::to_string(offset) + " to " +
+                                             std::to_string(offset + length) + " of a mapping of " +
+                                             std::to_string(size_)};
+  }
+  if (length == 0 || reserved_in_full_) return {};
+  // Whole pages: the mapping is page aligned, and a page is reserved whole.
+  constexpr std::size_t kPage = 4096;
+  const std::size_t first = offset / kPage * kPage;
+  const std::size_t last = std::min(size_, (offset + length + kPage - 1) / kPage * kPage);
+  const int rc = populate(static_cast<std::byte*>(address_) + first, last - first);
+  if (rc == 0) return {};
+  if (rc == EFAULT || rc == ENOMEM) {
+    return Error{Errc::no_space, "no room for " + mebibytes(last - first) + " more of shared memory" + shm_space(),
+                 ENOSPC};
+  }
+  return os_error("reserving pages", rc);
 }
 
 bool SharedMemoryObject::remove(const std::string& os_name) noexcept { return ::shm_unlink(os_name.c_str()) == 0; }

@@ -19,6 +19,11 @@ class WindowsSharedMemory final : public SharedMemoryObject {
       : object_(std::move(object)), region_(std::move(region)) {}
   void* address() const noexcept override { return region_.get_address(); }
   std::size_t size() const noexcept override { return region_.get_size(); }
+  // A pagefile-backed mapping commits every page when it is created (the
+  // commit charge fails the creation when there is none), so nothing is
+  // left to reserve.
+  bool reserved_in_full() const noexcept override { return true; }
+  Expected<void> reserve(std::size_t, std::size_t) override { return {}; }
 
  private:
   bip::windows_shared_memory object_;  // keeps the mapping object alive
@@ -33,7 +38,7 @@ std::string windows_name(const std::string& os_name) {
 }  // namespace
 
 Expected<std::unique_ptr<SharedMemoryObject>> SharedMemoryObject::create_exclusive(const std::string& os_name,
-                                                                                   std::size_t size) {
+                                                                                   std::size_t size, std::size_t) {
   try {
     bip::windows_shared_memory object(bip::create_only, windows_name(os_name).c_str(), bip::read_write,
                                       static_cast<bip::offset_t>(size));

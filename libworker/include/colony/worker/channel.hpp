@@ -43,7 +43,7 @@ struct ChannelOptions {
   std::chrono::milliseconds send_timeout{30'000};
 };
 
-enum class SendStatus { ok, full, timed_out, closed, too_large, receiver_gone };
+enum class SendStatus { ok, full, timed_out, closed, too_large, receiver_gone, no_space };
 std::string_view to_string(SendStatus status) noexcept;
 
 // A message that could not be handled: the receiver could not decode it, or

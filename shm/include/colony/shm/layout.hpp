@@ -29,7 +29,9 @@ inline constexpr std::size_t kDataOffset = 4096;  // documented: foreign mappers
 inline constexpr std::uint64_t kSegmentMagic = 0x31594e4f4c4f4323ULL;  // "#COLONY1" little endian
 // 2: creators, ring writers and readers are recorded as a pid with its start
 // time (ProcessIdentity), so that a reused pid is never taken for them.
-inline constexpr std::uint32_t kLayoutVersion = 2;
+// 3: a ring's data pages may be reserved as its writers first reach them
+// (RingControl::pages), which a writer of version 2 would not do.
+inline constexpr std::uint32_t kLayoutVersion = 3;
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
@@ -178,6 +180,16 @@ inline constexpr std::size_t largest_message(std::size_t capacity) noexcept {
 
 enum class RingVariant : std::uint32_t { single_writer = 1, many_writers = 2 };
 
+// When the pages of a ring's data area are reserved in /dev/shm.
+// reserved_as_written: the first kRingDataReservedAtCreation bytes at
+// creation, the rest by each writer before it first writes there, together
+// with the header after its record, where the reader and the next writer
+// look (a look at a page never reserved would reserve it, and raise SIGBUS
+// when /dev/shm has no room). Every byte any process touches is then
+// reserved first, and a writer that finds no room gets no_space.
+enum class RingPages : std::uint32_t { reserved_at_creation = 0, reserved_as_written = 1 };
+inline constexpr std::size_t kRingDataReservedAtCreation = 4096;
+
 struct RingControl {
   // line 0: config, written once before READY
   std::uint64_t capacity;       // power of two, bytes of the data area
@@ -185,7 +197,9 @@ struct RingControl {
   std::uint32_t variant;        // RingVariant
   std::atomic<std::uint32_t> closed;  // set once by close(); receivers drain, then see closed
   std::uint64_t publication_key;      // random, non-zero; see RecordHeader::publication
-  std::uint8_t pad0[kLineSize - 32];
+  std::uint32_t pages;                // RingPages
+  std::uint32_t pad0a;
+  std::uint8_t pad0[kLineSize - 40];
 
   // line 1: hot for writers. Each send writes tail and reads readers_waiting,
   // so the flag the reader sets before sleeping lives here, not on its own line.
@@ -219,6 +233,7 @@ struct RingControl {
   // line 3: claim lock of the many-writer variant
   MutexCell claim_lock;
 };
+static_assert(offsetof(RingControl, pages) == 32);
 static_assert(offsetof(RingControl, tail) == kLineSize, "writer line starts on its own 128-byte line");
 static_assert(offsetof(RingControl, head) == 2 * kLineSize, "reader line starts on its own 128-byte line");
 static_assert(offsetof(RingControl, claim_lock) == 3 * kLineSize);

@@ -23,6 +23,7 @@ enum class Outcome : std::uint8_t {
   not_equal,     // a wait: the word did not hold the expected value, so it did not sleep
   interrupted,   // the wait word: the OS cut the sleep short (a signal handler ran); nothing woke it
   too_large,     // a send: the payload exceeds the ring's max_message; nothing was written
+  no_space,      // a send: /dev/shm has no room for the ring's next pages (RingPages); nothing was written
   closed,        // a send: the ring is closed; a receive: closed and drained
   corrupt,       // a value read from the segment failed validation
   wrong_type,    // a typed receive: a registered type other than the one asked for

@@ -39,6 +39,10 @@ struct RingOptions {
   std::size_t capacity = 1 << 20;      // bytes of records; rounded up to a power of two
   std::size_t max_message = 64 << 10;  // largest payload; at most largest_message(capacity)
   RingVariant variant = RingVariant::single_writer;
+  // reserved_as_written: a ring that may never fill costs /dev/shm only what
+  // is written to it (a worker's channels); its writers can then get
+  // no_space. The default reserves every page at creation.
+  RingPages pages = RingPages::reserved_at_creation;
 };
 
 // How a blocking call waits: spin this many times (re-checking, with a CPU
@@ -66,6 +70,7 @@ class Ring {
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t max_message() const noexcept { return max_message_; }
   RingVariant variant() const noexcept { return variant_; }
+  RingPages pages() const noexcept { return pages_; }
 
   // Stops sends; the reader drains what was committed, then sees closed.
   void close() noexcept;
@@ -85,13 +90,19 @@ class Ring {
   std::byte* user_area() const noexcept { return segment_.base() + kRingUserOffset; }
   // What RecordHeader::publication holds once the record at position is committed.
   std::uint64_t publication_for(std::uint64_t position) const noexcept { return position ^ publication_key_; }
+  // RingPages::reserved_as_written: reserves data bytes [offset, offset + length).
+  Expected<void> reserve_data(std::size_t offset, std::size_t length) const {
+    return segment_.reserve_data(offset, length);
+  }
 
  private:
-  Ring(Segment segment, std::size_t capacity, std::size_t max_message, RingVariant variant, std::uint64_t key)
+  Ring(Segment segment, std::size_t capacity, std::size_t max_message, RingVariant variant, RingPages pages,
+       std::uint64_t key)
       : segment_(std::move(segment)),
         capacity_(capacity),
         max_message_(max_message),
         variant_(variant),
+        pages_(pages),
         publication_key_(key) {}
   Segment segment_;
   // Config copied out of the segment once, after validation: later reads of
@@ -99,6 +110,7 @@ class Ring {
   std::size_t capacity_;
   std::size_t max_message_;
   RingVariant variant_;
+  RingPages pages_;
   std::uint64_t publication_key_;
 };
 
@@ -191,6 +203,7 @@ class RingWriter {
   Claim claim_many(std::uint32_t type_tag, std::size_t payload_size, std::size_t record_size, Deadline lock_deadline);
   Outcome fill_and_commit(const Claim& claimed, std::span<const std::byte> payload) noexcept;
   bool has_space(std::uint64_t tail, std::size_t needed, Outcome& failure);
+  bool reserve_through(std::size_t record_end_offset);
   void stamp_header(RecordHeader& header, std::uint32_t type_tag, std::size_t payload_size) const noexcept;
   void wake_reader() noexcept;
   void recover_published_records();
@@ -211,6 +224,10 @@ class RingWriter {
   Outcome lock_failure_ = Outcome::ok;
   int lock_failure_errno_ = 0;
   int lock_holder_pid_ = 0;  // the pid the lock named when it timed out
+  // Data bytes [0, reserved_end_) are reserved in this process's mapping
+  // (RingPages): the whole ring unless its pages are reserved as written.
+  std::size_t reserved_end_ = 0;
+  std::string reserve_failure_;  // why the last claim got no_space
 };
 
 // A committed record, valid until the reader commits it.

@@ -4,6 +4,7 @@
 // never adopted unless owner, mode, magic, version, kind and size all match.
 
 #include <cstddef>
+#include <optional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,7 +39,15 @@ class Segment {
   // header. The segment is not READY: the creator initializes its control
   // block, then calls mark_ready(). If the creator dies first, openers get
   // creator_died and the segment is never used.
-  static Expected<Segment> create(const SegmentName& name, std::size_t data_size);
+  //
+  // Every page is reserved at creation (so what does not fit in /dev/shm is
+  // no_space now), unless reserve_data says how many leading bytes of the data
+  // to reserve: the header and control block are always reserved, and the
+  // rest of the data must go through reserve_data() before any process
+  // touches it. data_reserved_in_full() tells whether the platform reserved
+  // it all anyway (Windows; Linux before 5.14).
+  static Expected<Segment> create(const SegmentName& name, std::size_t data_size,
+                                  std::optional<std::size_t> reserve_data = std::nullopt);
 
   // Opens and validates. Waits up to ready_deadline for READY.
   static Expected<Segment> open(const SegmentName& name, Deadline ready_deadline);
@@ -68,6 +77,12 @@ class Segment {
   std::byte* control() const noexcept { return base() + kControlOffset; }
   std::byte* data() const noexcept { return base() + kDataOffset; }
   std::size_t data_size() const noexcept { return data_size_; }
+  // Only meaningful in the process that created the segment; false in others.
+  bool data_reserved_in_full() const noexcept;
+  // Reserves the pages of data bytes [offset, offset + length) in this
+  // process's mapping, faulting them in: ok, or no_space with /dev/shm's
+  // figures (no signal; what was reserved before the failure stays).
+  Expected<void> reserve_data(std::size_t offset, std::size_t length) const;
   // Who created it: the pid and its start time, for is_alive().
   ProcessIdentity creator() const noexcept { return {header().creator_pid, header().creator_start}; }
 
