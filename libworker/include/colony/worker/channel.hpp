@@ -43,6 +43,12 @@ struct ChannelOptions {
   std::chrono::milliseconds send_timeout{30'000};
 };
 
+// What a send did. Anything but ok wrote nothing: full (no space now, and the
+// send was not to wait), timed_out (full until the deadline), closed,
+// too_large (over the session's message limit), receiver_gone (its receiver
+// ended while the send waited for space), no_space (/dev/shm has no room for
+// the ring's next pages: a worker's default channels reserve theirs as they
+// are first written; a send after room is made goes through).
 enum class SendStatus { ok, full, timed_out, closed, too_large, receiver_gone, no_space };
 std::string_view to_string(SendStatus status) noexcept;
 
