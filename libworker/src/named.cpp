@@ -5,6 +5,8 @@
 #include "colony/worker/named.hpp"
 
 #include <atomic>
+#include <limits>
+#include <thread>
 
 #include "colony/session/broker_link.hpp"
 #include "colony/session/crash_log.hpp"
@@ -143,6 +145,31 @@ int named_worker_pid(std::string_view session, std::string_view name) {
   return record.pid.load(std::memory_order_acquire);
 }
 
+namespace {
+
+// Counts the waited calls of this process while they wait. Only a call that
+// waits alone spins on its reply (CallOptions::reply_spin): callers that
+// wait together would take the CPUs from the workers that must answer them
+// (8 callers of one worker on the 2-vCPU VM, spinning as many as there are
+// CPUs but one: p99 460-540 us against 130-196 sleeping at once).
+class WaitingCall {
+ public:
+  WaitingCall() : alone_(waiting().fetch_add(1, std::memory_order_relaxed) == 0) {}
+  WaitingCall(const WaitingCall&) = delete;
+  WaitingCall& operator=(const WaitingCall&) = delete;
+  ~WaitingCall() { waiting().fetch_sub(1, std::memory_order_relaxed); }
+  bool alone() const noexcept { return alone_; }
+
+ private:
+  static std::atomic<unsigned>& waiting() noexcept {
+    static std::atomic<unsigned> count{0};
+    return count;
+  }
+  bool alone_;
+};
+
+}  // namespace
+
 struct Caller::Impl {
   std::string session;
   std::shared_ptr<detail::SessionMap> map;
@@ -152,6 +179,9 @@ struct Caller::Impl {
   std::optional<detail::ReplyRing> reply_ring;
   std::optional<shm::TypedReader> replies;
   shm::ProcessWatch broker_watch;  // the broker of map, watched for its end
+  // CallOptions::reply_spin: off after a reply that came later than it, on
+  // again after one that came within it.
+  bool reply_spin_pays = true;
 
   // session_end, with the broker's liveness from broker_watch: asked twice
   // per call, where two reads of /proc made a waited call 20 us slower on
@@ -283,13 +313,25 @@ std::optional<Value> Caller::call(std::string_view name, std::string_view method
   if (!options.wait) return std::nullopt;
 
   std::uint32_t spin_left = options.spin;
+  const auto posted_at = shm::Clock::now();
+  const bool timed_spin = spin_left == 0 && options.reply_spin.count() > 0;
+  const WaitingCall waiting;
+  if (timed_spin && impl_->reply_spin_pays && waiting.alone()) spin_left = std::numeric_limits<std::uint32_t>::max();
+  const auto spin_until = std::min(posted_at + options.reply_spin, deadline.when());
   for (;;) {
     auto received = spin_left != 0 ? replies->try_receive<Reply>() : replies->receive<Reply>(deadline.capped(kWatchInterval));
     if (spin_left != 0 && received.status == shm::Outcome::empty) {
       --spin_left;
       // The spin ends at the call's deadline too (looked at every 1024 turns).
       if (spin_left % 1024 == 0 && deadline.passed()) spin_left = 0;
-      shm::cpu_relax();
+      if (timed_spin) {
+        if (shm::Clock::now() >= spin_until) spin_left = 0;
+        // Yielding, not pausing: a caller that spins gives its CPU to
+        // whatever else can run there, such as the worker that answers it.
+        std::this_thread::yield();
+      } else {
+        shm::cpu_relax();
+      }
       continue;
     }
     if (received.ok()) {
@@ -297,6 +339,7 @@ std::optional<Value> Caller::call(std::string_view name, std::string_view method
       // out, or an id of a dead session's caller answered after a
       // take-over): not ours, skip it.
       if (received.value->id != request.id) continue;
+      if (timed_spin) impl_->reply_spin_pays = shm::Clock::now() - posted_at <= options.reply_spin;
       if (!received.value->ok) throw WorkerError(WorkerErrc::bad_state, received.value->error);
       return std::move(received.value->value);
     }

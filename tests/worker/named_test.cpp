@@ -1,9 +1,11 @@
 // Named workers end to end: calls through the mailbox, the process started
 // at the first call and again after a death, replies, errors, many callers.
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.hpp"
@@ -262,6 +264,54 @@ TEST_CASE("workers answer callers in turn through kept reply rings, and a spinni
   CallOptions spinning = waited;
   spinning.spin = 1 << 16;
   CHECK(caller.call("a", "add", Value::Array{1}, spinning) == Value(21));
+}
+
+// A waited call spins on its reply for CallOptions::reply_spin before it
+// sleeps, only while it waits alone in its process. The spin never outlasts
+// the call's deadline, a reply that comes after it is still the call's, and
+// callers that wait together (they sleep) are all answered.
+TEST_CASE("a waited call's reply spin keeps the deadline and the replies, alone or among callers", "[ipc]") {
+  Broker broker(test::broker_options());
+  broker.define_named_worker("counter", test::worker_path(), {"named"});
+  Caller caller(broker.session());
+  CallOptions long_spin{true, 20s};
+  long_spin.reply_spin = std::chrono::seconds(10);
+  REQUIRE(caller.call("counter", "add", Value::Array{1}, long_spin) == Value(1));  // answered while it spins
+  CallOptions short_spin{true, 20s};
+  short_spin.reply_spin = std::chrono::microseconds(1);
+  CHECK(caller.call("counter", "sleep", Value::Array{30}, short_spin) == Value("slept"));  // after the spin ran out
+  CHECK(caller.call("counter", "add", Value::Array{1}, short_spin) == Value(2));  // its spin now off: it sleeps
+
+  CallOptions spin_past_deadline = long_spin;
+  spin_past_deadline.timeout = 50ms;
+  const auto asked = std::chrono::steady_clock::now();
+  try {
+    (void)caller.call("counter", "sleep", Value::Array{400}, spin_past_deadline);
+    FAIL("the call did not time out");
+  } catch (const WorkerError& e) {
+    CHECK(e.code() == WorkerErrc::timed_out);
+  }
+  CHECK(std::chrono::steady_clock::now() - asked < 5s);  // not the 10 s of its spin
+  CHECK(caller.call("counter", "get", Value::Array{}, long_spin) == Value(2));  // the late reply is skipped
+
+  // Four threads, each with its own Caller, all waiting at once.
+  std::vector<std::thread> threads;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      try {
+        Caller own(broker.session());
+        for (int i = 0; i < 50; ++i) {
+          if (own.call("counter", "add", Value::Array{1}, CallOptions{true, 20s}).has_value()) ++answered;
+        }
+      } catch (const WorkerError&) {
+        // counted as unanswered below
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  CHECK(answered == 200);
+  CHECK(caller.call("counter", "get", Value::Array{}, CallOptions{true, 20s}) == Value(202));
 }
 
 // One-shot calls make and remove a reply ring each; the worker must not keep
