@@ -4,9 +4,9 @@
 // never adopted unless owner, mode, magic, version, kind and size all match.
 
 #include <cstddef>
-#include <optional>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
