@@ -10,16 +10,14 @@ namespace bench {
 
 // /proc/<pid>/smaps_rollup in bytes (pid 0: this process). Pss shares each
 // page among the processes that map it; Pss_File is its part in mapped files
-// (the executable and the shared libraries), so total - file is what the
-// process costs beyond them: its private memory and its share of the shared
-// memory segments. Pss_Shmem is that share of the segments' pages it
-// touched; a segment's pages nobody touched are in no process's Pss, so the
-// scale row counts the segments in /dev/shm instead (private_memory()).
+// (the executable and the shared libraries), and Pss_Shmem its share of the
+// shared-memory segments' pages it touched. A segment's pages nobody touched
+// are in no process's Pss, so the scale row counts the segments in /dev/shm
+// instead, beside each process's private memory (total - file - shmem).
 struct Pss {
   double total = 0;
   double file = 0;
   double shmem = 0;
-  double beyond_files() const noexcept { return total - file; }
   double private_memory() const noexcept { return total - file - shmem; }
 };
 std::optional<Pss> pss_of(int pid);
