@@ -150,7 +150,7 @@ namespace {
 // Counts the waited calls of this process while they wait. Only a call that
 // waits alone spins on its reply (CallOptions::reply_spin): callers that
 // wait together would take the CPUs from the workers that must answer them
-// (8 callers of one worker on the 2-vCPU VM, spinning as many as there are
+// (8 callers of one worker on the 2-vCPU AMD EPYC VM, spinning as many as there are
 // CPUs but one: p99 460-540 us against 130-196 sleeping at once).
 class WaitingCall {
  public:

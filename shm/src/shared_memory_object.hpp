@@ -38,7 +38,7 @@ class SharedMemoryObject {
   virtual void* address() const noexcept = 0;
   virtual std::size_t size() const noexcept = 0;
   // Whether every page of an object this process created was reserved at its
-  // creation (for an object it opened: unknown, false).
+  // creation; meaningless for an object it opened.
   virtual bool reserved_in_full() const noexcept = 0;
   // Reserves the pages of [offset, offset + length) of the mapping, so that
   // no later access to them can fault for want of memory: ok, or no_space

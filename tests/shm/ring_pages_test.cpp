@@ -76,7 +76,8 @@ TEST_CASE("a ring reserved as written holds one page of data until written, then
 
     auto reader = shm::RingReader::attach(ring, shm::WaitPolicy{1000});
     REQUIRE(reader);
-    // Three laps, the reader one record behind: every record whole, in order.
+    // Three laps, the reader taking each record as it comes: every record
+    // whole, in order.
     const std::uint64_t records = 3 * kCapacity / kSize;
     {
       auto writer = shm::RingWriter::attach(ring);

@@ -65,7 +65,7 @@ struct CallOptions {
   std::uint32_t spin = 0;
   // With wait and spin 0: how long the caller spins on its reply before it
   // sleeps, so that a reply that comes within it costs no wake-up (about 20
-  // us each on the benchmark's virtual machines). A reply that takes longer
+  // us each on the benchmark's 2-vCPU AMD EPYC VM). A reply that takes longer
   // turns this Caller's spin off, so a caller of slow methods sleeps at
   // once, until a reply again comes within it. 0: sleep at once.
   std::chrono::microseconds reply_spin{50};

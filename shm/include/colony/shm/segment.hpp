@@ -77,7 +77,7 @@ class Segment {
   std::byte* control() const noexcept { return base() + kControlOffset; }
   std::byte* data() const noexcept { return base() + kDataOffset; }
   std::size_t data_size() const noexcept { return data_size_; }
-  // Only meaningful in the process that created the segment; false in others.
+  // Only meaningful in the process that created the segment.
   bool data_reserved_in_full() const noexcept;
   // Reserves the pages of data bytes [offset, offset + length) in this
   // process's mapping, faulting them in: ok, or no_space with /dev/shm's
