@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Compiles the Windows side of the platform folders with MinGW: every shm
-# source (the platform-neutral ones and shm/src/windows/) and libworker's
-# src/windows/ (syntax and warnings only: there is no Windows machine to link
-# or run on). Installs Debian's g++-mingw-w64-x86-64-posix when missing. Not
-# part of the test suite: a check for whoever changes the platform layer.
+# Compiles the Windows side of the platform folders with MinGW, syntax and
+# warnings only: every shm source (the platform-neutral ones and
+# shm/src/windows/) and libworker's src/windows/. The windows preset builds
+# and tests the shm layer for real (scripts/test.sh runs it under Wine); this
+# quick check also covers libworker's platform files, which no Windows build
+# links until libworker is ported. Installs Debian's g++-mingw-w64-x86-64-posix
+# when missing. Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

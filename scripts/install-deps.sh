@@ -5,13 +5,16 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config
-  libboost-dev        # Boost.Interprocess (segments on Windows, message_queue as a benchmark peer)
+  libboost-dev        # Boost's headers (message_queue as a benchmark peer)
   libcereal-dev       # message serialization
   libcli11-dev        # the colony command line
   nlohmann-json3-dev  # JSON for dynamic values (colony::Value), the CLI and --json output
   libtomlplusplus-dev # pipeline files (colony run --pipeline)
   catch2              # tests (Catch2 2.13)
   python3             # tests: Python's multiprocessing.shared_memory reads a Colony byte array
+  g++-mingw-w64-x86-64-posix # the Windows build (preset windows), cross-compiled with MinGW-w64
+  wine                # runs the Windows build's tests (scripts/wine-run.sh)
+  wine64
   clang               # the fuzz targets (tests/fuzz): libFuzzer is clang's
   libclang-rt-dev     # libFuzzer and clang's sanitizer runtimes (not pulled in by clang without recommends)
   llvm                # llvm-symbolizer: file and line in the fuzz targets' sanitizer reports

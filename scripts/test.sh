@@ -2,7 +2,10 @@
 # Builds Colony and runs the whole test suite: a Debug build (preset `debug`,
 # in build/debug), then a Release build of the whole tree (preset `release`,
 # in build/release: built, not run: it is what users get, and the compiler
-# finds other things at -O3), then an ASan+UBSan build of the whole suite (preset `asan`,
+# finds other things at -O3), then the Windows build (preset `windows`, in
+# build/windows: cross-compiled with MinGW-w64, its tests run under Wine
+# through scripts/wine-run.sh; so far the shm layer and its tests, as the
+# port goes up the layers), then an ASan+UBSan build of the whole suite (preset `asan`,
 # in build/asan), then a TSan build of the in-process concurrency tests
 # (preset `tsan`, label `threads`), then the fuzz pass: the libFuzzer targets
 # of tests/fuzz built with clang, ASan and UBSan (preset `fuzz`), each run for
@@ -20,7 +23,8 @@ set -euo pipefail
 
 usage() {
   echo "usage: scripts/test.sh [--no-asan]"
-  echo "  builds and runs the test suite with the debug preset, builds the release preset, then the asan preset (ASan+UBSan),"
+  echo "  builds and runs the test suite with the debug preset, builds the release preset, builds the windows preset"
+  echo "  (MinGW-w64) and runs its tests under Wine, then the asan preset (ASan+UBSan),"
   echo "  then the tsan preset (the in-process concurrency tests), then the fuzz preset (each fuzz target"
   echo "  for \$COLONY_FUZZ_SECONDS seconds, default 10)"
   echo "  --no-asan   skip the sanitizer passes: asan, tsan and fuzz (ignored when CI=true)"
@@ -78,6 +82,16 @@ for preset in "${passes[@]}"; do
     cmake --preset release
     cmake --build --preset release -j2
     echo "==> [release] built"
+    current="windows configure"
+    echo "==> [windows] configuring (cmake --preset windows, build/windows: MinGW-w64, tests under Wine)"
+    cmake --preset windows
+    current="windows build"
+    echo "==> [windows] building"
+    cmake --build --preset windows -j2
+    current="windows tests"
+    echo "==> [windows] running the test suite under Wine"
+    ctest --preset windows --output-on-failure --no-tests=error -j2
+    echo "==> [windows] all tests passed"
   fi
 done
 
@@ -153,7 +167,7 @@ fi
 
 finished=1
 if [ "$run_asan" -eq 1 ]; then
-  echo "colony: all test passes succeeded (debug, release build, asan, tsan, fuzz)"
+  echo "colony: all test passes succeeded (debug, release build, windows under Wine, asan, tsan, fuzz)"
 else
-  echo "colony: all test passes succeeded (debug, release build; asan, tsan and fuzz skipped by --no-asan)"
+  echo "colony: all test passes succeeded (debug, release build, windows under Wine; asan, tsan and fuzz skipped by --no-asan)"
 fi

@@ -161,7 +161,12 @@ Expected<Segment> Segment::open(const SegmentName& name, Deadline ready_deadline
       return refuse(name, Errc::wrong_kind, "it holds kind " + std::to_string(header.kind) + ", not " +
                                                 std::string(kind_name(name.kind())));
     }
-    if (header.total_size != object_size || header.data_size > object_size - kDataOffset ||
+    // Where the system keeps a mapping's size in whole pages (Windows), the
+    // header's exact size is checked against it rounded up.
+    const std::size_t granularity = (*object)->size_granularity();
+    const std::uint64_t expected_size = (header.total_size + granularity - 1) / granularity * granularity;
+    if (expected_size != object_size || header.total_size > object_size ||
+        header.data_size > object_size - kDataOffset ||
         (header.data_size > 0 && header.data_offset != kDataOffset)) {
       return refuse(name, Errc::bad_size, "header says " + std::to_string(header.total_size) + " bytes, object has " +
                                               std::to_string(object_size));
@@ -180,6 +185,8 @@ Expected<Segment> Segment::open(const SegmentName& name, Deadline ready_deadline
     return Segment(name, std::move(object).value(), data_size);
   }
 }
+
+bool Segment::outlives_its_processes() noexcept { return platform::SharedMemoryObject::outlives_its_processes(); }
 
 bool Segment::remove(const SegmentName& name) noexcept { return platform::SharedMemoryObject::remove(name.os_name()); }
 

@@ -29,6 +29,8 @@ class SharedMemoryObject {
   // user and has mode 0600; the mapping covers the object's current size.
   static Expected<std::unique_ptr<SharedMemoryObject>> open_existing(const std::string& os_name);
   static bool remove(const std::string& os_name) noexcept;
+  // Segment::outlives_its_processes.
+  static bool outlives_its_processes() noexcept;
   // Whether the entry exists and belongs to this user, without opening it
   // (a symlink is not followed); description says what it is otherwise.
   static EntryOwner owner_of(const std::string& os_name);
@@ -37,6 +39,11 @@ class SharedMemoryObject {
   virtual ~SharedMemoryObject() = default;
   virtual void* address() const noexcept = 0;
   virtual std::size_t size() const noexcept = 0;
+  // What an opened object's size() is a multiple of: 1 where the system
+  // keeps the exact size it was made with (Linux), a page where it keeps
+  // whole pages (Windows under Wine; Windows itself keeps the exact size,
+  // which is a multiple of 1 as well).
+  virtual std::size_t size_granularity() const noexcept = 0;
   // Whether every page of an object this process created was reserved at its
   // creation; meaningless for an object it opened.
   virtual bool reserved_in_full() const noexcept = 0;

@@ -25,6 +25,14 @@ bool die_with_parent() noexcept {
   return ::getppid() != 1;
 }
 
+void set_environment_variable(const std::string& name, const std::optional<std::string>& value) {
+  if (value) {
+    ::setenv(name.c_str(), value->c_str(), 1);
+  } else {
+    ::unsetenv(name.c_str());
+  }
+}
+
 std::string self_executable() {
   char path[4096];
   const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);

@@ -1,11 +1,5 @@
 #include "colony/shm/byte_array.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -18,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "byte_array_support.hpp"
 #include "child_process.hpp"
 #include "test_session.hpp"
 
@@ -29,93 +24,7 @@ using shm::Errc;
 using shm::SegmentKind;
 using shm::Outcome;
 
-namespace {
-
-// Word offsets shared by the multi-process scenarios and their tests.
-constexpr std::size_t kReadyWord = 0;    // children bump it just before they wait
-constexpr std::size_t kGoWord = 4;       // the parent sets it to start the children
-constexpr std::size_t kCounter32 = 8;
-constexpr std::size_t kCounter64 = 16;
-constexpr std::size_t kScenarioCapacity = 64;
-constexpr int kAddsPerChild = 200'000;
-
-template <class T>
-T ok(shm::Expected<T> result) {
-  if (!result) FAIL(result.error().message);
-  return std::move(result).value();
-}
-
-void ok(shm::Expected<void> result) {
-  if (!result) FAIL(result.error().message);
-}
-
-template <class T>
-shm::Error error_of(shm::Expected<T> result) {
-  REQUIRE_FALSE(result);
-  return result.error();
-}
-
-std::vector<std::byte> bytes_of(const std::string& text) {
-  std::vector<std::byte> bytes(text.size());
-  std::memcpy(bytes.data(), text.data(), text.size());
-  return bytes;
-}
-
-std::string text_of(std::span<const std::byte> bytes) {
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
-// The whole OS object mapped as a foreign program would: no Colony code.
-class RawMapping {
- public:
-  explicit RawMapping(const std::string& os_name) {
-    const int fd = ::shm_open(os_name.c_str(), O_RDWR, 0);
-    REQUIRE(fd >= 0);
-    struct stat info {};
-    REQUIRE(::fstat(fd, &info) == 0);
-    size_ = static_cast<std::size_t>(info.st_size);
-    address_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
-    REQUIRE(address_ != MAP_FAILED);
-  }
-  ~RawMapping() { ::munmap(address_, size_); }
-  RawMapping(const RawMapping&) = delete;
-  RawMapping& operator=(const RawMapping&) = delete;
-
-  std::byte* at(std::size_t offset) const { return static_cast<std::byte*>(address_) + offset; }
-  shm::ByteArrayControl& control() const {
-    return *reinterpret_cast<shm::ByteArrayControl*>(at(shm::kControlOffset));
-  }
-
- private:
-  void* address_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-ByteArray open_scenario_array(const std::string& session) {
-  auto name = shm::SegmentName::make(session, SegmentKind::bytes, "shared");
-  if (!name) throw std::runtime_error(name.error().message);
-  auto array = ByteArray::open(*name, Deadline::after(5s));
-  if (!array) throw std::runtime_error(array.error().message);
-  return std::move(array).value();
-}
-
-ByteArray create_scenario_array(const test::TestSession& session) {
-  return ok(ByteArray::create(session.segment(SegmentKind::bytes, "shared"), kScenarioCapacity, kScenarioCapacity));
-}
-
-// Runs a shell command, returns everything it printed on stdout and stderr.
-std::string run_and_capture(const std::string& command, int& exit_status) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buffer[256];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
-  exit_status = ::pclose(pipe);
-  return output;
-}
-
-}  // namespace
+using namespace test::bytes;
 
 // ---------------------------------------------------------------------------
 // In-process behaviour
@@ -136,7 +45,7 @@ TEST_CASE("a byte array opens by name with the capacity, length and bytes its cr
   CHECK(opened.os_name() == name.os_name());
 
   // The documented offset, seen without any Colony code.
-  RawMapping raw(name.os_name());
+  test::ForeignMapping raw(name.os_name());
   CHECK(ByteArray::data_offset() == 4096);
   CHECK(text_of({raw.at(ByteArray::data_offset() + 3), 5}) == "hello");
 
@@ -270,10 +179,10 @@ TEST_CASE("a length beyond capacity written into shared memory is reported as co
   test::TestSession session;
   const auto name = session.segment(SegmentKind::bytes, "corrupt");
   auto sut = ok(ByteArray::create(name, 64, 64));
-  RawMapping raw(name.os_name());
+  test::ForeignMapping raw(name.os_name());
 
   SECTION("the length") {
-    raw.control().length.store(1u << 20);
+    control_of(raw).length.store(1u << 20);
     const auto corrupt = error_of(sut.length());
     CHECK(corrupt.code == Errc::corrupt);
     CHECK_THAT(corrupt.message, Catch::Contains("1048576") && Catch::Contains("capacity 64"));
@@ -288,7 +197,7 @@ TEST_CASE("a length beyond capacity written into shared memory is reported as co
     CHECK(error_of(ByteArray::open(name, Deadline::after(1s))).code == Errc::corrupt);
   }
   SECTION("the capacity") {
-    raw.control().capacity = 1u << 20;
+    control_of(raw).capacity = 1u << 20;
     const auto corrupt = error_of(ByteArray::open(name, Deadline::after(1s)));
     CHECK(corrupt.code == Errc::corrupt);
     CHECK_THAT(corrupt.message, Catch::Contains("capacity 1048576"));
@@ -345,6 +254,34 @@ COLONY_CHILD_SCENARIO("bytes-wait") {  // args: session; exits 0 only if notify 
   return *status == Outcome::ok ? 0 : 10 + static_cast<int>(*status);
 }
 
+TEST_CASE("a waiter killed in its sleep is not counted by notify and takes no wake from a live one",
+          "[crash][bytes]") {
+  test::TestSession session;
+  auto sut = create_scenario_array(session);
+  auto doomed = test::ChildProcess::start("bytes-wait", {session.name()});
+  REQUIRE(test::eventually(
+      [&] { return ok(sut.load<std::uint32_t>(kReadyWord)) == 1u && test::is_asleep(doomed.pid()); }, 10'000ms));
+  doomed.kill_hard();
+  REQUIRE(doomed.wait_for(10'000ms));
+
+  auto survivor = test::ChildProcess::start("bytes-wait", {session.name()});
+  REQUIRE(test::eventually(
+      [&] { return ok(sut.load<std::uint32_t>(kReadyWord)) == 2u && test::is_asleep(survivor.pid()); }, 10'000ms));
+  // One wake: it must reach the survivor, the only sleeper left.
+  int woken = 0;
+  REQUIRE(test::eventually(
+      [&] {
+        woken += ok(sut.notify(kGoWord, 1));
+        return woken >= 1;
+      },
+      10'000ms));
+  CHECK(woken == 1);
+  const auto status = survivor.wait_or_kill(10'000ms);
+  INFO("survivor " << status.describe());
+  CHECK(status.ok());
+  CHECK(ok(sut.notify(kGoWord, shm::kWakeAll)) == 0);
+}
+
 TEST_CASE("notify wakes waiters in other processes and returns how many it woke, at most count",
           "[ipc][bytes]") {
   const int waiters = GENERATE(1, 3);
@@ -374,79 +311,3 @@ TEST_CASE("notify wakes waiters in other processes and returns how many it woke,
   }
 }
 
-namespace {
-std::atomic<int> signals_received{0};
-void count_signal(int) { signals_received.fetch_add(1); }
-}  // namespace
-
-COLONY_CHILD_SCENARIO("bytes-wait-through-signals") {  // args: session; exits 0 if the wait lasted its deadline
-  struct sigaction action {};
-  action.sa_handler = count_signal;  // no SA_RESTART: the wait word's sleep returns EINTR to us
-  sigemptyset(&action.sa_mask);
-  if (::sigaction(SIGUSR1, &action, nullptr) != 0) return 2;
-  auto array = open_scenario_array(args.at(0));
-  if (!array.fetch_add<std::uint32_t>(kReadyWord, 1u)) return 3;
-  const auto started = std::chrono::steady_clock::now();
-  auto status = array.wait<std::uint32_t>(kGoWord, 0u, Deadline::after(500ms));
-  const auto waited = std::chrono::steady_clock::now() - started;
-  if (!status) return 4;
-  if (*status != Outcome::timed_out) return 10 + static_cast<int>(*status);
-  if (waited < 500ms) return 5;
-  return signals_received.load() > 0 ? 0 : 6;
-}
-
-TEST_CASE("signals delivered to a waiting process neither wake it nor end its wait early", "[ipc][bytes]") {
-  test::TestSession session;
-  auto sut = create_scenario_array(session);
-  auto child = test::ChildProcess::start("bytes-wait-through-signals", {session.name()});
-  REQUIRE(test::eventually([&] { return ok(sut.load<std::uint32_t>(kReadyWord)) == 1; }, 10'000ms));
-
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  std::optional<test::ExitStatus> status;
-  while (!(status = child.wait_for(2ms)) && std::chrono::steady_clock::now() < until) ::kill(child.pid(), SIGUSR1);
-  REQUIRE(status);
-  INFO("child " << status->describe() << " (10+n: woke with status n; 5: early; 6: no signal arrived)");
-  CHECK(status->ok());
-}
-
-TEST_CASE("Python's multiprocessing.shared_memory sees the bytes at data_offset of the OS object",
-          "[ipc][bytes]") {
-  test::TestSession session;
-  const auto name = session.segment(SegmentKind::bytes, "py");
-  auto sut = ok(ByteArray::create(name, 64, 64));
-  ok(sut.write(0, bytes_of("hello")));
-
-  // The same offset without Colony code, whether or not Python is here.
-  RawMapping raw(name.os_name());
-  CHECK(text_of({raw.at(ByteArray::data_offset()), 5}) == "hello");
-
-  // Debian's python3, which scripts/install-deps.sh installs: a missing one
-  // fails here rather than leaving half of this test unrun.
-  const std::string python = "/usr/bin/python3";
-  INFO(python << " is required (scripts/install-deps.sh installs it)");
-  REQUIRE(::access(python.c_str(), X_OK) == 0);
-  int status = 0;
-  // Attaching registers the segment with Python's resource tracker, which
-  // would unlink it (and warn of a leak) when Python exits: unregister it.
-  const std::string script =
-      "import sys\n"
-      "from multiprocessing import shared_memory, resource_tracker\n"
-      "shm = shared_memory.SharedMemory(name=sys.argv[1], create=False)\n"
-      "resource_tracker.unregister(shm._name, \"shared_memory\")\n"
-      "offset = int(sys.argv[2])\n"
-      "print(bytes(shm.buf[offset:offset + 5]).decode())\n"
-      "shm.buf[offset + 8:offset + 13] = b\"world\"\n"
-      "shm.close()\n";
-  const std::string os_name_without_slash = name.os_name().substr(1);
-  const std::string output = run_and_capture("timeout 20 " + python + " -c '" + script + "' " + os_name_without_slash + " " +
-                                                 std::to_string(ByteArray::data_offset()),
-                                             status);
-  INFO("python printed: " << output);
-  REQUIRE(status == 0);
-  CHECK(output == "hello\n");  // and nothing else: no resource_tracker warning
-
-  std::vector<std::byte> out(5);
-  ok(sut.read(8, out));
-  CHECK(text_of(out) == "world");
-  CHECK(session.leftover_segments() == std::vector<std::string>{os_name_without_slash});  // Python did not unlink it
-}

@@ -1,5 +1,3 @@
-#include <unistd.h>
-
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -13,6 +11,7 @@
 #include "child_process.hpp"
 #include "colony/shm/condition.hpp"
 #include "colony/shm/mutex.hpp"
+#include "colony/shm/process.hpp"
 #include "colony/shm/segment.hpp"
 #include "test_session.hpp"
 
@@ -171,7 +170,7 @@ COLONY_CHILD_SCENARIO("condition-notify-then-die-holding-mutex") {
   shared->condition.notify_all();
   // Tells the test it may kill us now: holding the mutex, after the notify.
   std::atomic_ref<std::uint32_t>(*area_as<std::uint32_t>(shared->area)).store(1, std::memory_order_release);
-  for (;;) ::pause();
+  test::wait_to_be_killed();
 }
 
 }  // namespace
@@ -211,7 +210,7 @@ TEST_CASE("a wait with a deadline times out when nobody notifies and returns hol
   CHECK(waited.relock.status == Outcome::ok);
   CHECK(elapsed >= 50ms);
   CHECK(elapsed < 2s);
-  CHECK(shared.mutex.holder_pid() == ::getpid());
+  CHECK(shared.mutex.holder_pid() == shm::current_pid());
   CHECK(shared.condition.waiters() == 0);
   shared.mutex.unlock();
 }
@@ -339,7 +338,7 @@ TEST_CASE("a wait reports that the mutex holder died while the waiter was asleep
   CHECK(waited.notified());
   CHECK(waited.owner_died());
   CHECK(waited.relock.dead_owner_pid == child.pid());
-  CHECK(shared.mutex.holder_pid() == ::getpid());
+  CHECK(shared.mutex.holder_pid() == shm::current_pid());
   shared.mutex.unlock();
   CHECK(child.wait_for(5000ms));
 }

@@ -2,8 +2,6 @@
 // hit exactly: a real child process stops itself at the failpoint that marks
 // the window, the test SIGKILLs it there, then checks the recovery the
 // comment promises. Built only with COLONY_FAILPOINTS (see failpoint.hpp).
-#include <signal.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -14,6 +12,7 @@
 #include "child_process.hpp"
 #include "colony/shm/condition.hpp"
 #include "colony/shm/mutex.hpp"
+#include "colony/shm/process.hpp"
 #include "colony/shm/ring.hpp"
 #include "failpoint_child.hpp"
 #include "test_session.hpp"
@@ -129,7 +128,7 @@ COLONY_CHILD_SCENARIO("cw-create") {
   if (kind == "condition") made = shm::Condition::create(condition_name(args.at(0))).has_value();
   if (kind == "ring") made = shm::Ring::create(ring_name(args.at(0)), {1 << 12, 256, shm::RingVariant::single_writer}).has_value();
   if (!made) return 10;
-  for (;;) ::pause();
+  test::wait_to_be_killed();
 }
 
 // args: session mode(hold|unlock) — locks the mutex; hold: keeps it; unlock:
@@ -139,7 +138,7 @@ COLONY_CHILD_SCENARIO("cw-lock") {
   if (!mutex) return 10;
   if (!mutex->lock_until(Deadline::after(5s)).acquired()) return 11;
   if (args.at(1) == "unlock" && !mutex->unlock()) return 12;
-  for (;;) ::pause();
+  test::wait_to_be_killed();
 }
 
 // args: session writer_id from to — sends records numbered [from, to), then exits.
@@ -165,7 +164,7 @@ COLONY_CHILD_SCENARIO("cw-ring-read") {
     if (!reader->receive(Deadline::after(10s)).ok()) return 12;
   }
   reader->commit();
-  for (;;) ::pause();
+  test::wait_to_be_killed();
 }
 
 // args: session — waits on the condition; exit 0 when notified, 1 on timeout, 2 without the mutex.
@@ -201,7 +200,7 @@ TEST_CASE("segment.create.before_magic: a creator killed before its header's mag
   REQUIRE(creator.kill_and_reap());
   auto opened = shm::Mutex::open(mutex_name(session.name()), Deadline::after(5s));
   REQUIRE_FALSE(opened);
-  CHECK(opened.error().code == shm::Errc::creator_died);
+  CHECK(opened.error().code == test::after_creator_death());
 }
 
 TEST_CASE("mutex.create.before_ready: a mutex whose creator was killed before mark_ready is never used",
@@ -210,7 +209,7 @@ TEST_CASE("mutex.create.before_ready: a mutex whose creator was killed before ma
   kill_at("mutex.create.before_ready", "cw-create", {session.name(), "mutex"});
   auto opened = shm::Mutex::open(mutex_name(session.name()), Deadline::after(5s));
   REQUIRE_FALSE(opened);
-  CHECK(opened.error().code == shm::Errc::creator_died);
+  CHECK(opened.error().code == test::after_creator_death());
 }
 
 TEST_CASE("condition.create.before_ready: a condition whose creator was killed before mark_ready is never used",
@@ -219,7 +218,7 @@ TEST_CASE("condition.create.before_ready: a condition whose creator was killed b
   kill_at("condition.create.before_ready", "cw-create", {session.name(), "condition"});
   auto opened = shm::Condition::open(condition_name(session.name()), Deadline::after(5s));
   REQUIRE_FALSE(opened);
-  CHECK(opened.error().code == shm::Errc::creator_died);
+  CHECK(opened.error().code == test::after_creator_death());
 }
 
 TEST_CASE("ring.create.before_ready: a ring whose creator was killed before mark_ready is never used",
@@ -228,7 +227,7 @@ TEST_CASE("ring.create.before_ready: a ring whose creator was killed before mark
   kill_at("ring.create.before_ready", "cw-create", {session.name(), "ring"});
   auto opened = shm::Ring::open(ring_name(session.name()), Deadline::after(5s));
   REQUIRE_FALSE(opened);
-  CHECK(opened.error().code == shm::Errc::creator_died);
+  CHECK(opened.error().code == test::after_creator_death());
 }
 
 // --- the robust mutex --------------------------------------------------------
@@ -243,7 +242,7 @@ void check_recovered(shm::Mutex& mutex, int dead_pid) {
     REQUIRE(lock);
     CHECK(lock.owner_died());
     CHECK(lock.dead_owner_pid() == dead_pid);
-    CHECK(mutex.holder_pid() == ::getpid());
+    CHECK(mutex.holder_pid() == shm::current_pid());
   }
   CHECK(mutex.holder_pid() == 0);
   shm::MutexLock again(mutex, Deadline::after(5s));

@@ -2,7 +2,6 @@
 // start time, and a live process that merely has the same pid is not it.
 // The reuse is forged by writing a live process's pid with another start
 // time where the dead peer was recorded (a real pid reuse cannot be forced).
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -34,11 +33,11 @@ shm::ProcessIdentity reused(shm::ProcessIdentity identity) {
 
 COLONY_CHILD_SCENARIO("identity-report") {
   // The child's own view of its identity, for the parent to compare.
-  return shm::current_identity().start == shm::identity_of(::getpid()).start ? 0 : 1;
+  return shm::current_identity().start == shm::identity_of(shm::current_pid()).start ? 0 : 1;
 }
 
 COLONY_CHILD_SCENARIO("identity-sleep") {
-  ::sleep(30);
+  std::this_thread::sleep_for(30s);
   return 0;
 }
 
@@ -46,9 +45,9 @@ COLONY_CHILD_SCENARIO("identity-sleep") {
 
 TEST_CASE("a process is alive by its identity, and its pid with another start time is not it", "[unit][identity]") {
   const shm::ProcessIdentity self = shm::current_identity();
-  CHECK(self.pid == ::getpid());
+  CHECK(self.pid == shm::current_pid());
   CHECK(self.start != 0);
-  CHECK(shm::identity_of(::getpid()) == self);
+  CHECK(shm::identity_of(shm::current_pid()) == self);
   CHECK(shm::is_alive(self));
   CHECK_FALSE(shm::is_alive(reused(self)));
   CHECK(shm::is_alive({self.pid, 0}));  // unknown start: judged by pid alone

@@ -1,7 +1,6 @@
 // Rings across real processes: volume, many writers, and real SIGKILLs of
 // writers and readers at arbitrary points. A writer killed inside a record,
 // at exactly that point, is in crash_window_test.cpp.
-#include <signal.h>
 
 #include <catch2/catch.hpp>
 #include <map>
@@ -167,7 +166,7 @@ COLONY_CHILD_SCENARIO("ring-die-inside-record") {
   const auto claimed = writer.raw().claim(shm::TypeAlias<Stamped>::tag, 200, shm::Deadline::after(5s));
   if (!claimed.ok()) return 13;
   std::memset(claimed.payload.data(), 0x5a, 100);
-  for (;;) ::pause();
+  test::wait_to_be_killed();
 }
 
 TEST_CASE("a many-writer writer killed inside a record does not block the ring", "[crash][ring]") {
@@ -240,7 +239,7 @@ COLONY_CHILD_SCENARIO("ring-reader-dies-before-commit") {
   reader->commit();
   if (!reader->receive(shm::Deadline::after(5s)).ok() || !reader->receive(shm::Deadline::after(5s)).ok()) return 13;
   if (ack->send(1, {}, shm::Deadline::after(5s)) != Outcome::ok) return 14;
-  for (;;) ::pause();
+  test::wait_to_be_killed();
 }
 
 TEST_CASE("a reader killed before commit leaves its records to the next reader", "[crash][ring]") {

@@ -55,6 +55,10 @@ ExitStatus ChildProcess::wait_or_kill(std::chrono::milliseconds timeout) {
   return ExitStatus{};
 }
 
+void wait_to_be_killed() {
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
 bool is_asleep(int pid) { return subprocess::run_state(pid) == subprocess::RunState::sleeping; }
 
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout) {

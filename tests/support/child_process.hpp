@@ -5,8 +5,6 @@
 // fails before waiting for it, the destructor SIGKILLs and reaps it, so no
 // test leaves a process behind.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -42,7 +40,7 @@ class ChildProcess {
   ChildProcess& operator=(ChildProcess&& other) noexcept = default;
   ~ChildProcess() = default;  // kills and reaps the child if it still runs
 
-  pid_t pid() const noexcept { return child_.pid(); }
+  int pid() const noexcept { return child_.pid(); }
   void kill_hard() { child_.kill(); }  // SIGKILL, does not reap
   // Waits until the child ends or the timeout passes; nullopt on timeout.
   std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout) { return child_.wait_for(timeout); }
@@ -60,6 +58,9 @@ std::vector<std::string> scenario_command(const std::string& scenario, const std
 // True once the process sleeps in the kernel: for a process that has
 // nothing else to wait for, asleep in the wait under test.
 bool is_asleep(int pid);
+
+// For a scenario that has done its part and waits for the test to kill it.
+[[noreturn]] void wait_to_be_killed();
 
 // Polls predicate every millisecond until it is true or the timeout passes.
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout);

@@ -1,9 +1,10 @@
 #include "failpoint_child.hpp"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+
+#include "colony/shm/process.hpp"
 
 namespace colony::test {
 namespace {
@@ -46,21 +47,25 @@ std::string FailpointChild::describe() const {
 }
 
 FailpointEnvironment::FailpointEnvironment(const std::string& failpoint) {
-  ::setenv(kVariable, failpoint.c_str(), 1);
+  subprocess::set_environment_variable(kVariable, failpoint);
 }
-FailpointEnvironment::~FailpointEnvironment() { ::unsetenv(kVariable); }
+FailpointEnvironment::~FailpointEnvironment() { subprocess::set_environment_variable(kVariable, std::nullopt); }
 
-bool eventually_stopped(pid_t pid, std::chrono::milliseconds timeout) {
+bool eventually_stopped(int pid, std::chrono::milliseconds timeout) {
   return eventually([pid] { return subprocess::run_state(pid) == subprocess::RunState::stopped; }, timeout);
 }
 
 OncePath::OncePath() {
   static std::atomic<int> counter{0};
-  const char* directory = std::getenv("TMPDIR");
-  path_ = std::string(directory != nullptr && *directory != '\0' ? directory : "/tmp") + "/colony-failpoint-" +
-          std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-  ::unlink(path_.c_str());
+  std::error_code ignored;
+  path_ = (std::filesystem::temp_directory_path(ignored) /
+           ("colony-failpoint-" + std::to_string(shm::current_pid()) + "-" + std::to_string(counter.fetch_add(1))))
+              .string();
+  std::filesystem::remove(path_, ignored);
 }
-OncePath::~OncePath() { ::unlink(path_.c_str()); }
+OncePath::~OncePath() {
+  std::error_code ignored;
+  std::filesystem::remove(path_, ignored);
+}
 
 }  // namespace colony::test

@@ -4,8 +4,6 @@
 // waits until it is stopped there, then SIGKILLs it (or lets it go on).
 // Like ChildProcess, the destructor kills and reaps whatever still runs.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <optional>
 #include <string>
@@ -27,7 +25,7 @@ class FailpointChild {
   FailpointChild& operator=(FailpointChild&&) = delete;
   ~FailpointChild() = default;  // kills and reaps the child if it still runs
 
-  pid_t pid() const noexcept { return child_.pid(); }
+  int pid() const noexcept { return child_.pid(); }
   // Waits until the child stopped itself (SIGSTOP). False if it ended first
   // or the timeout passed; describe() then says which.
   bool wait_until_stopped(std::chrono::milliseconds timeout);
@@ -58,7 +56,7 @@ class FailpointEnvironment {
 
 // For a process this one did not start (a broker's worker): true once the
 // kernel shows it stopped, false at the timeout.
-bool eventually_stopped(pid_t pid, std::chrono::milliseconds timeout);
+bool eventually_stopped(int pid, std::chrono::milliseconds timeout);
 
 // A path in the temporary directory no process has claimed, for once=PATH;
 // removed by the destructor.

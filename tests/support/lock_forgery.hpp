@@ -2,7 +2,7 @@
 // What a stray write, or a hostile process of the same user, can leave in a
 // MutexCell's native lock, forged for tests that check a lock never hangs on
 // it. Written through the platform's own lock representation, under this
-// file's name in linux/ (a Windows port adds windows/).
+// file's name in linux/ and windows/.
 
 #include "colony/shm/layout.hpp"
 
@@ -16,8 +16,9 @@ struct Abandoned {
   bool owner_was_dead = false;  // the lock came with word of its owner's death
   bool released = false;
 };
-// Locks like a locker that ignores the robust protocol: takes the lock of a
-// dead owner and releases it without making it usable again.
+// Linux only (a Windows mutex has no unrecoverable state): locks like a
+// locker that ignores the robust protocol, taking the lock of a dead owner
+// and releasing it without making it usable again.
 Abandoned take_dead_owners_lock_and_abandon_it(shm::MutexCell& cell);
 
 }  // namespace colony::test

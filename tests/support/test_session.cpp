@@ -11,6 +11,10 @@
 
 namespace colony::test {
 
+shm::Errc after_creator_death() noexcept {
+  return shm::Segment::outlives_its_processes() ? shm::Errc::creator_died : shm::Errc::not_found;
+}
+
 const std::string& session_name_prefix() {
   static const std::string prefix = [] {
     const std::string pid = std::to_string(::getpid());

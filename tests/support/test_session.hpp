@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "colony/shm/error.hpp"
 #include "colony/shm/names.hpp"
 
 namespace colony::test {
@@ -14,6 +15,11 @@ namespace colony::test {
 // tests/check_no_leftovers.sh tell this run's segments from those of a suite
 // running at the same time; "test<pid>n" outside ctest.
 const std::string& session_name_prefix();
+
+// What an opener gets once a segment's creator died before READY:
+// creator_died where segments outlive their processes (Linux), not_found
+// where the segment went with its creator (Windows).
+shm::Errc after_creator_death() noexcept;
 
 class TestSession {
  public:

@@ -30,6 +30,7 @@ class PosixSharedMemory final : public SharedMemoryObject {
 
   void* address() const noexcept override { return address_; }
   std::size_t size() const noexcept override { return size_; }
+  std::size_t size_granularity() const noexcept override { return 1; }
   bool reserved_in_full() const noexcept override { return reserved_in_full_; }
   void mark_reserved_in_full() noexcept { reserved_in_full_ = true; }
   Expected<void> reserve(std::size_t offset, std::size_t length) override;
@@ -193,6 +194,8 @@ Expected<void> PosixSharedMemory::reserve(std::size_t offset, std::size_t length
   }
   return os_error("reserving pages", rc);
 }
+
+bool SharedMemoryObject::outlives_its_processes() noexcept { return true; }
 
 bool SharedMemoryObject::remove(const std::string& os_name) noexcept { return ::shm_unlink(os_name.c_str()) == 0; }
 

@@ -53,8 +53,16 @@ class Segment {
   static Expected<Segment> open(const SegmentName& name, Deadline ready_deadline);
 
   // Unlinks the OS object. The mapping of every process stays valid until it
-  // unmaps. Returns false when there was nothing to remove; never throws.
+  // unmaps. Returns false when there was nothing to remove (always, where
+  // the OS has no name to unlink: see outlives_its_processes); never throws.
   static bool remove(const SegmentName& name) noexcept;
+  // Whether a segment outlives every process that maps it. Linux: yes, it
+  // stays in /dev/shm until removed, which is why sessions remove theirs and
+  // colony clean exists. Windows: no, a named mapping goes with its last
+  // handle, so a crash of every process leaves nothing behind, and an opener
+  // whose creator died before READY finds no segment at all (not_found, where
+  // Linux says creator_died).
+  static bool outlives_its_processes() noexcept;
   static bool remove_os_name(const char* os_name) noexcept;
 
   // OS names (with the leading slash) of the existing objects whose name,

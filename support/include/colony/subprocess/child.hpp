@@ -125,6 +125,10 @@ void stop_self() noexcept;
 // handed to init), which the caller should treat as its end.
 bool die_with_parent() noexcept;
 
+// Sets (or with nullopt removes) a variable of this process's environment,
+// which children started from then on inherit.
+void set_environment_variable(const std::string& name, const std::optional<std::string>& value);
+
 // The path of this process's executable.
 std::string self_executable();
 // The first executable file named program in $PATH.
