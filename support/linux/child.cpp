@@ -121,12 +121,6 @@ std::string ExitStatus::signal_name() const {
   return name != nullptr ? name : "signal " + std::to_string(signal);
 }
 
-std::string ExitStatus::describe() const {
-  if (exited) return "exited with code " + std::to_string(code);
-  if (signaled) return "killed by signal " + signal_name();
-  return "still running (timed out)";
-}
-
 // ---------------------------------------------------------------------------
 // Starting
 
@@ -192,24 +186,6 @@ Child Child::run(const std::function<int()>& body, OnParentDeath on_parent_death
 // ---------------------------------------------------------------------------
 // Ownership
 
-Child::Child(Child&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), handle_(std::exchange(other.handle_, -1)), status_(other.status_) {
-  other.status_.reset();
-}
-
-Child& Child::operator=(Child&& other) noexcept {
-  if (this != &other) {
-    release();
-    pid_ = std::exchange(other.pid_, -1);
-    handle_ = std::exchange(other.handle_, -1);
-    status_ = other.status_;
-    other.status_.reset();
-  }
-  return *this;
-}
-
-Child::~Child() { release(); }
-
 void Child::release() noexcept {
   if (running()) kill_and_reap();
   if (handle_ >= 0) ::close(handle_);
@@ -257,10 +233,6 @@ std::optional<ExitStatus> Child::wait_until(Clock::time_point deadline) {
     pollfd ended{handle_, POLLIN, 0};
     ::poll(&ended, 1, static_cast<int>(std::min<long long>(left, 1000)));
   }
-}
-
-std::optional<ExitStatus> Child::wait_for(std::chrono::milliseconds timeout) {
-  return wait_until(Clock::now() + timeout);
 }
 
 bool Child::wait_until_stopped(Clock::time_point deadline) {

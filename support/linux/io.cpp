@@ -21,14 +21,6 @@ bool should_stop(StopCheck stop) noexcept { return stop != nullptr && stop(); }
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    reset();
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
 void Fd::reset() noexcept {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

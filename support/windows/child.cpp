@@ -101,12 +101,6 @@ std::string ExitStatus::signal_name() const {
   return "signal " + std::to_string(signal);
 }
 
-std::string ExitStatus::describe() const {
-  if (exited) return "exited with code " + std::to_string(code);
-  if (signaled) return "killed by signal " + signal_name();
-  return "still running (timed out)";
-}
-
 // ---------------------------------------------------------------------------
 // Starting
 
@@ -170,24 +164,6 @@ Child Child::run(const std::function<int()>&, OnParentDeath, Ending) {
                           "Child::run forks this process, which Windows cannot: spawn a program instead");
 }
 
-Child::Child(Child&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), handle_(std::exchange(other.handle_, -1)), status_(other.status_) {
-  other.status_.reset();
-}
-
-Child& Child::operator=(Child&& other) noexcept {
-  if (this != &other) {
-    release();
-    pid_ = std::exchange(other.pid_, -1);
-    handle_ = std::exchange(other.handle_, -1);
-    status_ = other.status_;
-    other.status_.reset();
-  }
-  return *this;
-}
-
-Child::~Child() { release(); }
-
 void Child::release() noexcept {
   if (running()) kill_and_reap();
   if (handle_ != -1) ::CloseHandle(as_handle(handle_));
@@ -230,10 +206,6 @@ std::optional<ExitStatus> Child::wait_until(Clock::time_point deadline) {
     }
     if (waited == WAIT_FAILED || Clock::now() >= deadline) return std::nullopt;
   }
-}
-
-std::optional<ExitStatus> Child::wait_for(std::chrono::milliseconds timeout) {
-  return wait_until(Clock::now() + timeout);
 }
 
 bool Child::wait_until_stopped(Clock::time_point deadline) {

@@ -31,15 +31,6 @@ long long available(int fd) noexcept {
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    reset();
-    fd_ = other.fd_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
 void Fd::reset() noexcept {
   if (fd_ >= 0) ::_close(fd_);
   fd_ = -1;
