@@ -18,14 +18,15 @@
 // has to initialize it, and one killed while creating it leaves nothing half
 // made. A slot whose owner died (killed asleep, or holding an idle slot) is
 // not counted by a wake, and is taken back when the table is full.
+// Each slot is 64 bytes, so a table of 4096 is 256 KiB.
 #include <windows.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "colony/shm/process.hpp"
@@ -41,12 +42,15 @@ using platform::WordKey;
 inline constexpr std::uint64_t kWaitTableMagic = 0x3142415454494157ULL;  // "WAITTAB1"
 inline constexpr std::uint32_t kWaitSlots = 4096;
 
-enum SlotState : std::uint32_t { free_slot = 0, idle = 1, waiting = 2, woken = 3 };
+// A slot belongs to the thread whose process identity is in owner (0: to
+// nobody); it is taken by a compare-and-swap of owner, from 0 or from a dead
+// owner's identity, so two claimers never share one.
+enum SlotState : std::uint32_t { free_slot = 0, idle = 1, waiting = 2, woken = 3, reclaiming = 4 };
 
 struct WaitSlot {
   std::atomic<std::uint32_t> state;  // SlotState
   std::uint32_t reserved0;
-  std::atomic<std::uint64_t> owner;         // pack(ProcessIdentity) of the owning process
+  std::atomic<std::uint64_t> owner;         // pack(ProcessIdentity) of the owning process, 0: free
   std::atomic<std::uint64_t> key_object;    // WordKey, written before state = waiting
   std::atomic<std::uint64_t> key_offset;
   std::uint8_t pad[64 - 32];
@@ -122,12 +126,54 @@ bool owner_alive(const WaitSlot& slot) noexcept {
   return owner.pid == current_pid() || is_alive(owner);
 }
 
+bool take_free(WaitSlot& slot, std::uint64_t self) noexcept {
+  std::uint64_t nobody = 0;
+  if (!slot.owner.compare_exchange_strong(nobody, self, std::memory_order_acq_rel)) return false;
+  // If this process dies from here on, the slot names it: taken back once the table is full.
+  slot.state.store(idle, std::memory_order_release);
+  return true;
+}
+
+// A slot whose owner died (killed asleep, or holding it idle). Its state
+// goes to reclaiming first, so that no waker counts the dead sleeper while
+// the slot changes hands and no second reclaimer takes it too; a reclaimer
+// that died half-way leaves it reclaiming under a dead owner, which the next
+// one takes over.
+bool take_from_the_dead(WaitSlot& slot, std::uint64_t self) noexcept {
+  std::uint64_t owner = slot.owner.load(std::memory_order_acquire);
+  if (owner == 0 || is_alive(unpack_identity(owner))) return false;
+  std::uint32_t state = slot.state.load(std::memory_order_acquire);
+  if (state != reclaiming && !slot.state.compare_exchange_strong(state, reclaiming, std::memory_order_acq_rel)) {
+    return false;
+  }
+  if (!slot.owner.compare_exchange_strong(owner, self, std::memory_order_acq_rel)) return false;
+  slot.state.store(idle, std::memory_order_release);
+  return true;
+}
+
+void release_slot(WaitSlot& slot) noexcept {
+  slot.state.store(free_slot, std::memory_order_relaxed);
+  slot.owner.store(0, std::memory_order_release);  // from here another thread may take it
+}
+
+// Called as a thread ends with what release_at_thread_exit stored: the slot
+// index plus one. A fiber-local value's callback, not a thread_local
+// destructor: MinGW runs those after freeing the thread's storage.
+void WINAPI release_at_exit(void* value) {
+  const auto stored = reinterpret_cast<std::uintptr_t>(value);
+  if (stored == 0 || stored > kWaitSlots) return;
+  if (WaitTable* table = wait_table()) release_slot(table->slots[stored - 1]);
+}
+
+bool release_at_thread_exit(std::uint32_t index) noexcept {
+  static const DWORD fls = ::FlsAlloc(release_at_exit);
+  return fls != FLS_OUT_OF_INDEXES && ::FlsSetValue(fls, reinterpret_cast<void*>(std::uintptr_t{index} + 1));
+}
+
 // This thread's slot, claimed at its first sleep and freed when it ends.
+// Trivially destructible, so that thread_local costs nothing at thread exit.
 class OwnSlot {
  public:
-  ~OwnSlot() {
-    if (table_ != nullptr) table_->slots[index_].state.store(free_slot, std::memory_order_release);
-  }
   bool claimed() const noexcept { return table_ != nullptr; }
   WaitSlot& slot() noexcept { return table_->slots[index_]; }
   std::uint32_t index() const noexcept { return index_; }
@@ -135,8 +181,8 @@ class OwnSlot {
 
   bool claim(WaitTable& table) noexcept {
     const std::uint64_t self = pack(current_identity());
-    // A free slot below the high-water mark, then a new one, then one whose
-    // owner died.
+    // A free slot (extending the range wakers look at as needed), then, if
+    // the table is full, one whose owner died.
     for (int pass = 0; pass < 2; ++pass) {
       std::uint32_t used = std::min(table.high_water.load(std::memory_order_acquire), kWaitSlots);
       for (std::uint32_t i = 0; i < kWaitSlots; ++i) {
@@ -148,19 +194,11 @@ class OwnSlot {
           used = std::max(seen, i + 1);
         }
         WaitSlot& candidate = table.slots[i];
-        std::uint32_t state = candidate.state.load(std::memory_order_relaxed);
-        if (pass == 1 && state != free_slot && !owner_alive(candidate)) {
-          // Taken back from a dead owner; a racing reclaimer may win instead.
-          candidate.state.compare_exchange_strong(state, free_slot);
-          state = candidate.state.load(std::memory_order_relaxed);
-        }
-        if (state != free_slot) continue;
-        if (!candidate.state.compare_exchange_strong(state, idle, std::memory_order_acq_rel)) continue;
-        // If this process dies from here on, the slot is idle with our identity: taken back when the table is full.
-        candidate.owner.store(self, std::memory_order_release);
+        const bool taken = pass == 0 ? take_free(candidate, self) : take_from_the_dead(candidate, self);
+        if (!taken) continue;
         HANDLE event = events().get(i);
-        if (event == nullptr) {
-          candidate.state.store(free_slot, std::memory_order_release);
+        if (event == nullptr || !release_at_thread_exit(i)) {
+          release_slot(candidate);
           return false;
         }
         // A wake aimed at a previous owner may have left the event set.
@@ -180,6 +218,7 @@ class OwnSlot {
   HANDLE event_ = nullptr;
 };
 
+static_assert(std::is_trivially_destructible_v<OwnSlot>);
 thread_local OwnSlot own_slot;
 
 DWORD milliseconds_until(Deadline deadline) noexcept {
