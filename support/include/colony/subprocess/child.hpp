@@ -1,6 +1,7 @@
 #pragma once
 // A child process this process started, owned RAII-style: one that is still
-// running when its Child goes away is killed (SIGKILL) and reaped, so a test
+// running when its Child goes away is killed (SIGKILL; on Windows
+// TerminateProcess, which ExitStatus reads as signal 9) and reaped, so a test
 // that fails early or a bench case that throws leaves no process behind.
 // Every wait takes a deadline.
 
