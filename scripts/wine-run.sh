@@ -38,4 +38,12 @@ mkdir -p "$(dirname "$WINEPREFIX")"
     env -u COLONY_TEST_RUN -u COLONY_TEST_RUN_STARTED wine cmd.exe /c exit >/dev/null 2>&1 9>&- || true
   fi
 ) 9>"$WINEPREFIX.lock"
-exec wine "$@"
+# Not exec: a program that ends badly says so, with its status, in what
+# ctest keeps (a test that failed before printing anything is otherwise
+# silent).
+status=0
+wine "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "wine-run.sh: $1 ended with status $status" >&2
+fi
+exit "$status"
